@@ -1,0 +1,249 @@
+//! Request extractors whose failures are problem+json naming the offending field: JSON
+//! bodies (size-limited, unknown fields rejected by the types), query strings, path
+//! segments and the response language.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+
+use crate::domain::lang::Lang;
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+const DEFAULT_BODY_LIMIT: usize = 1_048_576;
+
+/// A JSON request body. Rejects a wrong content type (415), a body over
+/// `TECHX_MAX_BODY_BYTES` (413) and malformed or mistyped JSON (400 with the field's path).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(DEFAULT_BODY_LIMIT, |s| s.config.max_body_bytes);
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            })
+            .unwrap_or(false);
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|n| n > limit) {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            if !content_type_ok {
+                return Err(ApiError::unsupported_media_type("application/json"));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    ApiError::bad_request("unreadable_body", "The request body could not be read.")
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::payload_too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(Json)
+        })
+    }
+}
+
+/// Deserialises JSON, reporting the path of the first bad field.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if inner.is_syntax() || inner.is_eof() { "body".to_owned() } else { path };
+        ApiError::validation(vec![field_error(&field, &strip_position(&inner.to_string()))])
+    })?;
+    de.end().map_err(|_| ApiError::invalid("body", "unexpected data after the JSON value"))?;
+    Ok(value)
+}
+
+/// Query parameters, deserialised so that a bad value names its parameter.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ApiError::validation(vec![field_error(&path, &message)])
+    })
+}
+
+/// Path segments (`{id}`), deserialised so that a malformed one names its segment.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Path<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let de = actix_router::PathDeserializer::new(req.match_info());
+        let result = serde_path_to_error::deserialize(de).map(Path).map_err(|e| {
+            let mut path = e.path().to_string();
+            if path == "." {
+                // A single unnamed segment: name it by the route's one placeholder.
+                path = req
+                    .match_info()
+                    .iter()
+                    .next()
+                    .map_or_else(|| "path".to_owned(), |(name, _)| name.to_owned());
+            }
+            ApiError::validation(vec![FieldError::new(
+                path,
+                strip_position(&e.into_inner().to_string()),
+            )])
+        });
+        std::future::ready(result)
+    }
+}
+
+/// `?lang=` query parameter, documented on every operation that returns labels.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LangParam {
+    /// Language of labels and messages; without it `Accept-Language` decides, then Vietnamese.
+    #[param(inline)]
+    pub lang: Option<Lang>,
+}
+
+/// The language a response should speak: `?lang=vi|en`, else `Accept-Language`, else `vi`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLang(pub Lang);
+
+impl FromRequest for RequestLang {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(request_lang(req).map(RequestLang))
+    }
+}
+
+pub fn request_lang(req: &HttpRequest) -> Result<Lang, ApiError> {
+    let from_query = form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned());
+    if let Some(code) = from_query {
+        return Lang::parse(&code).ok_or_else(|| ApiError::invalid("lang", "expected vi or en"));
+    }
+    Ok(req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language)
+        .unwrap_or_default())
+}
+
+/// Names the field that serde complained about, with a short message for unknown and
+/// missing fields.
+fn field_error(path: &str, message: &str) -> FieldError {
+    let base = if path == "." { "" } else { path };
+    for prefix in ["unknown field `", "missing field `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            if let Some(name) = rest.split('`').next() {
+                // serde_path_to_error already ends the path with an unknown key, but stops
+                // at the container for a missing one.
+                let field = if base.is_empty() {
+                    name.to_owned()
+                } else if base.rsplit('.').next() == Some(name) {
+                    base.to_owned()
+                } else {
+                    format!("{base}.{name}")
+                };
+                let message = if prefix.starts_with("unknown") {
+                    "unknown field".to_owned()
+                } else {
+                    "is required".to_owned()
+                };
+                return FieldError::new(field, message);
+            }
+        }
+    }
+    FieldError::new(if base.is_empty() { "body" } else { base }, message)
+}
+
+/// serde_json appends "at line 1 column 7"; the field path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        title: String,
+        price: Price,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Price {
+        min: i64,
+    }
+
+    fn first_error(result: Result<Body, ApiError>) -> FieldError {
+        result.unwrap_err().errors.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = first_error(parse_json(br#"{"title": "x", "price": {"min": "cheap"}}"#));
+        assert_eq!(e.field, "price.min");
+        assert!(e.message.starts_with("invalid type: string"), "{}", e.message);
+        assert!(!e.message.contains("line"), "{}", e.message);
+
+        let e = first_error(parse_json(
+            br#"{"title": "x", "price": {"min": 1}, "status": "published"}"#,
+        ));
+        assert_eq!(e, FieldError::new("status", "unknown field"));
+
+        let e = first_error(parse_json(br#"{"title": "x", "price": {}}"#));
+        assert_eq!(e, FieldError::new("price.min", "is required"));
+
+        let e = first_error(parse_json(br#"{"title": "x", "#));
+        assert_eq!(e.field, "body");
+
+        let e = first_error(parse_json(br#"{"title": "x", "price": {"min": 1}} []"#));
+        assert_eq!(e.field, "body");
+    }
+}

@@ -1,0 +1,65 @@
+//! Liveness, readiness and metrics for operators and orchestrators.
+
+use actix_web::{HttpResponse, get, http::header, web};
+use diesel::connection::SimpleConnection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ok")]
+    pub status: String,
+    #[schema(example = "postgres")]
+    pub database: String,
+}
+
+/// The process is up (it does not touch the database).
+#[utoipa::path(tag = "ops", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok".into() })
+}
+
+/// The database answers; 503 otherwise, so a load balancer stops routing here.
+#[utoipa::path(
+    tag = "ops",
+    responses(
+        (status = 200, body = Readiness),
+        (status = 503, description = "The database does not answer"),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.db.run(|conn| conn.batch_execute("SELECT 1").map_err(ApiError::from)).await.map_err(
+        |e| {
+            if e.status.is_server_error() {
+                ApiError::unavailable("The database does not answer.")
+            } else {
+                e
+            }
+        },
+    )?;
+    Ok(HttpResponse::Ok()
+        .json(Readiness { status: "ok".into(), database: state.db.backend().name().into() }))
+}
+
+/// Prometheus metrics: request counts and latency histograms per route.
+#[utoipa::path(
+    tag = "ops",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .body(state.metrics.render())
+}

@@ -1,0 +1,114 @@
+//! The one place that knows which backend it is talking to: connecting, migrations,
+//! transactions that must take the write lock up front, and backend-specific SQL.
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::migration::MigrationVersion;
+use diesel::r2d2;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::{Backend, DbConn, DbTarget};
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Arbitrary constant naming the advisory lock that serialises migrations when several
+/// processes start at once on one PostgreSQL.
+const MIGRATION_LOCK_KEY: i64 = 0x7465_6368_785f_6d67;
+
+pub fn backend(conn: &DbConn) -> Backend {
+    match conn {
+        DbConn::Pg(_) => Backend::Postgres,
+        DbConn::Sqlite(_) => Backend::Sqlite,
+    }
+}
+
+pub fn establish(target: &DbTarget, busy_timeout: Duration) -> Result<DbConn, r2d2::Error> {
+    match target.backend {
+        Backend::Postgres => PgConnection::establish(&target.location)
+            .map(DbConn::Pg)
+            .map_err(r2d2::Error::ConnectionError),
+        Backend::Sqlite => {
+            let mut conn = SqliteConnection::establish(&target.location)
+                .map_err(r2d2::Error::ConnectionError)?;
+            // WAL lets readers run beside the writer; the busy timeout makes writers queue
+            // instead of failing at once; SQLite leaves foreign keys off unless asked.
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                busy_timeout.as_millis()
+            ))
+            .map_err(r2d2::Error::QueryError)?;
+            Ok(DbConn::Sqlite(conn))
+        }
+    }
+}
+
+type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies every pending migration; returns the versions applied.
+pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
+    fn names(versions: Vec<MigrationVersion<'_>>) -> Vec<String> {
+        versions.into_iter().map(|v| v.to_string()).collect()
+    }
+    match conn {
+        DbConn::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let result = c.run_pending_migrations(PG_MIGRATIONS).map(names);
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+            result
+        }
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names),
+    }
+}
+
+/// Reverts the latest migration; returns its version.
+pub fn revert_last_migration(conn: &mut DbConn) -> Result<String, MigrationError> {
+    match conn {
+        DbConn::Pg(c) => c.revert_last_migration(PG_MIGRATIONS).map(|v| v.to_string()),
+        DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|v| v.to_string()),
+    }
+}
+
+/// Reverts every migration (tests use it to prove each `down` works).
+pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
+    fn names(versions: Vec<MigrationVersion<'_>>) -> Vec<String> {
+        versions.into_iter().map(|v| v.to_string()).collect()
+    }
+    match conn {
+        DbConn::Pg(c) => c.revert_all_migrations(PG_MIGRATIONS).map(names),
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(names),
+    }
+}
+
+/// Runs `work` in a transaction that holds the write lock from its first statement.
+///
+/// On SQLite a plain (deferred) transaction that reads and then writes can fail with
+/// "database is locked" regardless of the busy timeout; `BEGIN IMMEDIATE` queues instead.
+/// PostgreSQL uses an ordinary transaction.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConn,
+    work: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The caller's error is the one worth reporting; a failed rollback leaves the
+            // connection marked broken and the pool discards it.
+            let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Database access: one `MultiConnection` over PostgreSQL and SQLite, an r2d2 pool, and
+//! [`Db::run`], the one way handlers reach the database (off the async workers).
+
+pub mod dialect;
+pub mod schema;
+pub mod types;
+
+use std::time::Duration;
+
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::{PgConnection, SqliteConnection};
+
+use crate::error::ApiError;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A database location, its backend chosen from the URL scheme (never by trial).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTarget {
+    pub backend: Backend,
+    /// For PostgreSQL the URL as given; for SQLite the file path.
+    pub location: String,
+}
+
+impl DbTarget {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self { backend: Backend::Postgres, location: url.to_owned() });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| "expected a postgres://, postgresql:// or sqlite:// URL".to_owned())?;
+        if path.is_empty() || path == ":memory:" {
+            // Each pooled connection would get its own empty in-memory database.
+            return Err("a SQLite database needs a file path, e.g. sqlite://techx.db".to_owned());
+        }
+        Ok(Self { backend: Backend::Sqlite, location: path.to_owned() })
+    }
+}
+
+/// Opens connections for the pool, on the backend named by the URL.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    target: DbTarget,
+    busy_timeout: Duration,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        dialect::establish(&self.target, self.busy_timeout)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+
+/// The application's handle on its database.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// A pool that opens connections lazily: start-up and tests decide when to connect, and
+    /// an unreachable database makes requests fail with 503 instead of stopping the process.
+    pub fn new(target: &DbTarget, max_size: u32, timeout: Duration) -> Self {
+        let manager = ConnectionManager { target: target.clone(), busy_timeout: timeout };
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(0))
+            .connection_timeout(timeout)
+            .build_unchecked(manager);
+        Self { pool, backend: target.backend }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for blocking contexts (CLI, background jobs already off the workers).
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, ApiError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `work` on a pooled connection on the blocking thread pool, never on an async
+    /// worker.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| ApiError::internal())?
+    }
+}

@@ -1,0 +1,13 @@
+//! techx — the backend of a technology exchange (sàn giao dịch công nghệ).
+//!
+//! The binary (`main.rs`) is a thin CLI over this library; tests build the very same
+//! [`app::build`] the server runs.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod observability;
+pub mod state;

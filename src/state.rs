@@ -1,0 +1,19 @@
+//! What every handler can reach: settings, the database and the metrics registry.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::observability::Metrics;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Db) -> Self {
+        Self { config: Arc::new(config), db, metrics: Metrics::new() }
+    }
+}
