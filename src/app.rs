@@ -31,6 +31,10 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
     components(schemas(Problem, FieldError)),
     tags(
         (name = "taxonomy", description = "Reference data: sectors, provinces, TRL, transfer forms, IP types"),
+        (name = "auth", description = "Registration, sign-in, tokens and password reset"),
+        (name = "me", description = "The signed-in user"),
+        (name = "organizations", description = "Organisations, members, invitations and verification"),
+        (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]

@@ -28,6 +28,74 @@ pub struct Config {
     pub log_format: LogFormat,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    pub auth: AuthConfig,
+}
+
+/// Tokens, sessions and brute-force limits.
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub jwt_secret: Vec<u8>,
+    /// True when no `TECHX_JWT_SECRET` was given and a random one was made at start-up.
+    pub jwt_secret_generated: bool,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub verify_email_ttl: Duration,
+    pub password_reset_ttl: Duration,
+    pub invitation_ttl: Duration,
+    /// Failed logins on one account before it is locked for `lockout`.
+    pub max_failures_per_account: i32,
+    /// Failed logins from one client address before it is locked for `lockout`.
+    pub max_failures_per_ip: i32,
+    pub lockout: Duration,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("jwt_secret", &"<redacted>")
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl AuthConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (jwt_secret, jwt_secret_generated) = match get("TECHX_JWT_SECRET") {
+            Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError {
+                    setting: "TECHX_JWT_SECRET",
+                    message: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
+                });
+            }
+            Some(secret) => (secret.into_bytes(), false),
+            None => {
+                use rand::RngCore;
+                let mut secret = vec![0u8; 64];
+                rand::rngs::OsRng.fill_bytes(&mut secret);
+                (secret, true)
+            }
+        };
+        let secs = |n: u64| Duration::from_secs(n);
+        Ok(Self {
+            jwt_secret,
+            jwt_secret_generated,
+            access_ttl: secs(parse_in(get, "TECHX_ACCESS_TOKEN_TTL_SECS", 900, 30..=86_400)?),
+            refresh_ttl: secs(86_400 * parse_in(get, "TECHX_REFRESH_TOKEN_TTL_DAYS", 30, 1..=365)?),
+            verify_email_ttl: secs(
+                3_600 * parse_in(get, "TECHX_VERIFY_EMAIL_TTL_HOURS", 48, 1..=720)?,
+            ),
+            password_reset_ttl: secs(
+                60 * parse_in(get, "TECHX_PASSWORD_RESET_TTL_MINUTES", 60, 5..=1_440)?,
+            ),
+            invitation_ttl: secs(86_400 * parse_in(get, "TECHX_INVITATION_TTL_DAYS", 7, 1..=90)?),
+            max_failures_per_account: parse_in(get, "TECHX_LOGIN_MAX_FAILURES", 5, 1..=1_000)?,
+            max_failures_per_ip: parse_in(get, "TECHX_LOGIN_MAX_FAILURES_PER_IP", 20, 1..=100_000)?,
+            lockout: secs(60 * parse_in(get, "TECHX_LOGIN_LOCKOUT_MINUTES", 15, 1..=1_440)?),
+        })
+    }
 }
 
 /// A setting that could not be used, named so the operator knows what to fix.
@@ -79,6 +147,7 @@ impl Config {
                 30,
                 1..=600,
             )?),
+            auth: AuthConfig::from_lookup(&get)?,
         })
     }
 }
@@ -145,6 +214,8 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://techx.db");
         assert_eq!(c.max_body_bytes, 1_048_576);
         assert_eq!(c.environment, Environment::Dev);
+        assert!(c.auth.jwt_secret_generated);
+        assert_eq!(c.auth.access_ttl, Duration::from_secs(900));
     }
 
     #[test]
@@ -156,5 +227,7 @@ mod tests {
         assert!(e.to_string().contains("between 1 and 512"), "{e}");
         let e = config(&[("TECHX_ENV", "staging")]).unwrap_err();
         assert_eq!(e.setting, "TECHX_ENV");
+        let e = config(&[("TECHX_JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(e.setting, "TECHX_JWT_SECRET");
     }
 }

@@ -5,9 +5,12 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod mail;
 pub mod observability;
 pub mod state;
+pub mod store;

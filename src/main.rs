@@ -28,6 +28,23 @@ enum Command {
     },
     /// Print the OpenAPI document as JSON.
     Openapi,
+    /// Administration tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an administrator. The password is prompted for, or read from stdin when it is
+    /// not a terminal; there are no default credentials.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,6 +60,9 @@ fn main() -> ExitCode {
             load().and_then(|(config, db)| migrate(&config, &db, revert))
         }
         Command::Serve => load().and_then(|(config, db)| serve(config, db)),
+        Command::Admin { command: AdminCommand::Create { email, name } } => {
+            load().and_then(|(config, db)| create_admin(&config, &db, &email, &name))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,8 +103,60 @@ fn migrate(config: &Config, db: &Db, revert: bool) -> Result<(), String> {
     Ok(())
 }
 
+fn read_password() -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Repeat: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the passwords differ".into());
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+fn create_admin(config: &Config, db: &Db, email: &str, name: &str) -> Result<(), String> {
+    use techx::api::validate::{is_plausible_email, normalize_email};
+    use techx::store::users::{self, NewUser};
+    if !is_plausible_email(email) {
+        return Err(format!("--email: {email:?} is not an email address"));
+    }
+    let password = read_password()?;
+    techx::auth::password::check_policy("password", &password, email).map_err(|e| {
+        format!("password {}", e.errors.first().map_or("rejected", |f| f.message.as_str()))
+    })?;
+    let hash = techx::auth::password::hash(&password).map_err(|e| e.detail)?;
+    migrate(config, db, false)?;
+    let mut conn = db.conn().map_err(|e| e.detail)?;
+    let user = users::create(
+        &mut conn,
+        &NewUser {
+            email,
+            email_normalized: &normalize_email(email),
+            password_hash: &hash,
+            display_name: name,
+            language: "vi",
+            role: techx::auth::PlatformRole::Admin,
+            verified: true,
+        },
+    )
+    .map_err(|e| e.detail)?;
+    println!("administrator {} created ({})", user.email, user.id);
+    Ok(())
+}
+
 fn serve(config: Config, db: Db) -> Result<(), String> {
     migrate(&config, &db, false)?;
+    if config.auth.jwt_secret_generated {
+        tracing::warn!(
+            "TECHX_JWT_SECRET is not set: using a random key, so access tokens will not survive \
+             a restart nor work across several processes"
+        );
+    }
     let bind = config.bind;
     let workers = config.workers;
     let shutdown_timeout = config.shutdown_timeout.as_secs();

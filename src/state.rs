@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::observability::Metrics;
@@ -10,10 +11,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub metrics: Metrics,
+    pub jwt: JwtKeys,
 }
 
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
-        Self { config: Arc::new(config), db, metrics: Metrics::new() }
+        let jwt = JwtKeys::new(&config.auth);
+        Self { config: Arc::new(config), db, metrics: Metrics::new(), jwt }
     }
 }

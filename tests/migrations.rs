@@ -19,7 +19,18 @@ fn check_schema(conn: &mut techx::db::DbConn) {
                 .unwrap_or_else(|e| panic!("schema.rs table {} does not match the database: {e}", stringify!($table)));
         )*};
     }
-    check!(outbox);
+    check!(
+        outbox,
+        users,
+        email_tokens,
+        refresh_tokens,
+        login_throttle,
+        organizations,
+        memberships,
+        invitations,
+        organization_verifications,
+        idempotency_keys
+    );
 }
 
 backend_tests! {

@@ -1,8 +1,13 @@
 //! HTTP handlers, one module per resource: extract, authorise, validate, map DTOs.
 
+pub mod auth;
+pub mod common;
 pub mod extract;
 pub mod ops;
+pub mod organizations;
 pub mod taxonomy;
+pub mod users;
+pub mod validate;
 
 /// Every `/api/v1` route. Registered with `.service()` so utoipa-actix-web puts each one in
 /// the OpenAPI document.
@@ -11,7 +16,29 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(taxonomy::provinces)
         .service(taxonomy::trl_levels)
         .service(taxonomy::transfer_forms)
-        .service(taxonomy::ip_types);
+        .service(taxonomy::ip_types)
+        .service(auth::register)
+        .service(auth::verify_email)
+        .service(auth::login)
+        .service(auth::refresh_tokens)
+        .service(auth::logout)
+        .service(auth::password_reset)
+        .service(auth::password_reset_confirm)
+        .service(users::get_me)
+        .service(users::update_me)
+        .service(users::change_password)
+        .service(users::list_users)
+        .service(users::update_user)
+        .service(organizations::create_organization)
+        .service(organizations::list_organizations)
+        .service(organizations::get_organization)
+        .service(organizations::update_organization)
+        .service(organizations::list_members)
+        .service(organizations::set_member_role)
+        .service(organizations::remove_member)
+        .service(organizations::invite_member)
+        .service(organizations::accept_invitation)
+        .service(organizations::verify_organization);
 }
 
 /// Operational endpoints outside the versioned API.

@@ -12,6 +12,11 @@ use diesel::{PgConnection, SqliteConnection};
 
 use crate::error::ApiError;
 
+diesel::define_sql_function! {
+    /// SQL `lower()`, the same on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
     Pg(PgConnection),

@@ -22,3 +22,164 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    users (id) {
+        id -> SqlUuid,
+        email -> Text,
+        email_normalized -> Text,
+        password_hash -> Text,
+        display_name -> Text,
+        language -> Text,
+        platform_role -> Text,
+        email_verified_at -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    email_tokens (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        purpose -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    refresh_tokens (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        family_id -> SqlUuid,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    organizations (id) {
+        id -> SqlUuid,
+        name -> Text,
+        name_folded -> Text,
+        kind -> Text,
+        tax_code -> Nullable<Text>,
+        province -> Text,
+        address -> Nullable<Text>,
+        website -> Nullable<Text>,
+        description -> Nullable<Text>,
+        sectors -> Text,
+        services -> Text,
+        verified -> Bool,
+        verified_at -> Nullable<Timestamp>,
+        created_by -> SqlUuid,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    memberships (organization_id, user_id) {
+        organization_id -> SqlUuid,
+        user_id -> SqlUuid,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    invitations (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        email_normalized -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by -> SqlUuid,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        accepted_by -> Nullable<SqlUuid>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    organization_verifications (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        status -> Text,
+        note -> Nullable<Text>,
+        decided_by -> SqlUuid,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    idempotency_keys (user_id, key) {
+        user_id -> SqlUuid,
+        key -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(email_tokens -> users (user_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(memberships -> organizations (organization_id));
+diesel::joinable!(invitations -> organizations (organization_id));
+diesel::joinable!(organization_verifications -> organizations (organization_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    email_tokens,
+    refresh_tokens,
+    organizations,
+    memberships,
+    invitations,
+    organization_verifications,
+    idempotency_keys,
+);

@@ -128,8 +128,12 @@ pub fn test_config(url: &str) -> Config {
     config.db_pool_size = 4;
     config.db_timeout = Duration::from_secs(5);
     config.environment = techx::config::Environment::Test;
+    config.auth.jwt_secret = TEST_JWT_SECRET.as_bytes().to_vec();
+    config.auth.jwt_secret_generated = false;
     config
 }
+
+pub const TEST_JWT_SECRET: &str = "techx-test-secret-that-is-long-enough-0123456789";
 
 /// A running App over a fresh, migrated database.
 pub struct Ctx<S> {
@@ -269,5 +273,142 @@ where
 
     pub async fn post(&self, uri: &str, body: &Value) -> Resp {
         self.send_json(Method::POST, uri, body).await
+    }
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub const PASSWORD: &str = "nông nghiệp xanh 2026";
+
+impl<S, B> Ctx<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    pub async fn authed(
+        &self,
+        method: Method,
+        uri: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = TestRequest::default()
+            .method(method)
+            .uri(uri)
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        if let Some(body) = body {
+            req = req.set_json(body);
+        }
+        self.call(req).await
+    }
+
+    pub async fn get_as(&self, uri: &str, token: &str) -> Resp {
+        self.authed(Method::GET, uri, token, None).await
+    }
+
+    pub async fn post_as(&self, uri: &str, token: &str, body: &Value) -> Resp {
+        self.authed(Method::POST, uri, token, Some(body)).await
+    }
+
+    /// The secret token of the latest queued mail of `template` to `to`, as the mail
+    /// carries it.
+    pub fn mailed_token(&self, to: &str, template: &str) -> String {
+        use diesel::prelude::*;
+        use techx::db::schema::outbox;
+        let mut conn = self.db.connect();
+        let payload: String = outbox::table
+            .filter(outbox::recipient.eq(to))
+            .filter(outbox::template.eq(template))
+            .order(outbox::created_at.desc())
+            .select(outbox::payload)
+            .first(&mut conn)
+            .unwrap_or_else(|e| panic!("no {template} mail to {to}: {e}"));
+        let payload: Value = serde_json::from_str(&payload).unwrap();
+        payload["token"].as_str().expect("token in mail").to_owned()
+    }
+
+    pub fn mail_count(&self, to: &str, template: &str) -> i64 {
+        use diesel::prelude::*;
+        use techx::db::schema::outbox;
+        let mut conn = self.db.connect();
+        outbox::table
+            .filter(outbox::recipient.eq(to))
+            .filter(outbox::template.eq(template))
+            .count()
+            .get_result(&mut conn)
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str) -> Resp {
+        self.post(
+            "/api/v1/auth/register",
+            &serde_json::json!({"email": email, "password": PASSWORD, "display_name": "Nguyễn Văn A"}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Resp {
+        self.post("/api/v1/auth/login", &serde_json::json!({"email": email, "password": password}))
+            .await
+    }
+
+    /// Registers, verifies through the mailed token and signs in.
+    pub async fn signup(&self, email: &str) -> Session {
+        let user = self.register(email).await;
+        assert_eq!(user.status, 201, "{}", user.text());
+        let token = self.mailed_token(email, "verify_email");
+        let verified =
+            self.post("/api/v1/auth/verify-email", &serde_json::json!({"token": token})).await;
+        assert_eq!(verified.status, 204, "{}", verified.text());
+        let tokens = self.login(email, PASSWORD).await.ok();
+        Session {
+            user_id: user.json()["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            access: tokens["access_token"].as_str().unwrap().to_owned(),
+            refresh: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A platform user with `role` (admin or moderator), created directly in the database as
+    /// `techx admin create` does, then signed in.
+    pub async fn staff(&self, email: &str, role: techx::auth::PlatformRole) -> Session {
+        let mut conn = self.db.connect();
+        let hash = techx::auth::password::hash(PASSWORD).unwrap();
+        techx::store::users::create(
+            &mut conn,
+            &techx::store::users::NewUser {
+                email,
+                email_normalized: &email.to_lowercase(),
+                password_hash: &hash,
+                display_name: "Staff",
+                language: "vi",
+                role,
+                verified: true,
+            },
+        )
+        .unwrap();
+        let tokens = self.login(email, PASSWORD).await.ok();
+        let me = self.get_as("/api/v1/me", tokens["access_token"].as_str().unwrap()).await.ok();
+        Session {
+            user_id: me["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            access: tokens["access_token"].as_str().unwrap().to_owned(),
+            refresh: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates an organisation owned by `owner`; returns its JSON.
+    pub async fn create_org(&self, owner: &Session, name: &str, kind: &str) -> Value {
+        let body = serde_json::json!({"name": name, "kind": kind, "province": "thanh-hoa", "sectors": ["4.1"]});
+        let res = self.post_as("/api/v1/organizations", &owner.access, &body).await;
+        assert_eq!(res.status, 201, "{}", res.text());
+        res.json()
     }
 }

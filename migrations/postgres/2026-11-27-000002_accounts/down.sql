@@ -1,0 +1,9 @@
+DROP TABLE idempotency_keys;
+DROP TABLE organization_verifications;
+DROP TABLE invitations;
+DROP TABLE memberships;
+DROP TABLE organizations;
+DROP TABLE login_throttle;
+DROP TABLE refresh_tokens;
+DROP TABLE email_tokens;
+DROP TABLE users;

@@ -1,0 +1,699 @@
+//! Organisations: profiles, membership, invitations and verification.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::common::{Page, PageParams, etag, idempotency_key, if_match, request_fingerprint};
+use crate::api::extract::{Json, Path, Query};
+use crate::api::validate::{Validator, normalize_email};
+use crate::auth::OrgRole;
+use crate::auth::extract::Auth;
+use crate::auth::policy::{self, OrgAction};
+use crate::db::dialect;
+use crate::db::types::{Id, utc};
+use crate::domain::lang::Lang;
+use crate::domain::taxonomy;
+use crate::error::ApiError;
+use crate::mail::{self, Mail, Template};
+use crate::state::AppState;
+use crate::store::organizations::{self as store, Organization, Profile};
+use crate::store::{idempotency, users};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationKind {
+    Enterprise,
+    ResearchInstitute,
+    University,
+    /// Broker, consultant, appraiser or technology transfer centre.
+    Intermediary,
+    Government,
+    Individual,
+}
+
+impl OrganizationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enterprise => "enterprise",
+            Self::ResearchInstitute => "research_institute",
+            Self::University => "university",
+            Self::Intermediary => "intermediary",
+            Self::Government => "government",
+            Self::Individual => "individual",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+}
+
+/// Services an intermediary offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntermediaryService {
+    Brokering,
+    Consulting,
+    Assessment,
+    Valuation,
+    Legal,
+}
+
+impl IntermediaryService {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Brokering => "brokering",
+            Self::Consulting => "consulting",
+            Self::Assessment => "assessment",
+            Self::Valuation => "valuation",
+            Self::Legal => "legal",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationDto {
+    pub id: uuid::Uuid,
+    #[schema(example = "Viện Công nghệ sinh học")]
+    pub name: String,
+    pub kind: OrganizationKind,
+    #[schema(example = "0101234567")]
+    pub tax_code: Option<String>,
+    #[schema(example = "thanh-hoa")]
+    pub province: String,
+    pub address: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    /// FORD sector codes.
+    #[schema(example = json!(["4.1", "4.4"]))]
+    pub sectors: Vec<String>,
+    pub services: Vec<IntermediaryService>,
+    /// Checked by exchange staff.
+    pub verified: bool,
+    pub verified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Send as `If-Match` (the `ETag`) when changing the organisation.
+    pub version: i32,
+}
+
+impl From<&Organization> for OrganizationDto {
+    fn from(o: &Organization) -> Self {
+        Self {
+            id: o.id.into(),
+            name: o.name.clone(),
+            kind: OrganizationKind::parse(&o.kind).unwrap_or(OrganizationKind::Enterprise),
+            tax_code: o.tax_code.clone(),
+            province: o.province.clone(),
+            address: o.address.clone(),
+            website: o.website.clone(),
+            description: o.description.clone(),
+            sectors: store::parse_list(&o.sectors),
+            services: store::parse_list(&o.services)
+                .iter()
+                .filter_map(|s| serde_json::from_value(serde_json::Value::String(s.clone())).ok())
+                .collect(),
+            verified: o.verified,
+            verified_at: o.verified_at.map(utc),
+            created_at: utc(o.created_at),
+            updated_at: utc(o.updated_at),
+            version: o.version,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganizationRequest {
+    #[schema(example = "Viện Công nghệ sinh học")]
+    pub name: String,
+    pub kind: OrganizationKind,
+    /// Vietnamese tax code: 10 digits, optionally `-` and a 3-digit branch number.
+    pub tax_code: Option<String>,
+    /// A province code from `/taxonomy/provinces`.
+    #[schema(example = "thanh-hoa")]
+    pub province: String,
+    pub address: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub sectors: Vec<String>,
+    /// Only for intermediaries.
+    #[serde(default)]
+    pub services: Vec<IntermediaryService>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrganizationRequest {
+    pub name: Option<String>,
+    pub tax_code: Option<String>,
+    pub province: Option<String>,
+    pub address: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    pub sectors: Option<Vec<String>>,
+    pub services: Option<Vec<IntermediaryService>>,
+}
+
+fn is_tax_code(code: &str) -> bool {
+    let (main, branch) = code.split_once('-').map_or((code, None), |(m, b)| (m, Some(b)));
+    main.len() == 10
+        && main.bytes().all(|b| b.is_ascii_digit())
+        && branch.is_none_or(|b| b.len() == 3 && b.bytes().all(|c| c.is_ascii_digit()))
+}
+
+fn clean(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Validates a full profile (after a PATCH is merged, too), naming every bad field.
+fn validate(profile: &Profile) -> Result<(), ApiError> {
+    let mut v = Validator::new();
+    v.text("name", &profile.name, 200);
+    if let Some(tax) = &profile.tax_code {
+        v.check(is_tax_code(tax), "tax_code", "must be 10 digits, optionally followed by -NNN");
+    }
+    v.check(
+        taxonomy::province(&profile.province).is_some(),
+        "province",
+        "is not a known province code",
+    );
+    v.optional_text("address", profile.address.as_deref(), 300);
+    if let Some(website) = &profile.website {
+        v.url("website", website);
+    }
+    v.optional_text("description", profile.description.as_deref(), 5_000);
+    v.list("sectors", &profile.sectors, 20, |c| taxonomy::is_sector(c), "sector code");
+    v.check(
+        profile.services.is_empty() || profile.kind == OrganizationKind::Intermediary.as_str(),
+        "services",
+        "only intermediaries offer services",
+    );
+    v.finish()
+}
+
+fn services(list: &[IntermediaryService]) -> Vec<String> {
+    let mut out: Vec<String> = list.iter().map(|s| s.as_str().to_owned()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn with_etag(mut response: actix_web::HttpResponseBuilder, org: &OrganizationDto) -> HttpResponse {
+    response.insert_header((header::ETAG, etag(org.version))).json(org)
+}
+
+/// Register an organisation; the caller becomes its owner. Honours `Idempotency-Key`.
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: the same key and body return the first response")),
+    request_body = CreateOrganizationRequest,
+    responses(
+        (status = 201, description = "Created", body = OrganizationDto,
+         headers(("ETag" = String), ("Location" = String))),
+        (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
+    )
+)]
+#[post("/organizations")]
+pub async fn create_organization(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<CreateOrganizationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let body = body.0;
+    let fingerprint = request_fingerprint(&body);
+    let profile = Profile {
+        name: body.name.trim().to_owned(),
+        kind: body.kind.as_str().to_owned(),
+        tax_code: clean(body.tax_code),
+        province: body.province,
+        address: clean(body.address),
+        website: clean(body.website),
+        description: clean(body.description),
+        sectors: body.sectors,
+        services: services(&body.services),
+    };
+    validate(&profile)?;
+    let creator = auth.0.user_id;
+    let created = state
+        .db
+        .run(move |conn| {
+            idempotency::create_once(conn, creator, key.as_deref(), &fingerprint, |conn| {
+                let org = store::create(conn, &profile, creator)?;
+                serde_json::to_value(OrganizationDto::from(&org)).map_err(|_| ApiError::internal())
+            })
+        })
+        .await?;
+    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let version = created.body["version"].as_i64().unwrap_or(1);
+    let mut response = HttpResponse::Created();
+    response
+        .insert_header((header::LOCATION, format!("/api/v1/organizations/{id}")))
+        .insert_header((header::ETAG, format!("\"{version}\"")));
+    if created.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(created.body))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrganizationFilter {
+    /// Part of the name; accents and case are ignored ("vien cong nghe" finds "Viện Công nghệ").
+    pub q: Option<String>,
+    #[param(inline)]
+    pub kind: Option<OrganizationKind>,
+    pub province: Option<String>,
+    /// A sector code; a field code ("4") also matches its sub-fields ("4.1").
+    pub sector: Option<String>,
+    #[param(inline)]
+    pub service: Option<IntermediaryService>,
+    pub verified: Option<bool>,
+}
+
+/// Search organisations (public).
+#[utoipa::path(
+    tag = "organizations",
+    params(OrganizationFilter, PageParams),
+    responses((status = 200, body = Page<OrganizationDto>))
+)]
+#[get("/organizations")]
+pub async fn list_organizations(
+    state: web::Data<AppState>,
+    filter: Query<OrganizationFilter>,
+    paging: Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.0.resolve()?;
+    let f = filter.0;
+    let mut v = Validator::new();
+    v.optional_text("q", f.q.as_deref(), 200);
+    v.finish()?;
+    let filter = store::Filter {
+        q: f.q,
+        kind: f.kind.map(|k| k.as_str().to_owned()),
+        province: f.province,
+        sector: f.sector,
+        service: f.service.map(|s| s.as_str().to_owned()),
+        verified: f.verified,
+    };
+    let (items, total) =
+        state.db.run(move |conn| store::list(conn, &filter, page.offset(), page.limit())).await?;
+    Ok(HttpResponse::Ok().json(Page::new(
+        items.iter().map(OrganizationDto::from).collect(),
+        page,
+        total,
+    )))
+}
+
+/// An organisation's public profile.
+#[utoipa::path(
+    tag = "organizations",
+    params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, body = OrganizationDto, headers(("ETag" = String))),
+        (status = 404, description = "No such organisation"),
+    )
+)]
+#[get("/organizations/{id}")]
+pub async fn get_organization(
+    state: web::Data<AppState>,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id: Id = path.0.into();
+    let org = state.db.run(move |conn| store::get(conn, id)).await?;
+    Ok(with_etag(HttpResponse::Ok(), &OrganizationDto::from(&org)))
+}
+
+/// Change the profile (owners). Needs `If-Match` with the current `ETag`.
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(
+        ("id" = uuid::Uuid, Path),
+        ("If-Match" = String, Header, description = "The ETag you last read"),
+    ),
+    request_body = UpdateOrganizationRequest,
+    responses(
+        (status = 200, body = OrganizationDto, headers(("ETag" = String))),
+        (status = 403, description = "Not an owner"),
+        (status = 404, description = "No such organisation"),
+        (status = 412, description = "Changed since you read it"),
+        (status = 428, description = "`If-Match` missing"),
+    )
+)]
+#[patch("/organizations/{id}")]
+pub async fn update_organization(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<UpdateOrganizationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id: Id = path.0.into();
+    let actor = auth.0;
+    let org = state.db.run(move |conn| store::get(conn, id)).await?;
+    policy::organization(&actor, id, OrgAction::Update)?;
+    let expected = if_match(&req)?;
+    let b = body.0;
+    let mut profile = store::profile_of(&org);
+    if let Some(name) = b.name {
+        profile.name = name.trim().to_owned();
+    }
+    if b.tax_code.is_some() {
+        profile.tax_code = clean(b.tax_code);
+    }
+    if let Some(province) = b.province {
+        profile.province = province;
+    }
+    if b.address.is_some() {
+        profile.address = clean(b.address);
+    }
+    if b.website.is_some() {
+        profile.website = clean(b.website);
+    }
+    if b.description.is_some() {
+        profile.description = clean(b.description);
+    }
+    if let Some(sectors) = b.sectors {
+        profile.sectors = sectors;
+    }
+    if let Some(list) = b.services {
+        profile.services = services(&list);
+    }
+    validate(&profile)?;
+    let org = state.db.run(move |conn| store::update(conn, id, expected, &profile)).await?;
+    Ok(with_etag(HttpResponse::Ok(), &OrganizationDto::from(&org)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberDto {
+    pub user_id: uuid::Uuid,
+    pub display_name: String,
+    pub email: String,
+    pub role: OrgRole,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// Members of an organisation (its members and staff).
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, body = Vec<MemberDto>),
+        (status = 403, description = "Not a member"),
+        (status = 404, description = "No such organisation"),
+    )
+)]
+#[get("/organizations/{id}/members")]
+pub async fn list_members(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id: Id = path.0.into();
+    let actor = auth.0;
+    let members = state
+        .db
+        .run(move |conn| {
+            store::get(conn, id)?;
+            policy::organization(&actor, id, OrgAction::ViewMembers)?;
+            store::members(conn, id)
+        })
+        .await?;
+    let body: Vec<MemberDto> = members
+        .into_iter()
+        .map(|m| MemberDto {
+            user_id: m.user_id.into(),
+            display_name: m.display_name,
+            email: m.email,
+            role: OrgRole::parse(&m.role).unwrap_or(OrgRole::Member),
+            joined_at: utc(m.joined_at),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberRoleRequest {
+    pub role: OrgRole,
+}
+
+/// Change a member's role (owners). The last owner cannot be demoted.
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)),
+    request_body = MemberRoleRequest,
+    responses(
+        (status = 204, description = "Role changed"),
+        (status = 403, description = "Not an owner"),
+        (status = 404, description = "No such organisation or member"),
+        (status = 409, description = "Would leave the organisation without an owner (`last_owner`)"),
+    )
+)]
+#[patch("/organizations/{id}/members/{user_id}")]
+pub async fn set_member_role(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<(uuid::Uuid, uuid::Uuid)>,
+    body: Json<MemberRoleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, user) = (Id::from(path.0.0), Id::from(path.0.1));
+    let actor = auth.0;
+    let role = body.0.role;
+    state
+        .db
+        .run(move |conn| {
+            store::get(conn, org)?;
+            policy::organization(&actor, org, OrgAction::ManageMembers)?;
+            dialect::write_transaction(conn, |conn| store::set_member_role(conn, org, user, role))
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Remove a member (owners), or leave (any member removing themselves). The last owner
+/// cannot leave.
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "Not allowed"),
+        (status = 404, description = "No such organisation or member"),
+        (status = 409, description = "Would leave the organisation without an owner (`last_owner`)"),
+    )
+)]
+#[delete("/organizations/{id}/members/{user_id}")]
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<(uuid::Uuid, uuid::Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, user) = (Id::from(path.0.0), Id::from(path.0.1));
+    let actor = auth.0;
+    state
+        .db
+        .run(move |conn| {
+            store::get(conn, org)?;
+            policy::organization(&actor, org, OrgAction::RemoveMember(user))?;
+            dialect::write_transaction(conn, |conn| store::remove_member(conn, org, user))
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    #[schema(example = "minh.tran@vast.vn")]
+    pub email: String,
+    pub role: OrgRole,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationDto {
+    pub id: uuid::Uuid,
+    pub organization_id: uuid::Uuid,
+    pub email: String,
+    pub role: OrgRole,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Invite someone by email (owners). The mail carries a single-use token.
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    request_body = InvitationRequest,
+    responses(
+        (status = 201, description = "Invitation mailed", body = InvitationDto),
+        (status = 403, description = "Not an owner"),
+        (status = 404, description = "No such organisation"),
+    )
+)]
+#[post("/organizations/{id}/invitations")]
+pub async fn invite_member(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<InvitationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let org_id: Id = path.0.into();
+    let actor = auth.0;
+    let body = body.0;
+    let mut v = Validator::new();
+    v.email("email", &body.email);
+    v.finish()?;
+    let st = state.clone();
+    let invitation = state
+        .db
+        .run(move |conn| {
+            let org = store::get(conn, org_id)?;
+            policy::organization(&actor, org_id, OrgAction::ManageMembers)?;
+            let inviter = users::get(conn, actor.user_id)?;
+            let email = normalize_email(&body.email);
+            // Mail in the invitee's language when they already have an account.
+            let lang = users::find_by_email(conn, &email)?
+                .map_or(Lang::default(), |u| Lang::parse(&u.language).unwrap_or_default());
+            dialect::write_transaction(conn, |conn| {
+                let (invitation, token) = store::invite(
+                    conn,
+                    org_id,
+                    &email,
+                    body.role,
+                    actor.user_id,
+                    st.config.auth.invitation_ttl,
+                )?;
+                mail::enqueue(
+                    conn,
+                    &Mail {
+                        to: body.email.trim().to_owned(),
+                        template: Template::OrganizationInvitation,
+                        lang,
+                        context: serde_json::json!({
+                            "organization_name": org.name,
+                            "inviter_name": inviter.display_name,
+                            "accept_url": mail::public_link(&st, "invitations/accept", &token),
+                            "token": token,
+                        }),
+                    },
+                )?;
+                Ok(invitation)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(InvitationDto {
+        id: invitation.id.into(),
+        organization_id: invitation.organization_id.into(),
+        email: invitation.email_normalized,
+        role: OrgRole::parse(&invitation.role).unwrap_or(OrgRole::Member),
+        expires_at: utc(invitation.expires_at),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedInvitationDto {
+    pub organization_id: uuid::Uuid,
+    pub role: OrgRole,
+}
+
+/// Accept an invitation with the mailed token; the signed-in user's email must be the
+/// invited one.
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    request_body = AcceptInvitationRequest,
+    responses(
+        (status = 200, body = AcceptedInvitationDto),
+        (status = 400, description = "Invalid, expired or used token (`invalid_token`)"),
+        (status = 403, description = "The invitation was for another email"),
+    )
+)]
+#[post("/invitations/accept")]
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<AcceptInvitationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = auth.0.user_id;
+    let token = body.0.token;
+    let (org, role) = state
+        .db
+        .run(move |conn| {
+            dialect::write_transaction(conn, |conn| {
+                let user = users::get(conn, user_id)?;
+                store::accept_invitation(conn, &token, user_id, &user.email_normalized)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(AcceptedInvitationDto { organization_id: org.into(), role }))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    Verified,
+    Revoked,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationRequest {
+    pub status: VerificationStatus,
+    pub note: Option<String>,
+}
+
+/// Mark an organisation verified or revoke it (moderators).
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    request_body = VerificationRequest,
+    responses(
+        (status = 200, body = OrganizationDto),
+        (status = 403, description = "Staff only"),
+        (status = 404, description = "No such organisation"),
+    )
+)]
+#[post("/organizations/{id}/verification")]
+pub async fn verify_organization(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<VerificationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id: Id = path.0.into();
+    let actor = auth.0;
+    policy::organization(&actor, id, OrgAction::Verify)?;
+    let body = body.0;
+    let mut v = Validator::new();
+    v.optional_text("note", body.note.as_deref(), 2_000);
+    v.finish()?;
+    let verified = matches!(body.status, VerificationStatus::Verified);
+    let org = state
+        .db
+        .run(move |conn| {
+            dialect::write_transaction(conn, |conn| {
+                store::set_verification(conn, id, verified, body.note.as_deref(), actor.user_id)
+            })
+        })
+        .await?;
+    Ok(with_etag(HttpResponse::Ok(), &OrganizationDto::from(&org)))
+}

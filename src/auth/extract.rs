@@ -1,0 +1,97 @@
+//! `Auth` (a signed-in caller is required) and `MaybeAuth` (anonymous is fine) extractors.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
+
+use super::{Actor, OrgRole, PlatformRole};
+use crate::db::schema::{memberships, users};
+use crate::db::types::Id;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The signed-in caller; 401 problem when the token is missing, invalid or expired, or the
+/// account was disabled.
+pub struct Auth(pub Actor);
+
+/// The caller if signed in; a present but invalid token is still 401.
+pub struct MaybeAuth(pub Option<Actor>);
+
+fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let value =
+        value.to_str().map_err(|_| ApiError::unauthorized("Malformed Authorization header."))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthorized("Expected `Authorization: Bearer <token>`."))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::unauthorized("Expected `Authorization: Bearer <token>`."));
+    }
+    Ok(Some(token.trim().to_owned()))
+}
+
+async fn load_actor(req: HttpRequest, token: String) -> Result<Actor, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)?;
+    let claims = state.jwt.verify(&token)?;
+    let invalid = || ApiError::unauthorized("The access token is invalid.");
+    let user_id: Id = uuid::Uuid::parse_str(&claims.sub).map_err(|_| invalid())?.into();
+    let session_id: Id = uuid::Uuid::parse_str(&claims.sid).map_err(|_| invalid())?.into();
+    state
+        .db
+        .run(move |conn| {
+            let found: Option<(String, Option<chrono::NaiveDateTime>)> = users::table
+                .find(user_id)
+                .select((users::platform_role, users::disabled_at))
+                .first(conn)
+                .optional()?;
+            let (role, disabled_at) = found.ok_or_else(invalid)?;
+            if disabled_at.is_some() {
+                return Err(ApiError::unauthorized("This account is disabled."));
+            }
+            // A signed-out or revoked session stops its access tokens at once, too.
+            if !crate::store::sessions::session_active(conn, session_id)? {
+                return Err(ApiError::unauthorized("This session has ended; sign in again."));
+            }
+            let role = PlatformRole::parse(&role).ok_or_else(ApiError::internal)?;
+            let memberships = memberships::table
+                .filter(memberships::user_id.eq(user_id))
+                .select((memberships::organization_id, memberships::role))
+                .load::<(Id, String)>(conn)?
+                .into_iter()
+                .filter_map(|(org, role)| OrgRole::parse(&role).map(|r| (org, r)))
+                .collect();
+            Ok(Actor { user_id, role, session_id, memberships })
+        })
+        .await
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let token = bearer(&req)?
+                .ok_or_else(|| ApiError::unauthorized("Sign in: this needs an access token."))?;
+            load_actor(req, token).await.map(Auth)
+        })
+    }
+}
+
+impl FromRequest for MaybeAuth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match bearer(&req)? {
+                None => Ok(MaybeAuth(None)),
+                Some(token) => load_actor(req, token).await.map(|a| MaybeAuth(Some(a))),
+            }
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! Idempotent creation: the first response to (user, Idempotency-Key) is stored in the same
+//! transaction as the creation, and a retry gets it back.
+
+use diesel::prelude::*;
+
+use crate::db::schema::idempotency_keys as keys;
+use crate::db::types::{Id, now};
+use crate::db::{DbConn, dialect};
+use crate::error::ApiError;
+
+pub struct Created {
+    pub body: serde_json::Value,
+    /// True when this is the stored answer to an earlier request with the same key.
+    pub replayed: bool,
+}
+
+fn stored(conn: &mut DbConn, user: Id, key: &str) -> Result<Option<(String, String)>, ApiError> {
+    Ok(keys::table
+        .find((user, key))
+        .select((keys::request_hash, keys::response_body))
+        .first(conn)
+        .optional()?)
+}
+
+fn replay(found: (String, String), fingerprint: &str) -> Result<Created, ApiError> {
+    let (hash, body) = found;
+    if hash != fingerprint {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request body.",
+        ));
+    }
+    let body = serde_json::from_str(&body).map_err(|_| ApiError::internal())?;
+    Ok(Created { body, replayed: true })
+}
+
+/// Runs `create` once per key. Without a key it simply runs `create` in a transaction.
+pub fn create_once(
+    conn: &mut DbConn,
+    user: Id,
+    key: Option<&str>,
+    fingerprint: &str,
+    create: impl FnOnce(&mut DbConn) -> Result<serde_json::Value, ApiError>,
+) -> Result<Created, ApiError> {
+    let Some(key) = key else {
+        return dialect::write_transaction(conn, create)
+            .map(|body| Created { body, replayed: false });
+    };
+    let result = dialect::write_transaction(conn, |conn| {
+        if let Some(found) = stored(conn, user, key)? {
+            return replay(found, fingerprint);
+        }
+        let body = create(conn)?;
+        diesel::insert_into(keys::table)
+            .values((
+                keys::user_id.eq(user),
+                keys::key.eq(key),
+                keys::request_hash.eq(fingerprint),
+                keys::status_code.eq(201),
+                keys::response_body.eq(body.to_string()),
+                keys::created_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(Created { body, replayed: false })
+    });
+    match result {
+        // A concurrent request with the same key won the race (PostgreSQL: its insert
+        // committed first); answer with what it stored.
+        Err(e) if e.code == "conflict" => match stored(conn, user, key)? {
+            Some(found) => replay(found, fingerprint),
+            None => Err(e),
+        },
+        other => other,
+    }
+}

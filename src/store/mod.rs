@@ -1,0 +1,6 @@
+//! Queries and transactions, one module per aggregate, as functions over `&mut DbConn`.
+
+pub mod idempotency;
+pub mod organizations;
+pub mod sessions;
+pub mod users;
