@@ -99,6 +99,11 @@ backend_tests! {
         // The process itself is alive, and requests that need no database still work.
         assert_eq!(call(&app, TestRequest::get().uri("/healthz")).await.status, 200);
         assert_eq!(call(&app, TestRequest::get().uri("/api/v1/taxonomy/ip-types")).await.status, 200);
+        // Resource endpoints answer 503 as well, never a hang or a 500.
+        let res = call(&app, TestRequest::get().uri("/api/v1/organizations")).await;
+        res.problem(503, "service_unavailable");
+        let res = call(&app, TestRequest::post().uri("/api/v1/auth/password-reset").set_json(serde_json::json!({"email": "a@b.vn"}))).await;
+        res.problem(503, "service_unavailable");
     }
 
     async fn request_id_is_echoed_or_made(backend) {
