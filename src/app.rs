@@ -228,6 +228,33 @@ fn extractor_configs() -> (web::JsonConfig, web::PathConfig, web::QueryConfig) {
     (json, path, query)
 }
 
+/// Browsers may call the API only from `TECHX_CORS_ORIGINS`.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
 /// Builds the App around shared state (one call per server worker, and per test).
 pub fn build(
     state: web::Data<AppState>,
@@ -241,6 +268,7 @@ pub fn build(
     >,
 > {
     let max_body = state.config.max_body_bytes;
+    let cors = cors(&state.config.limits.cors_origins);
     let (app, spec) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -257,6 +285,9 @@ pub fn build(
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec))
         .default_service(web::to(unmatched))
+        .wrap(from_fn(api::limits::deadline))
+        .wrap(from_fn(api::limits::rate_limit))
+        .wrap(cors)
         .wrap(from_fn(problem_fallback))
         .wrap(
             DefaultHeaders::new()

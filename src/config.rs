@@ -29,6 +29,67 @@ pub struct Config {
     pub workers: usize,
     pub shutdown_timeout: Duration,
     pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Abuse limits. Rate limits are per process: with N instances a client gets N times the
+/// budget (the security-critical login lockout is shared through the database).
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// Requests per minute per client address to `/api/v1/auth/*`.
+    pub auth_per_minute: u32,
+    /// Writing requests (POST, PUT, PATCH, DELETE) per minute per client address.
+    pub writes_per_minute: u32,
+    /// Origins allowed to call the API from a browser; none means no cross-origin access.
+    pub cors_origins: Vec<String>,
+    /// Longest a request may take before it is abandoned with 503.
+    pub request_timeout: Duration,
+    /// Time a client has to send its request head (slow-client protection).
+    pub client_timeout: Duration,
+}
+
+impl LimitsConfig {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let cors_origins: Vec<String> = get("TECHX_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = cors_origins.iter().find(|o| {
+            !(o.starts_with("https://") || o.starts_with("http://")) || o.matches('/').count() != 2
+        }) {
+            return Err(invalid(
+                "TECHX_CORS_ORIGINS",
+                bad,
+                "expected comma-separated origins like https://app.example.vn",
+            ));
+        }
+        Ok(Self {
+            auth_per_minute: parse_in(get, "TECHX_RATE_LIMIT_AUTH_PER_MINUTE", 30, 1..=1_000_000)?,
+            writes_per_minute: parse_in(
+                get,
+                "TECHX_RATE_LIMIT_WRITES_PER_MINUTE",
+                120,
+                1..=1_000_000,
+            )?,
+            cors_origins,
+            request_timeout: Duration::from_millis(parse_in(
+                get,
+                "TECHX_REQUEST_TIMEOUT_MS",
+                30_000,
+                100..=600_000,
+            )?),
+            client_timeout: Duration::from_millis(parse_in(
+                get,
+                "TECHX_CLIENT_TIMEOUT_MS",
+                5_000,
+                100..=600_000,
+            )?),
+        })
+    }
 }
 
 /// Tokens, sessions and brute-force limits.
@@ -148,6 +209,7 @@ impl Config {
                 1..=600,
             )?),
             auth: AuthConfig::from_lookup(&get)?,
+            limits: LimitsConfig::from_lookup(&get)?,
         })
     }
 }
@@ -227,6 +289,10 @@ mod tests {
         assert!(e.to_string().contains("between 1 and 512"), "{e}");
         let e = config(&[("TECHX_ENV", "staging")]).unwrap_err();
         assert_eq!(e.setting, "TECHX_ENV");
+        let e = config(&[("TECHX_CORS_ORIGINS", "https://a.vn, *")]).unwrap_err();
+        assert_eq!(e.setting, "TECHX_CORS_ORIGINS");
+        let c = config(&[("TECHX_CORS_ORIGINS", "https://a.vn/, http://localhost:5173")]).unwrap();
+        assert_eq!(c.limits.cors_origins, ["https://a.vn", "http://localhost:5173"]);
         let e = config(&[("TECHX_JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(e.setting, "TECHX_JWT_SECRET");
     }

@@ -161,14 +161,25 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
     let workers = config.workers;
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     tracing::info!(%bind, backend = db.backend().name(), database = %redact(&config.database_url), "techx listening");
+    let client_timeout = config.limits.client_timeout;
     let state = web::Data::new(AppState::new(config, db));
     actix_web::rt::System::new()
         .block_on(async move {
+            let limits = state.clone();
+            actix_web::rt::spawn(async move {
+                let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    limits.rate_limits.prune();
+                }
+            });
             // actix stops accepting on SIGTERM/SIGINT and lets in-flight requests finish
             // for up to `shutdown_timeout` seconds.
             HttpServer::new(move || techx::app::build(state.clone()))
                 .workers(workers)
                 .shutdown_timeout(shutdown_timeout)
+                .client_request_timeout(client_timeout)
+                .keep_alive(std::time::Duration::from_secs(30))
                 .bind(bind)?
                 .run()
                 .await

@@ -115,8 +115,21 @@ pub async fn observe(
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
     let started = Instant::now();
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
+    let mut res = match result {
+        Ok(res) => res,
+        Err(error) => {
+            // An error escaping the middleware stack (a request deadline): actix renders
+            // it; count it here, as there is no response to label.
+            let status = error.as_response_error().status_code().as_u16();
+            if let Some(state) = state {
+                state.metrics.observe(&method, "unrouted", status, elapsed.as_secs_f64());
+            }
+            span.in_scope(|| tracing::warn!(status, error = %error, "request failed"));
+            return Err(error);
+        }
+    };
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let status = res.status().as_u16();
     if let Some(state) = state {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::api::limits::RateLimits;
 use crate::auth::tokens::JwtKeys;
 use crate::config::Config;
 use crate::db::Db;
@@ -12,11 +13,13 @@ pub struct AppState {
     pub db: Db,
     pub metrics: Metrics,
     pub jwt: JwtKeys,
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
         let jwt = JwtKeys::new(&config.auth);
-        Self { config: Arc::new(config), db, metrics: Metrics::new(), jwt }
+        let rate_limits = RateLimits::new(&config.limits);
+        Self { config: Arc::new(config), db, metrics: Metrics::new(), jwt, rate_limits }
     }
 }

@@ -43,7 +43,7 @@ backend_tests! {
             .call(TestRequest::get().uri("/api/v1/taxonomy/sectors").insert_header(("Accept-Language", "en-GB,en;q=0.9")))
             .await;
         assert_eq!(header_en.ok(), en);
-        assert_eq!(header_en.header("vary"), Some("Accept-Language"));
+        assert!(header_en.header("vary").unwrap().contains("Accept-Language"));
 
         // The query parameter wins over the header.
         let query_vi = ctx

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod common;
 pub mod extract;
+pub mod limits;
 pub mod ops;
 pub mod organizations;
 pub mod taxonomy;

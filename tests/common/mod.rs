@@ -130,6 +130,9 @@ pub fn test_config(url: &str) -> Config {
     config.environment = techx::config::Environment::Test;
     config.auth.jwt_secret = TEST_JWT_SECRET.as_bytes().to_vec();
     config.auth.jwt_secret_generated = false;
+    // Tests share one client address; rate limits are tested on their own.
+    config.limits.auth_per_minute = 1_000_000;
+    config.limits.writes_per_minute = 1_000_000;
     config
 }
 
@@ -173,12 +176,20 @@ pub async fn start_with(
 pub async fn start_unreachable(
     backend: Backend,
 ) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+    start_unreachable_with(backend, |_| {}).await
+}
+
+pub async fn start_unreachable_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
     let url = match backend {
         Backend::Sqlite => "sqlite:///nonexistent-techx-dir/techx.db".to_owned(),
         Backend::Postgres => "postgres://postgres@127.0.0.1:1/techx".to_owned(),
     };
     let mut config = test_config(&url);
     config.db_timeout = Duration::from_millis(300);
+    configure(&mut config);
     let pool = Db::new(&DbTarget::parse(&url).expect("url"), 2, config.db_timeout);
     let state = web::Data::new(AppState::new(config, pool));
     test::init_service(techx::app::build(state)).await
@@ -247,7 +258,16 @@ where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
-    let res = app.call(req.to_request()).await.unwrap_or_else(|e| panic!("service error: {e}"));
+    let res = match app.call(req.to_request()).await {
+        Ok(res) => res,
+        // An error that escaped the middleware: render it as the server would.
+        Err(error) => {
+            let res = error.error_response();
+            let (status, headers) = (res.status(), res.headers().clone());
+            let body = actix_web::body::to_bytes(res.into_body()).await.unwrap_or_default();
+            return Resp { status, headers, body };
+        }
+    };
     let status = res.status();
     let headers = res.headers().clone();
     let body = test::read_body(res).await;

@@ -1,0 +1,114 @@
+//! Security review by test, generated from the OpenAPI document: every operation that
+//! declares bearer security refuses anonymous callers (401), and refuses a signed-in member
+//! of an unrelated organisation (no 2xx) unless it is listed below as acting only on the
+//! caller's own data. A new endpoint without a permission check fails here.
+
+mod common;
+
+use actix_web::http::Method;
+use actix_web::test::TestRequest;
+use common::*;
+use serde_json::{Value, json};
+
+/// Operations that act only on the caller's own account or create something new that the
+/// caller then owns; for them a signed-in stranger legitimately succeeds.
+const CALLER_SCOPED: &[(&str, &str)] = &[
+    ("GET", "/api/v1/me"),
+    ("PATCH", "/api/v1/me"),
+    ("POST", "/api/v1/me/password"),
+    ("POST", "/api/v1/organizations"),
+];
+
+fn operations() -> Vec<(Method, String, bool)> {
+    let spec: Value = serde_json::from_str(&techx::app::openapi_json()).unwrap();
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            ops.push((
+                Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                path.clone(),
+                secured,
+            ));
+        }
+    }
+    assert!(ops.len() > 20, "the spec lists the API");
+    ops
+}
+
+/// Fills `{param}` placeholders: known fixtures by the resource they follow, random ids
+/// otherwise.
+fn fill(path: &str, fixtures: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    let mut previous = "";
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        let value = if segment.starts_with('{') {
+            let key = format!("{previous}/{segment}");
+            fixtures
+                .iter()
+                .find(|(k, _)| *k == key || *k == segment)
+                .map_or_else(|| uuid::Uuid::now_v7().to_string(), |(_, v)| v.clone())
+        } else {
+            segment.to_owned()
+        };
+        out.push('/');
+        out.push_str(&value);
+        previous = segment;
+    }
+    out
+}
+
+backend_tests! {
+    async fn every_secured_operation_refuses_anonymous_callers(backend) {
+        let ctx = start(backend).await;
+        for (method, path, secured) in operations() {
+            let uri = fill(&path, &[]);
+            let mut req = TestRequest::default().method(method.clone()).uri(&uri);
+            if matches!(method, Method::POST | Method::PATCH | Method::PUT) {
+                req = req.set_json(json!({}));
+            }
+            let res = ctx.call(req).await;
+            if secured {
+                assert_eq!(res.status, 401, "{method} {path} must need a token: {}", res.text());
+                res.problem(401, "unauthorized");
+            } else {
+                assert_ne!(res.status, 401, "{method} {path} is documented as public but asked for a token");
+            }
+        }
+    }
+
+    async fn every_secured_operation_refuses_an_unrelated_member(backend) {
+        let ctx = start(backend).await;
+        let alice = ctx.signup("alice@a.vn").await;
+        let bob = ctx.signup("bob@b.vn").await;
+        let org_a = ctx.create_org(&alice, "Tổ chức A", "research_institute").await;
+        ctx.create_org(&bob, "Tổ chức B", "enterprise").await;
+        let fixtures = vec![
+            ("organizations/{id}", org_a["id"].as_str().unwrap().to_owned()),
+            ("{user_id}", alice.user_id.clone()),
+            ("users/{id}", alice.user_id.clone()),
+        ];
+        for (method, path, secured) in operations() {
+            if !secured || CALLER_SCOPED.contains(&(method.as_str(), path.as_str())) {
+                continue;
+            }
+            let uri = fill(&path, &fixtures);
+            let mut req = TestRequest::default()
+                .method(method.clone())
+                .uri(&uri)
+                .insert_header(("Authorization", format!("Bearer {}", bob.access)))
+                .insert_header(("If-Match", "\"1\""));
+            if matches!(method, Method::POST | Method::PATCH | Method::PUT) {
+                req = req.set_json(json!({}));
+            }
+            let res = ctx.call(req).await;
+            assert!(
+                matches!(res.status.as_u16(), 400 | 403 | 404 | 409 | 422),
+                "{method} {uri} let an unrelated member through: {} {}",
+                res.status,
+                res.text()
+            );
+            assert_eq!(res.header("content-type"), Some("application/problem+json"), "{method} {uri}");
+        }
+    }
+}
