@@ -173,18 +173,60 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
                     limits.rate_limits.prune();
                 }
             });
-            // actix stops accepting on SIGTERM/SIGINT and lets in-flight requests finish
-            // for up to `shutdown_timeout` seconds.
-            HttpServer::new(move || techx::app::build(state.clone()))
-                .workers(workers)
-                .shutdown_timeout(shutdown_timeout)
-                .client_request_timeout(client_timeout)
-                .keep_alive(std::time::Duration::from_secs(30))
-                .bind(bind)?
-                .run()
-                .await
+            let server = HttpServer::new({
+                let state = state.clone();
+                move || techx::app::build(state.clone())
+            })
+            .workers(workers)
+            .shutdown_timeout(shutdown_timeout)
+            .client_request_timeout(client_timeout)
+            .keep_alive(std::time::Duration::from_secs(30))
+            .disable_signals()
+            .bind(bind)?
+            .run();
+            actix_web::rt::spawn(drain_on_signal(server.handle(), state, shutdown_timeout));
+            let result = server.await;
+            tracing::info!("server stopped");
+            result
         })
         .map_err(|e| format!("cannot serve on TECHX_BIND={bind}: {e}"))
+}
+
+/// Graceful shutdown on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (up
+/// to the shutdown timeout), then stop the workers.
+///
+/// actix's own signal handling stops the accept loop and the workers at the same moment,
+/// and a worker can see its connection channel close before its stop message and exit,
+/// dropping requests in flight; draining first avoids that race.
+async fn drain_on_signal(
+    server: actix_web::dev::ServerHandle,
+    state: web::Data<AppState>,
+    shutdown_timeout: u64,
+) {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        tracing::error!("cannot listen for shutdown signals");
+        return;
+    };
+    tokio_select(term.recv(), int.recv()).await;
+    tracing::info!(
+        in_flight = state.metrics.in_flight(),
+        "shutting down: no new connections, draining"
+    );
+    server.pause().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(shutdown_timeout);
+    while state.metrics.in_flight() > 0 && std::time::Instant::now() < deadline {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.stop(true).await;
+}
+
+/// Resolves when either future does.
+async fn tokio_select<A: std::future::Future, B: std::future::Future>(a: A, b: B) {
+    let (a, b) = (std::pin::pin!(a), std::pin::pin!(b));
+    futures_util::future::select(a, b).await;
 }
 
 /// The URL without its password, for logs and messages.

@@ -8,7 +8,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use tracing::Instrument;
 
@@ -40,6 +40,16 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    in_flight: IntGauge,
+}
+
+/// Counts a request as in flight until dropped, also when the request is cancelled.
+struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Metrics {
@@ -59,15 +69,18 @@ impl Metrics {
             labels,
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let in_flight = IntGauge::new("techx_http_requests_in_flight", "Requests being served")
+            .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
+            Box::new(in_flight.clone()),
         ] {
             registry
                 .register(collector)
                 .unwrap_or_else(|e| unreachable!("metrics registered once: {e}"));
         }
-        Self { registry, requests, latency }
+        Self { registry, requests, latency, in_flight }
     }
 
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -75,6 +88,11 @@ impl Metrics {
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// Requests currently being served by this process.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.get()
     }
 
     pub fn render(&self) -> String {
@@ -114,6 +132,10 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
+    let _in_flight = state.as_ref().map(|s| {
+        s.metrics.in_flight.inc();
+        InFlight(s.metrics.in_flight.clone())
+    });
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();

@@ -1,0 +1,174 @@
+//! The real binary under real conditions: graceful shutdown under load, two processes on one
+//! database, and a database outage.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use actix_web::test::TestRequest;
+use std::io::Write;
+
+use common::net::{Proxy, ServerProcess, read_response, send_partial, send_request};
+use common::*;
+use diesel::prelude::*;
+use serde_json::json;
+use techx::db::schema::{outbox, users};
+
+fn register_body(i: usize) -> serde_json::Value {
+    json!({"email": format!("user{i}@b.vn"), "password": PASSWORD, "display_name": format!("Người dùng {i}")})
+}
+
+/// Requests in flight on `server` (counting the metrics request itself).
+fn in_flight(server: &ServerProcess) -> i64 {
+    let metrics = server.request("GET", "/metrics", &[], None).body;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("techx_http_requests_in_flight "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+backend_tests! {
+    async fn sigterm_finishes_in_flight_requests_and_writes_nothing_half(backend) {
+        let db = TestDb::create(backend);
+        let mut server = ServerProcess::start(&db.url, &[]);
+        // Eight registrations the server has started (head read, body half sent): in flight.
+        let mut pending: Vec<_> = (0..8)
+            .map(|i| send_partial(&server.addr, "POST", "/api/v1/auth/register", &[], Some(&register_body(i)), 10).unwrap())
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while in_flight(&server) < 9 {
+            assert!(Instant::now() < deadline, "requests never started: {}", server.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server.sigterm();
+        std::thread::sleep(Duration::from_millis(100));
+        for (stream, rest) in &mut pending {
+            stream.write_all(rest).unwrap();
+        }
+        let statuses: Vec<u16> = pending.into_iter().map(|(s, _)| read_response(s).map_or(0, |r| r.status)).collect();
+        assert_eq!(statuses, vec![201; 8], "every in-flight request completed: {}", server.log());
+
+        // New connections are refused once the server has stopped listening.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match send_request(&server.addr, "GET", "/healthz", &[], None).and_then(read_response) {
+                Err(_) => break,
+                Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                Ok(r) => panic!("still serving after SIGTERM: {r:?}"),
+            }
+        }
+        assert!(server.wait_exit(Duration::from_secs(35)), "clean exit: {}", server.log());
+
+        let mut conn = db.connect();
+        let user_count: i64 = users::table.count().get_result(&mut conn).unwrap();
+        let mails: i64 = outbox::table.filter(outbox::template.eq("verify_email")).count().get_result(&mut conn).unwrap();
+        assert_eq!((user_count, mails), (8, 8), "each account came with its verification mail");
+    }
+
+    async fn two_processes_share_sessions_keys_and_versions(backend) {
+        let db = TestDb::create(backend);
+        let a = ServerProcess::start(&db.url, &[]);
+        let b = ServerProcess::start(&db.url, &[]);
+        assert_eq!(a.request("POST", "/api/v1/auth/register", &[], Some(&register_body(1))).status, 201);
+        let token: String = {
+            let mut conn = db.connect();
+            let payload: String = outbox::table.select(outbox::payload).first(&mut conn).unwrap();
+            serde_json::from_str::<serde_json::Value>(&payload).unwrap()["token"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(b.request("POST", "/api/v1/auth/verify-email", &[], Some(&json!({"token": token}))).status, 204);
+        let login = json!({"email": "user1@b.vn", "password": PASSWORD});
+        let tokens = b.request("POST", "/api/v1/auth/login", &[], Some(&login)).json();
+        let access = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+        assert_eq!(a.request("GET", "/api/v1/me", &[("Authorization", &access)], None).status, 200);
+
+        // Refresh rotation: rotate on A, replay the old token on B → the family dies everywhere.
+        let old = json!({"refresh_token": tokens["refresh_token"]});
+        let rotated = a.request("POST", "/api/v1/auth/refresh", &[], Some(&old)).json();
+        assert_eq!(b.request("POST", "/api/v1/auth/refresh", &[], Some(&old)).status, 401);
+        let newest = json!({"refresh_token": rotated["refresh_token"]});
+        assert_eq!(a.request("POST", "/api/v1/auth/refresh", &[], Some(&newest)).status, 401);
+
+        let tokens = a.request("POST", "/api/v1/auth/login", &[], Some(&login)).json();
+        let access = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+        let auth = [("Authorization", access.as_str()), ("Idempotency-Key", "same-key")];
+        // The same Idempotency-Key on both processes at once creates one organisation.
+        let org = json!({"name": "Hợp tác xã Nông nghiệp", "kind": "enterprise", "province": "thanh-hoa"});
+        let sent: Vec<_> = [&a, &b, &a, &b]
+            .iter()
+            .map(|s| send_request(&s.addr, "POST", "/api/v1/organizations", &auth, Some(&org)).unwrap())
+            .collect();
+        let created: Vec<_> = sent.into_iter().map(|s| read_response(s).unwrap()).collect();
+        assert!(created.iter().all(|r| r.status == 201), "{created:?}");
+        let ids: std::collections::HashSet<String> =
+            created.iter().map(|r| r.json()["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids.len(), 1, "one organisation for one key");
+        let count: i64 = techx::db::schema::organizations::table.count().get_result(&mut db.connect()).unwrap();
+        assert_eq!(count, 1);
+
+        // If-Match: the first write wins whichever process serves it.
+        let id = ids.into_iter().next().unwrap();
+        let uri = format!("/api/v1/organizations/{id}");
+        let h = [("Authorization", access.as_str()), ("If-Match", "\"1\"")];
+        assert_eq!(a.request("PATCH", &uri, &h, Some(&json!({"address": "A"}))).status, 200);
+        assert_eq!(b.request("PATCH", &uri, &h, Some(&json!({"address": "B"}))).status, 412);
+
+        // Failed logins count across processes.
+        let wrong = json!({"email": "user1@b.vn", "password": "not the password"});
+        for i in 0..5 {
+            let server = if i % 2 == 0 { &a } else { &b };
+            assert_eq!(server.request("POST", "/api/v1/auth/login", &[], Some(&wrong)).status, 401);
+        }
+        assert_eq!(a.request("POST", "/api/v1/auth/login", &[], Some(&login)).status, 429);
+        assert_eq!(b.request("POST", "/api/v1/auth/login", &[], Some(&login)).status, 429);
+    }
+}
+
+#[actix_web::test]
+async fn database_outage_is_503_then_recovers_without_restart() {
+    if !postgres_available("processes::database_outage_is_503_then_recovers_without_restart") {
+        return;
+    }
+    let db = TestDb::create(Postgres);
+    techx::db::dialect::run_migrations(&mut db.connect()).unwrap();
+    let mut proxy = Proxy::start("127.0.0.1:5432");
+    let (base, name) = db.url.rsplit_once('/').unwrap();
+    let host = base.rsplit_once('@').map_or(base, |(_, h)| h);
+    let via_proxy =
+        db.url.replace(&format!("{host}/{name}"), &format!("127.0.0.1:{}/{name}", proxy.port));
+    let mut config = test_config(&via_proxy);
+    config.db_timeout = Duration::from_millis(1_000);
+    let pool =
+        techx::db::Db::new(&techx::db::DbTarget::parse(&via_proxy).unwrap(), 4, config.db_timeout);
+    let state = actix_web::web::Data::new(techx::state::AppState::new(config, pool));
+    let app = actix_web::test::init_service(techx::app::build(state)).await;
+
+    assert_eq!(call(&app, TestRequest::get().uri("/api/v1/organizations")).await.status, 200);
+    assert_eq!(call(&app, TestRequest::get().uri("/readyz")).await.status, 200);
+
+    proxy.cut();
+    for uri in ["/api/v1/organizations", "/readyz"] {
+        let started = Instant::now();
+        let res = call(&app, TestRequest::get().uri(uri)).await;
+        res.problem(503, "service_unavailable");
+        assert!(res.header("retry-after").is_some());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{uri} answered in {:?}",
+            started.elapsed()
+        );
+    }
+    assert_eq!(call(&app, TestRequest::get().uri("/healthz")).await.status, 200);
+
+    proxy.resume();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = call(&app, TestRequest::get().uri("/api/v1/organizations")).await;
+        if res.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not recover: {}", res.text());
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(call(&app, TestRequest::get().uri("/readyz")).await.status, 200);
+}
