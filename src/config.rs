@@ -28,6 +28,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    pub mail: crate::mail::MailConfig,
 }
 
 /// A setting that could not be used, named so the operator knows what to fix.
@@ -79,6 +80,7 @@ impl Config {
                 30,
                 1..=600,
             )?),
+            mail: crate::mail::MailConfig::from_lookup(get)?,
         })
     }
 }
@@ -87,11 +89,11 @@ fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-fn invalid(setting: &'static str, value: &str, why: &str) -> ConfigError {
+pub(crate) fn invalid(setting: &'static str, value: &str, why: &str) -> ConfigError {
     ConfigError { setting, message: format!("{value:?}: {why}") }
 }
 
-fn parse<T: std::str::FromStr>(
+pub(crate) fn parse<T: std::str::FromStr>(
     get: &impl Fn(&str) -> Option<String>,
     setting: &'static str,
     default: &str,
@@ -103,7 +105,7 @@ where
     raw.trim().parse().map_err(|e: T::Err| invalid(setting, &raw, &e.to_string()))
 }
 
-fn parse_in<T>(
+pub(crate) fn parse_in<T>(
     get: &impl Fn(&str) -> Option<String>,
     setting: &'static str,
     default: T,

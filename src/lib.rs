@@ -9,5 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod mail;
 pub mod observability;
 pub mod state;
+pub mod store;

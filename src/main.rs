@@ -88,20 +88,29 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
     let bind = config.bind;
     let workers = config.workers;
     let shutdown_timeout = config.shutdown_timeout.as_secs();
+    let mail_config = config.mail.clone();
+    let mail_db = db.clone();
     tracing::info!(%bind, backend = db.backend().name(), database = %redact(&config.database_url), "techx listening");
     let state = web::Data::new(AppState::new(config, db));
-    actix_web::rt::System::new()
-        .block_on(async move {
-            // actix stops accepting on SIGTERM/SIGINT and lets in-flight requests finish
-            // for up to `shutdown_timeout` seconds.
-            HttpServer::new(move || techx::app::build(state.clone()))
-                .workers(workers)
-                .shutdown_timeout(shutdown_timeout)
-                .bind(bind)?
-                .run()
-                .await
-        })
-        .map_err(|e| format!("cannot serve on TECHX_BIND={bind}: {e}"))
+    actix_web::rt::System::new().block_on(async move {
+        // The outbox worker runs on the system's runtime beside the HTTP server; it is
+        // built here because lettre's SMTP pool needs a running runtime.
+        let mail_worker = techx::mail::worker::start(mail_db, mail_config)
+            .map_err(|e| format!("cannot start the mail worker: {e}"))?;
+        // actix stops accepting on SIGTERM/SIGINT and lets in-flight requests finish
+        // for up to `shutdown_timeout` seconds.
+        let served = match HttpServer::new(move || techx::app::build(state.clone()))
+            .workers(workers)
+            .shutdown_timeout(shutdown_timeout)
+            .bind(bind)
+        {
+            Ok(server) => server.run().await,
+            Err(e) => Err(e),
+        };
+        // Then mail in flight is finished and recorded before the process exits.
+        mail_worker.stop().await;
+        served.map_err(|e| format!("cannot serve on TECHX_BIND={bind}: {e}"))
+    })
 }
 
 /// The URL without its password, for logs and messages.

@@ -2,6 +2,8 @@
 //! PostgreSQL database (`TECHX_TEST_PG_URL`, default the local server) dropped afterwards.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 

@@ -1,0 +1,3 @@
+//! Queries and transactions, one module per aggregate, as functions over `&mut DbConn`.
+
+pub mod outbox;
