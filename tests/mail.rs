@@ -382,6 +382,25 @@ backend_tests! {
         assert_eq!(message_ids(&sink.messages()), [expected_message_id(ids[0])]);
     }
 
+    async fn a_final_attempt_lost_with_its_worker_is_failed_not_repeated(backend) {
+        let (db, pool) = migrated(backend);
+        let sink = SmtpSink::start();
+        let ids = enqueue_all(&pool, &numbered(1));
+        let dead = outbox::claim(&mut db.connect(), Channel::Email, Duration::from_millis(200), 1).unwrap();
+        assert_eq!(dead[0].attempts, 1);
+        let mut config = fast_config(Some(sink.url()));
+        config.max_attempts = 1;
+        let worker = worker::start(pool.clone(), config).unwrap();
+        let row = eventually("the row to fail", || {
+            let row = rows(&db, &ids).remove(0);
+            (row.status() == Some(OutboxStatus::Failed)).then_some(row)
+        })
+        .await;
+        worker.stop().await;
+        assert!(row.last_error.as_deref().unwrap().contains("abandoned"), "{row:?}");
+        assert!(sink.messages().is_empty(), "it may have been delivered: not sent again");
+    }
+
     async fn an_outcome_needs_the_lease(backend) {
         let (db, pool) = migrated(backend);
         let ids = enqueue_all(&pool, &numbered(1));
