@@ -30,6 +30,7 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Abuse limits. Rate limits are per process: with N instances a client gets N times the
@@ -210,6 +211,7 @@ impl Config {
             )?),
             auth: AuthConfig::from_lookup(&get)?,
             limits: LimitsConfig::from_lookup(&get)?,
+            mail: crate::mail::MailConfig::from_lookup(&get)?,
         })
     }
 }
@@ -218,11 +220,11 @@ fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-fn invalid(setting: &'static str, value: &str, why: &str) -> ConfigError {
+pub(crate) fn invalid(setting: &'static str, value: &str, why: &str) -> ConfigError {
     ConfigError { setting, message: format!("{value:?}: {why}") }
 }
 
-fn parse<T: std::str::FromStr>(
+pub(crate) fn parse<T: std::str::FromStr>(
     get: &impl Fn(&str) -> Option<String>,
     setting: &'static str,
     default: &str,
@@ -234,7 +236,7 @@ where
     raw.trim().parse().map_err(|e: T::Err| invalid(setting, &raw, &e.to_string()))
 }
 
-fn parse_in<T>(
+pub(crate) fn parse_in<T>(
     get: &impl Fn(&str) -> Option<String>,
     setting: &'static str,
     default: T,

@@ -86,7 +86,7 @@ fn migrate(config: &Config, db: &Db, revert: bool) -> Result<(), String> {
     let unreachable = |e: techx::error::ApiError| {
         format!(
             "cannot open the database named by DATABASE_URL ({}): {}",
-            redact(&config.database_url),
+            techx::mail::config::redact_url(&config.database_url),
             e.detail
         )
     };
@@ -160,11 +160,17 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
     let bind = config.bind;
     let workers = config.workers;
     let shutdown_timeout = config.shutdown_timeout.as_secs();
-    tracing::info!(%bind, backend = db.backend().name(), database = %redact(&config.database_url), "techx listening");
+    let mail_config = config.mail.clone();
+    let mail_db = db.clone();
+    tracing::info!(%bind, backend = db.backend().name(), database = %techx::mail::config::redact_url(&config.database_url), "techx listening");
     let client_timeout = config.limits.client_timeout;
     let state = web::Data::new(AppState::new(config, db));
     actix_web::rt::System::new()
         .block_on(async move {
+            // The outbox worker runs on the system's runtime beside the HTTP server; it is
+            // built here because lettre's SMTP pool needs a running runtime.
+            let mail_worker = techx::mail::worker::start(mail_db, mail_config)
+                .map_err(|e| std::io::Error::other(format!("cannot start the mail worker: {e}")))?;
             let limits = state.clone();
             actix_web::rt::spawn(async move {
                 let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
@@ -186,6 +192,8 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
             .run();
             actix_web::rt::spawn(drain_on_signal(server.handle(), state, shutdown_timeout));
             let result = server.await;
+            // Then mail in flight is finished and recorded before the process exits.
+            mail_worker.stop().await;
             tracing::info!("server stopped");
             result
         })
@@ -227,18 +235,4 @@ async fn drain_on_signal(
 async fn tokio_select<A: std::future::Future, B: std::future::Future>(a: A, b: B) {
     let (a, b) = (std::pin::pin!(a), std::pin::pin!(b));
     futures_util::future::select(a, b).await;
-}
-
-/// The URL without its password, for logs and messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
 }

@@ -172,7 +172,7 @@ pub async fn register(
                         lang,
                         context: serde_json::json!({
                             "display_name": user.display_name,
-                            "verify_url": mail::public_link(&st, "verify-email", &token),
+                            "verify_url": st.config.mail.link(&format!("/verify-email?token={token}")),
                             "token": token,
                         }),
                     },
@@ -412,7 +412,7 @@ pub async fn password_reset(
                         lang: mail_lang(&user.language),
                         context: serde_json::json!({
                             "display_name": user.display_name,
-                            "reset_url": mail::public_link(&st, "reset-password", &token),
+                            "reset_url": st.config.mail.link(&format!("/reset-password?token={token}")),
                             "token": token,
                         }),
                     },

@@ -584,7 +584,7 @@ pub async fn invite_member(
                         context: serde_json::json!({
                             "organization_name": org.name,
                             "inviter_name": inviter.display_name,
-                            "accept_url": mail::public_link(&st, "invitations/accept", &token),
+                            "accept_url": st.config.mail.link(&format!("/invitations/accept?token={token}")),
                             "token": token,
                         }),
                     },

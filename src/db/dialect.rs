@@ -3,13 +3,19 @@
 
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::migration::MigrationVersion;
+use diesel::prelude::*;
 use diesel::r2d2;
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::{Connection, PgConnection, QueryResult, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use super::schema::outbox;
+use super::types::{Id, SqlUuid};
 use super::{Backend, DbConn, DbTarget};
+use crate::store::outbox::OutboxRow;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -111,4 +117,66 @@ where
             Err(error)
         }
     }
+}
+
+/// Claims up to `limit` due rows of `channel` for a worker: each becomes `sending` with its
+/// `attempts` counted, leased to `lease_id` until `lease_until`. `next_attempt_at` is set to
+/// the lease's end too, so a row whose worker died is due again once the lease runs out.
+///
+/// PostgreSQL: one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`; concurrent
+/// claimers skip each other's rows instead of waiting or taking them twice.
+/// SQLite: select then update in a `BEGIN IMMEDIATE` transaction; SQLite has one writer at a
+/// time, so claimers (in any process) run one after the other.
+pub fn claim_outbox(
+    conn: &mut DbConn,
+    channel: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    lease_id: Id,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    if let DbConn::Pg(pg) = conn {
+        return diesel::sql_query(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, \
+                 locked_until = $1, next_attempt_at = $1, lease_id = $2, updated_at = $3 \
+             WHERE id IN ( \
+                 SELECT id FROM outbox \
+                 WHERE channel = $4 AND status IN ('pending', 'sending') \
+                   AND next_attempt_at <= $3 \
+                 ORDER BY next_attempt_at, id \
+                 LIMIT $5 \
+                 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
+        )
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<SqlUuid, _>(lease_id)
+        .bind::<Timestamp, _>(now)
+        .bind::<Text, _>(channel)
+        .bind::<BigInt, _>(limit)
+        .load::<OutboxRow>(pg);
+    }
+    write_transaction(conn, |conn| {
+        let due: Vec<Id> = outbox::table
+            .select(outbox::id)
+            .filter(outbox::channel.eq(channel))
+            .filter(outbox::status.eq_any(["pending", "sending"]))
+            .filter(outbox::next_attempt_at.le(now))
+            .order((outbox::next_attempt_at, outbox::id))
+            .limit(limit)
+            .load(conn)?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(outbox::table.filter(outbox::id.eq_any(&due)))
+            .set((
+                outbox::status.eq("sending"),
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::locked_until.eq(Some(lease_until)),
+                outbox::next_attempt_at.eq(lease_until),
+                outbox::lease_id.eq(Some(lease_id)),
+                outbox::updated_at.eq(now),
+            ))
+            .returning(outbox::all_columns)
+            .get_results::<OutboxRow>(conn)
+    })
 }

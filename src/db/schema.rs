@@ -16,6 +16,7 @@ diesel::table! {
         attempts -> Integer,
         next_attempt_at -> Timestamp,
         locked_until -> Nullable<Timestamp>,
+        lease_id -> Nullable<SqlUuid>,
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,

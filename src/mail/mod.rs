@@ -1,60 +1,130 @@
-//! Mail: messages are queued in the `outbox` table inside the transaction that caused them
-//! and delivered later by the outbox worker.
+//! Mail: never sent inside a request. A caller [`enqueue`]s a [`Mail`] in the same
+//! transaction as the change that caused it; the [`worker`] renders it from the
+//! `templates/mail/` files in the recipient's language and delivers it over SMTP (or into
+//! `.eml` files), retrying with backoff.
 //!
-//! (Placeholder for the interface; the delivery worker and templates land with the mail
-//! branch.)
+//! ```ignore
+//! dialect::write_transaction(conn, |conn| {
+//!     let user = store::users::create(conn, &new_user)?;
+//!     mail::enqueue(conn, &Mail {
+//!         to: user.email.clone(),
+//!         template: Template::VerifyEmail,
+//!         lang: user.lang,
+//!         context: json!({
+//!             "display_name": user.display_name,
+//!             "verify_url": config.mail.link(&format!("/verify-email?token={token}")),
+//!             "token": token,
+//!         }),
+//!     })?;
+//!     Ok(user)
+//! })
+//! ```
 
-use diesel::prelude::*;
+pub mod config;
+pub mod templates;
+pub mod transport;
+pub mod worker;
+
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
 use serde::Serialize;
+use utoipa::ToSchema;
+
+pub use config::MailConfig;
+pub use templates::{Rendered, Renderer, Template};
 
 use crate::db::DbConn;
-use crate::db::schema::outbox;
-use crate::db::types::{Id, now};
+use crate::db::types::{Id, utc};
 use crate::domain::lang::Lang;
 use crate::error::ApiError;
+use crate::store::outbox::{self, Channel, NewOutbox, OutboxRow, OutboxStatus};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Template {
-    VerifyEmail,
-    PasswordReset,
-    PasswordChanged,
-    OrganizationInvitation,
-}
-
+/// A mail to send: a template, the recipient's language and the template's fields.
+#[derive(Debug, Clone)]
 pub struct Mail {
+    /// `user@example.vn` or `Name <user@example.vn>`.
     pub to: String,
     pub template: Template,
     pub lang: Lang,
+    /// A JSON object holding at least `template.fields()`.
     pub context: serde_json::Value,
 }
 
+/// Queues `mail` on the caller's connection, inside the caller's transaction: it is sent only
+/// if that transaction commits. An invalid address is a validation error on `email`; a
+/// context lacking a template field is a bug, refused here rather than failing at send time.
 pub fn enqueue(conn: &mut DbConn, mail: &Mail) -> Result<Id, ApiError> {
-    let id = Id::new();
-    let at = now();
-    let template = serde_json::to_value(mail.template)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .ok_or_else(ApiError::internal)?;
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::id.eq(id),
-            outbox::channel.eq("email"),
-            outbox::recipient.eq(&mail.to),
-            outbox::template.eq(template),
-            outbox::language.eq(mail.lang.code()),
-            outbox::payload.eq(mail.context.to_string()),
-            outbox::status.eq("pending"),
-            outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(at),
-            outbox::created_at.eq(at),
-            outbox::updated_at.eq(at),
-        ))
-        .execute(conn)?;
-    Ok(id)
+    let to = mail.to.trim();
+    if to.parse::<Mailbox>().is_err() {
+        return Err(ApiError::invalid("email", "is not a valid email address"));
+    }
+    let template = mail.template.name();
+    let Some(fields) = mail.context.as_object() else {
+        tracing::error!(template, "mail context is not a JSON object");
+        return Err(ApiError::internal());
+    };
+    let missing: Vec<&str> =
+        mail.template.fields().iter().copied().filter(|f| !fields.contains_key(*f)).collect();
+    if !missing.is_empty() {
+        tracing::error!(template, ?missing, "mail context lacks template fields");
+        return Err(ApiError::internal());
+    }
+    let payload = mail.context.to_string();
+    outbox::insert(
+        conn,
+        NewOutbox {
+            channel: Channel::Email,
+            recipient: to,
+            template,
+            language: mail.lang,
+            payload: &payload,
+        },
+    )
 }
 
-/// A link into the front-end for a mailed token, e.g. `…/verify-email?token=…`.
-pub fn public_link(_state: &crate::state::AppState, page: &str, token: &str) -> String {
-    format!("http://127.0.0.1:8080/{page}?token={token}")
+/// An outbox row as staff see it (no payload: it may hold tokens).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutboxEntry {
+    pub id: uuid::Uuid,
+    pub channel: Channel,
+    #[schema(example = "an.nguyen@example.vn")]
+    pub recipient: String,
+    /// Mail template or webhook event type.
+    #[schema(example = "verify_email")]
+    pub template: String,
+    pub language: Lang,
+    pub status: OutboxStatus,
+    /// Delivery attempts started so far.
+    pub attempts: i32,
+    /// When the next attempt is due (while `pending` or `sending`).
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the latest attempt failed, if one did.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<OutboxRow> for OutboxEntry {
+    type Error = ApiError;
+
+    fn try_from(row: OutboxRow) -> Result<Self, ApiError> {
+        let corrupt = |column: &str, value: &str| {
+            tracing::error!(id = %row.id, column, value, "outbox row holds an unknown value");
+            ApiError::internal()
+        };
+        Ok(Self {
+            id: row.id.0,
+            channel: Channel::parse(&row.channel)
+                .ok_or_else(|| corrupt("channel", &row.channel))?,
+            language: row.lang().ok_or_else(|| corrupt("language", &row.language))?,
+            status: row.status().ok_or_else(|| corrupt("status", &row.status))?,
+            recipient: row.recipient,
+            template: row.template,
+            attempts: row.attempts,
+            next_attempt_at: utc(row.next_attempt_at),
+            last_error: row.last_error,
+            created_at: utc(row.created_at),
+            sent_at: row.sent_at.map(utc),
+        })
+    }
 }

@@ -2,5 +2,6 @@
 
 pub mod idempotency;
 pub mod organizations;
+pub mod outbox;
 pub mod sessions;
 pub mod users;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod net;
+pub mod smtp;
 
 use std::sync::OnceLock;
 use std::time::Duration;
