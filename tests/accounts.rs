@@ -41,9 +41,19 @@ backend_tests! {
         // Not verified yet: sign-in is refused after the password checks out.
         ctx.login("lan.nguyen@vast.vn", PASSWORD).await.problem(403, "email_not_verified");
 
-        // The verification mail carries a single-use token.
+        // The verification mail arrives over SMTP, in English as asked, with a single-use link.
+        let mailer = ctx.deliver_mail();
+        let mail = mailer.wait_for("Lan.Nguyen@VAST.vn", "Confirm your email").await;
+        assert_eq!(mail.to, ["Lan.Nguyen@VAST.vn"]);
+        assert_eq!(mail.content_type, "multipart/alternative");
+        assert_eq!(mail.content_language.as_deref(), Some("en"));
+        let text = mail.text.clone().expect("a text part");
+        let html = mail.html.clone().expect("an html part");
+        assert!(text.contains("Nguyễn Thị Lan"), "{text}");
+        assert!(text.contains("https://san.techx.vn/verify-email?token="), "{text}");
+        let token = token_in(&text);
+        assert_eq!(token, token_in(&html));
         assert_eq!(ctx.mail_count("Lan.Nguyen@VAST.vn", "verify_email"), 1);
-        let token = ctx.mailed_token("Lan.Nguyen@VAST.vn", "verify_email");
         let verify = ctx.post("/api/v1/auth/verify-email", &json!({"token": token})).await;
         assert_eq!(verify.status, 204);
         ctx.post("/api/v1/auth/verify-email", &json!({"token": token})).await.problem(400, "invalid_token");
@@ -230,7 +240,12 @@ backend_tests! {
         assert_eq!(ctx.mail_count("ghost@b.vn", "password_reset"), 0);
         assert_eq!(ctx.mail_count("reset@b.vn", "password_reset"), 1);
 
-        let token = ctx.mailed_token("reset@b.vn", "password_reset");
+        let mailer = ctx.deliver_mail();
+        let mail = mailer.wait_for("reset@b.vn", "Đặt lại mật khẩu").await;
+        assert_eq!(mail.content_language.as_deref(), Some("vi"));
+        let text = mail.text.clone().expect("a text part");
+        assert!(text.contains("https://san.techx.vn/reset-password?token="), "{text}");
+        let token = token_in(&text);
         let weak = ctx.post("/api/v1/auth/password-reset/confirm", &json!({"token": token, "new_password": "short"})).await;
         weak.invalid_field("new_password");
         let new_password = "một mật khẩu mới dài";
@@ -244,6 +259,16 @@ backend_tests! {
         ctx.login("reset@b.vn", PASSWORD).await.problem(401, "unauthorized");
         ctx.login("reset@b.vn", new_password).await.ok();
         assert_eq!(ctx.mail_count("reset@b.vn", "password_changed"), 1);
+        // Reset mail, then the notice of the change: two messages, each delivered once.
+        let notice = mailer.wait_for("reset@b.vn", "").await;
+        assert!(notice.text.is_some() && notice.html.is_some());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while mailer.sink.messages().len() < 3 {
+            assert!(std::time::Instant::now() < deadline, "the change notice never arrived");
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(mailer.sink.messages().len(), 3, "verification, reset, notice; none for ghost@b.vn");
+        mailer.stop().await;
     }
 
     async fn me_profile_and_password_change(backend) {
@@ -295,6 +320,19 @@ backend_tests! {
         ctx.get_as("/api/v1/me", &member.access).await.problem(401, "unauthorized");
         ctx.post("/api/v1/auth/refresh", &json!({"refresh_token": member.refresh})).await.problem(401, "unauthorized");
         ctx.login("member@b.vn", PASSWORD).await.problem(403, "account_disabled");
+
+        // Staff see delivery state of the outbox, without payloads (they hold tokens).
+        ctx.get_as("/api/v1/admin/outbox", &member.access).await.problem(401, "unauthorized");
+        let outbox = ctx.get_as("/api/v1/admin/outbox?status=pending", &admin.access).await.ok();
+        assert_eq!(outbox["total"], 1, "{outbox}");
+        let entry = &outbox["items"][0];
+        assert_eq!((entry["recipient"].as_str(), entry["template"].as_str()), (Some("member@b.vn"), Some("verify_email")));
+        assert_eq!(entry["status"], "pending");
+        assert!(entry.get("payload").is_none());
+        assert_eq!(ctx.get_as("/api/v1/admin/outbox?status=sent", &admin.access).await.ok()["total"], 0);
+        ctx.get_as("/api/v1/admin/outbox?status=lost", &admin.access).await.invalid_field("status");
+        let other = ctx.signup("plain@b.vn").await;
+        ctx.get_as("/api/v1/admin/outbox", &other.access).await.problem(403, "forbidden");
 
         let self_uri = format!("/api/v1/admin/users/{}", admin.user_id);
         ctx.authed(Method::PATCH, &self_uri, &admin.access, Some(&json!({"disabled": true}))).await

@@ -30,6 +30,7 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(users::change_password)
         .service(users::list_users)
         .service(users::update_user)
+        .service(users::list_outbox)
         .service(organizations::create_organization)
         .service(organizations::list_organizations)
         .service(organizations::get_organization)

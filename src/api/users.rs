@@ -305,3 +305,43 @@ pub async fn update_user(
         .await?;
     Ok(HttpResponse::Ok().json(UserDto::from(&user)))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxFilter {
+    /// Only rows in this delivery state.
+    #[param(inline)]
+    pub status: Option<crate::store::outbox::OutboxStatus>,
+}
+
+/// Delivery state of queued mail and webhooks (moderators and administrators). Payloads are
+/// not shown: they may hold tokens.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OutboxFilter, PageParams),
+    responses(
+        (status = 200, body = Page<crate::mail::OutboxEntry>),
+        (status = 403, description = "Staff only"),
+    )
+)]
+#[get("/admin/outbox")]
+pub async fn list_outbox(
+    state: web::Data<AppState>,
+    auth: Auth,
+    filter: Query<OutboxFilter>,
+    paging: Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    policy::platform(&auth.0, PlatformAction::ViewOutbox)?;
+    let page = paging.0.resolve()?;
+    let status = filter.0.status;
+    let (rows, total) = state
+        .db
+        .run(move |conn| {
+            crate::store::outbox::list(conn, status, i64::from(page.page), i64::from(page.per_page))
+        })
+        .await?;
+    let items =
+        rows.into_iter().map(crate::mail::OutboxEntry::try_from).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
+}

@@ -133,6 +133,7 @@ pub fn test_config(url: &str) -> Config {
     config.environment = techx::config::Environment::Test;
     config.auth.jwt_secret = TEST_JWT_SECRET.as_bytes().to_vec();
     config.auth.jwt_secret_generated = false;
+    config.mail.public_url = "https://san.techx.vn".into();
     // Tests share one client address; rate limits are tested on their own.
     config.limits.auth_per_minute = 1_000_000;
     config.limits.writes_per_minute = 1_000_000;
@@ -433,5 +434,69 @@ where
         let res = self.post_as("/api/v1/organizations", &owner.access, &body).await;
         assert_eq!(res.status, 201, "{}", res.text());
         res.json()
+    }
+}
+
+/// A real SMTP server on loopback with the outbox worker delivering to it.
+pub struct Mailer {
+    pub sink: smtp::SmtpSink,
+    worker: Option<techx::mail::worker::WorkerHandle>,
+}
+
+impl Mailer {
+    /// Waits until `to` has received a message whose subject contains `subject`.
+    pub async fn wait_for(&self, to: &str, subject: &str) -> smtp::ParsedMail {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self
+                .sink
+                .messages()
+                .into_iter()
+                .filter(|m| m.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(to)))
+                .map(|m| smtp::ParsedMail::parse(&m.data))
+                .find(|m| m.subject.contains(subject));
+            if let Some(mail) = found {
+                return mail;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail to {to} about {subject:?} arrived"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.stop().await;
+        }
+    }
+}
+
+/// The token in a mailed link (`…?token=…`).
+pub fn token_in(text: &str) -> String {
+    let start = text.find("token=").expect("a link with a token") + "token=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+impl<S> Ctx<S> {
+    /// Starts an SMTP sink and an outbox worker on this test's database.
+    pub fn deliver_mail(&self) -> Mailer {
+        let sink = smtp::SmtpSink::start();
+        let mut config = techx::mail::MailConfig::from_lookup(|name| match name {
+            "TECHX_PUBLIC_URL" => Some("https://san.techx.vn".into()),
+            _ => None,
+        })
+        .expect("mail config");
+        config.smtp_url = Some(sink.url());
+        config.poll_interval = Duration::from_millis(20);
+        config.backoff_base = Duration::from_millis(20);
+        config.backoff_max = Duration::from_millis(100);
+        let worker =
+            techx::mail::worker::start(self.state.db.clone(), config).expect("mail worker");
+        Mailer { sink, worker: Some(worker) }
     }
 }
