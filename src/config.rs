@@ -211,7 +211,7 @@ impl Config {
             )?),
             auth: AuthConfig::from_lookup(&get)?,
             limits: LimitsConfig::from_lookup(&get)?,
-            mail: crate::mail::MailConfig::from_lookup(&get)?,
+            mail: crate::mail::MailConfig::from_lookup(get)?,
         })
     }
 }
