@@ -67,8 +67,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-/// Deserialises JSON, reporting the path of the first bad field.
+/// Deserialises a JSON object, reporting the path of the first bad field.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // serde also builds a struct from a JSON array of its fields in order (`[null, null]`);
+    // every request body here is an object, so anything else is refused up front.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -245,5 +251,8 @@ mod tests {
 
         let e = first_error(parse_json(br#"{"title": "x", "price": {"min": 1}} []"#));
         assert_eq!(e.field, "body");
+
+        let e = first_error(parse_json(br#" ["x", {"min": 1}]"#));
+        assert_eq!(e, FieldError::new("body", "must be a JSON object"));
     }
 }
