@@ -2,4 +2,5 @@
 
 pub mod fold;
 pub mod lang;
+pub mod matching;
 pub mod taxonomy;
