@@ -1,6 +1,8 @@
 //! Pure rules of the exchange: no I/O, unit-tested next to the code.
 
+pub mod deals;
 pub mod fold;
 pub mod lang;
 pub mod matching;
 pub mod taxonomy;
+pub mod valuation;
