@@ -3,3 +3,4 @@
 pub mod fold;
 pub mod lang;
 pub mod taxonomy;
+pub mod webhooks;
