@@ -314,8 +314,9 @@ mod tests {
         assert_eq!(e.setting, "TECHX_JWT_SECRET");
         let e = config(&[("TECHX_WEBHOOK_DISABLE_AFTER", "0")]).unwrap_err();
         assert_eq!(e.setting, "TECHX_WEBHOOK_DISABLE_AFTER");
-        let e = config(&[("TECHX_OUTBOX_LEASE_MS", "60000"), ("TECHX_WEBHOOK_TIMEOUT_MS", "40000")])
-            .unwrap_err();
+        let e =
+            config(&[("TECHX_OUTBOX_LEASE_MS", "60000"), ("TECHX_WEBHOOK_TIMEOUT_MS", "40000")])
+                .unwrap_err();
         assert_eq!(e.setting, "TECHX_WEBHOOK_TIMEOUT_MS");
     }
 }

@@ -153,7 +153,11 @@ fn policy_of(state: &AppState) -> UrlPolicy {
 }
 
 /// Validates settings, naming every bad field.
-fn validate(settings: &Settings, event_types: &[EventType], policy: UrlPolicy) -> Result<(), ApiError> {
+fn validate(
+    settings: &Settings,
+    event_types: &[EventType],
+    policy: UrlPolicy,
+) -> Result<(), ApiError> {
     let mut v = Validator::new();
     if let Err(message) = check_url(&settings.url, policy) {
         v.error("url", message);
@@ -297,7 +301,11 @@ pub async fn list_webhooks(
             store::list(conn, org, page.offset(), page.limit())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(Page::new(items.iter().map(WebhookDto::from).collect(), page, total)))
+    Ok(HttpResponse::Ok().json(Page::new(
+        items.iter().map(WebhookDto::from).collect(),
+        page,
+        total,
+    )))
 }
 
 /// One webhook (owners and exchange staff; no secret).
@@ -378,7 +386,9 @@ pub async fn update_webhook(
                 active: body.active.unwrap_or(current.active),
             };
             validate(&settings, &event_types, policy)?;
-            dialect::write_transaction(conn, |conn| store::update(conn, &current, expected, &settings))
+            dialect::write_transaction(conn, |conn| {
+                store::update(conn, &current, expected, &settings)
+            })
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), &WebhookDto::from(&endpoint)))

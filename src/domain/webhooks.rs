@@ -67,6 +67,9 @@ pub fn check_url(url: &str, policy: UrlPolicy) -> Result<Target, String> {
         Some((s, rest)) if s.eq_ignore_ascii_case("http") => (Scheme::Http, rest),
         _ => return Err("must be an https:// URL".into()),
     };
+    if scheme == Scheme::Http && !policy.allows_loopback() {
+        return Err("must be an https:// URL".into());
+    }
     if url.contains('#') {
         return Err("must not have a #fragment".into());
     }
@@ -103,13 +106,8 @@ pub fn check_url(url: &str, policy: UrlPolicy) -> Result<Target, String> {
         }
         Host::Name(_) => false,
     };
-    if scheme == Scheme::Http && !(policy.allows_loopback() && loopback) {
-        return Err(match policy {
-            UrlPolicy::Production => "must be an https:// URL".into(),
-            UrlPolicy::Development => {
-                "must be an https:// URL (http:// is allowed to loopback only)".into()
-            }
-        });
+    if scheme == Scheme::Http && !loopback {
+        return Err("must be an https:// URL (http:// is allowed to loopback only)".into());
     }
     Ok(Target { scheme, host, port })
 }
@@ -283,11 +281,22 @@ mod tests {
             "https://xn--sn-giao-dch-cng-ngh-xyz.vn/hook",
         ] {
             for policy in [Prod, Dev] {
-                assert!(check_url(url, policy).is_ok(), "{url} {policy:?}: {:?}", check_url(url, policy));
+                assert!(
+                    check_url(url, policy).is_ok(),
+                    "{url} {policy:?}: {:?}",
+                    check_url(url, policy)
+                );
             }
         }
         let t = check_url("https://HOOKS.Example.VN:8443/x", Prod).unwrap();
-        assert_eq!(t, Target { scheme: Scheme::Https, host: Host::Name("hooks.example.vn".into()), port: 8443 });
+        assert_eq!(
+            t,
+            Target {
+                scheme: Scheme::Https,
+                host: Host::Name("hooks.example.vn".into()),
+                port: 8443
+            }
+        );
         assert_eq!(check_url("http://127.0.0.1/x", Dev).unwrap().port, 80);
         assert_eq!(check_url("https://[::1]/x", Dev).unwrap().port, 443);
     }
@@ -306,7 +315,10 @@ mod tests {
         ] {
             assert!(check_url(url, Prod).is_err(), "{url} accepted in production");
         }
-        assert_eq!(check_url("http://hooks.example.vn/", Prod).unwrap_err(), "must be an https:// URL");
+        assert_eq!(
+            check_url("http://hooks.example.vn/", Prod).unwrap_err(),
+            "must be an https:// URL"
+        );
     }
 
     #[test]
@@ -320,7 +332,9 @@ mod tests {
         ] {
             assert!(check_url(url, Dev).is_ok(), "{url}: {:?}", check_url(url, Dev));
         }
-        for url in ["http://hooks.example.vn/techx", "http://10.0.0.1/hook", "http://93.184.216.34/"] {
+        for url in
+            ["http://hooks.example.vn/techx", "http://10.0.0.1/hook", "http://93.184.216.34/"]
+        {
             assert!(check_url(url, Dev).is_err(), "{url} accepted");
         }
     }
@@ -328,11 +342,29 @@ mod tests {
     #[test]
     fn private_and_special_addresses_are_refused_in_every_environment() {
         for host in [
-            "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.254", "192.168.1.1",
-            "100.64.0.1", "169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255",
-            "192.0.2.10", "198.18.0.1", "[fc00::1]", "[fd12:3456::1]", "[fe80::1]", "[ff02::1]",
-            "[::]", "[::ffff:10.0.0.1]", "[::ffff:169.254.169.254]", "[64:ff9b::a00:1]",
-            "[2002:a00:1::]", "[2001:db8::1]", "[::10.0.0.1]",
+            "10.0.0.1",
+            "10.255.255.255",
+            "172.16.0.1",
+            "172.31.255.254",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "192.0.2.10",
+            "198.18.0.1",
+            "[fc00::1]",
+            "[fd12:3456::1]",
+            "[fe80::1]",
+            "[ff02::1]",
+            "[::]",
+            "[::ffff:10.0.0.1]",
+            "[::ffff:169.254.169.254]",
+            "[64:ff9b::a00:1]",
+            "[2002:a00:1::]",
+            "[2001:db8::1]",
+            "[::10.0.0.1]",
         ] {
             let url = format!("https://{host}/hook");
             for policy in [Prod, Dev] {
@@ -352,9 +384,20 @@ mod tests {
 
     #[test]
     fn public_neighbours_of_private_ranges_pass() {
-        for addr in ["172.15.255.255", "172.32.0.1", "100.63.255.255", "100.128.0.1", "11.0.0.1",
-                     "192.169.0.1", "8.8.8.8", "2606:4700::1", "2a00:1450::1", "::ffff:8.8.8.8",
-                     "64:ff9b::808:808", "2002:808:808::1"] {
+        for addr in [
+            "172.15.255.255",
+            "172.32.0.1",
+            "100.63.255.255",
+            "100.128.0.1",
+            "11.0.0.1",
+            "192.169.0.1",
+            "8.8.8.8",
+            "2606:4700::1",
+            "2a00:1450::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert_eq!(check_ip(ip(addr), Prod), Ok(()), "{addr}");
         }
     }
@@ -378,14 +421,14 @@ mod tests {
             "https://evil.example@10.0.0.1/", // credentials hiding the host
             "https://user:pw@hooks.example.vn/",
             "https://hooks.example.vn\\@10.0.0.1/",
-            "https://[fe80::1%25eth0]/",      // zone id
+            "https://[fe80::1%25eth0]/", // zone id
             "https://hooks.example.vn:0/",
             "https://hooks.example.vn:99999/",
             "https://hooks.example.vn:80a/",
             "https:///path",
             "https://-bad-.example.vn/",
             "https://under_score.example.vn/",
-            "https://intranet/",              // a single label resolves by search domain
+            "https://intranet/", // a single label resolves by search domain
             "https://hooks.example.vn/a b",
             "https://hooks.example.vn/#frag",
             "https://sàn.vn/",
@@ -403,10 +446,7 @@ mod tests {
     fn signature_matches_an_independent_hmac() {
         // Computed with Python: hmac.new(b"whsec_test", b'1700000000.{"a":1}', sha256).
         let sig = signature("whsec_test", 1_700_000_000, "{\"a\":1}");
-        assert_eq!(
-            sig,
-            "sha256=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
-        );
+        assert_eq!(sig, "sha256=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789");
         assert_ne!(signature("whsec_test", 1_700_000_001, "{\"a\":1}"), sig, "timestamp signed");
         assert_ne!(signature("whsec_other", 1_700_000_000, "{\"a\":1}"), sig, "key used");
         assert_ne!(signature("whsec_test", 1_700_000_000, "{\"a\":2}"), sig, "body signed");

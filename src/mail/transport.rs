@@ -11,8 +11,8 @@ use super::MailConfig;
 use super::config::redact_url;
 use super::templates::Rendered;
 use crate::db::types::Id;
-use crate::domain::lang::Lang;
 pub use crate::delivery::SendFailure;
+use crate::domain::lang::Lang;
 
 pub enum Transport {
     Smtp { mailer: AsyncSmtpTransport<Tokio1Executor>, label: String },

@@ -8,8 +8,8 @@ use super::MailConfig;
 use super::templates::{Renderer, Template};
 use super::transport::{Transport, build_message};
 use crate::db::Db;
-pub use crate::delivery::{WorkerHandle, backoff};
 use crate::delivery::{self, Attempt, Courier, SendFailure, Settings};
+pub use crate::delivery::{WorkerHandle, backoff};
 use crate::store::outbox::{Channel, OutboxRow};
 
 /// Starts a mail worker on the current tokio runtime (the actix system in `techx serve`; the

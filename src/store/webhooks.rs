@@ -143,9 +143,8 @@ pub fn list(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Endpoint>, i64), ApiError> {
-    let of_org = || {
-        webhook_endpoints::table.filter(webhook_endpoints::organization_id.eq(organization))
-    };
+    let of_org =
+        || webhook_endpoints::table.filter(webhook_endpoints::organization_id.eq(organization));
     let total = of_org().count().get_result(conn)?;
     let items = of_org()
         .select(webhook_endpoints::all_columns)
@@ -243,8 +242,7 @@ pub fn record_success(conn: &mut DbConn, id: Id) -> Result<(), ApiError> {
 pub fn record_failure(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, ApiError> {
     Ok(diesel::update(webhook_endpoints::table.find(id))
         .set(
-            webhook_endpoints::consecutive_failures
-                .eq(webhook_endpoints::consecutive_failures + 1),
+            webhook_endpoints::consecutive_failures.eq(webhook_endpoints::consecutive_failures + 1),
         )
         .returning(webhook_endpoints::all_columns)
         .get_result(conn)

@@ -217,9 +217,10 @@ mod tests {
         let org = Id::new();
         let (id, body) =
             event_body(org, EventType::MatchFound, serde_json::json!({"score": 0.8})).unwrap();
-        let keys: Vec<&str> = ["\"id\"", "\"type\"", "\"created_at\"", "\"organization_id\"", "\"data\""]
-            .into_iter()
-            .collect();
+        let keys: Vec<&str> =
+            ["\"id\"", "\"type\"", "\"created_at\"", "\"organization_id\"", "\"data\""]
+                .into_iter()
+                .collect();
         let positions: Vec<usize> = keys.iter().map(|k| body.find(k).unwrap()).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{body}");
         let value: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -25,9 +25,9 @@ use crate::domain::lang::Lang;
 use crate::domain::webhooks::{UrlPolicy, check_ip, check_url, signature};
 use crate::error::ApiError;
 use crate::mail::{self, Mail, MailConfig, Template};
+use crate::store::organizations;
 use crate::store::outbox::{Channel, OutboxRow};
 use crate::store::webhooks::{self as store, Endpoint, NewDelivery};
-use crate::store::organizations;
 
 const USER_AGENT: &str = concat!("techx-webhooks/", env!("CARGO_PKG_VERSION"));
 
@@ -38,6 +38,26 @@ const REPLY_EXCERPT_BYTES: u64 = 300;
 pub fn start(db: Db, config: &Config) -> WorkerHandle {
     let policy = url_policy(config.environment);
     let timeout = config.webhooks.timeout;
+    tracing::info!(
+        timeout_ms = timeout.as_millis() as u64,
+        disable_after = config.webhooks.disable_after,
+        ?policy,
+        "webhook outbox worker started"
+    );
+    let courier = WebhookCourier {
+        db: db.clone(),
+        agent: http_client(policy, timeout),
+        policy,
+        timeout,
+        disable_after: config.webhooks.disable_after,
+        mail: config.mail.clone(),
+    };
+    delivery::start(db, config.mail.outbox_settings(), courier)
+}
+
+/// The HTTP client deliveries use: no redirects, no proxy, one deadline, and a resolver that
+/// refuses addresses `policy` forbids (an `io::ErrorKind::PermissionDenied` error).
+pub fn http_client(policy: UrlPolicy, timeout: Duration) -> ureq::Agent {
     let agent_config = ureq::Agent::config_builder()
         // Every status is an answer to record, not an error.
         .http_status_as_error(false)
@@ -48,26 +68,11 @@ pub fn start(db: Db, config: &Config) -> WorkerHandle {
         .timeout_global(Some(timeout))
         .user_agent(USER_AGENT)
         .build();
-    let agent = ureq::Agent::with_parts(
+    ureq::Agent::with_parts(
         agent_config,
         DefaultConnector::default(),
         GuardedResolver { policy, inner: DefaultResolver::default() },
-    );
-    tracing::info!(
-        timeout_ms = timeout.as_millis() as u64,
-        disable_after = config.webhooks.disable_after,
-        ?policy,
-        "webhook outbox worker started"
-    );
-    let courier = WebhookCourier {
-        db: db.clone(),
-        agent,
-        policy,
-        timeout,
-        disable_after: config.webhooks.disable_after,
-        mail: config.mail.clone(),
-    };
-    delivery::start(db, config.mail.outbox_settings(), courier)
+    )
 }
 
 struct WebhookCourier {
@@ -167,7 +172,10 @@ impl WebhookCourier {
     async fn prepare(&self, row: &OutboxRow) -> Result<(Endpoint, WebhookEvent), SendFailure> {
         let endpoint_id: Id = uuid::Uuid::parse_str(&row.recipient)
             .map_err(|_| {
-                SendFailure::permanent(format!("recipient {:?} is not an endpoint id", row.recipient))
+                SendFailure::permanent(format!(
+                    "recipient {:?} is not an endpoint id",
+                    row.recipient
+                ))
             })?
             .into();
         let event: WebhookEvent = serde_json::from_str(&row.payload)
@@ -189,12 +197,19 @@ impl WebhookCourier {
     }
 
     /// Signs and POSTs the stored body; every outcome here is logged.
-    async fn post(&self, row: &OutboxRow, endpoint: Endpoint, event: WebhookEvent) -> Attempt<Receipt> {
+    async fn post(
+        &self,
+        row: &OutboxRow,
+        endpoint: Endpoint,
+        event: WebhookEvent,
+    ) -> Attempt<Receipt> {
         let at = now();
         let started = Instant::now();
         let (status_code, result) = match check_url(&endpoint.url, self.policy) {
             // The URL was valid when saved; the policy (TECHX_ENV) may have changed since.
-            Err(reason) => (None, Err(SendFailure::transient(format!("refused: the URL {reason}")))),
+            Err(reason) => {
+                (None, Err(SendFailure::transient(format!("refused: the URL {reason}"))))
+            }
             Ok(_) => self.send(row, &endpoint, event.event_type).await,
         };
         let request = Request {
@@ -243,10 +258,9 @@ impl WebhookCourier {
         last_error: &str,
     ) -> Result<(), ApiError> {
         let organization = organizations::get(conn, endpoint.organization_id)?;
-        let manage_url = self.mail.link(&format!(
-            "/organizations/{}/webhooks/{}",
-            endpoint.organization_id, endpoint.id
-        ));
+        let manage_url = self
+            .mail
+            .link(&format!("/organizations/{}/webhooks/{}", endpoint.organization_id, endpoint.id));
         for owner in store::owner_contacts(conn, endpoint.organization_id)? {
             let mail = Mail {
                 to: owner.email.clone(),
@@ -288,8 +302,10 @@ fn exchange(
                 return (Some(status.as_u16()), Ok(()));
             }
             let mut excerpt = Vec::new();
-            let _ = response.body_mut().as_reader().take(REPLY_EXCERPT_BYTES).read_to_end(&mut excerpt);
-            let excerpt = String::from_utf8_lossy(&excerpt).split_whitespace().collect::<Vec<_>>().join(" ");
+            let _ =
+                response.body_mut().as_reader().take(REPLY_EXCERPT_BYTES).read_to_end(&mut excerpt);
+            let excerpt =
+                String::from_utf8_lossy(&excerpt).split_whitespace().collect::<Vec<_>>().join(" ");
             let mut error = format!("HTTP {}", status.as_u16());
             if status.is_redirection() {
                 error.push_str(" (redirects are not followed)");
