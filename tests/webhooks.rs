@@ -688,4 +688,9 @@ fn the_delivery_client_refuses_forbidden_addresses_before_connecting() {
     let response = local.post(&url).send("{}").expect("delivered");
     assert_eq!(response.status(), 200);
     assert_eq!(receiver.requests().len(), 1);
+    // https:// goes through TLS (rustls with its ring provider): against this plain-HTTP
+    // receiver the handshake fails, as an error, not a panic.
+    let tls = local.post(format!("https://localhost:{}/hook", receiver.port)).send("{}");
+    assert!(tls.is_err(), "{tls:?}");
+    assert_eq!(receiver.requests().len(), 1, "no request without a TLS session");
 }
