@@ -28,12 +28,13 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
 `per_page` (max 100). Labels follow `?lang=vi|en`, else `Accept-Language`, else Vietnamese.",
         license(name = "MIT")
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::webhooks::WebhookEvent)),
     tags(
         (name = "taxonomy", description = "Reference data: sectors, provinces, TRL, transfer forms, IP types"),
         (name = "auth", description = "Registration, sign-in, tokens and password reset"),
         (name = "me", description = "The signed-in user"),
         (name = "organizations", description = "Organisations, members, invitations and verification"),
+        (name = "webhooks", description = "Signed HTTP notifications to an organisation's systems: endpoints, delivery log, test ping. Every request body is a `WebhookEvent`; see registering a webhook for the headers and how to verify the signature"),
         (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

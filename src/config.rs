@@ -31,6 +31,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub mail: crate::mail::MailConfig,
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// Abuse limits. Rate limits are per process: with N instances a client gets N times the
@@ -176,7 +177,8 @@ impl Config {
     /// Reads settings through `lookup`, so tests can supply their own environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        Ok(Self {
+        let webhooks = crate::webhooks::WebhookConfig::from_lookup(&get)?;
+        let config = Self {
             bind: parse(&get, "TECHX_BIND", "127.0.0.1:8080")?,
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://techx.db".into()),
             db_pool_size: parse_in(&get, "TECHX_DB_POOL_SIZE", 10, 1..=512)?,
@@ -212,7 +214,18 @@ impl Config {
             auth: AuthConfig::from_lookup(&get)?,
             limits: LimitsConfig::from_lookup(&get)?,
             mail: crate::mail::MailConfig::from_lookup(get)?,
-        })
+            webhooks,
+        };
+        // A batch of webhooks is delivered concurrently, each within its timeout, then
+        // recorded: the outbox lease must outlast that, as it must for mail.
+        if config.mail.lease < config.webhooks.timeout * 2 {
+            return Err(invalid(
+                "TECHX_WEBHOOK_TIMEOUT_MS",
+                &config.webhooks.timeout.as_millis().to_string(),
+                "must be at most half of TECHX_OUTBOX_LEASE_MS",
+            ));
+        }
+        Ok(config)
     }
 }
 
@@ -280,6 +293,8 @@ mod tests {
         assert_eq!(c.environment, Environment::Dev);
         assert!(c.auth.jwt_secret_generated);
         assert_eq!(c.auth.access_ttl, Duration::from_secs(900));
+        assert_eq!(c.webhooks.timeout, Duration::from_secs(10));
+        assert_eq!(c.webhooks.disable_after, 10);
     }
 
     #[test]
@@ -297,5 +312,11 @@ mod tests {
         assert_eq!(c.limits.cors_origins, ["https://a.vn", "http://localhost:5173"]);
         let e = config(&[("TECHX_JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(e.setting, "TECHX_JWT_SECRET");
+        let e = config(&[("TECHX_WEBHOOK_DISABLE_AFTER", "0")]).unwrap_err();
+        assert_eq!(e.setting, "TECHX_WEBHOOK_DISABLE_AFTER");
+        let e =
+            config(&[("TECHX_OUTBOX_LEASE_MS", "60000"), ("TECHX_WEBHOOK_TIMEOUT_MS", "40000")])
+                .unwrap_err();
+        assert_eq!(e.setting, "TECHX_WEBHOOK_TIMEOUT_MS");
     }
 }

@@ -162,6 +162,8 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let mail_config = config.mail.clone();
     let mail_db = db.clone();
+    let webhook_db = db.clone();
+    let webhook_config = config.clone();
     tracing::info!(%bind, backend = db.backend().name(), database = %techx::mail::config::redact_url(&config.database_url), "techx listening");
     let client_timeout = config.limits.client_timeout;
     let state = web::Data::new(AppState::new(config, db));
@@ -171,6 +173,7 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
             // built here because lettre's SMTP pool needs a running runtime.
             let mail_worker = techx::mail::worker::start(mail_db, mail_config)
                 .map_err(|e| std::io::Error::other(format!("cannot start the mail worker: {e}")))?;
+            let webhook_worker = techx::webhooks::worker::start(webhook_db, &webhook_config);
             let limits = state.clone();
             actix_web::rt::spawn(async move {
                 let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
@@ -192,8 +195,10 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
             .run();
             actix_web::rt::spawn(drain_on_signal(server.handle(), state, shutdown_timeout));
             let result = server.await;
-            // Then mail in flight is finished and recorded before the process exits.
+            // Then mail and webhooks in flight are finished and recorded before the process
+            // exits.
             mail_worker.stop().await;
+            webhook_worker.stop().await;
             tracing::info!("server stopped");
             result
         })

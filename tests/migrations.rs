@@ -29,7 +29,9 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         memberships,
         invitations,
         organization_verifications,
-        idempotency_keys
+        idempotency_keys,
+        webhook_endpoints,
+        webhook_deliveries
     );
 }
 

@@ -83,8 +83,14 @@ backend_tests! {
         let bob = ctx.signup("bob@b.vn").await;
         let org_a = ctx.create_org(&alice, "Tổ chức A", "research_institute").await;
         ctx.create_org(&bob, "Tổ chức B", "enterprise").await;
+        let hooks = format!("/api/v1/organizations/{}/webhooks", org_a["id"].as_str().unwrap());
+        let hook = ctx
+            .post_as(&hooks, &alice.access, &json!({"url": "http://127.0.0.1:9/hook", "event_types": ["match.found"]}))
+            .await
+            .ok();
         let fixtures = vec![
             ("organizations/{id}", org_a["id"].as_str().unwrap().to_owned()),
+            ("webhooks/{webhook_id}", hook["id"].as_str().unwrap().to_owned()),
             ("{user_id}", alice.user_id.clone()),
             ("users/{id}", alice.user_id.clone()),
         ];

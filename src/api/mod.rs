@@ -9,6 +9,7 @@ pub mod organizations;
 pub mod taxonomy;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 /// Every `/api/v1` route. Registered with `.service()` so utoipa-actix-web puts each one in
 /// the OpenAPI document.
@@ -40,7 +41,14 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(organizations::remove_member)
         .service(organizations::invite_member)
         .service(organizations::accept_invitation)
-        .service(organizations::verify_organization);
+        .service(organizations::verify_organization)
+        .service(webhooks::create_webhook)
+        .service(webhooks::list_webhooks)
+        .service(webhooks::get_webhook)
+        .service(webhooks::update_webhook)
+        .service(webhooks::delete_webhook)
+        .service(webhooks::list_webhook_deliveries)
+        .service(webhooks::test_webhook);
 }
 
 /// Operational endpoints outside the versioned API.

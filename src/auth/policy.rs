@@ -20,8 +20,10 @@ pub enum OrgAction {
     RemoveMember(Id),
     /// Act in its name (create listings, demands, enquiries...).
     ActFor,
-    /// Register and read webhooks.
+    /// Register, change, delete and test webhooks.
     ManageWebhooks,
+    /// See webhooks and their delivery logs (owners and exchange staff; never secrets).
+    ViewWebhooks,
     /// Mark verified or revoke it.
     Verify,
 }
@@ -45,6 +47,7 @@ pub fn organization(actor: &Actor, org: Id, action: OrgAction) -> Result<(), Api
         }
         OrgAction::ActFor => role.is_some(),
         OrgAction::ViewMembers => role.is_some() || actor.is_staff(),
+        OrgAction::ViewWebhooks => role == Some(OrgRole::Owner) || actor.is_staff(),
         OrgAction::Verify => actor.is_staff(),
     };
     if allowed {
@@ -94,6 +97,14 @@ mod tests {
         assert!(organization(&moderator, org, OrgAction::Update).is_err());
         assert!(organization(&owner, org, OrgAction::Verify).is_err());
         assert!(organization(&moderator, org, OrgAction::Verify).is_ok());
+
+        assert!(organization(&owner, org, OrgAction::ManageWebhooks).is_ok());
+        assert!(organization(&member, org, OrgAction::ManageWebhooks).is_err());
+        assert!(organization(&moderator, org, OrgAction::ManageWebhooks).is_err());
+        assert!(organization(&owner, org, OrgAction::ViewWebhooks).is_ok());
+        assert!(organization(&moderator, org, OrgAction::ViewWebhooks).is_ok());
+        assert!(organization(&member, org, OrgAction::ViewWebhooks).is_err());
+        assert!(organization(&outsider, org, OrgAction::ViewWebhooks).is_err());
 
         assert!(organization(&member, org, OrgAction::RemoveMember(member.user_id)).is_ok());
         assert!(organization(&member, org, OrgAction::RemoveMember(owner.user_id)).is_err());

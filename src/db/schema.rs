@@ -167,12 +167,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    webhook_endpoints (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        url -> Text,
+        event_types -> Text,
+        active -> Bool,
+        secret -> Text,
+        consecutive_failures -> Integer,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        created_by -> SqlUuid,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    webhook_deliveries (id) {
+        id -> SqlUuid,
+        endpoint_id -> SqlUuid,
+        outbox_id -> SqlUuid,
+        event_id -> SqlUuid,
+        event_type -> Text,
+        attempt -> Integer,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(organization_verifications -> organizations (organization_id));
+diesel::joinable!(webhook_endpoints -> organizations (organization_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -183,4 +224,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     organization_verifications,
     idempotency_keys,
+    webhook_endpoints,
+    webhook_deliveries,
 );

@@ -6,3 +6,4 @@ pub mod lang;
 pub mod matching;
 pub mod taxonomy;
 pub mod valuation;
+pub mod webhooks;

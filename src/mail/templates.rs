@@ -70,6 +70,10 @@ mail_templates! {
     OrganizationInvitation = "organization_invitation" {
         "organization_name", "inviter_name", "accept_url", "token"
     }
+    /// Tells an organisation's owners that a webhook endpoint was disabled after failing.
+    WebhookDisabled = "webhook_disabled" {
+        "display_name", "organization_name", "webhook_url", "failures", "last_error", "manage_url"
+    }
 }
 
 impl Template {

@@ -11,29 +11,12 @@ use super::MailConfig;
 use super::config::redact_url;
 use super::templates::Rendered;
 use crate::db::types::Id;
+pub use crate::delivery::SendFailure;
 use crate::domain::lang::Lang;
 
 pub enum Transport {
     Smtp { mailer: AsyncSmtpTransport<Tokio1Executor>, label: String },
     Files { writer: AsyncFileTransport<Tokio1Executor>, dir: PathBuf },
-}
-
-/// Why a delivery did not happen. `permanent` failures (the server refused the mail for
-/// good, e.g. 550 no such mailbox) are not retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendFailure {
-    pub permanent: bool,
-    pub message: String,
-}
-
-impl SendFailure {
-    pub fn transient(message: impl Into<String>) -> Self {
-        Self { permanent: false, message: message.into() }
-    }
-
-    pub fn permanent(message: impl Into<String>) -> Self {
-        Self { permanent: true, message: message.into() }
-    }
 }
 
 impl Transport {

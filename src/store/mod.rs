@@ -5,3 +5,4 @@ pub mod organizations;
 pub mod outbox;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod net;
+pub mod receiver;
 pub mod smtp;
 
 use std::sync::OnceLock;
@@ -483,6 +484,24 @@ pub fn token_in(text: &str) -> String {
 }
 
 impl<S> Ctx<S> {
+    /// Starts a webhook worker on this test's database, quick: short polls and backoff.
+    pub fn deliver_webhooks(&self) -> techx::delivery::WorkerHandle {
+        self.deliver_webhooks_with(|_| {})
+    }
+
+    pub fn deliver_webhooks_with(
+        &self,
+        configure: impl FnOnce(&mut Config),
+    ) -> techx::delivery::WorkerHandle {
+        let mut config = (*self.state.config).clone();
+        config.mail.poll_interval = Duration::from_millis(20);
+        config.mail.backoff_base = Duration::from_millis(20);
+        config.mail.backoff_max = Duration::from_millis(100);
+        config.webhooks.timeout = Duration::from_secs(5);
+        configure(&mut config);
+        techx::webhooks::worker::start(self.state.db.clone(), &config)
+    }
+
     /// Starts an SMTP sink and an outbox worker on this test's database.
     pub fn deliver_mail(&self) -> Mailer {
         let sink = smtp::SmtpSink::start();
