@@ -34,6 +34,7 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
         (name = "auth", description = "Registration, sign-in, tokens and password reset"),
         (name = "me", description = "The signed-in user"),
         (name = "organizations", description = "Organisations, members, invitations and verification"),
+        (name = "technologies", description = "Technology, equipment and research-result listings: moderation, expiry and Vietnamese-aware search"),
         (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

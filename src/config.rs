@@ -28,6 +28,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    /// Days a published listing stays public before it expires (unless renewed).
+    pub listing_validity_days: u32,
     pub auth: AuthConfig,
 }
 
@@ -147,6 +149,7 @@ impl Config {
                 30,
                 1..=600,
             )?),
+            listing_validity_days: parse_in(&get, "TECHX_LISTING_VALIDITY_DAYS", 365, 1..=3_650)?,
             auth: AuthConfig::from_lookup(&get)?,
         })
     }
@@ -216,6 +219,7 @@ mod tests {
         assert_eq!(c.environment, Environment::Dev);
         assert!(c.auth.jwt_secret_generated);
         assert_eq!(c.auth.access_ttl, Duration::from_secs(900));
+        assert_eq!(c.listing_validity_days, 365);
     }
 
     #[test]
@@ -227,6 +231,12 @@ mod tests {
         assert!(e.to_string().contains("between 1 and 512"), "{e}");
         let e = config(&[("TECHX_ENV", "staging")]).unwrap_err();
         assert_eq!(e.setting, "TECHX_ENV");
+        let e = config(&[("TECHX_LISTING_VALIDITY_DAYS", "0")]).unwrap_err();
+        assert_eq!(e.setting, "TECHX_LISTING_VALIDITY_DAYS");
+        assert_eq!(
+            config(&[("TECHX_LISTING_VALIDITY_DAYS", "30")]).unwrap().listing_validity_days,
+            30
+        );
         let e = config(&[("TECHX_JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(e.setting, "TECHX_JWT_SECRET");
     }

@@ -29,7 +29,10 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         memberships,
         invitations,
         organization_verifications,
-        idempotency_keys
+        idempotency_keys,
+        technologies,
+        research_results,
+        technology_reviews
     );
 }
 

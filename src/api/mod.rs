@@ -6,6 +6,7 @@ pub mod extract;
 pub mod ops;
 pub mod organizations;
 pub mod taxonomy;
+pub mod technologies;
 pub mod users;
 pub mod validate;
 
@@ -38,7 +39,17 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(organizations::remove_member)
         .service(organizations::invite_member)
         .service(organizations::accept_invitation)
-        .service(organizations::verify_organization);
+        .service(organizations::verify_organization)
+        .service(technologies::create_technology)
+        .service(technologies::search_technologies)
+        .service(technologies::get_technology)
+        .service(technologies::update_technology)
+        .service(technologies::delete_technology)
+        .service(technologies::submit_technology)
+        .service(technologies::review_technology)
+        .service(technologies::archive_technology)
+        .service(technologies::renew_technology)
+        .service(technologies::organization_technologies);
 }
 
 /// Operational endpoints outside the versioned API.

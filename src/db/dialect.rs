@@ -9,7 +9,9 @@ use diesel::r2d2;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use super::raw::RawSql;
 use super::{Backend, DbConn, DbTarget};
+use crate::domain::search::SearchQuery;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -109,6 +111,44 @@ where
             // connection marked broken and the pool discards it.
             let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
             Err(error)
+        }
+    }
+}
+
+/// The FROM clause of a listing search (`t` is `technologies`). With text, SQLite drives the
+/// query from its FTS5 index: `CROSS JOIN` keeps the index the outer loop, so `bm25()` is
+/// computed once per match instead of the planner probing the index row by row.
+pub fn technology_search_from(conn: &DbConn, with_text: bool) -> &'static str {
+    match (conn, with_text) {
+        (DbConn::Sqlite(_), true) => {
+            "technologies_fts CROSS JOIN technologies t ON t.search_rowid = technologies_fts.rowid"
+        }
+        _ => "technologies t",
+    }
+}
+
+/// Appends ` AND <full-text match of query>` to a WHERE clause and returns the ORDER BY
+/// expression ranking matches best first.
+///
+/// PostgreSQL: the stored `search_tsv` (title weighted A, the rest B; GIN-indexed) against
+/// `to_tsquery('simple', …)`, ranked by `ts_rank_cd` with weights that put one title match
+/// above several in the text (plain `ts_rank` saturates near 1 for adjacent AND-ed terms
+/// and cannot tell them apart). SQLite: FTS5 `MATCH`, ranked by `bm25()` with the title
+/// column weighted 10 to 1.
+pub fn technology_text_match(conn: &DbConn, sql: &mut RawSql, query: &SearchQuery) -> String {
+    match conn {
+        DbConn::Pg(_) => {
+            sql.push(" AND t.search_tsv @@ to_tsquery('simple', ");
+            let placeholder = sql.bind(query.pg_tsquery());
+            sql.push(")");
+            format!(
+                "ts_rank_cd('{{0.1, 0.1, 0.1, 1.0}}', t.search_tsv, to_tsquery('simple', {placeholder})) DESC"
+            )
+        }
+        DbConn::Sqlite(_) => {
+            sql.push(" AND technologies_fts MATCH ");
+            sql.bind(query.fts5_match());
+            "bm25(technologies_fts, 10.0, 1.0)".to_owned()
         }
     }
 }

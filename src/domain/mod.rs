@@ -2,4 +2,6 @@
 
 pub mod fold;
 pub mod lang;
+pub mod listing;
+pub mod search;
 pub mod taxonomy;

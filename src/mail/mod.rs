@@ -20,6 +20,14 @@ pub enum Template {
     PasswordReset,
     PasswordChanged,
     OrganizationInvitation,
+    /// A listing was approved and is public.
+    ListingPublished,
+    /// A listing was rejected by a moderator, with a reason.
+    ListingRejected,
+    /// A published listing expires within 14 days unless renewed.
+    ListingExpiring,
+    /// A listing reached its expiry date and was archived.
+    ListingExpired,
 }
 
 pub struct Mail {

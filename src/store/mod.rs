@@ -3,4 +3,5 @@
 pub mod idempotency;
 pub mod organizations;
 pub mod sessions;
+pub mod technologies;
 pub mod users;
