@@ -181,35 +181,27 @@ fn present(
     Ok(dto(listing, contact))
 }
 
-/// Where the query matched, from the most telling field that has a match.
+/// Where the query matched: the field covering most of it (the summary first on a tie).
 fn snippet_for(l: &Listing, query: &SearchQuery) -> Option<String> {
     let c = &l.content;
     let keywords = c.keywords.join(", ");
-    let research: Vec<&str> = c
-        .research
-        .iter()
-        .flat_map(|r| {
-            [
-                r.programme.as_deref(),
-                Some(r.task_code.as_str()),
-                Some(r.host_organization.as_str()),
-                Some(r.managing_agency.as_str()),
-            ]
-        })
-        .flatten()
-        .collect();
-    [
+    let research = c.research.iter().flat_map(|r| {
+        [
+            r.programme.as_deref(),
+            Some(r.task_code.as_str()),
+            Some(r.host_organization.as_str()),
+            Some(r.managing_agency.as_str()),
+        ]
+    });
+    let texts = [
         Some(c.summary.as_str()),
+        Some(c.title.as_str()),
         Some(c.description.as_str()),
         c.advantages.as_deref(),
         c.applications.as_deref(),
-        Some(c.title.as_str()),
         Some(keywords.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .chain(research)
-    .find_map(|text| search::snippet(text, query, search::SNIPPET_CHARS))
+    ];
+    search::best_snippet(texts.into_iter().chain(research).flatten(), query, search::SNIPPET_CHARS)
 }
 
 fn summary(l: &Listing, query: Option<&SearchQuery>) -> TechnologySummaryDto {

@@ -132,10 +132,33 @@ impl SearchQuery {
     }
 }
 
+/// The snippet of whichever of `texts` matches the most distinct query words (the first
+/// one on a tie), so a title holding the whole query beats a description holding one word.
+pub fn best_snippet<'a>(
+    texts: impl IntoIterator<Item = &'a str>,
+    query: &SearchQuery,
+    max_chars: usize,
+) -> Option<String> {
+    let mut best: Option<(usize, String)> = None;
+    for text in texts {
+        if let Some((matched, snippet)) = scored_snippet(text, query, max_chars) {
+            if best.as_ref().is_none_or(|(most, _)| matched > *most) {
+                best = Some((matched, snippet));
+            }
+        }
+    }
+    best.map(|(_, snippet)| snippet)
+}
+
 /// A short excerpt of `text` around the first word `query` matches, HTML-escaped, with every
 /// matching word wrapped in `<mark>…</mark>` and `…` where the text was cut; whitespace is
 /// collapsed. `None` when no word of `text` matches.
 pub fn snippet(text: &str, query: &SearchQuery, max_chars: usize) -> Option<String> {
+    scored_snippet(text, query, max_chars).map(|(_, snippet)| snippet)
+}
+
+/// The snippet and how many distinct query words `text` contains.
+fn scored_snippet(text: &str, query: &SearchQuery, max_chars: usize) -> Option<(usize, String)> {
     // (start, end, is_word, matches) byte ranges covering `text`.
     let mut segments: Vec<(usize, usize, bool, bool)> = Vec::new();
     for (i, c) in text.char_indices() {
@@ -145,9 +168,18 @@ pub fn snippet(text: &str, query: &SearchQuery, max_chars: usize) -> Option<Stri
             _ => segments.push((i, i + c.len_utf8(), word, false)),
         }
     }
+    let mut matched_terms = vec![false; query.terms.len()];
     for segment in segments.iter_mut().filter(|s| s.2) {
         let folded = fold(&text[segment.0..segment.1]);
-        segment.3 = query.matches_word(cut(&folded));
+        let word = cut(&folded);
+        segment.3 = query.matches_word(word);
+        if segment.3 {
+            for (i, term) in query.terms.iter().enumerate() {
+                let last = i + 1 == query.terms.len();
+                matched_terms[i] |=
+                    word == term || (last && query.prefix_last && word.starts_with(term.as_str()));
+            }
+        }
     }
     let first = segments.iter().position(|s| s.3)?;
     let chars = |s: &(usize, usize, bool, bool)| text[s.0..s.1].chars().count();
@@ -194,7 +226,7 @@ pub fn snippet(text: &str, query: &SearchQuery, max_chars: usize) -> Option<Stri
     if end + 1 < segments.len() {
         out.push('…');
     }
-    Some(out.trim().to_owned())
+    Some((matched_terms.iter().filter(|m| **m).count(), out.trim().to_owned()))
 }
 
 fn collapse_whitespace(piece: &str) -> String {
@@ -360,6 +392,31 @@ mod tests {
         assert_eq!(
             snippet("Nông nghiệp hữu cơ", &query, SNIPPET_CHARS).unwrap(),
             "<mark>Nông</mark> <mark>nghiệp</mark> hữu cơ"
+        );
+    }
+
+    #[test]
+    fn the_best_snippet_covers_the_most_query_words() {
+        let query = q("cong nghe sinh hoc").unwrap();
+        let texts = [
+            "Không khớp.",
+            "Chủng vi sinh vật bản địa.",
+            "Công nghệ sinh học xử lý rơm",
+            "Công nghệ sinh học",
+        ];
+        assert_eq!(
+            best_snippet(texts, &query, SNIPPET_CHARS).unwrap(),
+            "<mark>Công</mark> <mark>nghệ</mark> <mark>sinh</mark> <mark>học</mark> xử lý rơm"
+        );
+        assert_eq!(
+            best_snippet(["vi sinh", "sinh học"], &query, 50).unwrap(),
+            "<mark>sinh</mark> <mark>học</mark>"
+        );
+        assert_eq!(best_snippet(["không", ""], &query, 50), None);
+        // Repeating one word does not count as covering more of the query.
+        assert_eq!(
+            best_snippet(["sinh sinh sinh", "công nghệ"], &query, 50).unwrap(),
+            "<mark>công</mark> <mark>nghệ</mark>"
         );
     }
 
