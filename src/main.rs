@@ -164,6 +164,7 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
     let state = web::Data::new(AppState::new(config, db));
     actix_web::rt::System::new()
         .block_on(async move {
+            spawn_listing_expiry(state.clone());
             // actix stops accepting on SIGTERM/SIGINT and lets in-flight requests finish
             // for up to `shutdown_timeout` seconds.
             HttpServer::new(move || techx::app::build(state.clone()))
@@ -174,6 +175,34 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
                 .await
         })
         .map_err(|e| format!("cannot serve on TECHX_BIND={bind}: {e}"))
+}
+
+/// How often `serve` runs the listing expiry job.
+const LISTING_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Runs the listing expiry job at start-up and then hourly, off the async workers. Every
+/// process may run it: the job claims each listing with a guarded update. A failed run is
+/// logged and the next tick tries again.
+fn spawn_listing_expiry(state: web::Data<AppState>) {
+    use techx::store::technologies::run_expiry;
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(LISTING_EXPIRY_INTERVAL);
+        loop {
+            tick.tick().await;
+            let validity = state.config.listing_validity_days;
+            let at = techx::db::types::now();
+            match state.db.run(move |conn| run_expiry(conn, at, validity)).await {
+                Ok(report) => tracing::info!(
+                    warned = report.warned,
+                    archived = report.archived,
+                    "listing expiry job ran"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing expiry job failed; retrying next hour")
+                }
+            }
+        }
+    });
 }
 
 /// The URL without its password, for logs and messages.

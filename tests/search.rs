@@ -269,6 +269,16 @@ backend_tests! {
         let page = get("per_page=2&page=2").await;
         assert_eq!(letters(&c, &page), "CB");
         assert_eq!((page["page"].clone(), page["per_page"].clone(), page["total"].clone()), (json!(2), json!(2), json!(5)));
+        // With text: ranked pages, and a total past the last one.
+        let first = get("q=lua&per_page=1").await;
+        let second = get("q=lua&per_page=1&page=2").await;
+        assert_eq!((first["total"].clone(), second["total"].clone()), (json!(2), json!(2)));
+        let mut both = letters(&c, &first) + &letters(&c, &second);
+        assert_eq!(both.len(), 2);
+        both = if both == "DB" { "BD".into() } else { both };
+        assert_eq!(both, "BD");
+        let past = get("q=lua&per_page=1&page=5").await;
+        assert_eq!((letters(&c, &past), past["total"].clone()), (String::new(), json!(2)));
         let beyond = get("per_page=2&page=4").await;
         assert_eq!(letters(&c, &beyond), "");
         assert_eq!(beyond["total"], 5);

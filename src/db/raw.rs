@@ -72,6 +72,11 @@ impl RawSql {
         Self { sql: sql.into(), binds: Vec::new() }
     }
 
+    /// `prefix` + `inner` + `suffix`, keeping `inner`'s binds (prefix and suffix have none).
+    pub fn wrap(prefix: &str, inner: RawSql, suffix: &str) -> Self {
+        Self { sql: format!("{prefix}{}{suffix}", inner.sql), binds: inner.binds }
+    }
+
     pub fn push(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(sql);
         self

@@ -11,31 +11,22 @@ CREATE TABLE technologies (
                                           'archived')),
     -- Language the text is written in.
     language            TEXT NOT NULL CHECK (language IN ('vi', 'en')),
-    title               TEXT NOT NULL,
-    summary             TEXT NOT NULL,
-    description         TEXT NOT NULL,
-    advantages          TEXT,
-    applications        TEXT,
-    -- JSON arrays: FORD sector codes; keywords; IP records ({"type", "number", "status",
-    -- "filing_date", "grant_date", "territory"}); transfer forms offered ({"form",
-    -- "exclusive", "sublicensing", "territory", "term_months"}).
-    sectors             TEXT NOT NULL DEFAULT '[]',
-    keywords            TEXT NOT NULL DEFAULT '[]',
+    province            TEXT NOT NULL,
     trl                 INTEGER CHECK (trl BETWEEN 1 AND 9),
-    ip_records          TEXT NOT NULL DEFAULT '[]',
-    transfer_forms      TEXT NOT NULL DEFAULT '[]',
     -- Asking price in the currency's minor unit; all NULL when none is given.
     price_min           BIGINT CHECK (price_min >= 0),
     price_max           BIGINT CHECK (price_max >= 0),
     currency            TEXT CHECK (currency ~ '^[A-Z]{3}$'),
     price_basis         TEXT CHECK (price_basis IN ('indicative', 'floor', 'firm', 'negotiable')),
-    province            TEXT NOT NULL,
-    contact_visibility  TEXT NOT NULL CHECK (contact_visibility IN ('public', 'members', 'on_request')),
-    -- Folded words (domain::search::index_text) of the title, and of title + summary +
-    -- keywords + description + advantages + applications + research data: what search
-    -- matches, on both backends.
-    title_folded        TEXT NOT NULL,
-    search_text         TEXT NOT NULL,
+    contact_visibility  TEXT NOT NULL
+                        CHECK (contact_visibility IN ('public', 'members', 'on_request')),
+    -- JSON arrays: FORD sector codes; keywords; IP records ({"type", "number", "status",
+    -- "filing_date", "grant_date", "territory"}); transfer forms offered ({"form",
+    -- "exclusive", "sublicensing", "territory", "term_months"}).
+    sectors             TEXT NOT NULL DEFAULT '[]',
+    keywords            TEXT NOT NULL DEFAULT '[]',
+    ip_records          TEXT NOT NULL DEFAULT '[]',
+    transfer_forms      TEXT NOT NULL DEFAULT '[]',
     rejection_reason    TEXT,
     submitted_at        TIMESTAMP,
     published_at        TIMESTAMP,
@@ -45,16 +36,27 @@ CREATE TABLE technologies (
     created_at          TIMESTAMP NOT NULL,
     updated_at          TIMESTAMP NOT NULL,
     version             INTEGER NOT NULL DEFAULT 1,
-    CHECK (price_min IS NULL OR price_max IS NULL OR price_min <= price_max),
-    CHECK ((currency IS NULL) = (price_basis IS NULL)),
-    CHECK (status <> 'published' OR (published_at IS NOT NULL AND expires_at IS NOT NULL))
-,
-    -- Full-text vector: title words weighted A, the rest B; used only by db/dialect.rs
-    -- (ts_rank), so it is not in schema.rs.
+    -- Long text last: filters read the short columns at the start of a row without touching
+    -- the rest (SQLite reads a record's columns in order, spilling long ones to overflow pages).
+    title               TEXT NOT NULL,
+    summary             TEXT NOT NULL,
+    advantages          TEXT,
+    applications        TEXT,
+    description         TEXT NOT NULL,
+    -- Folded words (domain::search::index_text) of the title, and of title + summary +
+    -- keywords + description + advantages + applications + research data: what search
+    -- matches, on both backends.
+    title_folded        TEXT NOT NULL,
+    search_text         TEXT NOT NULL,
+    -- Full-text vector: title words weighted A, the rest B. Used only by db/dialect.rs
+    -- (match and ts_rank_cd), so it is not in schema.rs.
     search_tsv          tsvector GENERATED ALWAYS AS (
                             setweight(to_tsvector('simple', title_folded), 'A')
                             || setweight(to_tsvector('simple', search_text), 'B')
-                        ) STORED
+                        ) STORED,
+    CHECK (price_min IS NULL OR price_max IS NULL OR price_min <= price_max),
+    CHECK ((currency IS NULL) = (price_basis IS NULL)),
+    CHECK (status <> 'published' OR (published_at IS NOT NULL AND expires_at IS NOT NULL))
 );
 
 -- Public lists filter on status and sort by publication date or price; the portfolio lists
