@@ -28,6 +28,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    /// Days a published listing stays public before it expires (unless renewed).
+    pub listing_validity_days: u32,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub mail: crate::mail::MailConfig,
@@ -211,6 +213,7 @@ impl Config {
                 30,
                 1..=600,
             )?),
+            listing_validity_days: parse_in(&get, "TECHX_LISTING_VALIDITY_DAYS", 365, 1..=3_650)?,
             auth: AuthConfig::from_lookup(&get)?,
             limits: LimitsConfig::from_lookup(&get)?,
             mail: crate::mail::MailConfig::from_lookup(get)?,
@@ -295,6 +298,7 @@ mod tests {
         assert_eq!(c.auth.access_ttl, Duration::from_secs(900));
         assert_eq!(c.webhooks.timeout, Duration::from_secs(10));
         assert_eq!(c.webhooks.disable_after, 10);
+        assert_eq!(c.listing_validity_days, 365);
     }
 
     #[test]
@@ -310,6 +314,12 @@ mod tests {
         assert_eq!(e.setting, "TECHX_CORS_ORIGINS");
         let c = config(&[("TECHX_CORS_ORIGINS", "https://a.vn/, http://localhost:5173")]).unwrap();
         assert_eq!(c.limits.cors_origins, ["https://a.vn", "http://localhost:5173"]);
+        let e = config(&[("TECHX_LISTING_VALIDITY_DAYS", "0")]).unwrap_err();
+        assert_eq!(e.setting, "TECHX_LISTING_VALIDITY_DAYS");
+        assert_eq!(
+            config(&[("TECHX_LISTING_VALIDITY_DAYS", "30")]).unwrap().listing_validity_days,
+            30
+        );
         let e = config(&[("TECHX_JWT_SECRET", "short")]).unwrap_err();
         assert_eq!(e.setting, "TECHX_JWT_SECRET");
         let e = config(&[("TECHX_WEBHOOK_DISABLE_AFTER", "0")]).unwrap_err();

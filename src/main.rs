@@ -174,6 +174,7 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
             let mail_worker = techx::mail::worker::start(mail_db, mail_config)
                 .map_err(|e| std::io::Error::other(format!("cannot start the mail worker: {e}")))?;
             let webhook_worker = techx::webhooks::worker::start(webhook_db, &webhook_config);
+            spawn_listing_expiry(state.clone());
             let limits = state.clone();
             actix_web::rt::spawn(async move {
                 let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
@@ -234,6 +235,34 @@ async fn drain_on_signal(
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     server.stop(true).await;
+}
+
+/// How often `serve` runs the listing expiry job.
+const LISTING_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3_600);
+
+/// Runs the listing expiry job at start-up and then hourly, off the async workers. Every
+/// process may run it: the job claims each listing with a guarded update. A failed run is
+/// logged and the next tick tries again.
+fn spawn_listing_expiry(state: web::Data<AppState>) {
+    use techx::store::technologies::run_expiry;
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(LISTING_EXPIRY_INTERVAL);
+        loop {
+            tick.tick().await;
+            let validity = state.config.listing_validity_days;
+            let at = techx::db::types::now();
+            match state.db.run(move |conn| run_expiry(conn, at, validity)).await {
+                Ok(report) => tracing::info!(
+                    warned = report.warned,
+                    archived = report.archived,
+                    "listing expiry job ran"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing expiry job failed; retrying next hour")
+                }
+            }
+        }
+    });
 }
 
 /// Resolves when either future does.

@@ -31,7 +31,10 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         organization_verifications,
         idempotency_keys,
         webhook_endpoints,
-        webhook_deliveries
+        webhook_deliveries,
+        technologies,
+        research_results,
+        technology_reviews
     );
 }
 

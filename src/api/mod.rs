@@ -7,6 +7,7 @@ pub mod limits;
 pub mod ops;
 pub mod organizations;
 pub mod taxonomy;
+pub mod technologies;
 pub mod users;
 pub mod validate;
 pub mod webhooks;
@@ -48,7 +49,17 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(webhooks::update_webhook)
         .service(webhooks::delete_webhook)
         .service(webhooks::list_webhook_deliveries)
-        .service(webhooks::test_webhook);
+        .service(webhooks::test_webhook)
+        .service(technologies::create_technology)
+        .service(technologies::search_technologies)
+        .service(technologies::get_technology)
+        .service(technologies::update_technology)
+        .service(technologies::delete_technology)
+        .service(technologies::submit_technology)
+        .service(technologies::review_technology)
+        .service(technologies::archive_technology)
+        .service(technologies::renew_technology)
+        .service(technologies::organization_technologies);
 }
 
 /// Operational endpoints outside the versioned API.

@@ -6,6 +6,7 @@
 
 use super::{Actor, OrgRole, PlatformRole};
 use crate::db::types::Id;
+use crate::domain::listing::ContactVisibility;
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,66 @@ pub enum PlatformAction {
     ManageUsers,
     ViewOutbox,
     Moderate,
+}
+
+/// What can be done to a technology listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingAction {
+    View,
+    /// Edit, submit for review, renew, delete a draft: the owning organisation's members.
+    Manage,
+    /// Approve or reject: exchange staff.
+    Review,
+    /// Take it off the exchange: its organisation's members, or staff.
+    Archive,
+}
+
+/// Whether the caller sees a listing of `organization` in a non-public state: its members
+/// and exchange staff do, everybody else sees published listings only.
+pub fn sees_unpublished_listings(actor: Option<&Actor>, organization: Id) -> bool {
+    actor.is_some_and(|a| a.org_role(organization).is_some() || a.is_staff())
+}
+
+/// Listings are private until published: one the caller may not see answers 404, one they
+/// see but may not act on 403.
+pub fn listing(
+    actor: Option<&Actor>,
+    organization: Id,
+    public: bool,
+    action: ListingAction,
+) -> Result<(), ApiError> {
+    if !public && !sees_unpublished_listings(actor, organization) {
+        return Err(ApiError::not_found("No such technology."));
+    }
+    let member = actor.is_some_and(|a| a.org_role(organization).is_some());
+    let staff = actor.is_some_and(Actor::is_staff);
+    let allowed = match action {
+        ListingAction::View => true,
+        ListingAction::Manage => member,
+        ListingAction::Review => staff,
+        ListingAction::Archive => member || staff,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(match (actor, action) {
+        (None, _) => ApiError::unauthorized("Sign in: this needs an access token."),
+        (_, ListingAction::Review) => ApiError::forbidden("Only exchange staff review listings."),
+        _ => ApiError::forbidden("Only members of the owning organisation may do this."),
+    })
+}
+
+/// Whether the caller may see a listing's contact person, given the owner's choice.
+pub fn listing_contact_visible(
+    actor: Option<&Actor>,
+    organization: Id,
+    visibility: ContactVisibility,
+) -> bool {
+    match visibility {
+        ContactVisibility::Public => true,
+        ContactVisibility::Members => actor.is_some(),
+        ContactVisibility::OnRequest => sees_unpublished_listings(actor, organization),
+    }
 }
 
 pub fn organization(actor: &Actor, org: Id, action: OrgAction) -> Result<(), ApiError> {
@@ -115,5 +176,48 @@ mod tests {
         assert!(platform(&actor(PlatformRole::Admin, vec![]), PlatformAction::ManageUsers).is_ok());
         assert!(platform(&moderator, PlatformAction::ViewOutbox).is_ok());
         assert!(platform(&owner, PlatformAction::Moderate).is_err());
+    }
+
+    #[test]
+    fn listings_hide_until_published_and_belong_to_their_organisation() {
+        use ListingAction::*;
+        let org = Id::new();
+        let member = actor(PlatformRole::Member, vec![(org, OrgRole::Member)]);
+        let outsider = actor(PlatformRole::Member, vec![(Id::new(), OrgRole::Owner)]);
+        let moderator = actor(PlatformRole::Moderator, vec![]);
+        let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
+
+        // Unpublished: invisible (404) to outsiders and anonymous callers, whatever the action.
+        for action in [View, Manage, Review, Archive] {
+            assert_eq!(status(listing(None, org, false, action)), 404);
+            assert_eq!(status(listing(Some(&outsider), org, false, action)), 404);
+        }
+        assert_eq!(status(listing(Some(&member), org, false, View)), 200);
+        assert_eq!(status(listing(Some(&member), org, false, Manage)), 200);
+        assert_eq!(status(listing(Some(&member), org, false, Review)), 403);
+        assert_eq!(status(listing(Some(&moderator), org, false, View)), 200);
+        assert_eq!(status(listing(Some(&moderator), org, false, Review)), 200);
+        assert_eq!(status(listing(Some(&moderator), org, false, Manage)), 403);
+        assert_eq!(status(listing(Some(&moderator), org, false, Archive)), 200);
+
+        // Published: everyone sees it, only members manage it.
+        assert_eq!(status(listing(None, org, true, View)), 200);
+        assert_eq!(status(listing(None, org, true, Manage)), 401);
+        assert_eq!(status(listing(Some(&outsider), org, true, Manage)), 403);
+        assert_eq!(status(listing(Some(&outsider), org, true, Archive)), 403);
+        assert_eq!(status(listing(Some(&member), org, true, Archive)), 200);
+
+        assert!(sees_unpublished_listings(Some(&member), org));
+        assert!(sees_unpublished_listings(Some(&moderator), org));
+        assert!(!sees_unpublished_listings(Some(&outsider), org));
+        assert!(!sees_unpublished_listings(None, org));
+
+        use ContactVisibility::*;
+        assert!(listing_contact_visible(None, org, Public));
+        assert!(!listing_contact_visible(None, org, Members));
+        assert!(listing_contact_visible(Some(&outsider), org, Members));
+        assert!(!listing_contact_visible(Some(&outsider), org, OnRequest));
+        assert!(listing_contact_visible(Some(&member), org, OnRequest));
+        assert!(listing_contact_visible(Some(&moderator), org, OnRequest));
     }
 }

@@ -12,9 +12,11 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::{Connection, PgConnection, QueryResult, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use super::raw::RawSql;
 use super::schema::outbox;
 use super::types::{Id, SqlUuid};
 use super::{Backend, DbConn, DbTarget};
+use crate::domain::search::SearchQuery;
 use crate::store::outbox::OutboxRow;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -179,4 +181,58 @@ pub fn claim_outbox(
             .returning(outbox::all_columns)
             .get_results::<OutboxRow>(conn)
     })
+}
+
+/// Appends the FROM clause of a listing search: `technologies t`, plus what full-text
+/// search needs when `text` is given.
+///
+/// PostgreSQL: the query, parsed once as `q` by `to_tsquery('simple', …)`, matched against
+/// the stored `search_tsv` (GIN-indexed; title words weighted A, the rest B). SQLite: the
+/// FTS5 index drives the query; `CROSS JOIN` keeps it the outer loop, so `bm25()` is computed
+/// once per match instead of the planner probing the index row by row.
+pub fn technology_search_from(conn: &DbConn, sql: &mut RawSql, text: Option<&SearchQuery>) {
+    match (conn, text) {
+        (DbConn::Pg(_), Some(query)) => {
+            sql.push(" FROM technologies t, to_tsquery('simple', ");
+            sql.bind(query.pg_tsquery());
+            sql.push(") q");
+        }
+        (DbConn::Sqlite(_), Some(_)) => {
+            sql.push(
+                " FROM technologies_fts CROSS JOIN technologies t \
+                 ON t.search_rowid = technologies_fts.rowid",
+            );
+        }
+        (_, None) => {
+            sql.push(" FROM technologies t");
+        }
+    }
+}
+
+/// Appends ` AND <full-text match>` to the WHERE clause of a search whose FROM clause came
+/// from [`technology_search_from`].
+pub fn technology_text_match(conn: &DbConn, sql: &mut RawSql, query: &SearchQuery) {
+    match conn {
+        DbConn::Pg(_) => {
+            sql.push(" AND t.search_tsv @@ q");
+        }
+        DbConn::Sqlite(_) => {
+            sql.push(" AND technologies_fts MATCH ");
+            sql.bind(query.fts5_match());
+        }
+    }
+}
+
+/// Relevance of a full-text match, higher is better; valid only in the select list of a
+/// query built by [`technology_search_from`] and [`technology_text_match`].
+///
+/// PostgreSQL: `ts_rank_cd` with weights that put one title match above several in the
+/// text (plain `ts_rank` saturates near 1 for adjacent AND-ed terms and cannot tell them
+/// apart). SQLite: `bm25()` (lower is better, hence negated) with the title column weighted
+/// 10 to 1.
+pub fn technology_rank(conn: &DbConn) -> &'static str {
+    match conn {
+        DbConn::Pg(_) => "ts_rank_cd('{0.1, 0.1, 0.1, 1.0}', t.search_tsv, q)",
+        DbConn::Sqlite(_) => "-bm25(technologies_fts, 10.0, 1.0)",
+    }
 }

@@ -2,6 +2,7 @@
 //! [`Db::run`], the one way handlers reach the database (off the async workers).
 
 pub mod dialect;
+pub mod raw;
 pub mod schema;
 pub mod types;
 

@@ -206,6 +206,79 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    technologies (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        created_by -> SqlUuid,
+        kind -> Text,
+        status -> Text,
+        language -> Text,
+        title -> Text,
+        summary -> Text,
+        description -> Text,
+        advantages -> Nullable<Text>,
+        applications -> Nullable<Text>,
+        sectors -> Text,
+        keywords -> Text,
+        trl -> Nullable<Integer>,
+        ip_records -> Text,
+        transfer_forms -> Text,
+        price_min -> Nullable<BigInt>,
+        price_max -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        price_basis -> Nullable<Text>,
+        province -> Text,
+        contact_visibility -> Text,
+        title_folded -> Text,
+        search_text -> Text,
+        rejection_reason -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamp>,
+        published_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        expiry_warned_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    research_results (technology_id) {
+        technology_id -> SqlUuid,
+        funding_level -> Text,
+        programme -> Nullable<Text>,
+        task_code -> Text,
+        host_organization -> Text,
+        managing_agency -> Text,
+        budget_spent -> Nullable<BigInt>,
+        budget_currency -> Nullable<Text>,
+        completion_year -> Nullable<Integer>,
+        rights_status -> Text,
+        assignee -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    technology_reviews (id) {
+        id -> SqlUuid,
+        technology_id -> SqlUuid,
+        decision -> Text,
+        reason -> Nullable<Text>,
+        decided_by -> SqlUuid,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -214,6 +287,9 @@ diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(organization_verifications -> organizations (organization_id));
 diesel::joinable!(webhook_endpoints -> organizations (organization_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(technologies -> organizations (organization_id));
+diesel::joinable!(research_results -> technologies (technology_id));
+diesel::joinable!(technology_reviews -> technologies (technology_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -226,4 +302,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     webhook_endpoints,
     webhook_deliveries,
+    technologies,
+    research_results,
+    technology_reviews,
 );

@@ -3,7 +3,9 @@
 pub mod deals;
 pub mod fold;
 pub mod lang;
+pub mod listing;
 pub mod matching;
+pub mod search;
 pub mod taxonomy;
 pub mod valuation;
 pub mod webhooks;

@@ -74,6 +74,23 @@ mail_templates! {
     WebhookDisabled = "webhook_disabled" {
         "display_name", "organization_name", "webhook_url", "failures", "last_error", "manage_url"
     }
+    /// A listing was approved and is public.
+    ListingPublished = "listing_published" {
+        "title", "organization_name", "listing_path", "published_at", "expires_at"
+    }
+    /// A moderator rejected a listing, with a reason.
+    ListingRejected = "listing_rejected" {
+        "title", "organization_name", "listing_path", "reason"
+    }
+    /// A published listing expires soon unless renewed.
+    ListingExpiring = "listing_expiring" {
+        "title", "organization_name", "listing_path", "expires_at", "days_left",
+        "renewal_days"
+    }
+    /// A listing reached its expiry date and was archived.
+    ListingExpired = "listing_expired" {
+        "title", "organization_name", "listing_path", "expired_at"
+    }
 }
 
 impl Template {

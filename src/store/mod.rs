@@ -4,5 +4,6 @@ pub mod idempotency;
 pub mod organizations;
 pub mod outbox;
 pub mod sessions;
+pub mod technologies;
 pub mod users;
 pub mod webhooks;

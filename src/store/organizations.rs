@@ -423,3 +423,24 @@ pub fn set_verification(
         .returning(organizations::all_columns)
         .get_result(conn)?)
 }
+
+/// Someone to notify on behalf of an organisation.
+#[derive(Debug, Clone, Queryable)]
+pub struct Contact {
+    pub email: String,
+    pub language: String,
+    pub display_name: String,
+}
+
+/// The owners of `org` whose accounts are active: who hears about the organisation's
+/// listings.
+pub fn owner_contacts(conn: &mut DbConn, org: Id) -> Result<Vec<Contact>, ApiError> {
+    Ok(memberships::table
+        .inner_join(users::table)
+        .filter(memberships::organization_id.eq(org))
+        .filter(memberships::role.eq(OrgRole::Owner.as_str()))
+        .filter(users::disabled_at.is_null())
+        .select((users::email, users::language, users::display_name))
+        .order(memberships::created_at.asc())
+        .load(conn)?)
+}

@@ -519,3 +519,132 @@ impl<S> Ctx<S> {
         Mailer { sink, worker: Some(worker) }
     }
 }
+// ---- Technology listings -------------------------------------------------------------
+
+/// A complete, valid listing body for `org` (a technology, VND price, one licence offer).
+pub fn technology_body(org: &str, title: &str) -> Value {
+    serde_json::json!({
+        "organization_id": org,
+        "kind": "technology",
+        "title": title,
+        "summary": "Tóm tắt công khai của công nghệ.",
+        "description": "Mô tả chi tiết quy trình, thiết bị và kết quả thử nghiệm.",
+        "sectors": ["2.7"],
+        "keywords": ["môi trường"],
+        "trl": 6,
+        "ip_records": [{"type": "patent", "number": "1-0023456", "status": "granted",
+                        "filing_date": "2020-03-01", "grant_date": "2022-05-02", "territory": "Việt Nam"}],
+        "transfer_forms": [{"form": "usage_licence", "exclusive": false, "sublicensing": false,
+                            "territory": "Việt Nam", "term_months": 60}],
+        "price": {"min": 500000000, "max": 900000000, "currency": "VND", "basis": "indicative"},
+        "province": "thanh-hoa",
+        "contact_visibility": "public",
+        "language": "vi"
+    })
+}
+
+/// The `If-Match` value for a resource body carrying `version`.
+pub fn etag_of(body: &Value) -> String {
+    format!("\"{}\"", body["version"])
+}
+
+impl<S, B> Ctx<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    /// Any request: optional bearer token, `If-Match` and JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        if_match: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = TestRequest::default().method(method).uri(uri);
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        if let Some(etag) = if_match {
+            req = req.insert_header(("If-Match", etag.to_owned()));
+        }
+        if let Some(body) = body {
+            req = req.set_json(body);
+        }
+        self.call(req).await
+    }
+
+    /// Creates a draft listing through the API; returns its JSON.
+    pub async fn create_technology(&self, token: &str, body: &Value) -> Value {
+        let res = self.post_as("/api/v1/technologies", token, body).await;
+        assert_eq!(res.status, 201, "{}", res.text());
+        res.json()
+    }
+
+    /// `POST /technologies/{id}/{action}` with the listing's current ETag.
+    pub async fn listing_action(
+        &self,
+        listing: &Value,
+        action: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Resp {
+        let uri = format!("/api/v1/technologies/{}/{action}", listing["id"].as_str().unwrap());
+        self.send(Method::POST, &uri, Some(token), Some(&etag_of(listing)), body).await
+    }
+
+    /// Creates, submits and approves a listing; returns it published.
+    pub async fn publish_technology(
+        &self,
+        owner: &Session,
+        moderator: &Session,
+        body: &Value,
+    ) -> Value {
+        let draft = self.create_technology(&owner.access, body).await;
+        let pending = self.listing_action(&draft, "submit", &owner.access, None).await.ok();
+        let approve = serde_json::json!({"decision": "approve"});
+        let published =
+            self.listing_action(&pending, "review", &moderator.access, Some(&approve)).await.ok();
+        assert_eq!(published["status"], "published");
+        published
+    }
+
+    /// The context of the latest queued mail of `template` to `to`.
+    pub fn mail_context(&self, to: &str, template: &str) -> Value {
+        use diesel::prelude::*;
+        use techx::db::schema::outbox;
+        let mut conn = self.db.connect();
+        let payload: String = outbox::table
+            .filter(outbox::recipient.eq(to))
+            .filter(outbox::template.eq(template))
+            .order(outbox::created_at.desc())
+            .select(outbox::payload)
+            .first(&mut conn)
+            .unwrap_or_else(|e| panic!("no {template} mail to {to}: {e}"));
+        serde_json::from_str(&payload).unwrap()
+    }
+
+    /// Queued mails of `template`, to anyone.
+    pub fn mail_total(&self, template: &str) -> i64 {
+        use diesel::prelude::*;
+        use techx::db::schema::outbox;
+        let mut conn = self.db.connect();
+        outbox::table.filter(outbox::template.eq(template)).count().get_result(&mut conn).unwrap()
+    }
+}
+
+/// Percent-encodes every byte but ASCII letters and digits, for query strings in tests.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(
+            |b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            },
+        )
+        .collect()
+}

@@ -1,0 +1,883 @@
+//! Technology listings: their vocabulary, the moderation state machine and the validation
+//! rules that need no database. `api/technologies.rs` maps requests onto [`Content`];
+//! `store/technologies.rs` persists it.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::fold::fold;
+use crate::domain::lang::Lang;
+use crate::domain::search;
+use crate::domain::taxonomy;
+use crate::error::FieldError;
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_SUMMARY: usize = 500;
+pub const MAX_DESCRIPTION: usize = 20_000;
+pub const MAX_LONG_TEXT: usize = 5_000;
+pub const MAX_SECTORS: usize = 10;
+pub const MAX_KEYWORDS: usize = 20;
+pub const MAX_KEYWORD: usize = 60;
+pub const MAX_IP_RECORDS: usize = 20;
+pub const MAX_IP_NUMBER: usize = 60;
+pub const MAX_TERRITORY: usize = 200;
+pub const MAX_NAME: usize = 300;
+pub const MAX_TASK_CODE: usize = 100;
+pub const MAX_REASON: usize = 2_000;
+/// Largest accepted amount in minor units (10^15: a quadrillion đồng is far beyond any deal).
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+/// Licence terms are at most a century.
+pub const MAX_TERM_MONTHS: u32 = 1_200;
+
+/// What is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Technology,
+    Equipment,
+    /// A result of a (usually state-funded) S&T task; carries `research` data.
+    ResearchResult,
+}
+
+/// Where a listing is in moderation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Draft,
+    PendingReview,
+    Published,
+    Rejected,
+    Archived,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceBasis {
+    /// A guide price; the final price is agreed in the contract.
+    Indicative,
+    /// The seller will not go below `min`.
+    Floor,
+    /// Fixed at `min`.
+    Firm,
+    /// No amount committed.
+    Negotiable,
+}
+
+/// Who may see the listing's contact person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactVisibility {
+    /// Anyone who can see the listing.
+    Public,
+    /// Signed-in users only.
+    Members,
+    /// Nobody outside the organisation: enquiries go through the exchange.
+    OnRequest,
+}
+
+/// Level of the budget that funded a research result (Decree 70/2018/NĐ-CP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FundingLevel {
+    National,
+    Ministerial,
+    Provincial,
+    Grassroots,
+}
+
+/// Who holds the rights to a state-funded result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RightsStatus {
+    /// Still owned by the state.
+    StateOwned,
+    /// Usage rights assigned to `assignee`.
+    UsageAssigned,
+    /// Ownership assigned to `assignee`.
+    OwnershipAssigned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IpStatus {
+    /// Application filed, not yet granted.
+    Pending,
+    Granted,
+    Expired,
+    /// Protection without registration (trade secrets) or no IP title.
+    NotApplicable,
+}
+
+macro_rules! codes {
+    ($ty:ty { $($variant:ident => $code:literal),* $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(<$ty>::$variant => $code),* }
+            }
+
+            pub fn parse(code: &str) -> Option<Self> {
+                match code { $($code => Some(<$ty>::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+codes!(Kind { Technology => "technology", Equipment => "equipment", ResearchResult => "research_result" });
+codes!(Status {
+    Draft => "draft",
+    PendingReview => "pending_review",
+    Published => "published",
+    Rejected => "rejected",
+    Archived => "archived",
+});
+codes!(PriceBasis {
+    Indicative => "indicative",
+    Floor => "floor",
+    Firm => "firm",
+    Negotiable => "negotiable",
+});
+codes!(ContactVisibility { Public => "public", Members => "members", OnRequest => "on_request" });
+codes!(FundingLevel {
+    National => "national",
+    Ministerial => "ministerial",
+    Provincial => "provincial",
+    Grassroots => "grassroots",
+});
+codes!(RightsStatus {
+    StateOwned => "state_owned",
+    UsageAssigned => "usage_assigned",
+    OwnershipAssigned => "ownership_assigned",
+});
+
+/// Something that can happen to a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The owner changes its content.
+    Edit,
+    Submit,
+    Approve,
+    Reject,
+    Archive,
+    Renew,
+    /// The expiry job retires a published listing past `expires_at`.
+    Expire,
+}
+
+impl Transition {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Transition::Edit => "edited",
+            Transition::Submit => "submitted for review",
+            Transition::Approve => "approved",
+            Transition::Reject => "rejected",
+            Transition::Archive => "archived",
+            Transition::Renew => "renewed",
+            Transition::Expire => "expired",
+        }
+    }
+}
+
+impl Status {
+    /// The moderation state machine: the state after `transition`, or `None` when it is not
+    /// allowed from here.
+    ///
+    /// Editing a published listing sends it back to review: moderation would mean little if
+    /// an approved listing could be rewritten unseen. Editing a rejected one makes it a
+    /// draft again; editing one under review keeps it there (the reviewer's `If-Match`
+    /// then fails, so nobody approves a version they did not read).
+    pub fn next(self, transition: Transition) -> Option<Status> {
+        use Status::*;
+        use Transition::*;
+        match (self, transition) {
+            (Draft | Rejected, Edit) => Some(Draft),
+            (PendingReview | Published, Edit) => Some(PendingReview),
+            (Draft, Submit) => Some(PendingReview),
+            (PendingReview, Approve) => Some(Published),
+            (PendingReview, Reject) => Some(Rejected),
+            (Draft | PendingReview | Published | Rejected, Archive) => Some(Archived),
+            (Published, Renew) => Some(Published),
+            (Published, Expire) => Some(Archived),
+            _ => None,
+        }
+    }
+
+    /// Only drafts are deleted; anything that was ever submitted is archived instead, so
+    /// the moderation history keeps its subject.
+    pub fn deletable(self) -> bool {
+        self == Status::Draft
+    }
+
+    /// Only published listings are public.
+    pub fn is_public(self) -> bool {
+        self == Status::Published
+    }
+}
+
+/// ISO 4217 currencies accepted for prices, with their minor-unit exponent (amounts are
+/// stored in minor units: đồng for VND, cents for USD).
+pub const CURRENCIES: &[(&str, u8)] = &[
+    ("VND", 0),
+    ("USD", 2),
+    ("EUR", 2),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("CNY", 2),
+    ("GBP", 2),
+    ("SGD", 2),
+    ("AUD", 2),
+    ("THB", 2),
+    ("TWD", 2),
+    ("CHF", 2),
+    ("CAD", 2),
+];
+
+pub fn is_currency(code: &str) -> bool {
+    CURRENCIES.iter().any(|(c, _)| *c == code)
+}
+
+/// An intellectual-property title protecting the offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IpRecord {
+    /// An IP type code from `/taxonomy/ip-types`.
+    #[serde(rename = "type")]
+    #[schema(example = "patent")]
+    pub ip_type: String,
+    /// Application or registration number.
+    #[schema(example = "1-0023456")]
+    pub number: Option<String>,
+    pub status: IpStatus,
+    pub filing_date: Option<NaiveDate>,
+    pub grant_date: Option<NaiveDate>,
+    /// Where the title is valid.
+    #[schema(example = "Việt Nam")]
+    pub territory: Option<String>,
+}
+
+/// A way the offer can change hands, with licence terms for `usage_licence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferOffer {
+    /// A transfer form code from `/taxonomy/transfer-forms`.
+    #[schema(example = "usage_licence")]
+    pub form: String,
+    /// Licences only: exclusive or not.
+    pub exclusive: Option<bool>,
+    /// Licences only: whether the licensee may sublicense.
+    pub sublicensing: Option<bool>,
+    /// Where the rights apply.
+    #[schema(example = "Bắc Trung Bộ")]
+    pub territory: Option<String>,
+    /// Duration of the rights, in months.
+    #[schema(example = 60, minimum = 1, maximum = 1200)]
+    pub term_months: Option<u32>,
+}
+
+/// An asking price. Amounts are integers in the currency's minor unit (VND has none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// The lowest amount asked; required when `max` is given and for `floor` and `firm`.
+    #[schema(example = 500_000_000)]
+    pub min: Option<i64>,
+    #[schema(example = 1_200_000_000)]
+    pub max: Option<i64>,
+    /// ISO 4217 code.
+    #[schema(example = "VND")]
+    pub currency: String,
+    pub basis: PriceBasis,
+}
+
+/// An amount of money in a currency's minor unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    #[schema(example = 2_400_000_000_i64)]
+    pub amount: i64,
+    #[schema(example = "VND")]
+    pub currency: String,
+}
+
+/// Data of a research result (Decree 70/2018/NĐ-CP): who funded it and who holds the rights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Research {
+    pub funding_level: FundingLevel,
+    #[schema(example = "Chương trình KC.07/21-30")]
+    pub programme: Option<String>,
+    #[schema(example = "KC.07.12/21-30")]
+    pub task_code: String,
+    /// Tổ chức chủ trì.
+    #[schema(example = "Viện Công nghệ sinh học")]
+    pub host_organization: String,
+    /// Cơ quan chủ quản.
+    #[schema(example = "Bộ Khoa học và Công nghệ")]
+    pub managing_agency: String,
+    pub budget_spent: Option<Money>,
+    #[schema(example = 2024)]
+    pub completion_year: Option<i32>,
+    pub rights_status: RightsStatus,
+    /// Who the rights were assigned to; required unless `state_owned`.
+    pub assignee: Option<String>,
+}
+
+/// Everything an owner edits on a listing, after trimming.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub kind: Kind,
+    pub language: Lang,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub advantages: Option<String>,
+    pub applications: Option<String>,
+    pub sectors: Vec<String>,
+    pub keywords: Vec<String>,
+    pub trl: Option<u8>,
+    pub ip_records: Vec<IpRecord>,
+    pub transfer_forms: Vec<TransferOffer>,
+    pub price: Option<Price>,
+    pub province: String,
+    pub contact_visibility: ContactVisibility,
+    pub research: Option<Research>,
+}
+
+fn trimmed(value: &str) -> String {
+    value.trim().to_owned()
+}
+
+fn trimmed_opt(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+impl Content {
+    /// Trims text, drops blank optional text, removes repeated sectors and keywords (keywords
+    /// compare folded, so "Nông nghiệp" and "nong nghiep" are one).
+    pub fn normalized(mut self) -> Self {
+        self.title = trimmed(&self.title);
+        self.summary = trimmed(&self.summary);
+        self.description = trimmed(&self.description);
+        self.advantages = trimmed_opt(&self.advantages);
+        self.applications = trimmed_opt(&self.applications);
+        self.province = trimmed(&self.province);
+        let mut seen = Vec::new();
+        self.sectors.retain(|s| {
+            let fresh = !seen.contains(s);
+            seen.push(s.clone());
+            fresh
+        });
+        let mut seen = Vec::new();
+        self.keywords = self
+            .keywords
+            .iter()
+            .map(|k| trimmed(k))
+            .filter(|k| {
+                let folded = fold(k);
+                let fresh = !seen.contains(&folded);
+                seen.push(folded);
+                fresh
+            })
+            .collect();
+        for record in &mut self.ip_records {
+            record.number = trimmed_opt(&record.number);
+            record.territory = trimmed_opt(&record.territory);
+        }
+        for offer in &mut self.transfer_forms {
+            offer.territory = trimmed_opt(&offer.territory);
+        }
+        if let Some(research) = &mut self.research {
+            research.programme = trimmed_opt(&research.programme);
+            research.task_code = trimmed(&research.task_code);
+            research.host_organization = trimmed(&research.host_organization);
+            research.managing_agency = trimmed(&research.managing_agency);
+            research.assignee = trimmed_opt(&research.assignee);
+        }
+        self
+    }
+
+    /// The folded title and the folded full text the search index is built from.
+    pub fn search_document(&self) -> (String, String) {
+        let keywords = self.keywords.join(" ");
+        let mut parts = vec![
+            self.title.as_str(),
+            self.summary.as_str(),
+            keywords.as_str(),
+            self.description.as_str(),
+        ];
+        parts.extend(self.advantages.as_deref());
+        parts.extend(self.applications.as_deref());
+        if let Some(r) = &self.research {
+            parts.extend(r.programme.as_deref());
+            parts.push(&r.task_code);
+            parts.push(&r.host_organization);
+            parts.push(&r.managing_agency);
+        }
+        (search::index_text(&[&self.title]), search::index_text(&parts))
+    }
+}
+
+/// Collects every invalid field, named by its JSON path.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    fn check(&mut self, ok: bool, field: impl Into<String>, message: &str) {
+        if !ok {
+            self.add(field, message);
+        }
+    }
+
+    fn text(&mut self, field: &str, value: &str, max: usize) {
+        let length = value.chars().count();
+        if length == 0 {
+            self.add(field, "must not be empty");
+        } else if length > max {
+            self.add(field, format!("must be at most {max} characters"));
+        }
+    }
+
+    fn optional_text(&mut self, field: impl Into<String>, value: Option<&str>, max: usize) {
+        if value.is_some_and(|v| v.chars().count() > max) {
+            self.add(field, format!("must be at most {max} characters"));
+        }
+    }
+
+    fn amount(&mut self, field: impl Into<String>, value: i64) {
+        if value < 0 {
+            self.add(field, "must not be negative");
+        } else if value > MAX_AMOUNT {
+            self.add(field, format!("must be at most {MAX_AMOUNT}"));
+        }
+    }
+
+    fn currency(&mut self, field: impl Into<String>, code: &str) {
+        if !is_currency(code) {
+            self.add(field, "is not an accepted ISO 4217 currency code (e.g. VND, USD, EUR)");
+        }
+    }
+}
+
+/// Checks a listing's content; returns every problem, each naming its field
+/// (`price.min`, `ip_records[1].type`, `research.assignee`…). `today` bounds dates.
+pub fn validate(content: &Content, today: NaiveDate) -> Vec<FieldError> {
+    let mut e = Errors::default();
+    e.text("title", &content.title, MAX_TITLE);
+    e.text("summary", &content.summary, MAX_SUMMARY);
+    e.text("description", &content.description, MAX_DESCRIPTION);
+    e.optional_text("advantages", content.advantages.as_deref(), MAX_LONG_TEXT);
+    e.optional_text("applications", content.applications.as_deref(), MAX_LONG_TEXT);
+
+    if content.sectors.is_empty() {
+        e.add("sectors", "must name at least one sector");
+    } else if content.sectors.len() > MAX_SECTORS {
+        e.add("sectors", format!("must have at most {MAX_SECTORS} items"));
+    }
+    for (i, code) in content.sectors.iter().enumerate() {
+        e.check(taxonomy::is_sector(code), format!("sectors[{i}]"), "is not a known sector code");
+    }
+
+    if content.keywords.len() > MAX_KEYWORDS {
+        e.add("keywords", format!("must have at most {MAX_KEYWORDS} items"));
+    }
+    for (i, keyword) in content.keywords.iter().enumerate() {
+        let field = format!("keywords[{i}]");
+        if keyword.is_empty() {
+            e.add(field, "must not be empty");
+        } else if keyword.chars().count() > MAX_KEYWORD {
+            e.add(field, format!("must be at most {MAX_KEYWORD} characters"));
+        }
+    }
+
+    if let Some(trl) = content.trl {
+        e.check((1..=9).contains(&trl), "trl", "must be between 1 and 9");
+    }
+
+    e.check(
+        taxonomy::province(&content.province).is_some(),
+        "province",
+        "is not a known province code",
+    );
+
+    validate_ip_records(&mut e, &content.ip_records, today);
+    validate_transfer_forms(&mut e, &content.transfer_forms);
+    if let Some(price) = &content.price {
+        validate_price(&mut e, price);
+    }
+
+    match (&content.research, content.kind) {
+        (Some(research), Kind::ResearchResult) => validate_research(&mut e, research, today),
+        (None, Kind::ResearchResult) => {
+            e.add("research", "is required for research_result listings")
+        }
+        (Some(_), _) => e.add("research", "is only for research_result listings"),
+        (None, _) => {}
+    }
+    e.0
+}
+
+fn validate_ip_records(e: &mut Errors, records: &[IpRecord], today: NaiveDate) {
+    if records.len() > MAX_IP_RECORDS {
+        e.add("ip_records", format!("must have at most {MAX_IP_RECORDS} items"));
+    }
+    for (i, record) in records.iter().enumerate() {
+        let at = |field: &str| format!("ip_records[{i}].{field}");
+        e.check(
+            taxonomy::is_term(taxonomy::IP_TYPES, &record.ip_type),
+            at("type"),
+            "is not a known IP type",
+        );
+        e.optional_text(at("number"), record.number.as_deref(), MAX_IP_NUMBER);
+        e.optional_text(at("territory"), record.territory.as_deref(), MAX_TERRITORY);
+        if let Some(filed) = record.filing_date {
+            e.check(filed <= today, at("filing_date"), "must not be in the future");
+        }
+        if let Some(granted) = record.grant_date {
+            e.check(granted <= today, at("grant_date"), "must not be in the future");
+            if record.filing_date.is_some_and(|filed| granted < filed) {
+                e.add(at("grant_date"), "must not be before filing_date");
+            }
+            e.check(
+                matches!(record.status, IpStatus::Granted | IpStatus::Expired),
+                at("grant_date"),
+                "only granted or expired titles have a grant date",
+            );
+        }
+    }
+}
+
+fn validate_transfer_forms(e: &mut Errors, offers: &[TransferOffer]) {
+    if offers.is_empty() {
+        e.add("transfer_forms", "must offer at least one transfer form");
+    } else if offers.len() > taxonomy::TRANSFER_FORMS.len() {
+        e.add(
+            "transfer_forms",
+            format!("must have at most {} items", taxonomy::TRANSFER_FORMS.len()),
+        );
+    }
+    for (i, offer) in offers.iter().enumerate() {
+        let at = |field: &str| format!("transfer_forms[{i}].{field}");
+        if !taxonomy::is_term(taxonomy::TRANSFER_FORMS, &offer.form) {
+            e.add(at("form"), "is not a known transfer form");
+        } else if offers[..i].iter().any(|o| o.form == offer.form) {
+            e.add(at("form"), "is listed twice");
+        }
+        let licence = offer.form == "usage_licence";
+        e.check(
+            licence || offer.exclusive.is_none(),
+            at("exclusive"),
+            "only licences (usage_licence) are exclusive or not",
+        );
+        e.check(
+            licence || offer.sublicensing.is_none(),
+            at("sublicensing"),
+            "only licences (usage_licence) allow sublicensing",
+        );
+        e.optional_text(at("territory"), offer.territory.as_deref(), MAX_TERRITORY);
+        if let Some(months) = offer.term_months {
+            e.check(
+                (1..=MAX_TERM_MONTHS).contains(&months),
+                at("term_months"),
+                "must be between 1 and 1200",
+            );
+        }
+    }
+}
+
+fn validate_price(e: &mut Errors, price: &Price) {
+    e.currency("price.currency", &price.currency);
+    if let Some(min) = price.min {
+        e.amount("price.min", min);
+    }
+    if let Some(max) = price.max {
+        e.amount("price.max", max);
+    }
+    match (price.min, price.max) {
+        (Some(min), Some(max)) if min > max => e.add("price.min", "must not exceed price.max"),
+        (None, Some(_)) => e.add("price.min", "is required with price.max (use 0 for \"up to\")"),
+        _ => {}
+    }
+    match price.basis {
+        PriceBasis::Floor | PriceBasis::Firm if price.min.is_none() => {
+            e.add("price.min", "is required for a floor or firm price");
+        }
+        PriceBasis::Firm if price.max.is_some_and(|max| Some(max) != price.min) => {
+            e.add("price.max", "a firm price has one amount: leave max out or equal to min");
+        }
+        PriceBasis::Indicative if price.min.is_none() => {
+            e.add("price.min", "an indicative price needs an amount");
+        }
+        _ => {}
+    }
+}
+
+fn validate_research(e: &mut Errors, r: &Research, today: NaiveDate) {
+    e.optional_text("research.programme", r.programme.as_deref(), MAX_NAME);
+    e.text("research.task_code", &r.task_code, MAX_TASK_CODE);
+    e.text("research.host_organization", &r.host_organization, MAX_NAME);
+    e.text("research.managing_agency", &r.managing_agency, MAX_NAME);
+    if let Some(budget) = &r.budget_spent {
+        e.amount("research.budget_spent.amount", budget.amount);
+        e.currency("research.budget_spent.currency", &budget.currency);
+    }
+    if let Some(year) = r.completion_year {
+        e.check(
+            (1945..=today.year()).contains(&year),
+            "research.completion_year",
+            "must be a year between 1945 and this year",
+        );
+    }
+    match (r.rights_status, r.assignee.as_deref()) {
+        (RightsStatus::StateOwned, Some(_)) => {
+            e.add("research.assignee", "a state-owned result has no assignee");
+        }
+        (RightsStatus::UsageAssigned | RightsStatus::OwnershipAssigned, None) => {
+            e.add("research.assignee", "is required once rights are assigned");
+        }
+        (_, assignee) => e.optional_text("research.assignee", assignee, MAX_NAME),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
+    }
+
+    fn content() -> Content {
+        Content {
+            kind: Kind::Technology,
+            language: Lang::Vi,
+            title: "  Quy trình nhân giống lan bằng nuôi cấy mô ".into(),
+            summary: "Nhân nhanh giống lan sạch bệnh.".into(),
+            description: "Quy trình hoàn chỉnh, đã chuyển giao cho 3 hợp tác xã.".into(),
+            advantages: Some("   ".into()),
+            applications: None,
+            sectors: vec!["4.4".into(), "4.1".into(), "4.4".into()],
+            keywords: vec!["Nuôi cấy mô".into(), "nuoi cay mo".into(), " lan ".into()],
+            trl: Some(7),
+            ip_records: vec![IpRecord {
+                ip_type: "utility_solution".into(),
+                number: Some("2-0001234".into()),
+                status: IpStatus::Granted,
+                filing_date: NaiveDate::from_ymd_opt(2021, 3, 1),
+                grant_date: NaiveDate::from_ymd_opt(2023, 5, 2),
+                territory: Some("Việt Nam".into()),
+            }],
+            transfer_forms: vec![TransferOffer {
+                form: "usage_licence".into(),
+                exclusive: Some(false),
+                sublicensing: Some(false),
+                territory: Some("Thanh Hóa".into()),
+                term_months: Some(36),
+            }],
+            price: Some(Price {
+                min: Some(150_000_000),
+                max: Some(300_000_000),
+                currency: "VND".into(),
+                basis: PriceBasis::Indicative,
+            }),
+            province: "thanh-hoa".into(),
+            contact_visibility: ContactVisibility::Members,
+            research: None,
+        }
+        .normalized()
+    }
+
+    fn research() -> Research {
+        Research {
+            funding_level: FundingLevel::Provincial,
+            programme: None,
+            task_code: "ĐTKHCN.12/2022".into(),
+            host_organization: "Trường Đại học Hồng Đức".into(),
+            managing_agency: "Sở KH&CN Thanh Hóa".into(),
+            budget_spent: Some(Money { amount: 1_200_000_000, currency: "VND".into() }),
+            completion_year: Some(2024),
+            rights_status: RightsStatus::StateOwned,
+            assignee: None,
+        }
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_complete_listing_is_valid_and_normalised() {
+        let c = content();
+        assert!(validate(&c, today()).is_empty(), "{:?}", validate(&c, today()));
+        assert_eq!(c.title, "Quy trình nhân giống lan bằng nuôi cấy mô");
+        assert_eq!(c.advantages, None);
+        assert_eq!(c.sectors, ["4.4", "4.1"]);
+        assert_eq!(c.keywords, ["Nuôi cấy mô", "lan"]);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let mut c = content();
+        c.title = String::new();
+        c.summary = "x".repeat(MAX_SUMMARY + 1);
+        c.sectors = vec!["4.1".into(), "9.9".into()];
+        c.keywords = vec!["k".repeat(MAX_KEYWORD + 1)];
+        c.trl = Some(10);
+        c.province = "sai-gon".into();
+        c.ip_records[0].ip_type = "trademark".into();
+        c.ip_records[0].grant_date = NaiveDate::from_ymd_opt(2020, 1, 1);
+        c.transfer_forms.push(TransferOffer {
+            form: "capital_contribution".into(),
+            exclusive: Some(true),
+            sublicensing: None,
+            territory: None,
+            term_months: Some(0),
+        });
+        c.transfer_forms.push(c.transfer_forms[0].clone());
+        c.price = Some(Price {
+            min: Some(5),
+            max: Some(4),
+            currency: "XYZ".into(),
+            basis: PriceBasis::Floor,
+        });
+        let errors = validate(&c, today());
+        assert_eq!(
+            fields(&errors),
+            [
+                "title",
+                "summary",
+                "sectors[1]",
+                "keywords[0]",
+                "trl",
+                "province",
+                "ip_records[0].type",
+                "ip_records[0].grant_date",
+                "transfer_forms[1].exclusive",
+                "transfer_forms[1].term_months",
+                "transfer_forms[2].form",
+                "price.currency",
+                "price.min",
+            ]
+        );
+    }
+
+    #[test]
+    fn price_rules() {
+        let check = |min, max, basis| {
+            let mut c = content();
+            c.price = Some(Price { min, max, currency: "USD".into(), basis });
+            fields(&validate(&c, today())).into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert!(check(Some(1), Some(1), PriceBasis::Firm).is_empty());
+        assert!(check(None, None, PriceBasis::Negotiable).is_empty());
+        assert_eq!(check(Some(1), Some(2), PriceBasis::Firm), ["price.max"]);
+        assert_eq!(check(None, None, PriceBasis::Floor), ["price.min"]);
+        assert_eq!(check(None, Some(5), PriceBasis::Negotiable), ["price.min"]);
+        assert_eq!(check(Some(-1), None, PriceBasis::Negotiable), ["price.min"]);
+        assert_eq!(check(Some(0), Some(MAX_AMOUNT + 1), PriceBasis::Indicative), ["price.max"]);
+    }
+
+    #[test]
+    fn research_fields_belong_to_research_results_only() {
+        let mut c = content();
+        c.research = Some(research());
+        assert_eq!(fields(&validate(&c, today())), ["research"]);
+        c.kind = Kind::ResearchResult;
+        assert!(validate(&c, today()).is_empty());
+        c.research = None;
+        assert_eq!(fields(&validate(&c, today())), ["research"]);
+
+        let mut r = research();
+        r.task_code = String::new();
+        r.rights_status = RightsStatus::UsageAssigned;
+        r.completion_year = Some(2031);
+        r.budget_spent = Some(Money { amount: -1, currency: "VN".into() });
+        c.research = Some(r);
+        assert_eq!(
+            fields(&validate(&c, today())),
+            [
+                "research.task_code",
+                "research.budget_spent.amount",
+                "research.budget_spent.currency",
+                "research.completion_year",
+                "research.assignee",
+            ]
+        );
+        let mut r = research();
+        r.assignee = Some("Công ty CP Giống cây trồng".into());
+        c.research = Some(r);
+        assert_eq!(fields(&validate(&c, today())), ["research.assignee"]);
+    }
+
+    #[test]
+    fn the_state_machine() {
+        use Status::*;
+        use Transition::*;
+        let transitions = [Edit, Submit, Approve, Reject, Archive, Renew, Expire];
+        let table: Vec<(Status, Transition, Option<Status>)> = Status::ALL
+            .iter()
+            .flat_map(|s| transitions.iter().map(move |t| (*s, *t, s.next(*t))))
+            .filter(|(_, _, to)| to.is_some())
+            .collect();
+        assert_eq!(
+            table,
+            [
+                (Draft, Edit, Some(Draft)),
+                (Draft, Submit, Some(PendingReview)),
+                (Draft, Archive, Some(Archived)),
+                (PendingReview, Edit, Some(PendingReview)),
+                (PendingReview, Approve, Some(Published)),
+                (PendingReview, Reject, Some(Rejected)),
+                (PendingReview, Archive, Some(Archived)),
+                (Published, Edit, Some(PendingReview)),
+                (Published, Archive, Some(Archived)),
+                (Published, Renew, Some(Published)),
+                (Published, Expire, Some(Archived)),
+                (Rejected, Edit, Some(Draft)),
+                (Rejected, Archive, Some(Archived)),
+            ]
+        );
+        // Laws: archived is final; only review publishes; only drafts are deleted.
+        assert!(transitions.iter().all(|t| Archived.next(*t).is_none()));
+        assert!(
+            table
+                .iter()
+                .filter(|(_, _, to)| *to == Some(Published))
+                .all(|(from, t, _)| *t == Approve || (*from == Published && *t == Renew))
+        );
+        assert_eq!(Status::ALL.iter().filter(|s| s.deletable()).collect::<Vec<_>>(), [&Draft]);
+        assert_eq!(Status::ALL.iter().filter(|s| s.is_public()).collect::<Vec<_>>(), [&Published]);
+    }
+
+    #[test]
+    fn codes_round_trip_through_serde() {
+        for s in Status::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(Status::parse(s.as_str()), Some(*s));
+        }
+        for k in Kind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(serde_json::to_value(RightsStatus::UsageAssigned).unwrap(), "usage_assigned");
+        assert_eq!(serde_json::to_value(ContactVisibility::OnRequest).unwrap(), "on_request");
+    }
+
+    #[test]
+    fn the_search_document_is_folded_words() {
+        let mut c = content();
+        c.kind = Kind::ResearchResult;
+        c.research = Some(research());
+        let (title, text) = c.search_document();
+        assert_eq!(title, "quy trinh nhan giong lan bang nuoi cay mo");
+        assert!(text.starts_with("quy trinh nhan giong lan bang nuoi cay mo nhan nhanh giong lan sach benh nuoi cay mo lan quy trinh"), "{text}");
+        assert!(
+            text.contains("dtkhcn 12 2022 truong dai hoc hong duc so kh cn thanh hoa"),
+            "{text}"
+        );
+    }
+}

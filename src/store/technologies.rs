@@ -1,0 +1,872 @@
+//! Technology listings: rows, moderation transitions (each guarded by version and status,
+//! with its mails queued in the same transaction), search, and the expiry job.
+
+use chrono::{Duration, NaiveDateTime, SecondsFormat};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::api::common::precondition_failed;
+use crate::db::raw::RawSql;
+use crate::db::schema::{organizations, research_results, technologies, technology_reviews};
+use crate::db::types::{Id, SqlUuid, now, utc};
+use crate::db::{DbConn, dialect};
+use crate::domain::lang::Lang;
+use crate::domain::listing::{
+    ContactVisibility, Content, FundingLevel, IpRecord, Kind, Money, Price, PriceBasis, Research,
+    RightsStatus, Status, TransferOffer,
+};
+use crate::domain::search::SearchQuery;
+use crate::error::ApiError;
+use crate::mail::{self, Mail, Template};
+use crate::store::organizations::{owner_contacts, parse_list};
+use crate::store::users::escape_like;
+
+/// Days before expiry when owners are warned.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+#[derive(Debug, Clone, Queryable)]
+struct TechnologyRow {
+    id: Id,
+    organization_id: Id,
+    created_by: Id,
+    kind: String,
+    status: String,
+    language: String,
+    title: String,
+    summary: String,
+    description: String,
+    advantages: Option<String>,
+    applications: Option<String>,
+    sectors: String,
+    keywords: String,
+    trl: Option<i32>,
+    ip_records: String,
+    transfer_forms: String,
+    price_min: Option<i64>,
+    price_max: Option<i64>,
+    currency: Option<String>,
+    price_basis: Option<String>,
+    province: String,
+    contact_visibility: String,
+    #[allow(dead_code)]
+    title_folded: String,
+    #[allow(dead_code)]
+    search_text: String,
+    rejection_reason: Option<String>,
+    submitted_at: Option<NaiveDateTime>,
+    published_at: Option<NaiveDateTime>,
+    expires_at: Option<NaiveDateTime>,
+    expiry_warned_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i32,
+}
+
+#[derive(Debug, Clone, Queryable)]
+struct ResearchRow {
+    #[allow(dead_code)]
+    technology_id: Id,
+    funding_level: String,
+    programme: Option<String>,
+    task_code: String,
+    host_organization: String,
+    managing_agency: String,
+    budget_spent: Option<i64>,
+    budget_currency: Option<String>,
+    completion_year: Option<i32>,
+    rights_status: String,
+    assignee: Option<String>,
+}
+
+/// A listing with its owner's name and verified flag.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub id: Id,
+    pub organization_id: Id,
+    pub organization_name: String,
+    pub organization_verified: bool,
+    pub created_by: Id,
+    pub status: Status,
+    pub content: Content,
+    pub rejection_reason: Option<String>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub published_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub expiry_warned_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i32,
+}
+
+type Joined = (TechnologyRow, (String, bool), Option<ResearchRow>);
+
+fn assemble(
+    (row, (organization_name, organization_verified), research): Joined,
+) -> Result<Listing, ApiError> {
+    let id = row.id;
+    // CHECK constraints make these unreachable; a row that fails anyway is logged, not shown.
+    let corrupt = |column: &'static str| {
+        tracing::error!(%id, column, "unreadable technology row");
+        ApiError::internal()
+    };
+    let json = |column: &'static str, text: &str| -> Result<serde_json::Value, ApiError> {
+        serde_json::from_str(text).map_err(|_| corrupt(column))
+    };
+    let ip_records: Vec<IpRecord> = serde_json::from_value(json("ip_records", &row.ip_records)?)
+        .map_err(|_| corrupt("ip_records"))?;
+    let transfer_forms: Vec<TransferOffer> =
+        serde_json::from_value(json("transfer_forms", &row.transfer_forms)?)
+            .map_err(|_| corrupt("transfer_forms"))?;
+    let price = match (row.currency, row.price_basis) {
+        (Some(currency), Some(basis)) => Some(Price {
+            min: row.price_min,
+            max: row.price_max,
+            currency,
+            basis: PriceBasis::parse(&basis).ok_or_else(|| corrupt("price_basis"))?,
+        }),
+        _ => None,
+    };
+    let research = match research {
+        None => None,
+        Some(r) => Some(Research {
+            funding_level: FundingLevel::parse(&r.funding_level)
+                .ok_or_else(|| corrupt("funding_level"))?,
+            programme: r.programme,
+            task_code: r.task_code,
+            host_organization: r.host_organization,
+            managing_agency: r.managing_agency,
+            budget_spent: match (r.budget_spent, r.budget_currency) {
+                (Some(amount), Some(currency)) => Some(Money { amount, currency }),
+                _ => None,
+            },
+            completion_year: r.completion_year,
+            rights_status: RightsStatus::parse(&r.rights_status)
+                .ok_or_else(|| corrupt("rights_status"))?,
+            assignee: r.assignee,
+        }),
+    };
+    let content = Content {
+        kind: Kind::parse(&row.kind).ok_or_else(|| corrupt("kind"))?,
+        language: Lang::parse(&row.language).ok_or_else(|| corrupt("language"))?,
+        title: row.title,
+        summary: row.summary,
+        description: row.description,
+        advantages: row.advantages,
+        applications: row.applications,
+        sectors: parse_list(&row.sectors),
+        keywords: parse_list(&row.keywords),
+        trl: row.trl.and_then(|t| u8::try_from(t).ok()),
+        ip_records,
+        transfer_forms,
+        price,
+        province: row.province,
+        contact_visibility: ContactVisibility::parse(&row.contact_visibility)
+            .ok_or_else(|| corrupt("contact_visibility"))?,
+        research,
+    };
+    Ok(Listing {
+        id,
+        organization_id: row.organization_id,
+        organization_name,
+        organization_verified,
+        created_by: row.created_by,
+        status: Status::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+        content,
+        rejection_reason: row.rejection_reason,
+        submitted_at: row.submitted_at,
+        published_at: row.published_at,
+        expires_at: row.expires_at,
+        expiry_warned_at: row.expiry_warned_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        version: row.version,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|_| ApiError::internal())
+}
+
+/// The columns an owner's edit writes.
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = technologies)]
+#[diesel(treat_none_as_null = true)]
+struct ContentColumns<'a> {
+    kind: &'a str,
+    language: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    description: &'a str,
+    advantages: Option<&'a str>,
+    applications: Option<&'a str>,
+    sectors: String,
+    keywords: String,
+    trl: Option<i32>,
+    ip_records: String,
+    transfer_forms: String,
+    price_min: Option<i64>,
+    price_max: Option<i64>,
+    currency: Option<&'a str>,
+    price_basis: Option<&'a str>,
+    province: &'a str,
+    contact_visibility: &'a str,
+    title_folded: String,
+    search_text: String,
+}
+
+impl<'a> ContentColumns<'a> {
+    fn new(c: &'a Content) -> Result<Self, ApiError> {
+        let (title_folded, search_text) = c.search_document();
+        Ok(Self {
+            kind: c.kind.as_str(),
+            language: c.language.code(),
+            title: &c.title,
+            summary: &c.summary,
+            description: &c.description,
+            advantages: c.advantages.as_deref(),
+            applications: c.applications.as_deref(),
+            sectors: to_json(&c.sectors)?,
+            keywords: to_json(&c.keywords)?,
+            trl: c.trl.map(i32::from),
+            ip_records: to_json(&c.ip_records)?,
+            transfer_forms: to_json(&c.transfer_forms)?,
+            price_min: c.price.as_ref().and_then(|p| p.min),
+            price_max: c.price.as_ref().and_then(|p| p.max),
+            currency: c.price.as_ref().map(|p| p.currency.as_str()),
+            price_basis: c.price.as_ref().map(|p| p.basis.as_str()),
+            province: &c.province,
+            contact_visibility: c.contact_visibility.as_str(),
+            title_folded,
+            search_text,
+        })
+    }
+}
+
+/// Replaces the research data of a listing with `research`.
+fn write_research(conn: &mut DbConn, id: Id, research: Option<&Research>) -> Result<(), ApiError> {
+    diesel::delete(research_results::table.find(id)).execute(conn)?;
+    let Some(r) = research else { return Ok(()) };
+    diesel::insert_into(research_results::table)
+        .values((
+            research_results::technology_id.eq(id),
+            research_results::funding_level.eq(r.funding_level.as_str()),
+            research_results::programme.eq(r.programme.as_deref()),
+            research_results::task_code.eq(&r.task_code),
+            research_results::host_organization.eq(&r.host_organization),
+            research_results::managing_agency.eq(&r.managing_agency),
+            research_results::budget_spent.eq(r.budget_spent.as_ref().map(|m| m.amount)),
+            research_results::budget_currency
+                .eq(r.budget_spent.as_ref().map(|m| m.currency.as_str())),
+            research_results::completion_year.eq(r.completion_year),
+            research_results::rights_status.eq(r.rights_status.as_str()),
+            research_results::assignee.eq(r.assignee.as_deref()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Creates a draft owned by `organization`. Run in a write transaction.
+pub fn create(
+    conn: &mut DbConn,
+    organization: Id,
+    creator: Id,
+    content: &Content,
+) -> Result<Listing, ApiError> {
+    let at = now();
+    let id = Id::new();
+    diesel::insert_into(technologies::table)
+        .values((
+            technologies::id.eq(id),
+            technologies::organization_id.eq(organization),
+            technologies::created_by.eq(creator),
+            technologies::status.eq(Status::Draft.as_str()),
+            &ContentColumns::new(content)?,
+            technologies::created_at.eq(at),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(1),
+        ))
+        .execute(conn)?;
+    write_research(conn, id, content.research.as_ref())?;
+    get(conn, id)
+}
+
+fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, ApiError> {
+    let rows: Vec<Joined> = technologies::table
+        .inner_join(organizations::table)
+        .left_join(research_results::table)
+        .filter(technologies::id.eq_any(ids))
+        .select((
+            technologies::all_columns,
+            (organizations::name, organizations::verified),
+            research_results::all_columns.nullable(),
+        ))
+        .load(conn)?;
+    rows.into_iter().map(assemble).collect()
+}
+
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Listing>, ApiError> {
+    Ok(load(conn, &[id])?.pop())
+}
+
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Listing, ApiError> {
+    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such technology."))
+}
+
+/// `UPDATE technologies … WHERE id, version and status are still what the caller read`.
+macro_rules! guarded {
+    ($listing:expr) => {
+        diesel::update(
+            technologies::table
+                .find($listing.id)
+                .filter(technologies::version.eq($listing.version))
+                .filter(technologies::status.eq($listing.status.as_str())),
+        )
+    };
+}
+
+/// One row changed, or someone else changed the listing first (412).
+fn changed(rows: usize) -> Result<(), ApiError> {
+    if rows == 1 { Ok(()) } else { Err(precondition_failed()) }
+}
+
+/// Replaces the content of `listing` (as read in this transaction), moving it to `to`.
+pub fn update_content(
+    conn: &mut DbConn,
+    listing: &Listing,
+    content: &Content,
+    to: Status,
+) -> Result<Listing, ApiError> {
+    let at = now();
+    let resubmitted = to == Status::PendingReview && listing.status != Status::PendingReview;
+    let rows = guarded!(listing)
+        .set((
+            &ContentColumns::new(content)?,
+            technologies::status.eq(to.as_str()),
+            technologies::submitted_at.eq(if resubmitted {
+                Some(at)
+            } else {
+                listing.submitted_at
+            }),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(technologies::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    if content.research != listing.content.research {
+        write_research(conn, listing.id, content.research.as_ref())?;
+    }
+    get(conn, listing.id)
+}
+
+/// Deletes a draft.
+pub fn delete(conn: &mut DbConn, listing: &Listing) -> Result<(), ApiError> {
+    let rows = diesel::delete(
+        technologies::table
+            .find(listing.id)
+            .filter(technologies::version.eq(listing.version))
+            .filter(technologies::status.eq(Status::Draft.as_str())),
+    )
+    .execute(conn)?;
+    changed(rows)
+}
+
+pub fn submit(conn: &mut DbConn, listing: &Listing) -> Result<Listing, ApiError> {
+    let at = now();
+    let rows = guarded!(listing)
+        .set((
+            technologies::status.eq(Status::PendingReview.as_str()),
+            technologies::submitted_at.eq(at),
+            technologies::rejection_reason.eq(None::<String>),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(technologies::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    get(conn, listing.id)
+}
+
+fn record_review(
+    conn: &mut DbConn,
+    id: Id,
+    decision: &str,
+    reason: Option<&str>,
+    by: Id,
+    at: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::insert_into(technology_reviews::table)
+        .values((
+            technology_reviews::id.eq(Id::new()),
+            technology_reviews::technology_id.eq(id),
+            technology_reviews::decision.eq(decision),
+            technology_reviews::reason.eq(reason),
+            technology_reviews::decided_by.eq(by),
+            technology_reviews::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn rfc3339(t: NaiveDateTime) -> String {
+    utc(t).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Queues `template` to every owner of the listing's organisation, in their language.
+/// Context keys always present: `technology_id`, `title`, `organization_name`,
+/// `listing_path` (relative to the public site); `extra` adds more.
+fn notify_owners(
+    conn: &mut DbConn,
+    listing: &Listing,
+    template: Template,
+    extra: serde_json::Value,
+) -> Result<usize, ApiError> {
+    let mut context = json!({
+        "technology_id": listing.id.to_string(),
+        "title": listing.content.title,
+        "organization_name": listing.organization_name,
+        "listing_path": format!("/technologies/{}", listing.id),
+    });
+    if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra) {
+        context.extend(extra);
+    }
+    let owners = owner_contacts(conn, listing.organization_id)?;
+    for owner in &owners {
+        mail::enqueue(
+            conn,
+            &Mail {
+                to: owner.email.clone(),
+                template,
+                lang: Lang::parse(&owner.language).unwrap_or_default(),
+                context: context.clone(),
+            },
+        )?;
+    }
+    Ok(owners.len())
+}
+
+/// Approves a listing under review: published until now + `validity_days`; owners mailed.
+/// Run in a write transaction.
+pub fn approve(
+    conn: &mut DbConn,
+    listing: &Listing,
+    moderator: Id,
+    validity_days: u32,
+) -> Result<Listing, ApiError> {
+    let at = now();
+    let expires = at + Duration::days(i64::from(validity_days));
+    // A listing re-approved after an edit keeps its first publication date, so editing
+    // does not lift it to the top of "newest".
+    let published = listing.published_at.unwrap_or(at);
+    let rows = guarded!(listing)
+        .set((
+            technologies::status.eq(Status::Published.as_str()),
+            technologies::published_at.eq(published),
+            technologies::expires_at.eq(expires),
+            technologies::expiry_warned_at.eq(None::<NaiveDateTime>),
+            technologies::rejection_reason.eq(None::<String>),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(technologies::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    record_review(conn, listing.id, "approved", None, moderator, at)?;
+    let updated = get(conn, listing.id)?;
+    notify_owners(
+        conn,
+        &updated,
+        Template::ListingPublished,
+        json!({"published_at": rfc3339(published), "expires_at": rfc3339(expires)}),
+    )?;
+    // The `listing.published` webhook event is emitted here, in the same transaction, once
+    // the webhook module exists.
+    tracing::info!(event = "listing.published", technology_id = %listing.id, "listing published");
+    Ok(updated)
+}
+
+/// Rejects a listing under review with a reason the owners are mailed. Run in a write
+/// transaction.
+pub fn reject(
+    conn: &mut DbConn,
+    listing: &Listing,
+    moderator: Id,
+    reason: &str,
+) -> Result<Listing, ApiError> {
+    let at = now();
+    let rows = guarded!(listing)
+        .set((
+            technologies::status.eq(Status::Rejected.as_str()),
+            technologies::rejection_reason.eq(reason),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(technologies::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    record_review(conn, listing.id, "rejected", Some(reason), moderator, at)?;
+    let updated = get(conn, listing.id)?;
+    notify_owners(conn, &updated, Template::ListingRejected, json!({"reason": reason}))?;
+    Ok(updated)
+}
+
+pub fn archive(conn: &mut DbConn, listing: &Listing) -> Result<Listing, ApiError> {
+    let at = now();
+    let rows = guarded!(listing)
+        .set((
+            technologies::status.eq(Status::Archived.as_str()),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(technologies::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    get(conn, listing.id)
+}
+
+/// Extends a published listing to now + `validity_days` (and re-arms the expiry warning).
+pub fn renew(
+    conn: &mut DbConn,
+    listing: &Listing,
+    validity_days: u32,
+) -> Result<Listing, ApiError> {
+    let at = now();
+    let rows = guarded!(listing)
+        .set((
+            technologies::expires_at.eq(at + Duration::days(i64::from(validity_days))),
+            technologies::expiry_warned_at.eq(None::<NaiveDateTime>),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(technologies::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    get(conn, listing.id)
+}
+
+/// What a search looks for. Codes are already validated.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub text: Option<SearchQuery>,
+    /// Empty: any status.
+    pub statuses: Vec<Status>,
+    pub kind: Option<Kind>,
+    /// A sector code; a field code ("4") matches its sub-fields ("4.1").
+    pub sector: Option<String>,
+    pub trl_min: Option<u8>,
+    pub trl_max: Option<u8>,
+    /// Listings whose lowest asked amount is at most this (in `currency`).
+    pub price_max: Option<i64>,
+    pub currency: Option<String>,
+    pub province: Option<String>,
+    pub transfer_form: Option<String>,
+    pub ip_type: Option<String>,
+    pub funding_level: Option<FundingLevel>,
+    pub rights_status: Option<RightsStatus>,
+    pub organization_id: Option<Id>,
+    pub verified_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Best match first (falls back to `Newest` without text).
+    Relevance,
+    /// Latest published first; latest created first when unpublished listings are included.
+    Newest,
+    /// Lowest asked amount first; listings without a price last.
+    PriceAsc,
+    PriceDesc,
+}
+
+/// Standard SQL over `technologies t`, the same on both backends.
+fn push_filters(sql: &mut RawSql, f: &Filter) {
+    if !f.statuses.is_empty() {
+        sql.push(" AND t.status IN (");
+        for (i, status) in f.statuses.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(status.as_str());
+        }
+        sql.push(")");
+    }
+    if let Some(kind) = f.kind {
+        sql.push(" AND t.kind = ");
+        sql.bind(kind.as_str());
+    }
+    if let Some(sector) = &f.sector {
+        // Sectors are a JSON array of codes: "4" matches "4" and "4.x".
+        sql.push(" AND (t.sectors LIKE ");
+        sql.bind(format!("%\"{}\"%", escape_like(sector)));
+        sql.push(" ESCAPE '\\' OR t.sectors LIKE ");
+        sql.bind(format!("%\"{}.%", escape_like(sector)));
+        sql.push(" ESCAPE '\\')");
+    }
+    if let Some(min) = f.trl_min {
+        sql.push(" AND t.trl >= ");
+        sql.bind(i32::from(min));
+    }
+    if let Some(max) = f.trl_max {
+        sql.push(" AND t.trl <= ");
+        sql.bind(i32::from(max));
+    }
+    if let Some(currency) = &f.currency {
+        sql.push(" AND t.currency = ");
+        sql.bind(currency.as_str());
+    }
+    if let Some(max) = f.price_max {
+        sql.push(" AND t.price_min <= ");
+        sql.bind(max);
+    }
+    if let Some(province) = &f.province {
+        sql.push(" AND t.province = ");
+        sql.bind(province.as_str());
+    }
+    // JSON arrays of objects written by serde_json: `"form":"usage_licence"` appears exactly
+    // so (quotes inside values are escaped, so a value cannot fake it).
+    if let Some(form) = &f.transfer_form {
+        sql.push(" AND t.transfer_forms LIKE ");
+        sql.bind(format!("%\"form\":\"{}\"%", escape_like(form)));
+        sql.push(" ESCAPE '\\'");
+    }
+    if let Some(ip_type) = &f.ip_type {
+        sql.push(" AND t.ip_records LIKE ");
+        sql.bind(format!("%\"type\":\"{}\"%", escape_like(ip_type)));
+        sql.push(" ESCAPE '\\'");
+    }
+    if f.funding_level.is_some() || f.rights_status.is_some() {
+        sql.push(" AND t.id IN (SELECT r.technology_id FROM research_results r WHERE 1 = 1");
+        if let Some(level) = f.funding_level {
+            sql.push(" AND r.funding_level = ");
+            sql.bind(level.as_str());
+        }
+        if let Some(rights) = f.rights_status {
+            sql.push(" AND r.rights_status = ");
+            sql.bind(rights.as_str());
+        }
+        sql.push(")");
+    }
+    if let Some(org) = f.organization_id {
+        sql.push(" AND t.organization_id = ");
+        sql.bind(org);
+    }
+    if f.verified_only {
+        sql.push(
+            " AND t.organization_id IN (SELECT o.id FROM organizations o WHERE o.verified = TRUE)",
+        );
+    }
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Id,
+}
+
+#[derive(QueryableByName)]
+struct CountedIdRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Id,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// One page of listings matching `filter`, and how many match in all.
+pub fn search(
+    conn: &mut DbConn,
+    filter: &Filter,
+    sort: Sort,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Listing>, i64), ApiError> {
+    // SELECT … FROM … WHERE <filters> [AND <text match>], written in this order so that
+    // placeholders appear in the order they are bound.
+    let query = |conn: &mut DbConn, select: &str| {
+        let mut sql = RawSql::new(format!("SELECT {select}"));
+        dialect::technology_search_from(conn, &mut sql, filter.text.as_ref());
+        sql.push(" WHERE 1 = 1");
+        push_filters(&mut sql, filter);
+        if let Some(text) = &filter.text {
+            dialect::technology_text_match(conn, &mut sql, text);
+        }
+        sql
+    };
+    let count = |conn: &mut DbConn| -> Result<i64, ApiError> {
+        let sql = query(conn, "count(*) AS n");
+        Ok(sql.load::<CountRow>(conn)?.first().map_or(0, |row| row.n))
+    };
+    // Orders over the columns both page queries select.
+    let published_only = filter.statuses == [Status::Published];
+    let newest =
+        if published_only { "published_at DESC, id DESC" } else { "created_at DESC, id DESC" };
+    let order = match sort {
+        Sort::Relevance if filter.text.is_some() => format!("rank DESC, {newest}"),
+        Sort::Relevance | Sort::Newest => newest.to_owned(),
+        Sort::PriceAsc => "(price_min IS NULL), price_min ASC, id DESC".to_owned(),
+        Sort::PriceDesc => "(price_min IS NULL), price_min DESC, id DESC".to_owned(),
+    };
+
+    let (ids, total) = if filter.text.is_some() {
+        // Ranking visits every match anyway: count them in the same pass with a window
+        // instead of a second full-text scan. The window sits outside the matching query
+        // because SQLite computes bm25() only in the FTS5 query itself. Past the last page no
+        // row carries the count, so it is asked for separately.
+        let rank = dialect::technology_rank(conn);
+        let mut page = query(
+            conn,
+            &format!(
+                "t.id AS id, {rank} AS rank, t.published_at AS published_at, \
+                 t.created_at AS created_at, t.price_min AS price_min"
+            ),
+        );
+        page = RawSql::wrap("SELECT id, count(*) OVER () AS n FROM (", page, ") m");
+        page.push(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
+        let rows = page.load::<CountedIdRow>(conn)?;
+        let total = match rows.first() {
+            Some(row) => row.n,
+            None if offset > 0 => count(conn)?,
+            None => 0,
+        };
+        (rows.into_iter().map(|row| row.id).collect::<Vec<Id>>(), total)
+    } else {
+        // Without text an index answers the page from its first entries and the count
+        // separately (index-only on PostgreSQL once vacuumed); a window would read every row.
+        let total = count(conn)?;
+        if total <= offset {
+            return Ok((Vec::new(), total));
+        }
+        let mut page = query(conn, "t.id AS id");
+        page.push(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
+        (page.load::<IdRow>(conn)?.into_iter().map(|row| row.id).collect(), total)
+    };
+
+    let mut listings = load(conn, &ids)?;
+    listings.sort_by_key(|l| ids.iter().position(|id| *id == l.id));
+    Ok((listings, total))
+}
+
+/// What one run of the expiry job did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpiryReport {
+    pub warned: usize,
+    pub archived: usize,
+}
+
+const EXPIRY_BATCH: i64 = 200;
+
+/// The expiry job: archives published listings whose `expires_at` has passed (mailing the
+/// owners `listing_expired`) and warns owners of those expiring within 14 days
+/// (`listing_expiring`, once per listing and validity period).
+///
+/// Safe to run from several processes at once: each listing is claimed by an update guarded
+/// on its state, in its own short transaction with its mail, so only one run acts on it.
+pub fn run_expiry(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    validity_days: u32,
+) -> Result<ExpiryReport, ApiError> {
+    let mut report = ExpiryReport::default();
+    // Archive first: a listing already past its end gets the "expired" mail, not a warning.
+    loop {
+        let due: Vec<Id> = technologies::table
+            .filter(technologies::status.eq(Status::Published.as_str()))
+            .filter(technologies::expires_at.le(now))
+            .order(technologies::expires_at.asc())
+            .select(technologies::id)
+            .limit(EXPIRY_BATCH)
+            .load(conn)?;
+        for id in &due {
+            report.archived += usize::from(expire_one(conn, *id, now)?);
+        }
+        if due.len() < EXPIRY_BATCH as usize {
+            break;
+        }
+    }
+    let horizon = now + Duration::days(EXPIRY_WARNING_DAYS);
+    loop {
+        let due: Vec<Id> = technologies::table
+            .filter(technologies::status.eq(Status::Published.as_str()))
+            .filter(technologies::expires_at.gt(now))
+            .filter(technologies::expires_at.le(horizon))
+            .filter(technologies::expiry_warned_at.is_null())
+            .order(technologies::expires_at.asc())
+            .select(technologies::id)
+            .limit(EXPIRY_BATCH)
+            .load(conn)?;
+        for id in &due {
+            report.warned += usize::from(warn_one(conn, *id, now, horizon, validity_days)?);
+        }
+        if due.len() < EXPIRY_BATCH as usize {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+fn expire_one(conn: &mut DbConn, id: Id, now: NaiveDateTime) -> Result<bool, ApiError> {
+    dialect::write_transaction(conn, |conn| {
+        let rows = diesel::update(
+            technologies::table
+                .find(id)
+                .filter(technologies::status.eq(Status::Published.as_str()))
+                .filter(technologies::expires_at.le(now)),
+        )
+        .set((
+            technologies::status.eq(Status::Archived.as_str()),
+            technologies::updated_at.eq(crate::db::types::now()),
+            technologies::version.eq(technologies::version + 1),
+        ))
+        .execute(conn)?;
+        if rows != 1 {
+            return Ok(false);
+        }
+        let listing = get(conn, id)?;
+        let expired_at = listing.expires_at.unwrap_or(now);
+        notify_owners(
+            conn,
+            &listing,
+            Template::ListingExpired,
+            json!({"expired_at": rfc3339(expired_at)}),
+        )?;
+        Ok(true)
+    })
+}
+
+fn warn_one(
+    conn: &mut DbConn,
+    id: Id,
+    now: NaiveDateTime,
+    horizon: NaiveDateTime,
+    validity_days: u32,
+) -> Result<bool, ApiError> {
+    dialect::write_transaction(conn, |conn| {
+        let rows = diesel::update(
+            technologies::table
+                .find(id)
+                .filter(technologies::status.eq(Status::Published.as_str()))
+                .filter(technologies::expiry_warned_at.is_null())
+                .filter(technologies::expires_at.gt(now))
+                .filter(technologies::expires_at.le(horizon)),
+        )
+        .set(technologies::expiry_warned_at.eq(now))
+        .execute(conn)?;
+        if rows != 1 {
+            return Ok(false);
+        }
+        let listing = get(conn, id)?;
+        let expires_at = listing.expires_at.unwrap_or(horizon);
+        // Whole days left, rounded up: "expires in 14 days", never "in 0 days".
+        let days_left = ((expires_at - now).num_seconds() + 86_399) / 86_400;
+        notify_owners(
+            conn,
+            &listing,
+            Template::ListingExpiring,
+            json!({
+                "expires_at": rfc3339(expires_at),
+                "days_left": days_left,
+                "renewal_days": validity_days,
+            }),
+        )?;
+        Ok(true)
+    })
+}
