@@ -34,7 +34,8 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         webhook_deliveries,
         technologies,
         research_results,
-        technology_reviews
+        technology_reviews,
+        deals
     );
 }
 

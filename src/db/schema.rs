@@ -279,6 +279,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    deals (id) {
+        id -> SqlUuid,
+        technology_id -> SqlUuid,
+        buyer_organization_id -> SqlUuid,
+        seller_organization_id -> SqlUuid,
+        broker_organization_id -> Nullable<SqlUuid>,
+        demand_id -> Nullable<SqlUuid>,
+        proposal_id -> Nullable<SqlUuid>,
+        inquiry_id -> Nullable<SqlUuid>,
+        stage -> Text,
+        transfer_form -> Text,
+        exclusive -> Nullable<Bool>,
+        territory -> Nullable<Text>,
+        term_months -> Nullable<Integer>,
+        sublicensing -> Nullable<Bool>,
+        price -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        payment_schedule -> Nullable<Text>,
+        broker_fee -> Nullable<BigInt>,
+        final_price -> Nullable<BigInt>,
+        buyer_accepted_at -> Nullable<Timestamp>,
+        seller_accepted_at -> Nullable<Timestamp>,
+        buyer_confirmed_signing_at -> Nullable<Timestamp>,
+        seller_confirmed_signing_at -> Nullable<Timestamp>,
+        cancel_reason -> Nullable<Text>,
+        created_by -> SqlUuid,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        signed_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        version -> Integer,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -290,6 +328,7 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(technologies -> organizations (organization_id));
 diesel::joinable!(research_results -> technologies (technology_id));
 diesel::joinable!(technology_reviews -> technologies (technology_id));
+diesel::joinable!(deals -> technologies (technology_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -305,4 +344,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     technologies,
     research_results,
     technology_reviews,
+    deals,
 );
