@@ -907,9 +907,12 @@ pub async fn review_technology(
         ListingAction::Review,
         Some(transition),
         move |conn, actor, listing, _| {
-            let updated = match reason {
-                Some(reason) => store::reject(conn, listing, actor.user_id, &reason)?,
-                None => store::approve(conn, listing, actor.user_id, validity)?,
+            // Validated above: a rejection carries its reason, an approval none.
+            let updated = match (decision, reason) {
+                (ReviewDecision::Reject, Some(reason)) => {
+                    store::reject(conn, listing, actor.user_id, &reason)?
+                }
+                _ => store::approve(conn, listing, actor.user_id, validity)?,
             };
             present(conn, Some(actor), updated)
         },
