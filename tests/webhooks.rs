@@ -134,6 +134,30 @@ fn emit_now(db: &TestDb, org: &str, event: EventType, data: Value) {
 }
 
 backend_tests! {
+    async fn publishing_a_listing_delivers_a_signed_listing_published_event(backend) {
+        let ctx = start(backend).await;
+        let owner = ctx.signup("owner@vien.vn").await;
+        let moderator = ctx.staff("mod@techx.vn", techx::auth::PlatformRole::Moderator).await;
+        let org = ctx.create_org(&owner, "Viện Lúa", "research_institute").await;
+        let org_id = org["id"].as_str().unwrap();
+        let receiver = Receiver::start();
+        let created = ctx
+            .post_as(&format!("/api/v1/organizations/{org_id}/webhooks"), &owner.access,
+                &json!({"url": receiver.url("/hooks"), "event_types": ["listing.published"]}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+        let secret = created.json()["secret"].as_str().unwrap().to_owned();
+        let worker = ctx.deliver_webhooks();
+
+        let listing = ctx.publish_technology(&owner, &moderator, &technology_body(org_id, "Giống lúa chịu mặn")).await;
+        let requests = receiver.wait_for(1, Duration::from_secs(15)).await;
+        let body = verify(&requests[0], &secret, "listing.published");
+        assert_eq!(body["organization_id"], org_id);
+        assert_eq!(body["data"]["technology_id"], listing["id"]);
+        assert_eq!(body["data"]["title"], "Giống lúa chịu mặn");
+        worker.stop().await;
+    }
+
     async fn registration_shows_the_secret_once(backend) {
         let ctx = start(backend).await;
         let owner = ctx.signup("owner@vien.vn").await;

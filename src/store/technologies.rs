@@ -476,9 +476,17 @@ pub fn approve(
         Template::ListingPublished,
         json!({"published_at": rfc3339(published), "expires_at": rfc3339(expires)}),
     )?;
-    // The `listing.published` webhook event is emitted here, in the same transaction, once
-    // the webhook module exists.
-    tracing::info!(event = "listing.published", technology_id = %listing.id, "listing published");
+    crate::webhooks::emit(
+        conn,
+        updated.organization_id,
+        crate::webhooks::EventType::ListingPublished,
+        json!({
+            "technology_id": updated.id.to_string(),
+            "title": updated.content.title,
+            "published_at": rfc3339(published),
+            "expires_at": rfc3339(expires),
+        }),
+    )?;
     Ok(updated)
 }
 
