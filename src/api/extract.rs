@@ -75,15 +75,37 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if first.is_some_and(|b| *b != b'{') {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    // Parsed to a tree first: strings with NUL are refused here, naming the field, because
+    // PostgreSQL cannot store them (and nothing legitimate needs them).
+    let tree: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("body", strip_position(&e.to_string())))?;
+    if let Some(field) = nul_in(&tree, String::new()) {
+        return Err(ApiError::invalid(field, NUL_MESSAGE));
+    }
+    serde_path_to_error::deserialize(tree).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = if inner.is_syntax() || inner.is_eof() { "body".to_owned() } else { path };
-        ApiError::validation(vec![field_error(&field, &strip_position(&inner.to_string()))])
-    })?;
-    de.end().map_err(|_| ApiError::invalid("body", "unexpected data after the JSON value"))?;
-    Ok(value)
+        ApiError::validation(vec![field_error(&path, &strip_position(&inner.to_string()))])
+    })
+}
+
+const NUL_MESSAGE: &str = "must not contain NUL characters";
+
+/// The path of the first string (or key) in `value` that contains a NUL character.
+fn nul_in(value: &serde_json::Value, path: String) -> Option<String> {
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            Some(if path.is_empty() { "body".into() } else { path })
+        }
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            nul_in(item, format!("{}[{i}]", if path.is_empty() { "body" } else { &path }))
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') { Some(join(&k.replace('\0', ""))) } else { nul_in(v, join(k)) }
+        }),
+        _ => None,
+    }
 }
 
 /// Query parameters, deserialised so that a bad value names its parameter.
@@ -99,6 +121,11 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 }
 
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if let Some((key, _)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::invalid(key.replace('\0', ""), NUL_MESSAGE));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -115,6 +142,9 @@ impl<T: DeserializeOwned> FromRequest for Path<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some((name, _)) = req.match_info().iter().find(|(_, v)| v.contains('\0')) {
+            return std::future::ready(Err(ApiError::invalid(name, NUL_MESSAGE)));
+        }
         let de = actix_router::PathDeserializer::new(req.match_info());
         let result = serde_path_to_error::deserialize(de).map(Path).map_err(|e| {
             let mut path = e.path().to_string();
@@ -251,8 +281,23 @@ mod tests {
 
         let e = first_error(parse_json(br#"{"title": "x", "price": {"min": 1}} []"#));
         assert_eq!(e.field, "body");
+        let q: Result<std::collections::HashMap<String, String>, _> = parse_query("q=a%00b&x=1");
+        assert_eq!(
+            q.unwrap_err().errors[0],
+            FieldError::new("q", "must not contain NUL characters")
+        );
 
         let e = first_error(parse_json(br#" ["x", {"min": 1}]"#));
         assert_eq!(e, FieldError::new("body", "must be a JSON object"));
+
+        let e = first_error(parse_json(br#"{"title": "a\u0000b", "price": {"min": 1}}"#));
+        assert_eq!(e, FieldError::new("title", "must not contain NUL characters"));
+        let e = first_error(parse_json(
+            br#"{"title": "x", "price": {"min": 1}, "tags": ["ok", "\u0000"]}"#,
+        ));
+        assert_eq!(e, FieldError::new("tags[1]", "must not contain NUL characters"));
+        // An escaped backslash followed by "u0000" is ordinary text.
+        let ok: Result<Body, _> = parse_json(br#"{"title": "\\u0000", "price": {"min": 1}}"#);
+        assert_eq!(ok.unwrap().title, "\\u0000");
     }
 }
