@@ -36,6 +36,8 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
         (name = "organizations", description = "Organisations, members, invitations and verification"),
         (name = "webhooks", description = "Signed HTTP notifications to an organisation's systems: endpoints, delivery log, test ping. Every request body is a `WebhookEvent`; see registering a webhook for the headers and how to verify the signature"),
         (name = "technologies", description = "Technology, equipment and research-result listings: moderation, expiry and Vietnamese-aware search"),
+        (name = "inquiries", description = "Enquiries about published listings and their threads"),
+        (name = "deals", description = "Deals between a buyer and a seller, optionally brokered: terms, the Art. 23 checklist, stages and an append-only timeline"),
         (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

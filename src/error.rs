@@ -49,6 +49,9 @@ pub struct Problem {
     /// Present for validation failures: every rejected field with its reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Present for an illegal state transition: the states reachable from the current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -58,11 +61,20 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// See [`Problem::allowed`].
+    pub allowed: Option<Vec<String>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), headers: Vec::new() }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+            allowed: None,
+        }
     }
 
     pub fn with_header(mut self, name: HeaderName, value: impl AsRef<str>) -> Self {
@@ -156,7 +168,9 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
-        problem(self.status, self.code, &self.detail, self.errors.clone())
+        let mut problem = problem(self.status, self.code, &self.detail, self.errors.clone());
+        problem.allowed.clone_from(&self.allowed);
+        problem
     }
 }
 
@@ -168,6 +182,7 @@ pub fn problem(status: StatusCode, code: &str, detail: &str, errors: Vec<FieldEr
         detail: detail.to_owned(),
         code: code.to_owned(),
         errors,
+        allowed: None,
     }
 }
 

@@ -35,7 +35,11 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         technologies,
         research_results,
         technology_reviews,
-        deals
+        deals,
+        deal_events,
+        deal_checklist,
+        inquiries,
+        inquiry_messages
     );
 }
 

@@ -17,6 +17,10 @@ const CALLER_SCOPED: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/me"),
     ("POST", "/api/v1/me/password"),
     ("POST", "/api/v1/organizations"),
+    // Lists of the caller's own organisations' enquiries and deals (tests/deals.rs checks
+    // that a stranger's list is empty).
+    ("GET", "/api/v1/inquiries"),
+    ("GET", "/api/v1/deals"),
 ];
 
 fn operations() -> Vec<(Method, String, bool)> {
@@ -88,7 +92,36 @@ backend_tests! {
             .post_as(&hooks, &alice.access, &json!({"url": "http://127.0.0.1:9/hook", "event_types": ["match.found"]}))
             .await
             .ok();
+        // A published listing of A, an enquiry about it from C and a deal made of it: real
+        // objects Bob is no party to.
+        let carol = ctx.signup("carol@c.vn").await;
+        let org_c = ctx.create_org(&carol, "Tổ chức C", "enterprise").await;
+        let moderator = ctx.staff("mod@techx.vn", techx::auth::PlatformRole::Moderator).await;
+        let listing = ctx
+            .publish_technology(&alice, &moderator, &technology_body(org_a["id"].as_str().unwrap(), "Công nghệ A"))
+            .await;
+        let inquiry = ctx
+            .post_as(
+                &format!("/api/v1/technologies/{}/inquiries", listing["id"].as_str().unwrap()),
+                &carol.access,
+                &json!({"organization_id": org_c["id"], "message": "Quan tâm", "intended_use": "Sản xuất",
+                        "transfer_form": "usage_licence"}),
+            )
+            .await
+            .ok();
+        let deal = ctx
+            .post_as(
+                "/api/v1/deals",
+                &carol.access,
+                &json!({"inquiry_id": inquiry["id"], "terms": {"transfer_form": "usage_licence"}}),
+            )
+            .await
+            .ok();
         let fixtures = vec![
+            ("technologies/{id}", listing["id"].as_str().unwrap().to_owned()),
+            ("inquiries/{id}", inquiry["id"].as_str().unwrap().to_owned()),
+            ("deals/{id}", deal["id"].as_str().unwrap().to_owned()),
+            ("checklist/{item}", "object".to_owned()),
             ("organizations/{id}", org_a["id"].as_str().unwrap().to_owned()),
             ("webhooks/{webhook_id}", hook["id"].as_str().unwrap().to_owned()),
             ("{user_id}", alice.user_id.clone()),

@@ -2,7 +2,9 @@
 
 pub mod auth;
 pub mod common;
+pub mod deals;
 pub mod extract;
+pub mod inquiries;
 pub mod limits;
 pub mod ops;
 pub mod organizations;
@@ -59,7 +61,22 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(technologies::review_technology)
         .service(technologies::archive_technology)
         .service(technologies::renew_technology)
-        .service(technologies::organization_technologies);
+        .service(technologies::organization_technologies)
+        .service(inquiries::create_inquiry)
+        .service(inquiries::list_inquiries)
+        .service(inquiries::get_inquiry)
+        .service(inquiries::post_inquiry_message)
+        .service(inquiries::close_inquiry)
+        .service(deals::create_deal)
+        .service(deals::list_deals)
+        .service(deals::get_deal)
+        .service(deals::update_deal)
+        .service(deals::set_checklist_item)
+        .service(deals::accept_deal)
+        .service(deals::confirm_signing)
+        .service(deals::transition_deal)
+        .service(deals::add_deal_note)
+        .service(deals::list_deal_events);
 }
 
 /// Operational endpoints outside the versioned API.

@@ -97,6 +97,83 @@ pub fn listing_contact_visible(
     }
 }
 
+/// The organisations taking part in a deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DealParties {
+    pub buyer: Id,
+    pub seller: Id,
+    pub broker: Option<Id>,
+}
+
+/// What can be done to a deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealAction {
+    /// Read it and its timeline: the parties' members and exchange staff.
+    View,
+    /// Change terms, tick the checklist, move it, add notes: the parties' members (broker
+    /// included).
+    Act,
+    /// Accept it, confirm signing: members of the buyer or the seller only; a broker does
+    /// not commit either side.
+    Commit,
+}
+
+/// Deals are private to their parties: anybody else (but staff, who may read) gets 404, so
+/// a deal's existence does not leak.
+pub fn deal(actor: &Actor, parties: &DealParties, action: DealAction) -> Result<(), ApiError> {
+    let principal =
+        actor.org_role(parties.buyer).is_some() || actor.org_role(parties.seller).is_some();
+    let broker = parties.broker.is_some_and(|b| actor.org_role(b).is_some());
+    if !principal && !broker && !actor.is_staff() {
+        return Err(ApiError::not_found("No such deal."));
+    }
+    let allowed = match action {
+        DealAction::View => true,
+        DealAction::Act => principal || broker,
+        DealAction::Commit => principal,
+    };
+    if allowed {
+        Ok(())
+    } else if principal || broker {
+        Err(ApiError::forbidden("Only the buyer and the seller may do this."))
+    } else {
+        Err(ApiError::forbidden("Exchange staff may read deals but not act on them."))
+    }
+}
+
+/// What can be done to an enquiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InquiryAction {
+    /// Read the thread: both sides' members and exchange staff.
+    View,
+    /// Write in the thread: both sides' members.
+    Reply,
+    /// Close it: the listing owner's members.
+    Close,
+}
+
+/// Enquiries are private to the enquiring organisation and the listing's owner (404 for
+/// everybody else but staff, who may read).
+pub fn inquiry(actor: &Actor, from: Id, to: Id, action: InquiryAction) -> Result<(), ApiError> {
+    let sender = actor.org_role(from).is_some();
+    let owner = actor.org_role(to).is_some();
+    if !sender && !owner && !actor.is_staff() {
+        return Err(ApiError::not_found("No such enquiry."));
+    }
+    let allowed = match action {
+        InquiryAction::View => true,
+        InquiryAction::Reply => sender || owner,
+        InquiryAction::Close => owner,
+    };
+    if allowed {
+        Ok(())
+    } else if sender {
+        Err(ApiError::forbidden("Only the listing's owner may close an enquiry."))
+    } else {
+        Err(ApiError::forbidden("Exchange staff may read enquiries but not act on them."))
+    }
+}
+
 pub fn organization(actor: &Actor, org: Id, action: OrgAction) -> Result<(), ApiError> {
     let role = actor.org_role(org);
     let allowed = match action {
@@ -219,5 +296,33 @@ mod tests {
         assert!(!listing_contact_visible(Some(&outsider), org, OnRequest));
         assert!(listing_contact_visible(Some(&member), org, OnRequest));
         assert!(listing_contact_visible(Some(&moderator), org, OnRequest));
+    }
+
+    #[test]
+    fn deals_belong_to_their_parties() {
+        use DealAction::*;
+        let (buyer, seller, broker) = (Id::new(), Id::new(), Id::new());
+        let parties = DealParties { buyer, seller, broker: Some(broker) };
+        let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
+        let of = |org| actor(PlatformRole::Member, vec![(org, OrgRole::Member)]);
+        let outsider = of(Id::new());
+        let moderator = actor(PlatformRole::Moderator, vec![]);
+        for action in [View, Act, Commit] {
+            assert_eq!(status(deal(&of(buyer), &parties, action)), 200);
+            assert_eq!(status(deal(&of(seller), &parties, action)), 200);
+            assert_eq!(status(deal(&outsider, &parties, action)), 404);
+        }
+        assert_eq!(status(deal(&of(broker), &parties, Act)), 200);
+        assert_eq!(status(deal(&of(broker), &parties, Commit)), 403);
+        assert_eq!(status(deal(&moderator, &parties, View)), 200);
+        assert_eq!(status(deal(&moderator, &parties, Act)), 403);
+
+        use InquiryAction as I;
+        assert_eq!(status(inquiry(&of(buyer), buyer, seller, I::Reply)), 200);
+        assert_eq!(status(inquiry(&of(buyer), buyer, seller, I::Close)), 403);
+        assert_eq!(status(inquiry(&of(seller), buyer, seller, I::Close)), 200);
+        assert_eq!(status(inquiry(&outsider, buyer, seller, I::View)), 404);
+        assert_eq!(status(inquiry(&moderator, buyer, seller, I::View)), 200);
+        assert_eq!(status(inquiry(&moderator, buyer, seller, I::Reply)), 403);
     }
 }

@@ -317,6 +317,77 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    deal_events (id) {
+        id -> SqlUuid,
+        deal_id -> SqlUuid,
+        actor_id -> SqlUuid,
+        actor_organization_id -> Nullable<SqlUuid>,
+        kind -> Text,
+        from_stage -> Nullable<Text>,
+        to_stage -> Nullable<Text>,
+        data_before -> Nullable<Text>,
+        data_after -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    deal_checklist (deal_id, item) {
+        deal_id -> SqlUuid,
+        item -> Text,
+        ticked -> Bool,
+        note -> Nullable<Text>,
+        ticked_by -> Nullable<SqlUuid>,
+        ticked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    inquiries (id) {
+        id -> SqlUuid,
+        technology_id -> SqlUuid,
+        from_organization_id -> SqlUuid,
+        to_organization_id -> SqlUuid,
+        created_by -> SqlUuid,
+        message -> Text,
+        intended_use -> Text,
+        transfer_form -> Text,
+        budget -> Nullable<BigInt>,
+        budget_currency -> Nullable<Text>,
+        status -> Text,
+        answered_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    inquiry_messages (id) {
+        id -> SqlUuid,
+        inquiry_id -> SqlUuid,
+        organization_id -> SqlUuid,
+        author_id -> SqlUuid,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -329,6 +400,10 @@ diesel::joinable!(technologies -> organizations (organization_id));
 diesel::joinable!(research_results -> technologies (technology_id));
 diesel::joinable!(technology_reviews -> technologies (technology_id));
 diesel::joinable!(deals -> technologies (technology_id));
+diesel::joinable!(deal_events -> deals (deal_id));
+diesel::joinable!(deal_checklist -> deals (deal_id));
+diesel::joinable!(inquiries -> technologies (technology_id));
+diesel::joinable!(inquiry_messages -> inquiries (inquiry_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -345,4 +420,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     research_results,
     technology_reviews,
     deals,
+    deal_events,
+    deal_checklist,
+    inquiries,
+    inquiry_messages,
 );

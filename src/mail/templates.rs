@@ -91,6 +91,15 @@ mail_templates! {
     ListingExpired = "listing_expired" {
         "title", "organization_name", "listing_path", "expired_at"
     }
+    /// Another organisation sent an enquiry about a listing.
+    InquiryReceived = "inquiry_received" {
+        "title", "organization_name", "from_organization_name", "message", "intended_use",
+        "inquiry_path"
+    }
+    /// A deal moved to another stage; sent to every party's owners.
+    DealStageChanged = "deal_stage_changed" {
+        "title", "seller_name", "buyer_name", "from_stage", "to_stage", "note", "deal_path"
+    }
 }
 
 impl Template {

@@ -1,6 +1,8 @@
 //! Queries and transactions, one module per aggregate, as functions over `&mut DbConn`.
 
+pub mod deals;
 pub mod idempotency;
+pub mod inquiries;
 pub mod organizations;
 pub mod outbox;
 pub mod sessions;

@@ -46,3 +46,74 @@ CREATE INDEX deals_seller ON deals (seller_organization_id);
 CREATE INDEX deals_broker ON deals (broker_organization_id);
 CREATE INDEX deals_technology ON deals (technology_id);
 CREATE INDEX deals_stage_completed ON deals (stage, completed_at);
+
+-- The append-only timeline of a deal: no endpoint updates or deletes these rows.
+-- `actor_organization_id` is the party the actor acted for (NULL for exchange staff).
+CREATE TABLE deal_events (
+    id                    UUID PRIMARY KEY,
+    deal_id               UUID NOT NULL REFERENCES deals (id),
+    actor_id              UUID NOT NULL REFERENCES users (id),
+    actor_organization_id UUID REFERENCES organizations (id),
+    kind                  TEXT NOT NULL
+                          CHECK (kind IN ('created', 'accepted', 'stage_changed', 'terms_changed',
+                                          'checklist', 'signing_confirmed', 'note')),
+    from_stage            TEXT,
+    to_stage              TEXT,
+    -- JSON snapshots of what changed (terms, a checklist item), or NULL.
+    data_before           TEXT,
+    data_after            TEXT,
+    note                  TEXT,
+    created_at            TIMESTAMP NOT NULL
+);
+CREATE INDEX deal_events_deal ON deal_events (deal_id, created_at);
+
+-- The Art. 23 contract items, one row per item, written when the deal is created.
+CREATE TABLE deal_checklist (
+    deal_id    UUID NOT NULL REFERENCES deals (id),
+    item       TEXT NOT NULL
+               CHECK (item IN ('object', 'scope_of_rights', 'transfer_method', 'price_and_payment',
+                               'term', 'schedule', 'warranty', 'penalties', 'dispute_resolution')),
+    ticked     BOOLEAN NOT NULL DEFAULT FALSE,
+    note       TEXT,
+    ticked_by  UUID REFERENCES users (id),
+    ticked_at  TIMESTAMP,
+    PRIMARY KEY (deal_id, item)
+);
+
+-- An organisation's expression of interest in a published listing, and its thread.
+CREATE TABLE inquiries (
+    id                   UUID PRIMARY KEY,
+    technology_id        UUID NOT NULL REFERENCES technologies (id),
+    -- The enquiring organisation, and the listing's owner at the time of the enquiry.
+    from_organization_id UUID NOT NULL REFERENCES organizations (id),
+    to_organization_id   UUID NOT NULL REFERENCES organizations (id),
+    created_by           UUID NOT NULL REFERENCES users (id),
+    message              TEXT NOT NULL,
+    intended_use         TEXT NOT NULL,
+    transfer_form        TEXT NOT NULL
+                         CHECK (transfer_form IN ('ownership_assignment', 'usage_licence')),
+    budget               BIGINT CHECK (budget >= 0),
+    budget_currency      TEXT,
+    status               TEXT NOT NULL DEFAULT 'open'
+                         CHECK (status IN ('open', 'answered', 'closed')),
+    -- First reply by the owner side: the response-rate statistic counts the NULLs.
+    answered_at          TIMESTAMP,
+    closed_at            TIMESTAMP,
+    created_at           TIMESTAMP NOT NULL,
+    updated_at           TIMESTAMP NOT NULL,
+    version              INTEGER NOT NULL DEFAULT 1,
+    CHECK (from_organization_id <> to_organization_id),
+    CHECK ((budget IS NULL) = (budget_currency IS NULL))
+);
+CREATE INDEX inquiries_from ON inquiries (from_organization_id, created_at);
+CREATE INDEX inquiries_to ON inquiries (to_organization_id, created_at);
+
+CREATE TABLE inquiry_messages (
+    id              UUID PRIMARY KEY,
+    inquiry_id      UUID NOT NULL REFERENCES inquiries (id),
+    organization_id UUID NOT NULL REFERENCES organizations (id),
+    author_id       UUID NOT NULL REFERENCES users (id),
+    body            TEXT NOT NULL,
+    created_at      TIMESTAMP NOT NULL
+);
+CREATE INDEX inquiry_messages_inquiry ON inquiry_messages (inquiry_id, created_at);

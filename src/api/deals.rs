@@ -1,0 +1,913 @@
+//! Deals between a buyer and a seller organisation, optionally brokered: terms, the Art. 23
+//! checklist, acceptance, signing confirmations, stage transitions and the timeline.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::common::{
+    Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
+};
+use crate::api::extract::{Json, Path, Query};
+use crate::api::validate::Validator;
+use crate::auth::Actor;
+use crate::auth::extract::Auth;
+use crate::auth::policy::{self, DealAction, DealParties, InquiryAction, OrgAction};
+use crate::db::types::{Id, utc};
+use crate::db::{DbConn, dialect};
+use crate::domain::deals::{self as machine, ChecklistItem, Stage, TransitionError};
+use crate::domain::listing::{self, Status};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::deals::{
+    self as store, By, Deal, EventRow, Move, NewDeal, Sides, Terms, TransferForm,
+};
+use crate::store::{idempotency, inquiries, organizations, technologies};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChecklistEntryDto {
+    pub item: ChecklistItem,
+    pub ticked: bool,
+    pub note: Option<String>,
+    /// Who last ticked or unticked it.
+    pub ticked_by: Option<uuid::Uuid>,
+    pub ticked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealDto {
+    pub id: uuid::Uuid,
+    pub technology_id: uuid::Uuid,
+    pub buyer_organization_id: uuid::Uuid,
+    pub seller_organization_id: uuid::Uuid,
+    pub broker_organization_id: Option<uuid::Uuid>,
+    /// The enquiry it came from.
+    pub inquiry_id: Option<uuid::Uuid>,
+    pub stage: Stage,
+    pub terms: Terms,
+    /// Recorded on completion.
+    pub final_price: Option<i64>,
+    pub buyer_accepted_at: Option<DateTime<Utc>>,
+    pub seller_accepted_at: Option<DateTime<Utc>>,
+    pub buyer_confirmed_signing_at: Option<DateTime<Utc>>,
+    pub seller_confirmed_signing_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    /// The Art. 23 contract items (in `GET /deals/{id}` and after changes; not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checklist: Option<Vec<ChecklistEntryDto>>,
+    pub created_by: uuid::Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Send as `If-Match` (the `ETag`) to change terms or move the deal.
+    pub version: i32,
+}
+
+fn dto(d: Deal, checklist: Option<Vec<store::ChecklistRow>>) -> Result<DealDto, ApiError> {
+    let checklist = match checklist {
+        None => None,
+        Some(rows) => Some(
+            rows.into_iter()
+                .map(|r| {
+                    let item = serde_json::from_value(serde_json::Value::String(r.item))
+                        .map_err(|_| ApiError::internal())?;
+                    Ok(ChecklistEntryDto {
+                        item,
+                        ticked: r.ticked,
+                        note: r.note,
+                        ticked_by: r.ticked_by.map(Into::into),
+                        ticked_at: r.ticked_at.map(utc),
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?,
+        ),
+    };
+    Ok(DealDto {
+        id: d.id.into(),
+        technology_id: d.technology_id.into(),
+        buyer_organization_id: d.buyer_organization_id.into(),
+        seller_organization_id: d.seller_organization_id.into(),
+        broker_organization_id: d.broker_organization_id.map(Into::into),
+        inquiry_id: d.inquiry_id.map(Into::into),
+        stage: d.stage()?,
+        terms: d.terms()?,
+        final_price: d.final_price,
+        buyer_accepted_at: d.buyer_accepted_at.map(utc),
+        seller_accepted_at: d.seller_accepted_at.map(utc),
+        buyer_confirmed_signing_at: d.buyer_confirmed_signing_at.map(utc),
+        seller_confirmed_signing_at: d.seller_confirmed_signing_at.map(utc),
+        cancel_reason: d.cancel_reason,
+        checklist,
+        created_by: d.created_by.into(),
+        created_at: utc(d.created_at),
+        updated_at: utc(d.updated_at),
+        signed_at: d.signed_at.map(utc),
+        completed_at: d.completed_at.map(utc),
+        version: d.version,
+    })
+}
+
+/// The deal with its checklist, as every single-deal response shows it.
+fn full(conn: &mut DbConn, deal: Deal) -> Result<DealDto, ApiError> {
+    let checklist = store::checklist(conn, deal.id)?;
+    dto(deal, Some(checklist))
+}
+
+fn respond(status: StatusCode, body: &DealDto) -> HttpResponse {
+    HttpResponse::build(status).insert_header((header::ETAG, etag(body.version))).json(body)
+}
+
+fn parties(deal: &Deal) -> DealParties {
+    DealParties {
+        buyer: deal.buyer_organization_id,
+        seller: deal.seller_organization_id,
+        broker: deal.broker_organization_id,
+    }
+}
+
+/// The party the actor acts for: the buyer or seller first, the broker otherwise.
+fn by(actor: &Actor, deal: &Deal) -> By {
+    let organization = [
+        Some(deal.buyer_organization_id),
+        Some(deal.seller_organization_id),
+        deal.broker_organization_id,
+    ]
+    .into_iter()
+    .flatten()
+    .find(|org| actor.org_role(*org).is_some());
+    By { user: actor.user_id, organization }
+}
+
+fn sides(actor: &Actor, deal: &Deal) -> Sides {
+    Sides {
+        buyer: actor.org_role(deal.buyer_organization_id).is_some(),
+        seller: actor.org_role(deal.seller_organization_id).is_some(),
+    }
+}
+
+fn validate_terms(v: &mut Validator, t: &Terms, brokered: bool) {
+    if t.transfer_form == TransferForm::OwnershipAssignment {
+        for (field, set) in [
+            ("terms.exclusive", t.exclusive.is_some()),
+            ("terms.territory", t.territory.is_some()),
+            ("terms.term_months", t.term_months.is_some()),
+            ("terms.sublicensing", t.sublicensing.is_some()),
+        ] {
+            v.check(!set, field, "applies to a usage licence only");
+        }
+    }
+    v.optional_text("terms.territory", t.territory.as_deref(), 200);
+    v.optional_text("terms.payment_schedule", t.payment_schedule.as_deref(), 2_000);
+    v.check(
+        t.term_months.is_none_or(|m| (1..=1200).contains(&m)),
+        "terms.term_months",
+        "must be between 1 and 1200",
+    );
+    v.check(t.price.is_none_or(|p| p >= 0), "terms.price", "must not be negative");
+    v.check(t.broker_fee.is_none_or(|p| p >= 0), "terms.broker_fee", "must not be negative");
+    v.check(brokered || t.broker_fee.is_none(), "terms.broker_fee", "needs a broker");
+    let money = t.price.is_some() || t.broker_fee.is_some();
+    match &t.currency {
+        Some(c) => v.check(
+            listing::is_currency(c),
+            "terms.currency",
+            "is not a known ISO 4217 currency code",
+        ),
+        None => v.check(!money, "terms.currency", "is required with a price or a broker fee"),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDealRequest {
+    /// A party (the enquirer or the listing's owner) turns this enquiry into a deal: the
+    /// enquirer buys, the owner sells. Leave the four fields below out.
+    pub inquiry_id: Option<uuid::Uuid>,
+    /// A broker (an `intermediary` organisation the caller belongs to) names both parties.
+    pub broker_organization_id: Option<uuid::Uuid>,
+    /// Brokered deals: a published listing of the seller.
+    pub technology_id: Option<uuid::Uuid>,
+    pub buyer_organization_id: Option<uuid::Uuid>,
+    pub seller_organization_id: Option<uuid::Uuid>,
+    pub terms: Terms,
+}
+
+/// What a deal will link, decided from the request and the database.
+struct Plan {
+    technology_id: Id,
+    buyer: Id,
+    seller: Id,
+    broker: Option<Id>,
+    inquiry_id: Option<Id>,
+    /// The side the creator commits by creating.
+    accepted_side: Option<Id>,
+}
+
+fn plan(conn: &mut DbConn, actor: &Actor, body: &CreateDealRequest) -> Result<Plan, ApiError> {
+    if let Some(inquiry_id) = body.inquiry_id {
+        if body.broker_organization_id.is_some()
+            || body.technology_id.is_some()
+            || body.buyer_organization_id.is_some()
+            || body.seller_organization_id.is_some()
+        {
+            return Err(ApiError::invalid(
+                "inquiry_id",
+                "names the parties already; leave out the broker, technology, buyer and seller",
+            ));
+        }
+        let inquiry = inquiries::get(conn, inquiry_id.into())?;
+        let (buyer, seller) = (inquiry.from_organization_id, inquiry.to_organization_id);
+        policy::inquiry(actor, buyer, seller, InquiryAction::Reply)?;
+        if inquiry.status == "closed" {
+            return Err(ApiError::conflict("inquiry_closed", "This enquiry is closed."));
+        }
+        // The creator's side accepts by creating; the seller first for a member of both.
+        let side = if actor.org_role(seller).is_some() { seller } else { buyer };
+        return Ok(Plan {
+            technology_id: inquiry.technology_id,
+            buyer,
+            seller,
+            broker: None,
+            inquiry_id: Some(inquiry.id),
+            accepted_side: Some(side),
+        });
+    }
+    let mut v = Validator::new();
+    for (field, value) in [
+        ("broker_organization_id", body.broker_organization_id),
+        ("technology_id", body.technology_id),
+        ("buyer_organization_id", body.buyer_organization_id),
+        ("seller_organization_id", body.seller_organization_id),
+    ] {
+        v.check(value.is_some(), field, "is required without inquiry_id");
+    }
+    v.finish()?;
+    let id = |u: Option<uuid::Uuid>| Id::from(u.unwrap_or_default());
+    let (broker, technology) = (id(body.broker_organization_id), id(body.technology_id));
+    let (buyer, seller) = (id(body.buyer_organization_id), id(body.seller_organization_id));
+    policy::organization(actor, broker, OrgAction::ActFor)?;
+    if organizations::get(conn, broker)?.kind != "intermediary" {
+        return Err(ApiError::forbidden("Only intermediary organisations broker deals."));
+    }
+    let mut v = Validator::new();
+    v.check(buyer != seller, "buyer_organization_id", "must differ from the seller");
+    v.check(broker != buyer && broker != seller, "broker_organization_id", "must not be a party");
+    v.finish()?;
+    let listing =
+        technologies::find(conn, technology)?
+            .filter(|l| l.status == Status::Published)
+            .ok_or_else(|| ApiError::invalid("technology_id", "is not a published listing"))?;
+    if listing.organization_id != seller {
+        return Err(ApiError::invalid("seller_organization_id", "must own the listing"));
+    }
+    if organizations::find(conn, buyer)?.is_none() {
+        return Err(ApiError::invalid("buyer_organization_id", "is not an organisation"));
+    }
+    Ok(Plan {
+        technology_id: technology,
+        buyer,
+        seller,
+        broker: Some(broker),
+        inquiry_id: None,
+        accepted_side: None,
+    })
+}
+
+/// Open a deal: a party from an enquiry (that party accepts by creating it), or a broker
+/// naming both parties (each must accept). Honours `Idempotency-Key`.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: the same key and body return the first response")),
+    request_body = CreateDealRequest,
+    responses(
+        (status = 201, description = "Open", body = DealDto, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, description = "Invalid fields"),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Not a member of the broker, or it is not an intermediary"),
+        (status = 404, description = "No such enquiry, or not a side of it"),
+        (status = 409, description = "The enquiry is closed (`inquiry_closed`)"),
+        (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
+    )
+)]
+#[post("/deals")]
+pub async fn create_deal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<CreateDealRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let actor = auth.0;
+    let body = body.0;
+    let mut v = Validator::new();
+    validate_terms(&mut v, &body.terms, body.inquiry_id.is_none());
+    v.finish()?;
+    let fingerprint = request_fingerprint(&body);
+    let created = state
+        .db
+        .run(move |conn| {
+            idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
+                let p = plan(conn, &actor, &body)?;
+                let new = NewDeal {
+                    technology_id: p.technology_id,
+                    buyer: p.buyer,
+                    seller: p.seller,
+                    broker: p.broker,
+                    inquiry_id: p.inquiry_id,
+                    terms: &body.terms,
+                    accepted_side: p.accepted_side,
+                };
+                let organization = p.accepted_side.or(p.broker);
+                let deal = store::create(conn, &new, By { user: actor.user_id, organization })?;
+                serde_json::to_value(full(conn, deal)?).map_err(|_| ApiError::internal())
+            })
+        })
+        .await?;
+    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let version = created.body["version"].as_i64().unwrap_or(1);
+    let mut response = HttpResponse::Created();
+    response
+        .insert_header((header::LOCATION, format!("/api/v1/deals/{id}")))
+        .insert_header((header::ETAG, format!("\"{version}\"")));
+    if created.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.json(created.body))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DealListParams {
+    #[param(inline)]
+    pub stage: Option<Stage>,
+}
+
+/// Deals of the caller's organisations (as buyer, seller or broker), newest first; exchange
+/// staff see every deal.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(DealListParams, PageParams),
+    responses(
+        (status = 200, body = Page<DealDto>),
+        (status = 400, description = "Invalid parameters"),
+        (status = 401, description = "Not signed in"),
+    )
+)]
+#[get("/deals")]
+pub async fn list_deals(
+    state: web::Data<AppState>,
+    auth: Auth,
+    params: Query<DealListParams>,
+    paging: Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.0.resolve()?;
+    let actor = auth.0;
+    let orgs: Option<Vec<Id>> =
+        (!actor.is_staff()).then(|| actor.memberships.iter().map(|(org, _)| *org).collect());
+    let stage = params.0.stage;
+    let (items, total) = state
+        .db
+        .run(move |conn| store::list(conn, orgs.as_deref(), stage, page.offset(), page.limit()))
+        .await?;
+    let items = items.into_iter().map(|d| dto(d, None)).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
+}
+
+/// Loads a deal the caller may see (404 otherwise) and checks `action`.
+fn load(conn: &mut DbConn, actor: &Actor, id: Id, action: DealAction) -> Result<Deal, ApiError> {
+    let deal = store::get(conn, id)?;
+    policy::deal(actor, &parties(&deal), action)?;
+    Ok(deal)
+}
+
+/// A deal with its checklist: the parties' members and exchange staff (404 for others).
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 401, description = "Not signed in"),
+        (status = 404, description = "No such deal, or not a party to it"),
+    )
+)]
+#[get("/deals/{id}")]
+pub async fn get_deal(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id: Id = path.0.into();
+    let actor = auth.0;
+    let body = state
+        .db
+        .run(move |conn| {
+            let deal = load(conn, &actor, id, DealAction::View)?;
+            full(conn, deal)
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, &body))
+}
+
+/// A field that is present (even as `null`) is `Some`, so a PATCH tells "leave it" (absent)
+/// from "clear it" (`null`).
+fn present_field<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Terms to change; absent fields stay, `null` clears an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDealRequest {
+    pub transfer_form: Option<TransferForm>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<bool>)]
+    pub exclusive: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<String>)]
+    pub territory: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<i32>)]
+    pub term_months: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<bool>)]
+    pub sublicensing: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<i64>)]
+    pub price: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<String>)]
+    pub currency: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<String>)]
+    pub payment_schedule: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<i64>)]
+    pub broker_fee: Option<Option<i64>>,
+}
+
+impl UpdateDealRequest {
+    fn apply(self, mut t: Terms) -> Terms {
+        if let Some(form) = self.transfer_form {
+            t.transfer_form = form;
+        }
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(value) = self.$field {
+                    t.$field = value;
+                }
+            )*};
+        }
+        set!(exclusive, territory, term_months, sublicensing, price, currency, payment_schedule);
+        set!(broker_fee);
+        t
+    }
+}
+
+/// Runs `work` on the deal in a write transaction after the visibility (404), permission
+/// (403) and, when `expected` is given, version (428/412) checks.
+async fn change<T: Send + 'static>(
+    state: &AppState,
+    actor: Actor,
+    id: Id,
+    action: DealAction,
+    expected: Option<Result<i32, ApiError>>,
+    work: impl FnOnce(&mut DbConn, &Actor, Deal) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    state
+        .db
+        .run(move |conn| {
+            dialect::write_transaction(conn, |conn| {
+                let deal = load(conn, &actor, id, action)?;
+                if let Some(expected) = expected {
+                    if expected? != deal.version {
+                        return Err(precondition_failed());
+                    }
+                }
+                work(conn, &actor, deal)
+            })
+        })
+        .await
+}
+
+fn before_signing(deal: &Deal, what: &str) -> Result<Stage, ApiError> {
+    let stage = deal.stage()?;
+    if matches!(stage, Stage::Open | Stage::Negotiating | Stage::Valuation | Stage::Contracting) {
+        Ok(stage)
+    } else {
+        Err(ApiError::conflict(
+            "deal_locked",
+            format!("A deal that is {} cannot have its {what} changed.", stage.as_str()),
+        ))
+    }
+}
+
+/// Change the terms (any party's members), before the deal is signed. Needs `If-Match`.
+/// Signing confirmations given so far are withdrawn; the change is an event with the terms
+/// before and after.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = "The ETag you last read")),
+    request_body = UpdateDealRequest,
+    responses(
+        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 400, description = "Invalid fields"),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Exchange staff cannot change deals"),
+        (status = 404, description = "No such deal, or not a party to it"),
+        (status = 409, description = "Signed or later (`deal_locked`)"),
+        (status = 412, description = "Changed since you read it"),
+        (status = 428, description = "`If-Match` missing"),
+    )
+)]
+#[patch("/deals/{id}")]
+pub async fn update_deal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<UpdateDealRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = body.0;
+    let expected = if_match(&req);
+    let body = change(
+        &state,
+        auth.0,
+        path.0.into(),
+        DealAction::Act,
+        Some(expected),
+        |conn, actor, deal| {
+            before_signing(&deal, "terms")?;
+            let terms = patch.apply(deal.terms()?);
+            let mut v = Validator::new();
+            validate_terms(&mut v, &terms, deal.broker_organization_id.is_some());
+            v.finish()?;
+            let updated = store::update_terms(conn, &deal, &terms, by(actor, &deal))?;
+            full(conn, updated)
+        },
+    )
+    .await?;
+    Ok(respond(StatusCode::OK, &body))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistRequest {
+    pub ticked: bool,
+    /// Where the contract covers the item; at most 2 000 characters.
+    #[schema(example = "Điều 5 của dự thảo hợp đồng")]
+    pub note: Option<String>,
+}
+
+/// Tick or untick an Art. 23 contract item with a note (any party's members), before the
+/// deal is signed.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("item" = ChecklistItem, Path)),
+    request_body = ChecklistRequest,
+    responses(
+        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 400, description = "Invalid fields or unknown item"),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Exchange staff cannot change deals"),
+        (status = 404, description = "No such deal, or not a party to it"),
+        (status = 409, description = "Signed or later (`deal_locked`), or it moved meanwhile (`deal_changed`)"),
+    )
+)]
+#[put("/deals/{id}/checklist/{item}")]
+pub async fn set_checklist_item(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<(uuid::Uuid, ChecklistItem)>,
+    body: Json<ChecklistRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, item) = path.0;
+    let request = body.0;
+    let body =
+        change(&state, auth.0, id.into(), DealAction::Act, None, move |conn, actor, deal| {
+            let stage = before_signing(&deal, "checklist")?;
+            let mut v = Validator::new();
+            v.optional_text("note", request.note.as_deref(), 2_000);
+            v.finish()?;
+            let note = request.note.as_deref().map(str::trim);
+            let updated =
+                store::tick(conn, &deal, stage, item, request.ticked, note, by(actor, &deal))?;
+            full(conn, updated)
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, &body))
+}
+
+/// Accept a deal for your side (members of the buyer or the seller) while it is `open`. A
+/// brokered deal leaves `open` once both sides accepted.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Not the buyer or the seller"),
+        (status = 404, description = "No such deal, or not a party to it"),
+        (status = 409, description = "No longer open (`not_open`), or it moved meanwhile (`deal_changed`)"),
+    )
+)]
+#[post("/deals/{id}/accept")]
+pub async fn accept_deal(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let body =
+        change(&state, auth.0, path.0.into(), DealAction::Commit, None, |conn, actor, deal| {
+            let stage = deal.stage()?;
+            if stage != Stage::Open {
+                return Err(ApiError::conflict("not_open", "Only an open deal can be accepted."));
+            }
+            let updated = store::accept(conn, &deal, stage, sides(actor, &deal), by(actor, &deal))?;
+            full(conn, updated)
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, &body))
+}
+
+/// Confirm, for your side (members of the buyer or the seller), that the contract is
+/// signed; only in `contracting`. Moving to `signed` needs both confirmations and the whole
+/// checklist. A change of terms withdraws confirmations.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Not the buyer or the seller"),
+        (status = 404, description = "No such deal, or not a party to it"),
+        (status = 409, description = "Not in `contracting` (`not_contracting`), or it moved meanwhile (`deal_changed`)"),
+    )
+)]
+#[post("/deals/{id}/signing-confirmation")]
+pub async fn confirm_signing(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let body =
+        change(&state, auth.0, path.0.into(), DealAction::Commit, None, |conn, actor, deal| {
+            let stage = deal.stage()?;
+            if stage != Stage::Contracting {
+                return Err(ApiError::conflict(
+                    "not_contracting",
+                    "Signing can be confirmed while the deal is in contracting only.",
+                ));
+            }
+            let updated =
+                store::confirm_signing(conn, &deal, stage, sides(actor, &deal), by(actor, &deal))?;
+            full(conn, updated)
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, &body))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    pub to: Stage,
+    /// Recorded in the timeline and mailed to the parties; at most 2 000 characters.
+    pub note: Option<String>,
+    /// Required to cancel; at most 2 000 characters.
+    pub reason: Option<String>,
+    /// With `completed`: the price the deal closed at (minor units, the terms' currency);
+    /// defaults to the agreed price.
+    #[schema(minimum = 0)]
+    pub final_price: Option<i64>,
+}
+
+fn refused(from: Stage, error: TransitionError) -> ApiError {
+    let names = |stages: &[Stage]| stages.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>();
+    match error {
+        TransitionError::NotAllowed { to, allowed, .. } => {
+            let list = names(&allowed);
+            let detail = if list.is_empty() {
+                format!(
+                    "A deal that is {} is final: it cannot move to {}.",
+                    from.as_str(),
+                    to.as_str()
+                )
+            } else {
+                format!(
+                    "A deal that is {} cannot move to {}; allowed: {}.",
+                    from.as_str(),
+                    to.as_str(),
+                    list.join(", ")
+                )
+            };
+            let mut e = ApiError::conflict("invalid_transition", detail);
+            e.allowed = Some(list);
+            e
+        }
+        TransitionError::Unmet { to, missing } => ApiError::conflict(
+            "transition_conditions_unmet",
+            format!("The deal cannot move to {} yet: {}.", to.as_str(), missing.join("; ")),
+        ),
+    }
+}
+
+/// Move the deal to another stage (any party's members). Needs `If-Match`. Illegal moves
+/// answer 409 `invalid_transition` with the `allowed` stages; unmet conditions (acceptance
+/// by both sides to leave `open`; the whole checklist and both confirmations to sign; a
+/// reason to cancel) answer 409 `transition_conditions_unmet` naming what is missing.
+/// Every party's owners are mailed and every party gets `deal.stage_changed`.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = "The ETag you last read")),
+    request_body = TransitionRequest,
+    responses(
+        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 400, description = "Invalid fields"),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Exchange staff cannot move deals"),
+        (status = 404, description = "No such deal, or not a party to it"),
+        (status = 409, description = "`invalid_transition` (with `allowed`) or `transition_conditions_unmet`"),
+        (status = 412, description = "Changed since you read it"),
+        (status = 428, description = "`If-Match` missing"),
+    )
+)]
+#[post("/deals/{id}/transitions")]
+pub async fn transition_deal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<TransitionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let expected = if_match(&req);
+    let body = change(
+        &state,
+        auth.0,
+        path.0.into(),
+        DealAction::Act,
+        Some(expected),
+        move |conn, actor, deal| {
+            let mut v = Validator::new();
+            v.optional_text("note", request.note.as_deref(), 2_000);
+            v.optional_text("reason", request.reason.as_deref(), 2_000);
+            v.check(
+                request.final_price.is_none_or(|p| p >= 0),
+                "final_price",
+                "must not be negative",
+            );
+            v.check(
+                request.final_price.is_none() || request.to == Stage::Completed,
+                "final_price",
+                "is recorded on completion only",
+            );
+            v.finish()?;
+            let from = deal.stage()?;
+            let reason = request.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+            let facts = store::facts(conn, &deal, reason.map(str::to_owned))?;
+            machine::check(from, request.to, &facts).map_err(|e| refused(from, e))?;
+            let final_price = request.final_price.or(deal.price);
+            if request.to == Stage::Completed && final_price.is_none() {
+                return Err(refused(
+                    from,
+                    TransitionError::Unmet {
+                        to: Stage::Completed,
+                        missing: vec!["a final price".into()],
+                    },
+                ));
+            }
+            let m = Move {
+                to: request.to,
+                note: request.note.as_deref().map(str::trim).filter(|n| !n.is_empty()),
+                reason,
+                final_price,
+            };
+            let updated = store::transition(conn, &deal, &m, by(actor, &deal))?;
+            full(conn, updated)
+        },
+    )
+    .await?;
+    Ok(respond(StatusCode::OK, &body))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DealNoteRequest {
+    /// At most 5 000 characters.
+    #[schema(example = "Hai bên đã họp trực tuyến ngày 27/11.")]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealEventDto {
+    pub id: uuid::Uuid,
+    /// `created`, `accepted`, `stage_changed`, `terms_changed`, `checklist`,
+    /// `signing_confirmed` or `note`.
+    #[schema(example = "stage_changed")]
+    pub kind: String,
+    pub actor_id: uuid::Uuid,
+    /// The party the actor acted for.
+    pub actor_organization_id: Option<uuid::Uuid>,
+    pub from_stage: Option<Stage>,
+    pub to_stage: Option<Stage>,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn event_dto(e: EventRow) -> DealEventDto {
+    let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+    DealEventDto {
+        id: e.id.into(),
+        kind: e.kind,
+        actor_id: e.actor_id.into(),
+        actor_organization_id: e.actor_organization_id.map(Into::into),
+        from_stage: e.from_stage.as_deref().and_then(Stage::parse),
+        to_stage: e.to_stage.as_deref().and_then(Stage::parse),
+        before: json(e.data_before),
+        after: json(e.data_after),
+        note: e.note,
+        created_at: utc(e.created_at),
+    }
+}
+
+/// Add a note to the timeline (any party's members).
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    request_body = DealNoteRequest,
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 400, description = "Invalid fields"),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Exchange staff cannot write in deals"),
+        (status = 404, description = "No such deal, or not a party to it"),
+    )
+)]
+#[post("/deals/{id}/notes")]
+pub async fn add_deal_note(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<DealNoteRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let text = body.0.note;
+    change(&state, auth.0, path.0.into(), DealAction::Act, None, move |conn, actor, deal| {
+        let mut v = Validator::new();
+        v.text("note", &text, 5_000);
+        v.finish()?;
+        store::note(conn, &deal, text.trim(), by(actor, &deal))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The deal's timeline, oldest first: every change with who, when, from/to and before/after.
+/// Nothing edits or deletes it.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), PageParams),
+    responses(
+        (status = 200, body = Page<DealEventDto>),
+        (status = 400, description = "Invalid parameters"),
+        (status = 401, description = "Not signed in"),
+        (status = 404, description = "No such deal, or not a party to it"),
+    )
+)]
+#[get("/deals/{id}/events")]
+pub async fn list_deal_events(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    paging: Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = paging.0.resolve()?;
+    let id: Id = path.0.into();
+    let actor = auth.0;
+    let (items, total) = state
+        .db
+        .run(move |conn| {
+            load(conn, &actor, id, DealAction::View)?;
+            store::events(conn, id, page.offset(), page.limit())
+        })
+        .await?;
+    let items = items.into_iter().map(event_dto).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
+}

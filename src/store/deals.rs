@@ -1,0 +1,646 @@
+//! Deals: rows, their Art. 23 checklist and their append-only timeline. Every change writes
+//! an event in the same transaction, and every write to `deals` is guarded by the version
+//! read in that transaction, so two concurrent changes cannot both apply.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::api::common::precondition_failed;
+use crate::db::DbConn;
+use crate::db::schema::{deal_checklist, deal_events, deals, organizations, technologies};
+use crate::db::types::{Id, now};
+use crate::domain::deals::{ChecklistItem, Facts, Stage};
+use crate::domain::lang::Lang;
+use crate::error::ApiError;
+use crate::mail::{self, Mail, Template};
+use crate::store::organizations::owner_contacts;
+use crate::webhooks::{self, EventType};
+
+/// The transfer form of a deal (Law on Technology Transfer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferForm {
+    /// Chuyển nhượng quyền sở hữu.
+    OwnershipAssignment,
+    /// Chuyển giao quyền sử dụng: a licence.
+    UsageLicence,
+}
+
+impl TransferForm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferForm::OwnershipAssignment => "ownership_assignment",
+            TransferForm::UsageLicence => "usage_licence",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [TransferForm::OwnershipAssignment, TransferForm::UsageLicence]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
+
+/// What the parties negotiate. Money in the currency's minor unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Terms {
+    pub transfer_form: TransferForm,
+    /// Licence only: whether the licensee is the only one.
+    pub exclusive: Option<bool>,
+    /// Licence only: where the licence applies.
+    #[schema(example = "Việt Nam")]
+    pub territory: Option<String>,
+    /// Licence only: its term in months.
+    #[schema(minimum = 1, example = 60)]
+    pub term_months: Option<i32>,
+    /// Licence only: whether the licensee may sublicense.
+    pub sublicensing: Option<bool>,
+    #[schema(minimum = 0, example = 750000000)]
+    pub price: Option<i64>,
+    /// ISO 4217; required with `price` or `broker_fee`.
+    #[schema(example = "VND")]
+    pub currency: Option<String>,
+    #[schema(example = "30% khi ký, 70% khi bàn giao")]
+    pub payment_schedule: Option<String>,
+    #[schema(minimum = 0)]
+    pub broker_fee: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct Deal {
+    pub id: Id,
+    pub technology_id: Id,
+    pub buyer_organization_id: Id,
+    pub seller_organization_id: Id,
+    pub broker_organization_id: Option<Id>,
+    pub demand_id: Option<Id>,
+    pub proposal_id: Option<Id>,
+    pub inquiry_id: Option<Id>,
+    pub stage: String,
+    pub transfer_form: String,
+    pub exclusive: Option<bool>,
+    pub territory: Option<String>,
+    pub term_months: Option<i32>,
+    pub sublicensing: Option<bool>,
+    pub price: Option<i64>,
+    pub currency: Option<String>,
+    pub payment_schedule: Option<String>,
+    pub broker_fee: Option<i64>,
+    pub final_price: Option<i64>,
+    pub buyer_accepted_at: Option<NaiveDateTime>,
+    pub seller_accepted_at: Option<NaiveDateTime>,
+    pub buyer_confirmed_signing_at: Option<NaiveDateTime>,
+    pub seller_confirmed_signing_at: Option<NaiveDateTime>,
+    pub cancel_reason: Option<String>,
+    pub created_by: Id,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub signed_at: Option<NaiveDateTime>,
+    pub completed_at: Option<NaiveDateTime>,
+    pub version: i32,
+}
+
+impl Deal {
+    pub fn stage(&self) -> Result<Stage, ApiError> {
+        Stage::parse(&self.stage).ok_or_else(|| {
+            tracing::error!(id = %self.id, "unreadable deal stage");
+            ApiError::internal()
+        })
+    }
+
+    pub fn terms(&self) -> Result<Terms, ApiError> {
+        Ok(Terms {
+            transfer_form: TransferForm::parse(&self.transfer_form).ok_or_else(|| {
+                tracing::error!(id = %self.id, "unreadable deal transfer form");
+                ApiError::internal()
+            })?,
+            exclusive: self.exclusive,
+            territory: self.territory.clone(),
+            term_months: self.term_months,
+            sublicensing: self.sublicensing,
+            price: self.price,
+            currency: self.currency.clone(),
+            payment_schedule: self.payment_schedule.clone(),
+            broker_fee: self.broker_fee,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct ChecklistRow {
+    #[allow(dead_code)]
+    pub deal_id: Id,
+    pub item: String,
+    pub ticked: bool,
+    pub note: Option<String>,
+    pub ticked_by: Option<Id>,
+    pub ticked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct EventRow {
+    pub id: Id,
+    #[allow(dead_code)]
+    pub deal_id: Id,
+    pub actor_id: Id,
+    pub actor_organization_id: Option<Id>,
+    pub kind: String,
+    pub from_stage: Option<String>,
+    pub to_stage: Option<String>,
+    pub data_before: Option<String>,
+    pub data_after: Option<String>,
+    pub note: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Who did something, and for which party.
+#[derive(Debug, Clone, Copy)]
+pub struct By {
+    pub user: Id,
+    pub organization: Option<Id>,
+}
+
+/// One timeline entry to write.
+#[derive(Debug, Default)]
+pub struct NewEvent<'a> {
+    pub kind: &'a str,
+    pub from_stage: Option<Stage>,
+    pub to_stage: Option<Stage>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub note: Option<&'a str>,
+}
+
+fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<(), ApiError> {
+    diesel::insert_into(deal_events::table)
+        .values((
+            deal_events::id.eq(Id::new()),
+            deal_events::deal_id.eq(deal),
+            deal_events::actor_id.eq(by.user),
+            deal_events::actor_organization_id.eq(by.organization),
+            deal_events::kind.eq(event.kind),
+            deal_events::from_stage.eq(event.from_stage.map(Stage::as_str)),
+            deal_events::to_stage.eq(event.to_stage.map(Stage::as_str)),
+            deal_events::data_before.eq(event.before.map(|v| v.to_string())),
+            deal_events::data_after.eq(event.after.map(|v| v.to_string())),
+            deal_events::note.eq(event.note),
+            deal_events::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn item_name(item: ChecklistItem) -> String {
+    serde_json::to_value(item).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+pub struct NewDeal<'a> {
+    pub technology_id: Id,
+    pub buyer: Id,
+    pub seller: Id,
+    pub broker: Option<Id>,
+    pub inquiry_id: Option<Id>,
+    pub terms: &'a Terms,
+    /// The party the creator commits (buyer or seller), if any: that side is accepted.
+    pub accepted_side: Option<Id>,
+}
+
+/// Creates a deal in `open` with an unticked checklist and a `created` event. Run in a write
+/// transaction.
+pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, ApiError> {
+    let at = now();
+    let id = Id::new();
+    let t = new.terms;
+    let accepted = |side: Id| (new.accepted_side == Some(side)).then_some(at);
+    diesel::insert_into(deals::table)
+        .values((
+            deals::id.eq(id),
+            deals::technology_id.eq(new.technology_id),
+            deals::buyer_organization_id.eq(new.buyer),
+            deals::seller_organization_id.eq(new.seller),
+            deals::broker_organization_id.eq(new.broker),
+            deals::inquiry_id.eq(new.inquiry_id),
+            deals::stage.eq(Stage::Open.as_str()),
+            deals::transfer_form.eq(t.transfer_form.as_str()),
+            deals::exclusive.eq(t.exclusive),
+            deals::territory.eq(t.territory.as_deref()),
+            deals::term_months.eq(t.term_months),
+            deals::sublicensing.eq(t.sublicensing),
+            deals::price.eq(t.price),
+            deals::currency.eq(t.currency.as_deref()),
+            deals::payment_schedule.eq(t.payment_schedule.as_deref()),
+            deals::broker_fee.eq(t.broker_fee),
+            deals::buyer_accepted_at.eq(accepted(new.buyer)),
+            deals::seller_accepted_at.eq(accepted(new.seller)),
+            deals::created_by.eq(by.user),
+            deals::created_at.eq(at),
+            deals::updated_at.eq(at),
+            deals::version.eq(1),
+        ))
+        .execute(conn)?;
+    for item in ChecklistItem::ALL {
+        diesel::insert_into(deal_checklist::table)
+            .values((
+                deal_checklist::deal_id.eq(id),
+                deal_checklist::item.eq(item_name(item)),
+                deal_checklist::ticked.eq(false),
+            ))
+            .execute(conn)?;
+    }
+    let terms = serde_json::to_value(t).map_err(|_| ApiError::internal())?;
+    record(
+        conn,
+        id,
+        by,
+        NewEvent {
+            kind: "created",
+            to_stage: Some(Stage::Open),
+            after: Some(terms),
+            ..NewEvent::default()
+        },
+    )?;
+    get(conn, id)
+}
+
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Deal>, ApiError> {
+    Ok(deals::table.find(id).first(conn).optional()?)
+}
+
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Deal, ApiError> {
+    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such deal."))
+}
+
+/// Deals with any of `orgs` as a party (every deal when `orgs` is `None`: staff), newest
+/// first.
+pub fn list(
+    conn: &mut DbConn,
+    orgs: Option<&[Id]>,
+    stage: Option<Stage>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Deal>, i64), ApiError> {
+    let query = || {
+        let mut q = deals::table.into_boxed();
+        if let Some(orgs) = orgs {
+            q = q.filter(
+                deals::buyer_organization_id
+                    .eq_any(orgs.to_vec())
+                    .or(deals::seller_organization_id.eq_any(orgs.to_vec()))
+                    .or(deals::broker_organization_id.eq_any(orgs.to_vec())),
+            );
+        }
+        if let Some(stage) = stage {
+            q = q.filter(deals::stage.eq(stage.as_str()));
+        }
+        q
+    };
+    let total = query().count().get_result(conn)?;
+    let items = query()
+        .order((deals::created_at.desc(), deals::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    Ok((items, total))
+}
+
+pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, ApiError> {
+    let rows: Vec<ChecklistRow> =
+        deal_checklist::table.filter(deal_checklist::deal_id.eq(id)).load(conn)?;
+    // In Art. 23 order, not the database's.
+    let position = |name: &str| ChecklistItem::ALL.iter().position(|i| item_name(*i) == name);
+    let mut rows = rows;
+    rows.sort_by_key(|r| position(&r.item));
+    Ok(rows)
+}
+
+/// The timeline, oldest first.
+pub fn events(
+    conn: &mut DbConn,
+    id: Id,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<EventRow>, i64), ApiError> {
+    let total = deal_events::table.filter(deal_events::deal_id.eq(id)).count().get_result(conn)?;
+    let items = deal_events::table
+        .filter(deal_events::deal_id.eq(id))
+        .order((deal_events::created_at.asc(), deal_events::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    Ok((items, total))
+}
+
+/// What the state machine needs to know about `deal`.
+pub fn facts(conn: &mut DbConn, deal: &Deal, reason: Option<String>) -> Result<Facts, ApiError> {
+    let ticked = checklist(conn, deal.id)?
+        .into_iter()
+        .filter(|r| r.ticked)
+        .filter_map(|r| ChecklistItem::ALL.into_iter().find(|i| item_name(*i) == r.item))
+        .collect();
+    Ok(Facts {
+        parties_accepted: deal.buyer_accepted_at.is_some() && deal.seller_accepted_at.is_some(),
+        ticked,
+        buyer_confirmed_signing: deal.buyer_confirmed_signing_at.is_some(),
+        seller_confirmed_signing: deal.seller_confirmed_signing_at.is_some(),
+        reason,
+    })
+}
+
+/// An update of `deal` that applies only if nobody changed it since it was read.
+macro_rules! guarded {
+    ($deal:expr) => {
+        diesel::update(deals::table.find($deal.id).filter(deals::version.eq($deal.version)))
+    };
+}
+
+fn changed(rows: usize) -> Result<(), ApiError> {
+    if rows == 1 { Ok(()) } else { Err(precondition_failed()) }
+}
+
+/// Replaces the terms. Signing confirmations are withdrawn: they were given to the old
+/// terms. Run in a write transaction.
+pub fn update_terms(
+    conn: &mut DbConn,
+    deal: &Deal,
+    terms: &Terms,
+    by: By,
+) -> Result<Deal, ApiError> {
+    let before = deal.terms()?;
+    let rows = guarded!(deal)
+        .set((
+            deals::transfer_form.eq(terms.transfer_form.as_str()),
+            deals::exclusive.eq(terms.exclusive),
+            deals::territory.eq(terms.territory.as_deref()),
+            deals::term_months.eq(terms.term_months),
+            deals::sublicensing.eq(terms.sublicensing),
+            deals::price.eq(terms.price),
+            deals::currency.eq(terms.currency.as_deref()),
+            deals::payment_schedule.eq(terms.payment_schedule.as_deref()),
+            deals::broker_fee.eq(terms.broker_fee),
+            deals::buyer_confirmed_signing_at.eq(None::<NaiveDateTime>),
+            deals::seller_confirmed_signing_at.eq(None::<NaiveDateTime>),
+            deals::updated_at.eq(now()),
+            deals::version.eq(deals::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    let json = |t: &Terms| serde_json::to_value(t).map_err(|_| ApiError::internal());
+    record(
+        conn,
+        deal.id,
+        by,
+        NewEvent {
+            kind: "terms_changed",
+            before: Some(json(&before)?),
+            after: Some(json(terms)?),
+            ..NewEvent::default()
+        },
+    )?;
+    get(conn, deal.id)
+}
+
+/// The sides (buyer, seller) an acceptance or a confirmation is given for.
+#[derive(Debug, Clone, Copy)]
+pub struct Sides {
+    pub buyer: bool,
+    pub seller: bool,
+}
+
+/// Takes the deal's row lock and moves its version on, provided it is still in `stage`
+/// (as read in this transaction): the first write of every change that does not take
+/// `If-Match`, so a transition decided on what this change alters fails with 412, and this
+/// change fails if the deal moved meanwhile. Returns the deal as locked.
+fn touch(conn: &mut DbConn, deal: &Deal, stage: Stage) -> Result<Deal, ApiError> {
+    let rows = diesel::update(deals::table.find(deal.id).filter(deals::stage.eq(stage.as_str())))
+        .set((deals::updated_at.eq(now()), deals::version.eq(deals::version + 1)))
+        .execute(conn)?;
+    if rows != 1 {
+        return Err(ApiError::conflict(
+            "deal_changed",
+            "The deal moved to another stage meanwhile; read it again.",
+        ));
+    }
+    get(conn, deal.id)
+}
+
+/// Records the acceptance of the given sides (idempotent per side) of a deal in `stage`.
+/// Run in a write transaction.
+pub fn accept(
+    conn: &mut DbConn,
+    deal: &Deal,
+    stage: Stage,
+    sides: Sides,
+    by: By,
+) -> Result<Deal, ApiError> {
+    let wanted = |side: bool, at: Option<NaiveDateTime>| side && at.is_none();
+    if !wanted(sides.buyer, deal.buyer_accepted_at)
+        && !wanted(sides.seller, deal.seller_accepted_at)
+    {
+        return Ok(deal.clone());
+    }
+    let deal = touch(conn, deal, stage)?;
+    let at = now();
+    let buyer =
+        if sides.buyer { deal.buyer_accepted_at.or(Some(at)) } else { deal.buyer_accepted_at };
+    let seller =
+        if sides.seller { deal.seller_accepted_at.or(Some(at)) } else { deal.seller_accepted_at };
+    diesel::update(deals::table.find(deal.id))
+        .set((deals::buyer_accepted_at.eq(buyer), deals::seller_accepted_at.eq(seller)))
+        .execute(conn)?;
+    let after = json!({"buyer_accepted": buyer.is_some(), "seller_accepted": seller.is_some()});
+    record(
+        conn,
+        deal.id,
+        by,
+        NewEvent { kind: "accepted", after: Some(after), ..NewEvent::default() },
+    )?;
+    get(conn, deal.id)
+}
+
+/// Records that the given sides confirm signing the contract (idempotent per side). Run in
+/// a write transaction.
+pub fn confirm_signing(
+    conn: &mut DbConn,
+    deal: &Deal,
+    stage: Stage,
+    sides: Sides,
+    by: By,
+) -> Result<Deal, ApiError> {
+    let wanted = |side: bool, at: Option<NaiveDateTime>| side && at.is_none();
+    if !wanted(sides.buyer, deal.buyer_confirmed_signing_at)
+        && !wanted(sides.seller, deal.seller_confirmed_signing_at)
+    {
+        return Ok(deal.clone());
+    }
+    let deal = touch(conn, deal, stage)?;
+    let at = now();
+    let pick = |side: bool, current: Option<NaiveDateTime>| {
+        if side { current.or(Some(at)) } else { current }
+    };
+    let buyer = pick(sides.buyer, deal.buyer_confirmed_signing_at);
+    let seller = pick(sides.seller, deal.seller_confirmed_signing_at);
+    diesel::update(deals::table.find(deal.id))
+        .set((
+            deals::buyer_confirmed_signing_at.eq(buyer),
+            deals::seller_confirmed_signing_at.eq(seller),
+        ))
+        .execute(conn)?;
+    let after = json!({"buyer_confirmed": buyer.is_some(), "seller_confirmed": seller.is_some()});
+    record(
+        conn,
+        deal.id,
+        by,
+        NewEvent { kind: "signing_confirmed", after: Some(after), ..NewEvent::default() },
+    )?;
+    get(conn, deal.id)
+}
+
+/// Ticks or unticks one checklist item with a note, on a deal in `stage`. Run in a write
+/// transaction.
+pub fn tick(
+    conn: &mut DbConn,
+    deal: &Deal,
+    stage: Stage,
+    item: ChecklistItem,
+    ticked: bool,
+    note: Option<&str>,
+    by: By,
+) -> Result<Deal, ApiError> {
+    let deal = touch(conn, deal, stage)?;
+    let name = item_name(item);
+    let before: ChecklistRow = deal_checklist::table.find((deal.id, &name)).first(conn)?;
+    diesel::update(deal_checklist::table.find((deal.id, &name)))
+        .set((
+            deal_checklist::ticked.eq(ticked),
+            deal_checklist::note.eq(note),
+            deal_checklist::ticked_by.eq(Some(by.user)),
+            deal_checklist::ticked_at.eq(Some(now())),
+        ))
+        .execute(conn)?;
+    record(
+        conn,
+        deal.id,
+        by,
+        NewEvent {
+            kind: "checklist",
+            before: Some(json!({"item": name, "ticked": before.ticked, "note": before.note})),
+            after: Some(json!({"item": name, "ticked": ticked, "note": note})),
+            ..NewEvent::default()
+        },
+    )?;
+    get(conn, deal.id)
+}
+
+/// Adds a note to the timeline.
+pub fn note(conn: &mut DbConn, deal: &Deal, text: &str, by: By) -> Result<(), ApiError> {
+    record(conn, deal.id, by, NewEvent { kind: "note", note: Some(text), ..NewEvent::default() })
+}
+
+pub struct Move<'a> {
+    pub to: Stage,
+    pub note: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub final_price: Option<i64>,
+}
+
+/// Moves `deal` (already checked against the state machine) to `m.to`: one guarded update,
+/// one `stage_changed` event, mails to every party's owners and `deal.stage_changed` to every
+/// party. Run in a write transaction.
+pub fn transition(conn: &mut DbConn, deal: &Deal, m: &Move<'_>, by: By) -> Result<Deal, ApiError> {
+    let from = deal.stage()?;
+    let at = now();
+    let rows = guarded!(deal)
+        .set((
+            deals::stage.eq(m.to.as_str()),
+            deals::signed_at.eq(if m.to == Stage::Signed { Some(at) } else { deal.signed_at }),
+            deals::completed_at.eq(if m.to == Stage::Completed {
+                Some(at)
+            } else {
+                deal.completed_at
+            }),
+            deals::final_price.eq(if m.to == Stage::Completed {
+                m.final_price
+            } else {
+                deal.final_price
+            }),
+            deals::cancel_reason.eq(if m.to == Stage::Cancelled {
+                m.reason.map(str::to_owned)
+            } else {
+                deal.cancel_reason.clone()
+            }),
+            deals::updated_at.eq(at),
+            deals::version.eq(deals::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    let after = match m.to {
+        Stage::Completed => Some(json!({"final_price": m.final_price, "currency": deal.currency})),
+        Stage::Cancelled => Some(json!({"reason": m.reason})),
+        _ => None,
+    };
+    record(
+        conn,
+        deal.id,
+        by,
+        NewEvent {
+            kind: "stage_changed",
+            from_stage: Some(from),
+            to_stage: Some(m.to),
+            after,
+            note: m.note,
+            ..NewEvent::default()
+        },
+    )?;
+    announce(conn, deal, from, m)?;
+    get(conn, deal.id)
+}
+
+fn announce(conn: &mut DbConn, deal: &Deal, from: Stage, m: &Move<'_>) -> Result<(), ApiError> {
+    let title: String =
+        technologies::table.find(deal.technology_id).select(technologies::title).first(conn)?;
+    let mut name = |id: Id| -> Result<String, ApiError> {
+        Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
+    };
+    let seller_name = name(deal.seller_organization_id)?;
+    let buyer_name = name(deal.buyer_organization_id)?;
+    let note = m.note.or(m.reason).unwrap_or("—");
+    let context = json!({
+        "title": title,
+        "seller_name": seller_name,
+        "buyer_name": buyer_name,
+        "from_stage": from.as_str(),
+        "to_stage": m.to.as_str(),
+        "note": note,
+        "deal_path": format!("/deals/{}", deal.id),
+    });
+    let data = json!({
+        "deal_id": deal.id.to_string(),
+        "technology_id": deal.technology_id.to_string(),
+        "from": from.as_str(),
+        "to": m.to.as_str(),
+    });
+    let parties = [
+        Some(deal.seller_organization_id),
+        Some(deal.buyer_organization_id),
+        deal.broker_organization_id,
+    ];
+    for org in parties.into_iter().flatten() {
+        for owner in owner_contacts(conn, org)? {
+            mail::enqueue(
+                conn,
+                &Mail {
+                    to: owner.email,
+                    template: Template::DealStageChanged,
+                    lang: Lang::parse(&owner.language).unwrap_or_default(),
+                    context: context.clone(),
+                },
+            )?;
+        }
+        webhooks::emit(conn, org, EventType::DealStageChanged, data.clone())?;
+    }
+    Ok(())
+}
