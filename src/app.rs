@@ -36,6 +36,7 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
         (name = "organizations", description = "Organisations, members, invitations and verification"),
         (name = "webhooks", description = "Signed HTTP notifications to an organisation's systems: endpoints, delivery log, test ping. Every request body is a `WebhookEvent`; see registering a webhook for the headers and how to verify the signature"),
         (name = "technologies", description = "Technology, equipment and research-result listings: moderation, expiry and Vietnamese-aware search"),
+        (name = "valuations", description = "Valuation requests (appraisal by an intermediary organisation) and the indicative valuation calculator"),
         (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

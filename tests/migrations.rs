@@ -35,7 +35,9 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         technologies,
         research_results,
         technology_reviews,
-        deals
+        deals,
+        valuation_requests,
+        valuation_request_events
     );
 }
 

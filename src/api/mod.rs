@@ -10,6 +10,7 @@ pub mod taxonomy;
 pub mod technologies;
 pub mod users;
 pub mod validate;
+pub mod valuations;
 pub mod webhooks;
 
 /// Every `/api/v1` route. Registered with `.service()` so utoipa-actix-web puts each one in
@@ -59,7 +60,18 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(technologies::review_technology)
         .service(technologies::archive_technology)
         .service(technologies::renew_technology)
-        .service(technologies::organization_technologies);
+        .service(technologies::organization_technologies)
+        .service(valuations::create_valuation_request)
+        .service(valuations::list_valuation_requests)
+        .service(valuations::get_valuation_request)
+        .service(valuations::assign_valuation_request)
+        .service(valuations::claim_valuation_request)
+        .service(valuations::start_valuation_request)
+        .service(valuations::complete_valuation_request)
+        .service(valuations::decline_valuation_request)
+        .service(valuations::cancel_valuation_request)
+        .service(valuations::technology_valuations)
+        .service(valuations::estimate_valuation);
 }
 
 /// Operational endpoints outside the versioned API.

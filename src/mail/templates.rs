@@ -91,6 +91,10 @@ mail_templates! {
     ListingExpired = "listing_expired" {
         "title", "organization_name", "listing_path", "expired_at"
     }
+    /// A valuation request changed status (mailed to the requester's owners).
+    ValuationStatusChanged = "valuation_status_changed" {
+        "title", "organization_name", "status", "valuation_path", "note"
+    }
 }
 
 impl Template {
