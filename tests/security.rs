@@ -17,6 +17,10 @@ const CALLER_SCOPED: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/me"),
     ("POST", "/api/v1/me/password"),
     ("POST", "/api/v1/organizations"),
+    // Lists only the requests the caller may see (empty for a stranger).
+    ("GET", "/api/v1/valuation-requests"),
+    // Stateless: any signed-in user may compute an estimate.
+    ("POST", "/api/v1/valuations/estimate"),
 ];
 
 fn operations() -> Vec<(Method, String, bool)> {
@@ -88,8 +92,19 @@ backend_tests! {
             .post_as(&hooks, &alice.access, &json!({"url": "http://127.0.0.1:9/hook", "event_types": ["match.found"]}))
             .await
             .ok();
+        // A valuation request of Alice's organisation about its published listing.
+        let moderator = ctx.staff("mod@techx.vn", techx::auth::PlatformRole::Moderator).await;
+        let org_a_id = org_a["id"].as_str().unwrap();
+        let listing = ctx.publish_technology(&alice, &moderator, &technology_body(org_a_id, "Công nghệ A")).await;
+        let valuation = ctx
+            .post_as("/api/v1/valuation-requests", &alice.access, &json!({
+                "organization_id": org_a_id, "technology_id": listing["id"], "purpose": "sale",
+                "rights": {"kind": "ownership"}, "valuation_date": "2026-12-31", "preferred_method": "cost"}))
+            .await
+            .ok();
         let fixtures = vec![
             ("organizations/{id}", org_a["id"].as_str().unwrap().to_owned()),
+            ("valuation-requests/{id}", valuation["id"].as_str().unwrap().to_owned()),
             ("webhooks/{webhook_id}", hook["id"].as_str().unwrap().to_owned()),
             ("{user_id}", alice.user_id.clone()),
             ("users/{id}", alice.user_id.clone()),

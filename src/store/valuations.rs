@@ -403,11 +403,11 @@ pub fn appraisers_among(conn: &mut DbConn, orgs: &[Id]) -> Result<Vec<Id>, ApiEr
     Ok(rows.into_iter().filter(|(_, k, s)| is_appraiser(k, s)).map(|(id, _, _)| id).collect())
 }
 
-/// A deal's technology and its parties (buyer, seller, broker), if it exists.
-pub fn deal_parties(
-    conn: &mut DbConn,
-    deal: Id,
-) -> Result<Option<(Id, [Option<Id>; 3])>, ApiError> {
+/// A deal's parties: buyer, seller and broker.
+pub type DealParties = [Option<Id>; 3];
+
+/// A deal's technology and its parties, if it exists.
+pub fn deal_parties(conn: &mut DbConn, deal: Id) -> Result<Option<(Id, DealParties)>, ApiError> {
     let found: Option<(Id, Id, Id, Option<Id>)> = deals::table
         .find(deal)
         .select((
