@@ -256,6 +256,32 @@ backend_tests! {
         let id = id_of(&created.json());
         ctx.get_as(&format!("/api/v1/valuation-requests/{id}"), &w.owner.access).await.ok();
         ctx.get_as(&format!("/api/v1/valuation-requests/{id}"), &w.stranger.access).await.ok();
+
+        // The deal's broker may ask too, but, being an appraiser, may not value its own
+        // request: neither by claiming it nor by a moderator's assignment.
+        diesel::update(deals::table.find(db_id(&deal)))
+            .set(deals::broker_organization_id.eq(Some(db_id(&id_of(&w.appraiser_org)))))
+            .execute(&mut ctx.db.connect())
+            .unwrap();
+        let mut brokered = request_body(&w.appraiser_org, &w.listing);
+        brokered["deal_id"] = json!(deal);
+        let own = ctx.post_as("/api/v1/valuation-requests", &w.appraiser.access, &brokered).await;
+        assert_eq!(own.status, 201, "{}", own.text());
+        let own = own.json();
+        let before = snapshot(&ctx.db);
+        let claim = json!({"organization_id": id_of(&w.appraiser_org)});
+        ctx.send(Method::POST, &uri(&own, "claim"), Some(&w.appraiser.access), Some(&etag_of(&own)), Some(&claim))
+            .await
+            .invalid_field("organization_id");
+        let assign = json!({"appraiser_organization_id": id_of(&w.appraiser_org)});
+        ctx.send(Method::POST, &uri(&own, "assign"), Some(&w.moderator.access), Some(&etag_of(&own)), Some(&assign))
+            .await
+            .invalid_field("appraiser_organization_id");
+        assert_eq!(snapshot(&ctx.db), before);
+        // An independent appraiser may.
+        let rival = json!({"organization_id": id_of(&w.rival_org)});
+        let claimed = ctx.send(Method::POST, &uri(&own, "claim"), Some(&w.rival.access), Some(&etag_of(&own)), Some(&rival)).await;
+        assert_eq!(claimed.ok()["appraiser_organization_id"], w.rival_org["id"]);
     }
 
     async fn permission_matrix_changes_nothing(backend) {

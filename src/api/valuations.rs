@@ -584,6 +584,24 @@ async fn change(
 
 const IF_MATCH_DOC: &str = "The ETag you last read";
 
+/// The appraiser must be an intermediary offering valuation, and independent: neither the
+/// requester nor the listing's owner values its own technology.
+fn check_appraiser(conn: &mut DbConn, v: &Valuation, org: Id, field: &str) -> Result<(), ApiError> {
+    if store::appraisers_among(conn, &[org])?.is_empty() {
+        return Err(ApiError::invalid(
+            field,
+            "is not an intermediary organisation offering valuation",
+        ));
+    }
+    if org == v.row.requester_organization_id || org == v.listing_owner {
+        return Err(ApiError::invalid(
+            field,
+            "is the requester or the listing's owner: an appraiser must be independent",
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
@@ -599,7 +617,7 @@ pub struct AssignRequest {
     request_body = AssignRequest,
     responses(
         (status = 200, description = "Now `assigned`", body = ValuationRequestDto, headers(("ETag" = String))),
-        (status = 400, description = "Not an appraiser organisation (`validation_failed`)"),
+        (status = 400, description = "Not an appraiser organisation, or not independent of the requester and the listing owner (`validation_failed`)"),
         (status = 401, description = "Not signed in"),
         (status = 403, description = "Staff only"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
@@ -625,12 +643,7 @@ pub async fn assign_valuation_request(
         ValuationAction::Assign,
         Action::Assign,
         move |conn, actor, v, to| {
-            if store::appraisers_among(conn, &[appraiser])?.is_empty() {
-                return Err(ApiError::invalid(
-                    "appraiser_organization_id",
-                    "is not an intermediary organisation offering valuation",
-                ));
-            }
+            check_appraiser(conn, v, appraiser, "appraiser_organization_id")?;
             store::transition(conn, v, to, actor.user_id, None, Change::Appraiser(appraiser))
         },
     )
@@ -654,7 +667,7 @@ pub struct ClaimRequest {
     request_body = ClaimRequest,
     responses(
         (status = 200, description = "Now `assigned` to that organisation", body = ValuationRequestDto, headers(("ETag" = String))),
-        (status = 400, description = "Not an appraiser organisation (`validation_failed`)"),
+        (status = 400, description = "Not an appraiser organisation, or not independent of the requester and the listing owner (`validation_failed`)"),
         (status = 401, description = "Not signed in"),
         (status = 403, description = "Not a member of an appraiser organisation, or not of the one named"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
@@ -681,12 +694,7 @@ pub async fn claim_valuation_request(
         Action::Claim,
         move |conn, actor, v, to| {
             policy::organization(actor, org, policy::OrgAction::ActFor)?;
-            if store::appraisers_among(conn, &[org])?.is_empty() {
-                return Err(ApiError::invalid(
-                    "organization_id",
-                    "is not an intermediary organisation offering valuation",
-                ));
-            }
+            check_appraiser(conn, v, org, "organization_id")?;
             store::transition(conn, v, to, actor.user_id, None, Change::Appraiser(org))
         },
     )
