@@ -38,6 +38,7 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
         (name = "technologies", description = "Technology, equipment and research-result listings: moderation, expiry and Vietnamese-aware search"),
         (name = "inquiries", description = "Enquiries about published listings and their threads"),
         (name = "deals", description = "Deals between a buyer and a seller, optionally brokered: terms, the Art. 23 checklist, stages and an append-only timeline"),
+        (name = "valuations", description = "Valuation requests (appraisal by an intermediary organisation) and the indicative valuation calculator"),
         (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

@@ -39,7 +39,9 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         deal_events,
         deal_checklist,
         inquiries,
-        inquiry_messages
+        inquiry_messages,
+        valuation_requests,
+        valuation_request_events
     );
 }
 

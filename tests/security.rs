@@ -21,6 +21,12 @@ const CALLER_SCOPED: &[(&str, &str)] = &[
     // that a stranger's list is empty).
     ("GET", "/api/v1/inquiries"),
     ("GET", "/api/v1/deals"),
+    // Lists only the requests the caller may see (empty for a stranger); the same for a
+    // public listing's valuation history.
+    ("GET", "/api/v1/valuation-requests"),
+    ("GET", "/api/v1/technologies/{id}/valuations"),
+    // Stateless: any signed-in user may compute an estimate.
+    ("POST", "/api/v1/valuations/estimate"),
 ];
 
 fn operations() -> Vec<(Method, String, bool)> {
@@ -117,12 +123,20 @@ backend_tests! {
             )
             .await
             .ok();
+        // A valuation request of Alice's organisation about its published listing.
+        let valuation = ctx
+            .post_as("/api/v1/valuation-requests", &alice.access, &json!({
+                "organization_id": org_a["id"], "technology_id": listing["id"], "purpose": "sale",
+                "rights": {"kind": "ownership"}, "valuation_date": "2026-12-31", "preferred_method": "cost"}))
+            .await
+            .ok();
         let fixtures = vec![
             ("technologies/{id}", listing["id"].as_str().unwrap().to_owned()),
             ("inquiries/{id}", inquiry["id"].as_str().unwrap().to_owned()),
             ("deals/{id}", deal["id"].as_str().unwrap().to_owned()),
             ("checklist/{item}", "object".to_owned()),
             ("organizations/{id}", org_a["id"].as_str().unwrap().to_owned()),
+            ("valuation-requests/{id}", valuation["id"].as_str().unwrap().to_owned()),
             ("webhooks/{webhook_id}", hook["id"].as_str().unwrap().to_owned()),
             ("{user_id}", alice.user_id.clone()),
             ("users/{id}", alice.user_id.clone()),

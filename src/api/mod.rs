@@ -12,6 +12,7 @@ pub mod taxonomy;
 pub mod technologies;
 pub mod users;
 pub mod validate;
+pub mod valuations;
 pub mod webhooks;
 
 /// Every `/api/v1` route. Registered with `.service()` so utoipa-actix-web puts each one in
@@ -76,7 +77,18 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(deals::confirm_signing)
         .service(deals::transition_deal)
         .service(deals::add_deal_note)
-        .service(deals::list_deal_events);
+        .service(deals::list_deal_events)
+        .service(valuations::create_valuation_request)
+        .service(valuations::list_valuation_requests)
+        .service(valuations::get_valuation_request)
+        .service(valuations::assign_valuation_request)
+        .service(valuations::claim_valuation_request)
+        .service(valuations::start_valuation_request)
+        .service(valuations::complete_valuation_request)
+        .service(valuations::decline_valuation_request)
+        .service(valuations::cancel_valuation_request)
+        .service(valuations::technology_valuations)
+        .service(valuations::estimate_valuation);
 }
 
 /// Operational endpoints outside the versioned API.

@@ -174,6 +174,90 @@ pub fn inquiry(actor: &Actor, from: Id, to: Id, action: InquiryAction) -> Result
     }
 }
 
+/// What can be done to a valuation request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValuationAction {
+    View,
+    /// Name the appraiser: exchange staff.
+    Assign,
+    /// Take an open request: members of an appraiser organisation.
+    Claim,
+    /// Start, complete or decline: members of the assigned appraiser organisation.
+    Work,
+    /// Withdraw it: members of the requesting organisation.
+    Cancel,
+}
+
+/// Who a valuation request concerns.
+#[derive(Debug, Clone, Copy)]
+pub struct ValuationParties {
+    pub requester: Id,
+    pub listing_owner: Id,
+    pub appraiser: Option<Id>,
+    /// Still `submitted`: open to every appraiser organisation to claim.
+    pub open: bool,
+}
+
+/// Valuation requests are private to the requester, the listing owner, the assigned
+/// appraiser and staff (404 for everyone else). Open requests are also visible to members of
+/// appraiser organisations (`caller_is_appraiser`), who could not claim them otherwise.
+pub fn valuation(
+    actor: Option<&Actor>,
+    parties: ValuationParties,
+    caller_is_appraiser: bool,
+    action: ValuationAction,
+) -> Result<(), ApiError> {
+    let member = |org: Id| actor.is_some_and(|a| a.org_role(org).is_some());
+    let staff = actor.is_some_and(Actor::is_staff);
+    let requester = member(parties.requester);
+    let appraiser = parties.appraiser.is_some_and(member);
+    let visible = staff
+        || requester
+        || member(parties.listing_owner)
+        || appraiser
+        || (parties.open && caller_is_appraiser);
+    if !visible {
+        return Err(ApiError::not_found("No such valuation request."));
+    }
+    let allowed = match action {
+        ValuationAction::View => true,
+        ValuationAction::Assign => staff,
+        ValuationAction::Claim => caller_is_appraiser,
+        ValuationAction::Work => appraiser,
+        ValuationAction::Cancel => requester,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(match action {
+        ValuationAction::Assign => "Only exchange staff assign appraisers.",
+        ValuationAction::Claim => {
+            "Only appraiser organisations (intermediaries offering valuation) may claim requests."
+        }
+        ValuationAction::Work => "Only the assigned appraiser organisation may do this.",
+        _ => "Only the requesting organisation may cancel its request.",
+    }))
+}
+
+/// Who may ask for a valuation: a member acting for the listing's owner, or for a party or
+/// broker of a deal over that technology (`deal_parties`: buyer, seller and broker).
+pub fn request_valuation(
+    actor: &Actor,
+    requester: Id,
+    listing_owner: Id,
+    deal_parties: Option<[Option<Id>; 3]>,
+) -> Result<(), ApiError> {
+    organization(actor, requester, OrgAction::ActFor)?;
+    let party = deal_parties.is_some_and(|parties| parties.contains(&Some(requester)));
+    if requester == listing_owner || party {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "Only the listing's owner, or a party or broker of a linked deal over it, may request its valuation.",
+        ))
+    }
+}
+
 pub fn organization(actor: &Actor, org: Id, action: OrgAction) -> Result<(), ApiError> {
     let role = actor.org_role(org);
     let allowed = match action {
@@ -324,5 +408,48 @@ mod tests {
         assert_eq!(status(inquiry(&outsider, buyer, seller, I::View)), 404);
         assert_eq!(status(inquiry(&moderator, buyer, seller, I::View)), 200);
         assert_eq!(status(inquiry(&moderator, buyer, seller, I::Reply)), 403);
+    }
+
+    #[test]
+    fn valuation_requests_are_private_to_their_parties() {
+        use ValuationAction::*;
+        let (requester, owner, appraiser) = (Id::new(), Id::new(), Id::new());
+        let of = |org| actor(PlatformRole::Member, vec![(org, OrgRole::Member)]);
+        let outsider = of(Id::new());
+        let moderator = actor(PlatformRole::Moderator, vec![]);
+        let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
+        let assigned = ValuationParties {
+            requester,
+            listing_owner: owner,
+            appraiser: Some(appraiser),
+            open: false,
+        };
+        let open = ValuationParties { appraiser: None, open: true, ..assigned };
+        assert_eq!(status(valuation(None, assigned, false, View)), 404);
+        assert_eq!(status(valuation(Some(&outsider), assigned, false, View)), 404);
+        // Another appraiser sees open requests only.
+        assert_eq!(status(valuation(Some(&outsider), assigned, true, View)), 404);
+        assert_eq!(status(valuation(Some(&outsider), open, true, Claim)), 200);
+        assert_eq!(status(valuation(Some(&outsider), open, false, Claim)), 404);
+        assert_eq!(status(valuation(Some(&of(owner)), assigned, false, View)), 200);
+        assert_eq!(status(valuation(Some(&of(owner)), assigned, false, Cancel)), 403);
+        assert_eq!(status(valuation(Some(&of(requester)), assigned, false, Cancel)), 200);
+        assert_eq!(status(valuation(Some(&of(requester)), assigned, false, Work)), 403);
+        assert_eq!(status(valuation(Some(&of(appraiser)), assigned, false, Work)), 200);
+        assert_eq!(status(valuation(Some(&of(appraiser)), assigned, false, Assign)), 403);
+        assert_eq!(status(valuation(Some(&moderator), open, false, Assign)), 200);
+        assert_eq!(status(valuation(Some(&moderator), assigned, false, Work)), 403);
+
+        let member = of(requester);
+        assert!(request_valuation(&member, requester, requester, None).is_ok());
+        assert!(request_valuation(&member, requester, owner, None).is_err());
+        assert!(
+            request_valuation(&member, requester, owner, Some([None, None, Some(requester)]))
+                .is_ok()
+        );
+        assert!(
+            request_valuation(&member, requester, owner, Some([Some(owner), None, None])).is_err()
+        );
+        assert!(request_valuation(&outsider, requester, requester, None).is_err());
     }
 }

@@ -388,6 +388,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    valuation_requests (id) {
+        id -> SqlUuid,
+        technology_id -> SqlUuid,
+        requester_organization_id -> SqlUuid,
+        requested_by -> SqlUuid,
+        deal_id -> Nullable<SqlUuid>,
+        purpose -> Text,
+        rights_kind -> Text,
+        rights_exclusive -> Nullable<Bool>,
+        rights_territory -> Nullable<Text>,
+        rights_term_months -> Nullable<Integer>,
+        valuation_date -> Text,
+        preferred_method -> Text,
+        inputs -> Text,
+        deadline -> Nullable<Text>,
+        status -> Text,
+        appraiser_organization_id -> Nullable<SqlUuid>,
+        value_point -> Nullable<BigInt>,
+        value_low -> Nullable<BigInt>,
+        value_high -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        methods -> Text,
+        assumptions -> Nullable<Text>,
+        report_summary -> Nullable<Text>,
+        report_url -> Nullable<Text>,
+        completed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    valuation_request_events (id) {
+        id -> SqlUuid,
+        valuation_request_id -> SqlUuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_user_id -> SqlUuid,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -405,6 +456,8 @@ diesel::joinable!(deal_checklist -> deals (deal_id));
 diesel::joinable!(inquiries -> technologies (technology_id));
 diesel::joinable!(inquiry_messages -> inquiries (inquiry_id));
 
+diesel::joinable!(valuation_requests -> technologies (technology_id));
+diesel::joinable!(valuation_request_events -> valuation_requests (valuation_request_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     email_tokens,
@@ -424,4 +477,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     deal_checklist,
     inquiries,
     inquiry_messages,
+    valuation_requests,
+    valuation_request_events,
 );

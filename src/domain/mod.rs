@@ -8,4 +8,5 @@ pub mod matching;
 pub mod search;
 pub mod taxonomy;
 pub mod valuation;
+pub mod valuation_request;
 pub mod webhooks;

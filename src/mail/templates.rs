@@ -100,6 +100,10 @@ mail_templates! {
     DealStageChanged = "deal_stage_changed" {
         "title", "seller_name", "buyer_name", "from_stage", "to_stage", "note", "deal_path"
     }
+    /// A valuation request changed status (mailed to the requester's owners).
+    ValuationStatusChanged = "valuation_status_changed" {
+        "title", "organization_name", "status", "valuation_path", "note"
+    }
 }
 
 impl Template {

@@ -194,6 +194,22 @@ fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<()
     Ok(())
 }
 
+/// Records on the deal's timeline that a linked valuation request changed status.
+pub fn record_valuation_event(
+    conn: &mut DbConn,
+    deal: Id,
+    by: By,
+    after: serde_json::Value,
+    note: Option<&str>,
+) -> Result<(), ApiError> {
+    record(
+        conn,
+        deal,
+        by,
+        NewEvent { kind: "valuation", after: Some(after), note, ..Default::default() },
+    )
+}
+
 fn item_name(item: ChecklistItem) -> String {
     serde_json::to_value(item).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }

@@ -8,4 +8,5 @@ pub mod outbox;
 pub mod sessions;
 pub mod technologies;
 pub mod users;
+pub mod valuations;
 pub mod webhooks;

@@ -56,7 +56,7 @@ CREATE TABLE deal_events (
     actor_organization_id TEXT REFERENCES organizations (id),
     kind                  TEXT NOT NULL
                           CHECK (kind IN ('created', 'accepted', 'stage_changed', 'terms_changed',
-                                          'checklist', 'signing_confirmed', 'note')),
+                                          'checklist', 'signing_confirmed', 'note', 'valuation')),
     from_stage            TEXT,
     to_stage              TEXT,
     -- JSON snapshots of what changed (terms, a checklist item), or NULL.

@@ -1,0 +1,2 @@
+DROP TABLE valuation_request_events;
+DROP TABLE valuation_requests;
