@@ -36,6 +36,7 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
         (name = "organizations", description = "Organisations, members, invitations and verification"),
         (name = "webhooks", description = "Signed HTTP notifications to an organisation's systems: endpoints, delivery log, test ping. Every request body is a `WebhookEvent`; see registering a webhook for the headers and how to verify the signature"),
         (name = "technologies", description = "Technology, equipment and research-result listings: moderation, expiry and Vietnamese-aware search"),
+        (name = "demands", description = "Technology demands, proposals answering them, and explained matching with listings"),
         (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
@@ -112,6 +113,14 @@ fn complete_spec(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
                     }
                 }
             }
+        }
+    }
+    // The matching weights live in domain::matching alone; the matches operations show them.
+    for path in ["/api/v1/demands/{id}/matches", "/api/v1/technologies/{id}/matches"] {
+        if let Some(operation) = spec.paths.paths.get_mut(path).and_then(|i| i.get.as_mut()) {
+            let description = operation.description.get_or_insert_with(String::new);
+            description.push_str("\n\nScore weights (points out of 100):\n\n");
+            description.push_str(&crate::domain::matching::weights_table());
         }
     }
     let components = spec.components.get_or_insert_with(Default::default);

@@ -35,7 +35,11 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         technologies,
         research_results,
         technology_reviews,
-        deals
+        deals,
+        demands,
+        proposals,
+        match_notifications,
+        match_dismissals
     );
 }
 

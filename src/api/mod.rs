@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod common;
+pub mod demands;
 pub mod extract;
 pub mod limits;
 pub mod ops;
@@ -59,7 +60,23 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(technologies::review_technology)
         .service(technologies::archive_technology)
         .service(technologies::renew_technology)
-        .service(technologies::organization_technologies);
+        .service(technologies::organization_technologies)
+        .service(demands::create_demand)
+        .service(demands::search_demands)
+        .service(demands::get_demand)
+        .service(demands::update_demand)
+        .service(demands::delete_demand)
+        .service(demands::submit_demand)
+        .service(demands::review_demand)
+        .service(demands::archive_demand)
+        .service(demands::renew_demand)
+        .service(demands::create_proposal)
+        .service(demands::list_proposals)
+        .service(demands::accept_proposal)
+        .service(demands::decline_proposal)
+        .service(demands::demand_matches)
+        .service(demands::technology_matches)
+        .service(demands::dismiss_match);
 }
 
 /// Operational endpoints outside the versioned API.

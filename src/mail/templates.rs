@@ -91,6 +91,16 @@ mail_templates! {
     ListingExpired = "listing_expired" {
         "title", "organization_name", "listing_path", "expired_at"
     }
+    /// A standing match above the notification threshold (sent to both sides).
+    MatchFound = "match_found" { "own_title", "counterpart_title", "score", "matches_path" }
+    /// An organisation answered a demand with a proposal (to the demand's owners).
+    ProposalReceived = "proposal_received" {
+        "demand_title", "organization_name", "status", "proposal_path"
+    }
+    /// A proposal was accepted or declined (to both sides).
+    ProposalDecided = "proposal_decided" {
+        "demand_title", "organization_name", "status", "proposal_path"
+    }
 }
 
 impl Template {

@@ -1,6 +1,8 @@
 //! Queries and transactions, one module per aggregate, as functions over `&mut DbConn`.
 
+pub mod demands;
 pub mod idempotency;
+pub mod matches;
 pub mod organizations;
 pub mod outbox;
 pub mod sessions;
