@@ -314,7 +314,7 @@ async fn change<T: Send + 'static>(
     responses(
         (status = 201, description = "Created as a draft", body = DemandDto, headers(("ETag" = String), ("Location" = String))),
         (status = 403, description = "Not a member of the organisation"),
-        (status = 422, description = "Invalid fields, or the Idempotency-Key was used with another body (`idempotency_key_reused`)"),
+        (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
     )
 )]
 #[post("/demands")]
@@ -479,7 +479,6 @@ pub async fn get_demand(
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Archived (`invalid_transition`)"),
         (status = 412, description = "Changed since you read it"),
-        (status = 422, description = "Invalid fields"),
         (status = 428, description = "`If-Match` missing"),
     )
 )]
@@ -779,7 +778,7 @@ pub struct CreateProposalRequest {
         (status = 403, description = "Not a member of the offering organisation, or it is the demand's own"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "The demand is not published (`not_published`)"),
-        (status = 422, description = "Invalid fields (e.g. a technology of another organisation)"),
+        (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
     )
 )]
 #[post("/demands/{id}/proposals")]
