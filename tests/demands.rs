@@ -241,6 +241,23 @@ backend_tests! {
         assert_eq!(count_demands(&ctx.db), 1);
     }
 
+    async fn published_demands_expire_like_listings(backend) {
+        let ctx = start(backend).await;
+        let w = world(&ctx).await;
+        let demand = ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
+        let fresh = ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
+        let mut conn = ctx.db.connect();
+        let past = chrono::Utc::now().naive_utc() - chrono::Duration::days(1);
+        let target = techx::db::types::Id::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
+        diesel::update(demands::table.find(target)).set(demands::expires_at.eq(Some(past))).execute(&mut conn).unwrap();
+        let now = techx::db::types::now();
+        assert_eq!(techx::store::demands::run_expiry(&mut conn, now).unwrap(), 1);
+        assert_eq!(techx::store::demands::run_expiry(&mut conn, now).unwrap(), 0, "claimed once");
+        ctx.get(&uri(&demand)).await.problem(404, "not_found");
+        assert_eq!(ctx.get_as(&uri(&demand), &w.buyer.access).await.ok()["status"], "archived");
+        assert_eq!(ctx.get(&uri(&fresh)).await.ok()["status"], "published");
+    }
+
     async fn validation_names_every_bad_field(backend) {
         let ctx = start(backend).await;
         let w = world(&ctx).await;

@@ -88,8 +88,16 @@ backend_tests! {
             .post_as(&hooks, &alice.access, &json!({"url": "http://127.0.0.1:9/hook", "event_types": ["match.found"]}))
             .await
             .ok();
+        // A draft demand of A: invisible to B, so every demand operation must refuse.
+        let mut demand = json!({
+            "organization_id": org_a["id"], "title": "Nhu cầu", "problem": "Vấn đề cần giải quyết.",
+            "sectors": ["2.7"], "province": "thanh-hoa"
+        });
+        demand = ctx.post_as("/api/v1/demands", &alice.access, &demand).await.ok();
         let fixtures = vec![
             ("organizations/{id}", org_a["id"].as_str().unwrap().to_owned()),
+            ("demands/{id}", demand["id"].as_str().unwrap().to_owned()),
+            ("{demand_id}", demand["id"].as_str().unwrap().to_owned()),
             ("webhooks/{webhook_id}", hook["id"].as_str().unwrap().to_owned()),
             ("{user_id}", alice.user_id.clone()),
             ("users/{id}", alice.user_id.clone()),

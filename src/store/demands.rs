@@ -595,3 +595,39 @@ pub fn decide(
     mail_owners(conn, demand.organization_id, Template::ProposalDecided, &context)?;
     Ok(updated)
 }
+
+const EXPIRY_BATCH: i64 = 200;
+
+/// The demands' part of the expiry job: archives published demands whose `expires_at` has
+/// passed. Like listings, each is claimed by an update guarded on its state, so several
+/// processes may run it at once. Returns how many were archived.
+pub fn run_expiry(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
+    let mut archived = 0;
+    loop {
+        let due: Vec<Id> = demands::table
+            .filter(demands::status.eq(Status::Published.as_str()))
+            .filter(demands::expires_at.le(now))
+            .order(demands::expires_at.asc())
+            .select(demands::id)
+            .limit(EXPIRY_BATCH)
+            .load(conn)?;
+        for id in &due {
+            archived += diesel::update(
+                demands::table
+                    .find(*id)
+                    .filter(demands::status.eq(Status::Published.as_str()))
+                    .filter(demands::expires_at.le(now)),
+            )
+            .set((
+                demands::status.eq(Status::Archived.as_str()),
+                demands::updated_at.eq(crate::db::types::now()),
+                demands::version.eq(demands::version + 1),
+            ))
+            .execute(conn)?;
+        }
+        if due.len() < EXPIRY_BATCH as usize {
+            break;
+        }
+    }
+    Ok(archived)
+}
