@@ -355,16 +355,17 @@ backend_tests! {
         ctx.send(Method::POST, &accept, Some(&w.buyer.access), None, None).await.problem(428, "precondition_required");
         let accepted = ctx.send(Method::POST, &accept, Some(&w.buyer.access), Some(&etag_of(&first)), None).await.ok();
         assert_eq!(accepted["status"], "accepted");
-        assert_eq!(ctx.mail_count(&w.seller.email, "proposal_decided"), 1);
-        assert_eq!(ctx.mail_count(&w.buyer.email, "proposal_decided"), 1);
-        assert_eq!(ctx.mail_context(&w.seller.email, "proposal_decided")["status"], "accepted");
+        assert_eq!(ctx.mail_count(&w.seller.email, "proposal_accepted"), 1);
+        assert_eq!(ctx.mail_count(&w.buyer.email, "proposal_accepted"), 1);
+        assert_eq!(ctx.mail_context(&w.seller.email, "proposal_accepted")["demand_title"], "Xử lý nước thải chăn nuôi");
         ctx.send(Method::POST, &accept, Some(&w.buyer.access), Some(&etag_of(&accepted)), None).await.problem(409, "already_decided");
 
         let decline = format!("{proposals}/{}/decline", id(&second));
         let declined = ctx.send(Method::POST, &decline, Some(&w.buyer.access), Some(&etag_of(&second)), None).await.ok();
         assert_eq!(declined["status"], "declined");
-        assert_eq!(ctx.mail_count(&w.seller.email, "proposal_decided"), 2);
-        assert_eq!(ctx.mail_context(&w.seller.email, "proposal_decided")["status"], "declined");
+        assert_eq!(ctx.mail_count(&w.seller.email, "proposal_declined"), 1);
+        assert_eq!(ctx.mail_count(&w.buyer.email, "proposal_declined"), 1);
+        assert_eq!(ctx.mail_count(&w.seller.email, "proposal_accepted"), 1);
 
         // Drafts take no proposals and stay invisible.
         let draft = ctx.create_demand(&w.buyer.access, &demand_body(&w.buyer_org)).await;

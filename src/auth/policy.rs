@@ -339,4 +339,46 @@ mod tests {
         assert!(listing_contact_visible(Some(&member), org, OnRequest));
         assert!(listing_contact_visible(Some(&moderator), org, OnRequest));
     }
+
+    #[test]
+    fn demands_matches_proposals_and_dismissals() {
+        let buyer_org = Id::new();
+        let seller_org = Id::new();
+        let buyer = actor(PlatformRole::Member, vec![(buyer_org, OrgRole::Member)]);
+        let seller = actor(PlatformRole::Member, vec![(seller_org, OrgRole::Owner)]);
+        let moderator = actor(PlatformRole::Moderator, vec![]);
+        let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
+
+        // Demands share the listings' rules, with their own 404.
+        let hidden = demand(Some(&seller), buyer_org, false, ListingAction::View).unwrap_err();
+        assert_eq!((hidden.status.as_u16(), hidden.detail.as_str()), (404, "No such demand."));
+        assert_eq!(status(demand(Some(&buyer), buyer_org, false, ListingAction::Manage)), 200);
+
+        assert!(!demand_organization_visible(None, buyer_org, true));
+        assert!(!demand_organization_visible(Some(&seller), buyer_org, true));
+        assert!(demand_organization_visible(Some(&seller), buyer_org, false));
+        assert!(demand_organization_visible(Some(&buyer), buyer_org, true));
+        assert!(demand_organization_visible(Some(&moderator), buyer_org, true));
+
+        assert_eq!(status(demand_matches(None, buyer_org, true, false)), 401);
+        assert_eq!(status(demand_matches(Some(&seller), buyer_org, true, false)), 403);
+        assert_eq!(status(demand_matches(Some(&seller), buyer_org, true, true)), 200);
+        assert_eq!(status(demand_matches(Some(&seller), buyer_org, false, true)), 404);
+        assert_eq!(status(demand_matches(Some(&buyer), buyer_org, false, false)), 200);
+        assert_eq!(status(demand_matches(Some(&moderator), buyer_org, true, false)), 200);
+        assert_eq!(status(technology_matches(Some(&seller), seller_org, true)), 200);
+        assert_eq!(status(technology_matches(Some(&buyer), seller_org, true)), 403);
+
+        let create = |offering| ProposalAction::Create { offering };
+        assert!(proposal(&seller, buyer_org, create(seller_org)).is_ok());
+        assert!(proposal(&buyer, buyer_org, create(buyer_org)).is_err(), "not its own demand");
+        assert!(proposal(&buyer, buyer_org, create(seller_org)).is_err(), "not a member");
+        assert!(proposal(&buyer, buyer_org, ProposalAction::Decide).is_ok());
+        assert!(proposal(&seller, buyer_org, ProposalAction::Decide).is_err());
+        assert!(proposal(&moderator, buyer_org, ProposalAction::Decide).is_err());
+
+        assert_eq!(dismiss_match(&seller, seller_org, buyer_org).unwrap(), [seller_org]);
+        assert_eq!(dismiss_match(&buyer, seller_org, buyer_org).unwrap(), [buyer_org]);
+        assert!(dismiss_match(&moderator, seller_org, buyer_org).is_err());
+    }
 }

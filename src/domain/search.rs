@@ -459,4 +459,13 @@ mod tests {
         let s = snippet("Vaccine mới", &query, 80).unwrap();
         assert_eq!(s, "<mark>Vaccine</mark> mới");
     }
+
+    #[test]
+    fn any_of_ors_exact_words() {
+        let q = SearchQuery::any_of("Xử lý nước thải").unwrap();
+        assert_eq!(q.pg_tsquery(), "'xu' | 'ly' | 'nuoc' | 'thai'");
+        assert_eq!(q.fts5_match(), "\"xu\" OR \"ly\" OR \"nuoc\" OR \"thai\"");
+        assert!(SearchQuery::any_of(" ** ").is_none());
+        assert!(!q.matches_word("thaix"), "no prefix");
+    }
 }

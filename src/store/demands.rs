@@ -591,8 +591,12 @@ pub fn decide(
     let updated = get_proposal(conn, demand.id, proposal.id)?;
     let name = organization_name(conn, updated.organization_id)?;
     let context = proposal_context(demand, &updated, &name);
-    mail_owners(conn, updated.organization_id, Template::ProposalDecided, &context)?;
-    mail_owners(conn, demand.organization_id, Template::ProposalDecided, &context)?;
+    let template = match to {
+        ProposalStatus::Accepted => Template::ProposalAccepted,
+        _ => Template::ProposalDeclined,
+    };
+    mail_owners(conn, updated.organization_id, template, &context)?;
+    mail_owners(conn, demand.organization_id, template, &context)?;
     Ok(updated)
 }
 
