@@ -1,7 +1,9 @@
 //! Listing search benchmark: loads N synthetic Vietnamese listings (default 100 000) into a
 //! fresh database per backend, in batched transactions, through the same store functions the
 //! API uses, then times `store::technologies::search` (count + page of 20 + snippets) for a
-//! set of queries and prints p50/p95 per backend as a Markdown table.
+//! set of queries and prints p50/p95 per backend as a Markdown table. Scenario
+//! `demand_match`: the explained matches of one published demand against the loaded listings
+//! (`store::matches::for_demand`: ranked candidates from the index, scored, sorted).
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=target cargo run --release --example search_bench -- \
@@ -388,6 +390,82 @@ fn measure(conn: &mut DbConn, query: &Query, runs: usize) -> Measured {
     Measured { matches, p50: at(0.50), p95: at(0.95) }
 }
 
+/// A published demand of a fresh organisation, as a buyer would post it.
+fn bench_demand(conn: &mut DbConn) -> techx::store::demands::Demand {
+    use techx::domain::demand::{Budget, DemandContent};
+    use techx::store::demands;
+    let user = users::create(
+        conn,
+        &NewUser {
+            email: "buyer@techx.vn",
+            email_normalized: "buyer@techx.vn",
+            password_hash: "-",
+            display_name: "Buyer",
+            language: "vi",
+            role: techx::auth::PlatformRole::Member,
+            verified: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("user: {e}"));
+    let profile = Profile {
+        name: "Công ty Chăn nuôi".into(),
+        kind: "enterprise".into(),
+        tax_code: None,
+        province: "thanh-hoa".into(),
+        address: None,
+        website: None,
+        description: None,
+        sectors: vec![],
+        services: vec![],
+    };
+    let org = organizations::create(conn, &profile, user.id).unwrap_or_else(|e| panic!("org: {e}"));
+    let content = DemandContent {
+        language: Lang::Vi,
+        title: "Công nghệ xử lý nước thải chăn nuôi".into(),
+        problem: "Trang trại cần xử lý nước thải đạt quy chuẩn.".into(),
+        requirements: None,
+        sectors: vec!["2.7".into()],
+        keywords: vec!["nước thải".into(), "sinh học".into()],
+        trl_min: Some(6),
+        budget: Some(Budget { min: None, max: Some(1_000_000_000), currency: "VND".into() }),
+        transfer_forms: vec!["usage_licence".into()],
+        province: "thanh-hoa".into(),
+        deadline: None,
+        hide_organization: false,
+    }
+    .normalized();
+    let draft = demands::create(conn, org.id, user.id, &content).unwrap_or_else(|e| panic!("{e}"));
+    let pending = demands::transition(conn, &draft, Status::PendingReview, None, 365)
+        .unwrap_or_else(|e| panic!("{e}"));
+    demands::transition(conn, &pending, Status::Published, None, 365)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Times the matches of `demand`: (matches, p50, p95).
+fn measure_match(
+    conn: &mut DbConn,
+    demand: &techx::store::demands::Demand,
+    runs: usize,
+) -> Measured {
+    let mut times = Vec::with_capacity(runs);
+    let mut matches = 0;
+    for i in 0..runs + 3 {
+        let started = Instant::now();
+        let found = techx::store::matches::for_demand(conn, demand, Lang::Vi)
+            .unwrap_or_else(|e| panic!("demand_match: {e}"));
+        let elapsed = started.elapsed();
+        matches = found.len() as i64;
+        if i >= 3 {
+            times.push(elapsed);
+        }
+    }
+    times.sort();
+    let at = |q: f64| {
+        times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)]
+    };
+    Measured { matches, p50: at(0.50), p95: at(0.95) }
+}
+
 fn load(conn: &mut DbConn, listings: usize) -> Duration {
     let started = Instant::now();
     let user = users::create(
@@ -563,7 +641,10 @@ fn main() {
             loaded.as_secs_f64(),
             queries.len()
         );
-        let measured = queries.iter().map(|q| measure(&mut conn, q, runs)).collect();
+        let mut measured: Vec<Measured> =
+            queries.iter().map(|q| measure(&mut conn, q, runs)).collect();
+        let demand = bench_demand(&mut conn);
+        measured.push(measure_match(&mut conn, &demand, runs));
         drop(conn);
         if std::env::args().any(|a| a == "--keep") {
             eprintln!("{}: kept at {}", backend.name(), db.target.location);
@@ -582,8 +663,13 @@ fn main() {
         rule.push_str("---:|---:|---:|");
     }
     println!("{header}\n{rule}");
-    for (i, query) in queries.iter().enumerate() {
-        let mut row = format!("| {} |", query.name);
+    let names: Vec<&str> = queries
+        .iter()
+        .map(|q| q.name)
+        .chain(["demand_match (matches of one demand, <= 200 candidates)"])
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        let mut row = format!("| {name} |");
         for (_, _, measured) in &results {
             let m = &measured[i];
             row.push_str(&format!(" {} | {} | {} |", m.matches, ms(m.p50), ms(m.p95)));

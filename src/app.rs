@@ -39,6 +39,7 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
         (name = "inquiries", description = "Enquiries about published listings and their threads"),
         (name = "deals", description = "Deals between a buyer and a seller, optionally brokered: terms, the Art. 23 checklist, stages and an append-only timeline"),
         (name = "valuations", description = "Valuation requests (appraisal by an intermediary organisation) and the indicative valuation calculator"),
+        (name = "demands", description = "Technology demands, proposals answering them, and explained matching with listings"),
         (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
@@ -115,6 +116,14 @@ fn complete_spec(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
                     }
                 }
             }
+        }
+    }
+    // The matching weights live in domain::matching alone; the matches operations show them.
+    for path in ["/api/v1/demands/{id}/matches", "/api/v1/technologies/{id}/matches"] {
+        if let Some(operation) = spec.paths.paths.get_mut(path).and_then(|i| i.get.as_mut()) {
+            let description = operation.description.get_or_insert_with(String::new);
+            description.push_str("\n\nScore weights (points out of 100):\n\n");
+            description.push_str(&crate::domain::matching::weights_table());
         }
     }
     let components = spec.components.get_or_insert_with(Default::default);

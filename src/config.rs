@@ -30,6 +30,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Days a published listing stays public before it expires (unless renewed).
     pub listing_validity_days: u32,
+    /// Standing matches scoring at least this (0–100) are mailed and announced once.
+    pub match_notify_threshold: u8,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub mail: crate::mail::MailConfig,
@@ -214,6 +216,7 @@ impl Config {
                 1..=600,
             )?),
             listing_validity_days: parse_in(&get, "TECHX_LISTING_VALIDITY_DAYS", 365, 1..=3_650)?,
+            match_notify_threshold: parse_in(&get, "TECHX_MATCH_NOTIFY_THRESHOLD", 60, 0..=100)?,
             auth: AuthConfig::from_lookup(&get)?,
             limits: LimitsConfig::from_lookup(&get)?,
             mail: crate::mail::MailConfig::from_lookup(get)?,
@@ -299,6 +302,7 @@ mod tests {
         assert_eq!(c.webhooks.timeout, Duration::from_secs(10));
         assert_eq!(c.webhooks.disable_after, 10);
         assert_eq!(c.listing_validity_days, 365);
+        assert_eq!(c.match_notify_threshold, 60);
     }
 
     #[test]

@@ -251,11 +251,16 @@ fn spawn_listing_expiry(state: web::Data<AppState>) {
             tick.tick().await;
             let validity = state.config.listing_validity_days;
             let at = techx::db::types::now();
-            match state.db.run(move |conn| run_expiry(conn, at, validity)).await {
-                Ok(report) => tracing::info!(
+            let job = move |conn: &mut techx::db::DbConn| {
+                let report = run_expiry(conn, at, validity)?;
+                Ok((report, techx::store::demands::run_expiry(conn, at)?))
+            };
+            match state.db.run(job).await {
+                Ok((report, demands)) => tracing::info!(
                     warned = report.warned,
                     archived = report.archived,
-                    "listing expiry job ran"
+                    demands_archived = demands,
+                    "listing and demand expiry job ran"
                 ),
                 Err(e) => {
                     tracing::warn!(error = %e, "listing expiry job failed; retrying next hour")

@@ -41,7 +41,11 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         inquiries,
         inquiry_messages,
         valuation_requests,
-        valuation_request_events
+        valuation_request_events,
+        demands,
+        proposals,
+        match_notifications,
+        match_dismissals
     );
 }
 

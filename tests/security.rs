@@ -130,6 +130,12 @@ backend_tests! {
                 "rights": {"kind": "ownership"}, "valuation_date": "2026-12-31", "preferred_method": "cost"}))
             .await
             .ok();
+        // A draft demand of A: invisible to B, so every demand operation must refuse.
+        let mut demand = json!({
+            "organization_id": org_a["id"], "title": "Nhu cầu", "problem": "Vấn đề cần giải quyết.",
+            "sectors": ["2.7"], "province": "thanh-hoa"
+        });
+        demand = ctx.post_as("/api/v1/demands", &alice.access, &demand).await.ok();
         let fixtures = vec![
             ("technologies/{id}", listing["id"].as_str().unwrap().to_owned()),
             ("inquiries/{id}", inquiry["id"].as_str().unwrap().to_owned()),
@@ -137,6 +143,8 @@ backend_tests! {
             ("checklist/{item}", "object".to_owned()),
             ("organizations/{id}", org_a["id"].as_str().unwrap().to_owned()),
             ("valuation-requests/{id}", valuation["id"].as_str().unwrap().to_owned()),
+            ("demands/{id}", demand["id"].as_str().unwrap().to_owned()),
+            ("{demand_id}", demand["id"].as_str().unwrap().to_owned()),
             ("webhooks/{webhook_id}", hook["id"].as_str().unwrap().to_owned()),
             ("{user_id}", alice.user_id.clone()),
             ("users/{id}", alice.user_id.clone()),

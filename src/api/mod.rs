@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod common;
 pub mod deals;
+pub mod demands;
 pub mod extract;
 pub mod inquiries;
 pub mod limits;
@@ -88,7 +89,23 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(valuations::decline_valuation_request)
         .service(valuations::cancel_valuation_request)
         .service(valuations::technology_valuations)
-        .service(valuations::estimate_valuation);
+        .service(valuations::estimate_valuation)
+        .service(demands::create_demand)
+        .service(demands::search_demands)
+        .service(demands::get_demand)
+        .service(demands::update_demand)
+        .service(demands::delete_demand)
+        .service(demands::submit_demand)
+        .service(demands::review_demand)
+        .service(demands::archive_demand)
+        .service(demands::renew_demand)
+        .service(demands::create_proposal)
+        .service(demands::list_proposals)
+        .service(demands::accept_proposal)
+        .service(demands::decline_proposal)
+        .service(demands::demand_matches)
+        .service(demands::technology_matches)
+        .service(demands::dismiss_match);
 }
 
 /// Operational endpoints outside the versioned API.

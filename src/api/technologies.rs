@@ -27,7 +27,7 @@ use crate::domain::taxonomy;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::technologies::{self as store, Filter, Listing, Sort};
-use crate::store::{idempotency, organizations, users};
+use crate::store::{idempotency, matches, organizations, users};
 
 /// The organisation offering a listing.
 #[derive(Debug, Serialize, ToSchema)]
@@ -204,7 +204,7 @@ fn snippet_for(l: &Listing, query: &SearchQuery) -> Option<String> {
     search::best_snippet(texts.into_iter().chain(research).flatten(), query, search::SNIPPET_CHARS)
 }
 
-fn summary(l: &Listing, query: Option<&SearchQuery>) -> TechnologySummaryDto {
+pub(crate) fn summary(l: &Listing, query: Option<&SearchQuery>) -> TechnologySummaryDto {
     let c = &l.content;
     TechnologySummaryDto {
         id: l.id.into(),
@@ -299,7 +299,7 @@ impl CreateTechnologyRequest {
 
 /// A field that is present (even as `null`) is `Some`, so a PATCH tells "leave it" (absent)
 /// from "clear it" (`null`).
-fn present_field<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present_field<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -358,9 +358,18 @@ fn validate(content: &Content) -> Result<(), ApiError> {
 }
 
 fn invalid_transition(status: Status, transition: Transition) -> ApiError {
+    invalid_transition_of("listing", status, transition)
+}
+
+/// 409 for a moderation transition not allowed from `status` (listings and demands).
+pub(crate) fn invalid_transition_of(
+    noun: &str,
+    status: Status,
+    transition: Transition,
+) -> ApiError {
     ApiError::conflict(
         "invalid_transition",
-        format!("A listing that is {} cannot be {}.", status.as_str(), transition.verb()),
+        format!("A {noun} that is {} cannot be {}.", status.as_str(), transition.verb()),
     )
 }
 
@@ -406,7 +415,7 @@ async fn change<T: Send + 'static>(
         .await
 }
 
-const IF_MATCH_DOC: &str = "The ETag you last read";
+pub(crate) const IF_MATCH_DOC: &str = "The ETag you last read";
 
 /// Create a draft listing for an organisation you belong to. Honours `Idempotency-Key`.
 #[utoipa::path(
@@ -510,7 +519,7 @@ pub struct TechnologySearch {
     pub sort: Option<SortParam>,
 }
 
-fn check_code(
+pub(crate) fn check_code(
     v: &mut Validator,
     field: &str,
     value: Option<&str>,
@@ -861,7 +870,8 @@ pub struct ReviewRequest {
 
 /// Approve or reject a listing under review (moderators). Needs `If-Match`, so the version
 /// approved is the one read. Approval publishes it until now + `TECHX_LISTING_VALIDITY_DAYS`;
-/// either way the owning organisation's owners are mailed.
+/// either way the owning organisation's owners are mailed. Approval also notifies the
+/// standing matches scoring at least `TECHX_MATCH_NOTIFY_THRESHOLD` (once per pair).
 #[utoipa::path(
     tag = "technologies",
     security(("bearer" = [])),
@@ -899,6 +909,7 @@ pub async fn review_technology(
         ReviewDecision::Reject => Transition::Reject,
     };
     let validity = state.config.listing_validity_days;
+    let threshold = state.config.match_notify_threshold;
     let body = change(
         &state,
         &req,
@@ -912,7 +923,12 @@ pub async fn review_technology(
                 (ReviewDecision::Reject, Some(reason)) => {
                     store::reject(conn, listing, actor.user_id, &reason)?
                 }
-                _ => store::approve(conn, listing, actor.user_id, validity)?,
+                _ => {
+                    let published = store::approve(conn, listing, actor.user_id, validity)?;
+                    // Standing matches, in the publication's transaction.
+                    matches::notify_for_technology(conn, &published, threshold)?;
+                    published
+                }
             };
             present(conn, Some(actor), updated)
         },

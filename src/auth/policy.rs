@@ -63,8 +63,29 @@ pub fn listing(
     public: bool,
     action: ListingAction,
 ) -> Result<(), ApiError> {
+    moderated(actor, organization, public, action, "No such technology.")
+}
+
+/// Demands follow the listings' rules exactly (same lifecycle, same actions).
+pub fn demand(
+    actor: Option<&Actor>,
+    organization: Id,
+    public: bool,
+    action: ListingAction,
+) -> Result<(), ApiError> {
+    moderated(actor, organization, public, action, "No such demand.")
+}
+
+/// The rule behind [`listing`] and [`demand`]: objects that go through moderation.
+fn moderated(
+    actor: Option<&Actor>,
+    organization: Id,
+    public: bool,
+    action: ListingAction,
+    not_found: &str,
+) -> Result<(), ApiError> {
     if !public && !sees_unpublished_listings(actor, organization) {
-        return Err(ApiError::not_found("No such technology."));
+        return Err(ApiError::not_found(not_found));
     }
     let member = actor.is_some_and(|a| a.org_role(organization).is_some());
     let staff = actor.is_some_and(Actor::is_staff);
@@ -82,6 +103,104 @@ pub fn listing(
         (_, ListingAction::Review) => ApiError::forbidden("Only exchange staff review listings."),
         _ => ApiError::forbidden("Only members of the owning organisation may do this."),
     })
+}
+
+/// Whether the caller sees who posted a demand: always unless the demand hides it, then
+/// only its organisation's members and staff.
+pub fn demand_organization_visible(actor: Option<&Actor>, organization: Id, hidden: bool) -> bool {
+    !hidden || sees_unpublished_listings(actor, organization)
+}
+
+/// Who sees the matches of a demand: its organisation's members, staff, and members of an
+/// intermediary organisation offering brokering (`broker`, looked up by the caller). Others
+/// get 404 when the demand is not visible to them, 401/403 otherwise.
+pub fn demand_matches(
+    actor: Option<&Actor>,
+    organization: Id,
+    public: bool,
+    broker: bool,
+) -> Result<(), ApiError> {
+    demand(actor, organization, public, ListingAction::View)?;
+    let Some(actor) = actor else {
+        return Err(ApiError::unauthorized("Sign in: this needs an access token."));
+    };
+    if actor.org_role(organization).is_some() || actor.is_staff() || broker {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "Only the demand's organisation, brokers and exchange staff see its matches.",
+        ))
+    }
+}
+
+/// Who sees the matches of a technology: its organisation's members and staff.
+pub fn technology_matches(
+    actor: Option<&Actor>,
+    organization: Id,
+    public: bool,
+) -> Result<(), ApiError> {
+    listing(actor, organization, public, ListingAction::View)?;
+    let Some(actor) = actor else {
+        return Err(ApiError::unauthorized("Sign in: this needs an access token."));
+    };
+    if actor.org_role(organization).is_some() || actor.is_staff() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Only the technology's organisation sees its matches."))
+    }
+}
+
+/// What can be done with proposals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProposalAction {
+    /// Propose in the name of `offering` (a member of it; not the demand's own organisation).
+    Create { offering: Id },
+    /// Accept or decline: members of the demand's organisation.
+    Decide,
+}
+
+pub fn proposal(
+    actor: &Actor,
+    demand_organization: Id,
+    action: ProposalAction,
+) -> Result<(), ApiError> {
+    match action {
+        ProposalAction::Create { offering } => {
+            organization(actor, offering, OrgAction::ActFor)?;
+            if offering == demand_organization {
+                return Err(ApiError::forbidden("An organisation does not answer its own demand."));
+            }
+            Ok(())
+        }
+        ProposalAction::Decide if actor.org_role(demand_organization).is_some() => Ok(()),
+        ProposalAction::Decide => {
+            Err(ApiError::forbidden("Only the demand's organisation decides on proposals."))
+        }
+    }
+}
+
+/// Whether the caller sees every proposal of a demand (its organisation and staff); others
+/// see only those of organisations they belong to.
+pub fn sees_all_proposals(actor: &Actor, demand_organization: Id) -> bool {
+    actor.org_role(demand_organization).is_some() || actor.is_staff()
+}
+
+/// The organisations in whose name the caller dismisses a match: each side it belongs to.
+/// None: 403.
+pub fn dismiss_match(
+    actor: &Actor,
+    technology_organization: Id,
+    demand_organization: Id,
+) -> Result<Vec<Id>, ApiError> {
+    let mut sides: Vec<Id> = [technology_organization, demand_organization]
+        .into_iter()
+        .filter(|org| actor.org_role(*org).is_some())
+        .collect();
+    sides.dedup();
+    if sides.is_empty() {
+        return Err(ApiError::forbidden("Only either side of a match may dismiss it."));
+    }
+    Ok(sides)
 }
 
 /// Whether the caller may see a listing's contact person, given the owner's choice.
@@ -451,5 +570,47 @@ mod tests {
             request_valuation(&member, requester, owner, Some([Some(owner), None, None])).is_err()
         );
         assert!(request_valuation(&outsider, requester, requester, None).is_err());
+    }
+
+    #[test]
+    fn demands_matches_proposals_and_dismissals() {
+        let buyer_org = Id::new();
+        let seller_org = Id::new();
+        let buyer = actor(PlatformRole::Member, vec![(buyer_org, OrgRole::Member)]);
+        let seller = actor(PlatformRole::Member, vec![(seller_org, OrgRole::Owner)]);
+        let moderator = actor(PlatformRole::Moderator, vec![]);
+        let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
+
+        // Demands share the listings' rules, with their own 404.
+        let hidden = demand(Some(&seller), buyer_org, false, ListingAction::View).unwrap_err();
+        assert_eq!((hidden.status.as_u16(), hidden.detail.as_str()), (404, "No such demand."));
+        assert_eq!(status(demand(Some(&buyer), buyer_org, false, ListingAction::Manage)), 200);
+
+        assert!(!demand_organization_visible(None, buyer_org, true));
+        assert!(!demand_organization_visible(Some(&seller), buyer_org, true));
+        assert!(demand_organization_visible(Some(&seller), buyer_org, false));
+        assert!(demand_organization_visible(Some(&buyer), buyer_org, true));
+        assert!(demand_organization_visible(Some(&moderator), buyer_org, true));
+
+        assert_eq!(status(demand_matches(None, buyer_org, true, false)), 401);
+        assert_eq!(status(demand_matches(Some(&seller), buyer_org, true, false)), 403);
+        assert_eq!(status(demand_matches(Some(&seller), buyer_org, true, true)), 200);
+        assert_eq!(status(demand_matches(Some(&seller), buyer_org, false, true)), 404);
+        assert_eq!(status(demand_matches(Some(&buyer), buyer_org, false, false)), 200);
+        assert_eq!(status(demand_matches(Some(&moderator), buyer_org, true, false)), 200);
+        assert_eq!(status(technology_matches(Some(&seller), seller_org, true)), 200);
+        assert_eq!(status(technology_matches(Some(&buyer), seller_org, true)), 403);
+
+        let create = |offering| ProposalAction::Create { offering };
+        assert!(proposal(&seller, buyer_org, create(seller_org)).is_ok());
+        assert!(proposal(&buyer, buyer_org, create(buyer_org)).is_err(), "not its own demand");
+        assert!(proposal(&buyer, buyer_org, create(seller_org)).is_err(), "not a member");
+        assert!(proposal(&buyer, buyer_org, ProposalAction::Decide).is_ok());
+        assert!(proposal(&seller, buyer_org, ProposalAction::Decide).is_err());
+        assert!(proposal(&moderator, buyer_org, ProposalAction::Decide).is_err());
+
+        assert_eq!(dismiss_match(&seller, seller_org, buyer_org).unwrap(), [seller_org]);
+        assert_eq!(dismiss_match(&buyer, seller_org, buyer_org).unwrap(), [buyer_org]);
+        assert!(dismiss_match(&moderator, seller_org, buyer_org).is_err());
     }
 }

@@ -183,56 +183,94 @@ pub fn claim_outbox(
     })
 }
 
-/// Appends the FROM clause of a listing search: `technologies t`, plus what full-text
-/// search needs when `text` is given.
+/// A table with a folded full-text index: `search_tsv` on PostgreSQL, an FTS5 table
+/// `<table>_fts` over `search_rowid` on SQLite (both built by the migrations alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchIndex {
+    Technologies,
+    Demands,
+}
+
+impl SearchIndex {
+    fn table(self) -> &'static str {
+        match self {
+            SearchIndex::Technologies => "technologies",
+            SearchIndex::Demands => "demands",
+        }
+    }
+}
+
+/// Appends the FROM clause of a search over `index`, aliased `t`, plus what full-text search
+/// needs when `text` is given.
 ///
 /// PostgreSQL: the query, parsed once as `q` by `to_tsquery('simple', …)`, matched against
 /// the stored `search_tsv` (GIN-indexed; title words weighted A, the rest B). SQLite: the
 /// FTS5 index drives the query; `CROSS JOIN` keeps it the outer loop, so `bm25()` is computed
 /// once per match instead of the planner probing the index row by row.
-pub fn technology_search_from(conn: &DbConn, sql: &mut RawSql, text: Option<&SearchQuery>) {
+pub fn search_from(
+    conn: &DbConn,
+    sql: &mut RawSql,
+    index: SearchIndex,
+    text: Option<&SearchQuery>,
+) {
+    let table = index.table();
     match (conn, text) {
         (DbConn::Pg(_), Some(query)) => {
-            sql.push(" FROM technologies t, to_tsquery('simple', ");
+            sql.push(&format!(" FROM {table} t, to_tsquery('simple', "));
             sql.bind(query.pg_tsquery());
             sql.push(") q");
         }
         (DbConn::Sqlite(_), Some(_)) => {
-            sql.push(
-                " FROM technologies_fts CROSS JOIN technologies t \
-                 ON t.search_rowid = technologies_fts.rowid",
-            );
+            sql.push(&format!(
+                " FROM {table}_fts CROSS JOIN {table} t ON t.search_rowid = {table}_fts.rowid"
+            ));
         }
         (_, None) => {
-            sql.push(" FROM technologies t");
+            sql.push(&format!(" FROM {table} t"));
         }
     }
 }
 
 /// Appends ` AND <full-text match>` to the WHERE clause of a search whose FROM clause came
-/// from [`technology_search_from`].
-pub fn technology_text_match(conn: &DbConn, sql: &mut RawSql, query: &SearchQuery) {
+/// from [`search_from`] with the same `index`.
+pub fn text_match(conn: &DbConn, sql: &mut RawSql, index: SearchIndex, query: &SearchQuery) {
     match conn {
         DbConn::Pg(_) => {
             sql.push(" AND t.search_tsv @@ q");
         }
         DbConn::Sqlite(_) => {
-            sql.push(" AND technologies_fts MATCH ");
+            sql.push(&format!(" AND {}_fts MATCH ", index.table()));
             sql.bind(query.fts5_match());
         }
     }
 }
 
-/// Relevance of a full-text match, higher is better; valid only in the select list of a
-/// query built by [`technology_search_from`] and [`technology_text_match`].
+/// Relevance of a full-text match, higher is better (never negative); valid only in the
+/// select list of a query built by [`search_from`] and [`text_match`].
 ///
 /// PostgreSQL: `ts_rank_cd` with weights that put one title match above several in the
 /// text (plain `ts_rank` saturates near 1 for adjacent AND-ed terms and cannot tell them
 /// apart). SQLite: `bm25()` (lower is better, hence negated) with the title column weighted
 /// 10 to 1.
-pub fn technology_rank(conn: &DbConn) -> &'static str {
-    match conn {
-        DbConn::Pg(_) => "ts_rank_cd('{0.1, 0.1, 0.1, 1.0}', t.search_tsv, q)",
-        DbConn::Sqlite(_) => "-bm25(technologies_fts, 10.0, 1.0)",
+pub fn rank(conn: &DbConn, index: SearchIndex) -> &'static str {
+    match (conn, index) {
+        (DbConn::Pg(_), _) => "ts_rank_cd('{0.1, 0.1, 0.1, 1.0}', t.search_tsv, q)",
+        (DbConn::Sqlite(_), SearchIndex::Technologies) => "-bm25(technologies_fts, 10.0, 1.0)",
+        (DbConn::Sqlite(_), SearchIndex::Demands) => "-bm25(demands_fts, 10.0, 1.0)",
     }
+}
+
+/// [`search_from`] over technology listings.
+pub fn technology_search_from(conn: &DbConn, sql: &mut RawSql, text: Option<&SearchQuery>) {
+    search_from(conn, sql, SearchIndex::Technologies, text);
+}
+
+/// [`text_match`] over technology listings.
+pub fn technology_text_match(conn: &DbConn, sql: &mut RawSql, query: &SearchQuery) {
+    text_match(conn, sql, SearchIndex::Technologies, query);
+}
+
+/// [`rank`] over technology listings.
+pub fn technology_rank(conn: &DbConn) -> &'static str {
+    rank(conn, SearchIndex::Technologies)
 }

@@ -439,6 +439,91 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    demands (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        created_by -> SqlUuid,
+        status -> Text,
+        language -> Text,
+        province -> Text,
+        trl_min -> Nullable<Integer>,
+        budget_min -> Nullable<BigInt>,
+        budget_max -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        deadline -> Nullable<Text>,
+        hide_organization -> Bool,
+        sectors -> Text,
+        keywords -> Text,
+        transfer_forms -> Text,
+        rejection_reason -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamp>,
+        published_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        expiry_warned_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+        title -> Text,
+        problem -> Text,
+        requirements -> Nullable<Text>,
+        title_folded -> Text,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    proposals (id) {
+        id -> SqlUuid,
+        demand_id -> SqlUuid,
+        organization_id -> SqlUuid,
+        technology_id -> Nullable<SqlUuid>,
+        created_by -> SqlUuid,
+        status -> Text,
+        price -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        timeline_months -> Nullable<Integer>,
+        decided_by -> Nullable<SqlUuid>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Integer,
+        approach -> Text,
+        message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    match_notifications (technology_id, demand_id) {
+        technology_id -> SqlUuid,
+        demand_id -> SqlUuid,
+        score -> Integer,
+        notified_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    match_dismissals (technology_id, demand_id, organization_id) {
+        technology_id -> SqlUuid,
+        demand_id -> SqlUuid,
+        organization_id -> SqlUuid,
+        dismissed_by -> SqlUuid,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -458,6 +543,8 @@ diesel::joinable!(inquiry_messages -> inquiries (inquiry_id));
 
 diesel::joinable!(valuation_requests -> technologies (technology_id));
 diesel::joinable!(valuation_request_events -> valuation_requests (valuation_request_id));
+diesel::joinable!(demands -> organizations (organization_id));
+diesel::joinable!(proposals -> demands (demand_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     email_tokens,
@@ -479,4 +566,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     inquiry_messages,
     valuation_requests,
     valuation_request_events,
+    demands,
+    proposals,
+    match_notifications,
+    match_dismissals,
 );

@@ -345,12 +345,39 @@ pub struct Content {
     pub research: Option<Research>,
 }
 
-fn trimmed(value: &str) -> String {
+pub(crate) fn trimmed(value: &str) -> String {
     value.trim().to_owned()
 }
 
-fn trimmed_opt(value: &Option<String>) -> Option<String> {
+pub(crate) fn trimmed_opt(value: &Option<String>) -> Option<String> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+/// Sector codes without repeats, in their first order.
+pub(crate) fn unique_sectors(mut sectors: Vec<String>) -> Vec<String> {
+    let mut seen = Vec::new();
+    sectors.retain(|s| {
+        let fresh = !seen.contains(s);
+        seen.push(s.clone());
+        fresh
+    });
+    sectors
+}
+
+/// Trimmed keywords without repeats; they compare folded, so "Nông nghiệp" and
+/// "nong nghiep" are one.
+pub(crate) fn unique_keywords(keywords: &[String]) -> Vec<String> {
+    let mut seen = Vec::new();
+    keywords
+        .iter()
+        .map(|k| trimmed(k))
+        .filter(|k| {
+            let folded = fold(k);
+            let fresh = !seen.contains(&folded);
+            seen.push(folded);
+            fresh
+        })
+        .collect()
 }
 
 impl Content {
@@ -363,24 +390,8 @@ impl Content {
         self.advantages = trimmed_opt(&self.advantages);
         self.applications = trimmed_opt(&self.applications);
         self.province = trimmed(&self.province);
-        let mut seen = Vec::new();
-        self.sectors.retain(|s| {
-            let fresh = !seen.contains(s);
-            seen.push(s.clone());
-            fresh
-        });
-        let mut seen = Vec::new();
-        self.keywords = self
-            .keywords
-            .iter()
-            .map(|k| trimmed(k))
-            .filter(|k| {
-                let folded = fold(k);
-                let fresh = !seen.contains(&folded);
-                seen.push(folded);
-                fresh
-            })
-            .collect();
+        self.sectors = unique_sectors(std::mem::take(&mut self.sectors));
+        self.keywords = unique_keywords(&self.keywords);
         for record in &mut self.ip_records {
             record.number = trimmed_opt(&record.number);
             record.territory = trimmed_opt(&record.territory);
@@ -396,6 +407,26 @@ impl Content {
             research.assignee = trimmed_opt(&research.assignee);
         }
         self
+    }
+
+    /// The offer as the scoring function sees it.
+    pub fn offer(&self) -> crate::domain::matching::Offer {
+        crate::domain::matching::Offer {
+            sectors: self.sectors.clone(),
+            trl: self.trl,
+            price: self.price.as_ref().map(|p| crate::domain::matching::Money {
+                min: p.min,
+                max: p.max,
+                currency: p.currency.clone(),
+            }),
+            transfer_forms: self.transfer_forms.iter().map(|t| t.form.clone()).collect(),
+            province: Some(self.province.clone()),
+        }
+    }
+
+    /// What matching looks for in the demands' index: the title and keywords.
+    pub fn match_text(&self) -> String {
+        format!("{} {}", self.title, self.keywords.join(" "))
     }
 
     /// The folded title and the folded full text the search index is built from.
@@ -419,22 +450,23 @@ impl Content {
     }
 }
 
-/// Collects every invalid field, named by its JSON path.
+/// Collects every invalid field, named by its JSON path. Shared with demands
+/// (`domain/demand.rs`), which follow the same rules for the fields they have in common.
 #[derive(Default)]
-struct Errors(Vec<FieldError>);
+pub(crate) struct Errors(pub(crate) Vec<FieldError>);
 
 impl Errors {
-    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
     }
 
-    fn check(&mut self, ok: bool, field: impl Into<String>, message: &str) {
+    pub(crate) fn check(&mut self, ok: bool, field: impl Into<String>, message: &str) {
         if !ok {
             self.add(field, message);
         }
     }
 
-    fn text(&mut self, field: &str, value: &str, max: usize) {
+    pub(crate) fn text(&mut self, field: &str, value: &str, max: usize) {
         let length = value.chars().count();
         if length == 0 {
             self.add(field, "must not be empty");
@@ -443,13 +475,18 @@ impl Errors {
         }
     }
 
-    fn optional_text(&mut self, field: impl Into<String>, value: Option<&str>, max: usize) {
+    pub(crate) fn optional_text(
+        &mut self,
+        field: impl Into<String>,
+        value: Option<&str>,
+        max: usize,
+    ) {
         if value.is_some_and(|v| v.chars().count() > max) {
             self.add(field, format!("must be at most {max} characters"));
         }
     }
 
-    fn amount(&mut self, field: impl Into<String>, value: i64) {
+    pub(crate) fn amount(&mut self, field: impl Into<String>, value: i64) {
         if value < 0 {
             self.add(field, "must not be negative");
         } else if value > MAX_AMOUNT {
@@ -457,7 +494,7 @@ impl Errors {
         }
     }
 
-    fn currency(&mut self, field: impl Into<String>, code: &str) {
+    pub(crate) fn currency(&mut self, field: impl Into<String>, code: &str) {
         if !is_currency(code) {
             self.add(field, "is not an accepted ISO 4217 currency code (e.g. VND, USD, EUR)");
         }
@@ -474,36 +511,13 @@ pub fn validate(content: &Content, today: NaiveDate) -> Vec<FieldError> {
     e.optional_text("advantages", content.advantages.as_deref(), MAX_LONG_TEXT);
     e.optional_text("applications", content.applications.as_deref(), MAX_LONG_TEXT);
 
-    if content.sectors.is_empty() {
-        e.add("sectors", "must name at least one sector");
-    } else if content.sectors.len() > MAX_SECTORS {
-        e.add("sectors", format!("must have at most {MAX_SECTORS} items"));
-    }
-    for (i, code) in content.sectors.iter().enumerate() {
-        e.check(taxonomy::is_sector(code), format!("sectors[{i}]"), "is not a known sector code");
-    }
-
-    if content.keywords.len() > MAX_KEYWORDS {
-        e.add("keywords", format!("must have at most {MAX_KEYWORDS} items"));
-    }
-    for (i, keyword) in content.keywords.iter().enumerate() {
-        let field = format!("keywords[{i}]");
-        if keyword.is_empty() {
-            e.add(field, "must not be empty");
-        } else if keyword.chars().count() > MAX_KEYWORD {
-            e.add(field, format!("must be at most {MAX_KEYWORD} characters"));
-        }
-    }
+    validate_sectors_and_keywords(&mut e, &content.sectors, &content.keywords);
 
     if let Some(trl) = content.trl {
         e.check((1..=9).contains(&trl), "trl", "must be between 1 and 9");
     }
 
-    e.check(
-        taxonomy::province(&content.province).is_some(),
-        "province",
-        "is not a known province code",
-    );
+    validate_province(&mut e, &content.province);
 
     validate_ip_records(&mut e, &content.ip_records, today);
     validate_transfer_forms(&mut e, &content.transfer_forms);
@@ -520,6 +534,38 @@ pub fn validate(content: &Content, today: NaiveDate) -> Vec<FieldError> {
         (None, _) => {}
     }
     e.0
+}
+
+/// 1–10 known sector codes and at most 20 keywords of at most 60 characters.
+pub(crate) fn validate_sectors_and_keywords(
+    e: &mut Errors,
+    sectors: &[String],
+    keywords: &[String],
+) {
+    if sectors.is_empty() {
+        e.add("sectors", "must name at least one sector");
+    } else if sectors.len() > MAX_SECTORS {
+        e.add("sectors", format!("must have at most {MAX_SECTORS} items"));
+    }
+    for (i, code) in sectors.iter().enumerate() {
+        e.check(taxonomy::is_sector(code), format!("sectors[{i}]"), "is not a known sector code");
+    }
+
+    if keywords.len() > MAX_KEYWORDS {
+        e.add("keywords", format!("must have at most {MAX_KEYWORDS} items"));
+    }
+    for (i, keyword) in keywords.iter().enumerate() {
+        let field = format!("keywords[{i}]");
+        if keyword.is_empty() {
+            e.add(field, "must not be empty");
+        } else if keyword.chars().count() > MAX_KEYWORD {
+            e.add(field, format!("must be at most {MAX_KEYWORD} characters"));
+        }
+    }
+}
+
+pub(crate) fn validate_province(e: &mut Errors, province: &str) {
+    e.check(taxonomy::province(province).is_some(), "province", "is not a known province code");
 }
 
 fn validate_ip_records(e: &mut Errors, records: &[IpRecord], today: NaiveDate) {

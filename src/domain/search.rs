@@ -67,6 +67,9 @@ pub fn index_text(parts: &[&str]) -> String {
 pub struct SearchQuery {
     terms: Vec<String>,
     prefix_last: bool,
+    /// OR the terms instead of AND-ing them (matching: any shared word makes a candidate,
+    /// the engine's rank orders them).
+    any: bool,
 }
 
 impl SearchQuery {
@@ -96,7 +99,15 @@ impl SearchQuery {
             }
         }
         let prefix_last = terms.last()?.chars().count() >= MIN_PREFIX_CHARS;
-        Some(Self { terms, prefix_last })
+        Some(Self { terms, prefix_last, any: false })
+    }
+
+    /// A query matching documents with any of the words of `text` (exact words, no prefix).
+    pub fn any_of(text: &str) -> Option<Self> {
+        let mut query = Self::parse(text)?;
+        query.prefix_last = false;
+        query.any = true;
+        Some(query)
     }
 
     pub fn terms(&self) -> &[String] {
@@ -106,13 +117,18 @@ impl SearchQuery {
     /// A `to_tsquery('simple', …)` argument: `'cong' & 'nghe' & 'hoc':*`. Terms are letters
     /// and digits only, so quoting cannot be broken out of.
     pub fn pg_tsquery(&self) -> String {
-        self.render(|term, prefix| format!("'{term}'{}", if prefix { ":*" } else { "" }), " & ")
+        let separator = if self.any { " | " } else { " & " };
+        self.render(|term, prefix| format!("'{term}'{}", if prefix { ":*" } else { "" }), separator)
     }
 
     /// An FTS5 `MATCH` expression: `"cong" "nghe" "hoc"*` (each term a quoted string,
     /// juxtaposed = AND).
     pub fn fts5_match(&self) -> String {
-        self.render(|term, prefix| format!("\"{term}\"{}", if prefix { "*" } else { "" }), " ")
+        let separator = if self.any { " OR " } else { " " };
+        self.render(
+            |term, prefix| format!("\"{term}\"{}", if prefix { "*" } else { "" }),
+            separator,
+        )
     }
 
     fn render(&self, term: impl Fn(&str, bool) -> String, separator: &str) -> String {
@@ -442,5 +458,14 @@ mod tests {
         // A match at the very start has no leading ellipsis.
         let s = snippet("Vaccine mới", &query, 80).unwrap();
         assert_eq!(s, "<mark>Vaccine</mark> mới");
+    }
+
+    #[test]
+    fn any_of_ors_exact_words() {
+        let q = SearchQuery::any_of("Xử lý nước thải").unwrap();
+        assert_eq!(q.pg_tsquery(), "'xu' | 'ly' | 'nuoc' | 'thai'");
+        assert_eq!(q.fts5_match(), "\"xu\" OR \"ly\" OR \"nuoc\" OR \"thai\"");
+        assert!(SearchQuery::any_of(" ** ").is_none());
+        assert!(!q.matches_word("thaix"), "no prefix");
     }
 }

@@ -104,6 +104,14 @@ mail_templates! {
     ValuationStatusChanged = "valuation_status_changed" {
         "title", "organization_name", "status", "valuation_path", "note"
     }
+    /// A standing match above the notification threshold (sent to both sides).
+    MatchFound = "match_found" { "own_title", "counterpart_title", "score", "matches_path" }
+    /// An organisation answered a demand with a proposal (to the demand's owners).
+    ProposalReceived = "proposal_received" { "demand_title", "organization_name", "proposal_path" }
+    /// A proposal was accepted (to both sides).
+    ProposalAccepted = "proposal_accepted" { "demand_title", "organization_name", "proposal_path" }
+    /// A proposal was declined (to both sides).
+    ProposalDeclined = "proposal_declined" { "demand_title", "organization_name", "proposal_path" }
 }
 
 impl Template {

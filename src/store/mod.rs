@@ -1,8 +1,10 @@
 //! Queries and transactions, one module per aggregate, as functions over `&mut DbConn`.
 
 pub mod deals;
+pub mod demands;
 pub mod idempotency;
 pub mod inquiries;
+pub mod matches;
 pub mod organizations;
 pub mod outbox;
 pub mod sessions;

@@ -444,3 +444,26 @@ pub fn owner_contacts(conn: &mut DbConn, org: Id) -> Result<Vec<Contact>, ApiErr
         .order(memberships::created_at.asc())
         .load(conn)?)
 }
+
+/// Queues `template` with `context` to every owner of `org`, each in their language; returns
+/// how many were queued. Run in the transaction of the change the mail announces.
+pub fn mail_owners(
+    conn: &mut DbConn,
+    org: Id,
+    template: crate::mail::Template,
+    context: &serde_json::Value,
+) -> Result<usize, ApiError> {
+    let owners = owner_contacts(conn, org)?;
+    for owner in &owners {
+        crate::mail::enqueue(
+            conn,
+            &crate::mail::Mail {
+                to: owner.email.clone(),
+                template,
+                lang: crate::domain::lang::Lang::parse(&owner.language).unwrap_or_default(),
+                context: context.clone(),
+            },
+        )?;
+    }
+    Ok(owners.len())
+}

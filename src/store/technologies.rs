@@ -290,7 +290,7 @@ pub fn create(
     get(conn, id)
 }
 
-fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, ApiError> {
+pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, ApiError> {
     let rows: Vec<Joined> = technologies::table
         .inner_join(organizations::table)
         .left_join(research_results::table)
@@ -325,7 +325,7 @@ macro_rules! guarded {
 }
 
 /// One row changed, or someone else changed the listing first (412).
-fn changed(rows: usize) -> Result<(), ApiError> {
+pub(crate) fn changed(rows: usize) -> Result<(), ApiError> {
     if rows == 1 { Ok(()) } else { Err(precondition_failed()) }
 }
 
@@ -406,7 +406,7 @@ fn record_review(
     Ok(())
 }
 
-fn rfc3339(t: NaiveDateTime) -> String {
+pub(crate) fn rfc3339(t: NaiveDateTime) -> String {
     utc(t).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -580,6 +580,16 @@ pub enum Sort {
     PriceDesc,
 }
 
+/// ` AND <t.sectors holds sector>`: sectors are a JSON array of codes, so "4" matches "4"
+/// and "4.x". Shared by every table with a `sectors` column searched as `t`.
+pub(crate) fn push_sector_filter(sql: &mut RawSql, sector: &str) {
+    sql.push(" AND (t.sectors LIKE ");
+    sql.bind(format!("%\"{}\"%", escape_like(sector)));
+    sql.push(" ESCAPE '\\' OR t.sectors LIKE ");
+    sql.bind(format!("%\"{}.%", escape_like(sector)));
+    sql.push(" ESCAPE '\\')");
+}
+
 /// Standard SQL over `technologies t`, the same on both backends.
 fn push_filters(sql: &mut RawSql, f: &Filter) {
     if !f.statuses.is_empty() {
@@ -597,12 +607,7 @@ fn push_filters(sql: &mut RawSql, f: &Filter) {
         sql.bind(kind.as_str());
     }
     if let Some(sector) = &f.sector {
-        // Sectors are a JSON array of codes: "4" matches "4" and "4.x".
-        sql.push(" AND (t.sectors LIKE ");
-        sql.bind(format!("%\"{}\"%", escape_like(sector)));
-        sql.push(" ESCAPE '\\' OR t.sectors LIKE ");
-        sql.bind(format!("%\"{}.%", escape_like(sector)));
-        sql.push(" ESCAPE '\\')");
+        push_sector_filter(sql, sector);
     }
     if let Some(min) = f.trl_min {
         sql.push(" AND t.trl >= ");

@@ -1,0 +1,637 @@
+//! Technology demands and the proposals answering them. Demands move through the listings'
+//! moderation states (`domain::listing::Status`), each transition guarded by version and
+//! status like listings; proposals are decided once.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::db::raw::RawSql;
+use crate::db::schema::{demands, organizations, proposals};
+use crate::db::types::{Id, SqlUuid, now};
+use crate::db::{DbConn, dialect};
+use crate::domain::demand::{Budget, DemandContent, ProposalStatus};
+use crate::domain::lang::Lang;
+use crate::domain::listing::Status;
+use crate::domain::search::SearchQuery;
+use crate::error::ApiError;
+use crate::mail::Template;
+use crate::store::organizations::{mail_owners, parse_list};
+use crate::store::technologies::changed;
+
+#[derive(Debug, Clone, Queryable)]
+struct DemandRow {
+    id: Id,
+    organization_id: Id,
+    created_by: Id,
+    status: String,
+    language: String,
+    province: String,
+    trl_min: Option<i32>,
+    budget_min: Option<i64>,
+    budget_max: Option<i64>,
+    currency: Option<String>,
+    deadline: Option<String>,
+    hide_organization: bool,
+    sectors: String,
+    keywords: String,
+    transfer_forms: String,
+    rejection_reason: Option<String>,
+    submitted_at: Option<NaiveDateTime>,
+    published_at: Option<NaiveDateTime>,
+    expires_at: Option<NaiveDateTime>,
+    #[allow(dead_code)]
+    expiry_warned_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i32,
+    title: String,
+    problem: String,
+    requirements: Option<String>,
+    #[allow(dead_code)]
+    title_folded: String,
+    #[allow(dead_code)]
+    search_text: String,
+}
+
+/// A demand with its organisation's name and verified flag.
+#[derive(Debug, Clone)]
+pub struct Demand {
+    pub id: Id,
+    pub organization_id: Id,
+    pub organization_name: String,
+    pub organization_verified: bool,
+    pub created_by: Id,
+    pub status: Status,
+    pub content: DemandContent,
+    pub rejection_reason: Option<String>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub published_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i32,
+}
+
+fn assemble(
+    (row, (organization_name, organization_verified)): (DemandRow, (String, bool)),
+) -> Result<Demand, ApiError> {
+    let id = row.id;
+    // CHECK constraints make these unreachable; a row that fails anyway is logged, not shown.
+    let corrupt = |column: &'static str| {
+        tracing::error!(%id, column, "unreadable demand row");
+        ApiError::internal()
+    };
+    let budget =
+        row.currency.map(|currency| Budget { min: row.budget_min, max: row.budget_max, currency });
+    let deadline = match row.deadline {
+        Some(text) => {
+            Some(NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| corrupt("deadline"))?)
+        }
+        None => None,
+    };
+    let content = DemandContent {
+        language: Lang::parse(&row.language).ok_or_else(|| corrupt("language"))?,
+        title: row.title,
+        problem: row.problem,
+        requirements: row.requirements,
+        sectors: parse_list(&row.sectors),
+        keywords: parse_list(&row.keywords),
+        trl_min: row.trl_min.and_then(|t| u8::try_from(t).ok()),
+        budget,
+        transfer_forms: parse_list(&row.transfer_forms),
+        province: row.province,
+        deadline,
+        hide_organization: row.hide_organization,
+    };
+    Ok(Demand {
+        id,
+        organization_id: row.organization_id,
+        organization_name,
+        organization_verified,
+        created_by: row.created_by,
+        status: Status::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+        content,
+        rejection_reason: row.rejection_reason,
+        submitted_at: row.submitted_at,
+        published_at: row.published_at,
+        expires_at: row.expires_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        version: row.version,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|_| ApiError::internal())
+}
+
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = demands)]
+#[diesel(treat_none_as_null = true)]
+struct ContentColumns<'a> {
+    language: &'a str,
+    title: &'a str,
+    problem: &'a str,
+    requirements: Option<&'a str>,
+    sectors: String,
+    keywords: String,
+    trl_min: Option<i32>,
+    budget_min: Option<i64>,
+    budget_max: Option<i64>,
+    currency: Option<&'a str>,
+    transfer_forms: String,
+    province: &'a str,
+    deadline: Option<String>,
+    hide_organization: bool,
+    title_folded: String,
+    search_text: String,
+}
+
+impl<'a> ContentColumns<'a> {
+    fn new(c: &'a DemandContent) -> Result<Self, ApiError> {
+        let (title_folded, search_text) = c.search_document();
+        Ok(Self {
+            language: c.language.code(),
+            title: &c.title,
+            problem: &c.problem,
+            requirements: c.requirements.as_deref(),
+            sectors: to_json(&c.sectors)?,
+            keywords: to_json(&c.keywords)?,
+            trl_min: c.trl_min.map(i32::from),
+            budget_min: c.budget.as_ref().and_then(|b| b.min),
+            budget_max: c.budget.as_ref().and_then(|b| b.max),
+            currency: c.budget.as_ref().map(|b| b.currency.as_str()),
+            transfer_forms: to_json(&c.transfer_forms)?,
+            province: &c.province,
+            deadline: c.deadline.map(|d| d.format("%Y-%m-%d").to_string()),
+            hide_organization: c.hide_organization,
+            title_folded,
+            search_text,
+        })
+    }
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    organization: Id,
+    creator: Id,
+    content: &DemandContent,
+) -> Result<Demand, ApiError> {
+    let at = now();
+    let id = Id::new();
+    diesel::insert_into(demands::table)
+        .values((
+            demands::id.eq(id),
+            demands::organization_id.eq(organization),
+            demands::created_by.eq(creator),
+            demands::status.eq(Status::Draft.as_str()),
+            &ContentColumns::new(content)?,
+            demands::created_at.eq(at),
+            demands::updated_at.eq(at),
+            demands::version.eq(1),
+        ))
+        .execute(conn)?;
+    get(conn, id)
+}
+
+pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Demand>, ApiError> {
+    let rows: Vec<(DemandRow, (String, bool))> = demands::table
+        .inner_join(organizations::table)
+        .filter(demands::id.eq_any(ids))
+        .select((demands::all_columns, (organizations::name, organizations::verified)))
+        .load(conn)?;
+    rows.into_iter().map(assemble).collect()
+}
+
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Demand>, ApiError> {
+    Ok(load(conn, &[id])?.pop())
+}
+
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Demand, ApiError> {
+    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such demand."))
+}
+
+/// `UPDATE demands … WHERE id, version and status are still what the caller read`.
+macro_rules! guarded {
+    ($demand:expr) => {
+        diesel::update(
+            demands::table
+                .find($demand.id)
+                .filter(demands::version.eq($demand.version))
+                .filter(demands::status.eq($demand.status.as_str())),
+        )
+    };
+}
+
+pub fn update_content(
+    conn: &mut DbConn,
+    demand: &Demand,
+    content: &DemandContent,
+    to: Status,
+) -> Result<Demand, ApiError> {
+    let at = now();
+    let resubmitted = to == Status::PendingReview && demand.status != Status::PendingReview;
+    let rows = guarded!(demand)
+        .set((
+            &ContentColumns::new(content)?,
+            demands::status.eq(to.as_str()),
+            demands::submitted_at.eq(if resubmitted { Some(at) } else { demand.submitted_at }),
+            demands::updated_at.eq(at),
+            demands::version.eq(demands::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    get(conn, demand.id)
+}
+
+pub fn delete(conn: &mut DbConn, demand: &Demand) -> Result<(), ApiError> {
+    let rows = diesel::delete(
+        demands::table
+            .find(demand.id)
+            .filter(demands::version.eq(demand.version))
+            .filter(demands::status.eq(Status::Draft.as_str())),
+    )
+    .execute(conn)?;
+    changed(rows)
+}
+
+/// Moves `demand` to `to` with the bookkeeping of that state: submission time, publication
+/// and expiry (now + `validity_days`, first publication date kept), rejection reason.
+pub fn transition(
+    conn: &mut DbConn,
+    demand: &Demand,
+    to: Status,
+    reason: Option<&str>,
+    validity_days: u32,
+) -> Result<Demand, ApiError> {
+    let at = now();
+    let renewing = to == Status::Published && demand.status == Status::Published;
+    let publishing = to == Status::Published;
+    let expires = at + Duration::days(i64::from(validity_days));
+    let rows = guarded!(demand)
+        .set((
+            demands::status.eq(to.as_str()),
+            demands::submitted_at.eq(if to == Status::PendingReview {
+                Some(at)
+            } else {
+                demand.submitted_at
+            }),
+            demands::published_at.eq(if publishing {
+                Some(demand.published_at.unwrap_or(at))
+            } else {
+                demand.published_at
+            }),
+            demands::expires_at.eq(if publishing { Some(expires) } else { demand.expires_at }),
+            demands::expiry_warned_at.eq(None::<NaiveDateTime>),
+            demands::rejection_reason.eq(if to == Status::Rejected { reason } else { None }),
+            demands::updated_at.eq(at),
+            demands::version.eq(demands::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    if publishing && !renewing {
+        tracing::info!(event = "demand.published", demand_id = %demand.id, "demand published");
+    }
+    get(conn, demand.id)
+}
+
+/// What a demand search looks for.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub text: Option<SearchQuery>,
+    /// Empty: any status.
+    pub statuses: Vec<Status>,
+    pub sector: Option<String>,
+    pub province: Option<String>,
+    pub organization_id: Option<Id>,
+    /// Leave out demands hiding their organisation (an outsider filtering by organisation).
+    pub visible_organization_only: bool,
+}
+
+#[derive(QueryableByName)]
+struct RankedRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Id,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    rank: f64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn push_filters(sql: &mut RawSql, f: &Filter) {
+    if !f.statuses.is_empty() {
+        sql.push(" AND t.status IN (");
+        for (i, status) in f.statuses.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(status.as_str());
+        }
+        sql.push(")");
+    }
+    if let Some(sector) = &f.sector {
+        crate::store::technologies::push_sector_filter(sql, sector);
+    }
+    if let Some(province) = &f.province {
+        sql.push(" AND t.province = ");
+        sql.bind(province.as_str());
+    }
+    if let Some(org) = f.organization_id {
+        sql.push(" AND t.organization_id = ");
+        sql.bind(org);
+    }
+    if f.visible_organization_only {
+        sql.push(" AND t.hide_organization = FALSE");
+    }
+}
+
+/// One page of demands matching `filter` (best match first with text, else newest), and
+/// how many match in all.
+pub fn search(
+    conn: &mut DbConn,
+    filter: &Filter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Demand>, i64), ApiError> {
+    let query = |conn: &mut DbConn, select: &str| {
+        let mut sql = RawSql::new(format!("SELECT {select}"));
+        dialect::search_from(conn, &mut sql, dialect::SearchIndex::Demands, filter.text.as_ref());
+        sql.push(" WHERE 1 = 1");
+        push_filters(&mut sql, filter);
+        if let Some(text) = &filter.text {
+            dialect::text_match(conn, &mut sql, dialect::SearchIndex::Demands, text);
+        }
+        sql
+    };
+    let total = query(conn, "count(*) AS n").load::<CountRow>(conn)?.first().map_or(0, |r| r.n);
+    if total <= offset {
+        return Ok((Vec::new(), total));
+    }
+    let rank = match filter.text {
+        Some(_) => dialect::rank(conn, dialect::SearchIndex::Demands),
+        None => "0.0",
+    };
+    let mut page = query(
+        conn,
+        &format!(
+            "t.id AS id, CAST({rank} AS DOUBLE PRECISION) AS rank, t.created_at AS created_at"
+        ),
+    );
+    page = RawSql::wrap("SELECT id, rank FROM (", page, ") m");
+    page.push(&format!(
+        " ORDER BY rank DESC, created_at DESC, id DESC LIMIT {limit} OFFSET {offset}"
+    ));
+    let ids: Vec<Id> = page.load::<RankedRow>(conn)?.into_iter().map(|r| r.id).collect();
+    let mut found = load(conn, &ids)?;
+    found.sort_by_key(|d| ids.iter().position(|id| *id == d.id));
+    Ok((found, total))
+}
+
+/// Up to `limit` published demands matching `text` (any word), best first, with their
+/// engine rank; the candidates of a technology's matches.
+pub fn candidates(
+    conn: &mut DbConn,
+    text: &SearchQuery,
+    exclude_dismissed_by: Id,
+    technology: Id,
+    limit: i64,
+) -> Result<Vec<(Id, f64)>, ApiError> {
+    ranked_candidates(
+        conn,
+        dialect::SearchIndex::Demands,
+        text,
+        exclude_dismissed_by,
+        technology,
+        limit,
+    )
+}
+
+/// Ranked candidates from `index` (published rows matching `text`), leaving out pairs the
+/// organisation `dismissed_by` dismissed together with `other` (the item on the other side).
+pub fn ranked_candidates(
+    conn: &mut DbConn,
+    index: dialect::SearchIndex,
+    text: &SearchQuery,
+    dismissed_by: Id,
+    other: Id,
+    limit: i64,
+) -> Result<Vec<(Id, f64)>, ApiError> {
+    let rank = dialect::rank(conn, index);
+    let mut sql =
+        RawSql::new(format!("SELECT t.id AS id, CAST({rank} AS DOUBLE PRECISION) AS rank"));
+    dialect::search_from(conn, &mut sql, index, Some(text));
+    sql.push(" WHERE t.status = ");
+    sql.bind(Status::Published.as_str());
+    let (mine, theirs) = match index {
+        dialect::SearchIndex::Technologies => ("technology_id", "demand_id"),
+        dialect::SearchIndex::Demands => ("demand_id", "technology_id"),
+    };
+    sql.push(&format!(
+        " AND t.id NOT IN (SELECT x.{mine} FROM match_dismissals x WHERE x.{theirs} = "
+    ));
+    sql.bind(other);
+    sql.push(" AND x.organization_id = ");
+    sql.bind(dismissed_by);
+    sql.push(")");
+    dialect::text_match(conn, &mut sql, index, text);
+    let mut sql = RawSql::wrap("SELECT id, rank FROM (", sql, ") m");
+    sql.push(&format!(" ORDER BY rank DESC, id LIMIT {limit}"));
+    Ok(sql.load::<RankedRow>(conn)?.into_iter().map(|r| (r.id, r.rank)).collect())
+}
+
+// ---- Proposals ------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Queryable)]
+pub struct Proposal {
+    pub id: Id,
+    pub demand_id: Id,
+    pub organization_id: Id,
+    pub technology_id: Option<Id>,
+    pub created_by: Id,
+    pub status: String,
+    pub price: Option<i64>,
+    pub currency: Option<String>,
+    pub timeline_months: Option<i32>,
+    pub decided_by: Option<Id>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i32,
+    pub approach: String,
+    pub message: Option<String>,
+}
+
+/// A new proposal's fields, validated.
+pub struct NewProposal {
+    pub organization_id: Id,
+    pub technology_id: Option<Id>,
+    pub approach: String,
+    pub price: Option<(i64, String)>,
+    pub timeline_months: Option<u32>,
+    pub message: Option<String>,
+}
+
+fn proposal_context(
+    demand: &Demand,
+    proposal: &Proposal,
+    organization_name: &str,
+) -> serde_json::Value {
+    json!({
+        "demand_title": demand.content.title,
+        "organization_name": organization_name,
+        "status": proposal.status,
+        "proposal_path": format!("/demands/{}/proposals/{}", demand.id, proposal.id),
+    })
+}
+
+fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, ApiError> {
+    Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
+}
+
+/// Records a proposal and mails the demand's owners. Run in a write transaction.
+pub fn propose(
+    conn: &mut DbConn,
+    demand: &Demand,
+    creator: Id,
+    new: &NewProposal,
+) -> Result<Proposal, ApiError> {
+    let at = now();
+    let id = Id::new();
+    diesel::insert_into(proposals::table)
+        .values((
+            proposals::id.eq(id),
+            proposals::demand_id.eq(demand.id),
+            proposals::organization_id.eq(new.organization_id),
+            proposals::technology_id.eq(new.technology_id),
+            proposals::created_by.eq(creator),
+            proposals::status.eq(ProposalStatus::Pending.as_str()),
+            proposals::price.eq(new.price.as_ref().map(|p| p.0)),
+            proposals::currency.eq(new.price.as_ref().map(|p| p.1.as_str())),
+            proposals::timeline_months.eq(new.timeline_months.map(|m| m as i32)),
+            proposals::created_at.eq(at),
+            proposals::updated_at.eq(at),
+            proposals::version.eq(1),
+            proposals::approach.eq(&new.approach),
+            proposals::message.eq(new.message.as_deref()),
+        ))
+        .execute(conn)?;
+    let proposal = get_proposal(conn, demand.id, id)?;
+    let name = organization_name(conn, new.organization_id)?;
+    mail_owners(
+        conn,
+        demand.organization_id,
+        Template::ProposalReceived,
+        &proposal_context(demand, &proposal, &name),
+    )?;
+    Ok(proposal)
+}
+
+pub fn get_proposal(conn: &mut DbConn, demand: Id, id: Id) -> Result<Proposal, ApiError> {
+    proposals::table
+        .filter(proposals::demand_id.eq(demand))
+        .filter(proposals::id.eq(id))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("No such proposal."))
+}
+
+/// A demand's proposals, oldest first; only those of `only` organisations when given.
+pub fn list_proposals(
+    conn: &mut DbConn,
+    demand: Id,
+    only: Option<&[Id]>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Proposal>, i64), ApiError> {
+    let base = || {
+        let mut q = proposals::table.filter(proposals::demand_id.eq(demand)).into_boxed();
+        if let Some(orgs) = only {
+            q = q.filter(proposals::organization_id.eq_any(orgs.to_vec()));
+        }
+        q
+    };
+    let total: i64 = base().count().get_result(conn)?;
+    let items = base()
+        .order((proposals::created_at.asc(), proposals::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
+    Ok((items, total))
+}
+
+/// Accepts or declines a pending proposal (guarded on its status) and mails both sides'
+/// owners. Run in a write transaction.
+pub fn decide(
+    conn: &mut DbConn,
+    demand: &Demand,
+    proposal: &Proposal,
+    to: ProposalStatus,
+    by: Id,
+) -> Result<Proposal, ApiError> {
+    let at = now();
+    let rows = diesel::update(
+        proposals::table
+            .find(proposal.id)
+            .filter(proposals::status.eq(ProposalStatus::Pending.as_str())),
+    )
+    .set((
+        proposals::status.eq(to.as_str()),
+        proposals::decided_by.eq(Some(by)),
+        proposals::decided_at.eq(Some(at)),
+        proposals::updated_at.eq(at),
+        proposals::version.eq(proposals::version + 1),
+    ))
+    .execute(conn)?;
+    changed(rows)?;
+    let updated = get_proposal(conn, demand.id, proposal.id)?;
+    let name = organization_name(conn, updated.organization_id)?;
+    let context = proposal_context(demand, &updated, &name);
+    let template = match to {
+        ProposalStatus::Accepted => Template::ProposalAccepted,
+        _ => Template::ProposalDeclined,
+    };
+    mail_owners(conn, updated.organization_id, template, &context)?;
+    mail_owners(conn, demand.organization_id, template, &context)?;
+    Ok(updated)
+}
+
+const EXPIRY_BATCH: i64 = 200;
+
+/// The demands' part of the expiry job: archives published demands whose `expires_at` has
+/// passed. Like listings, each is claimed by an update guarded on its state, so several
+/// processes may run it at once. Returns how many were archived.
+pub fn run_expiry(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
+    let mut archived = 0;
+    loop {
+        let due: Vec<Id> = demands::table
+            .filter(demands::status.eq(Status::Published.as_str()))
+            .filter(demands::expires_at.le(now))
+            .order(demands::expires_at.asc())
+            .select(demands::id)
+            .limit(EXPIRY_BATCH)
+            .load(conn)?;
+        for id in &due {
+            archived += diesel::update(
+                demands::table
+                    .find(*id)
+                    .filter(demands::status.eq(Status::Published.as_str()))
+                    .filter(demands::expires_at.le(now)),
+            )
+            .set((
+                demands::status.eq(Status::Archived.as_str()),
+                demands::updated_at.eq(crate::db::types::now()),
+                demands::version.eq(demands::version + 1),
+            ))
+            .execute(conn)?;
+        }
+        if due.len() < EXPIRY_BATCH as usize {
+            break;
+        }
+    }
+    Ok(archived)
+}
