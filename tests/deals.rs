@@ -342,6 +342,13 @@ backend_tests! {
         let mail = ctx.mail_context(&w.buyer.email, "deal_stage_changed");
         assert_eq!((mail["from_stage"].as_str(), mail["to_stage"].as_str()), (Some("delivering"), Some("completed")));
         assert_eq!(mail["title"], "Xử lý nước thải chăn nuôi");
+        // What the buyer (Vietnamese) reads: the stages named in Vietnamese.
+        let renderer = techx::mail::templates::Renderer::new("https://san.techx.vn").unwrap();
+        let rendered = renderer
+            .render(techx::mail::Template::DealStageChanged, techx::domain::lang::Lang::Vi, &mail)
+            .unwrap();
+        assert_eq!(rendered.subject, "Giao dịch \"Xử lý nước thải chăn nuôi\" chuyển sang giai đoạn hoàn tất");
+        assert!(rendered.text.contains("từ giai đoạn bàn giao sang hoàn tất"), "{}", rendered.text);
 
         // The timeline, in order, with who and what.
         let events = ctx.deal_events(&deal, &w.buyer.access).await;
@@ -470,6 +477,26 @@ backend_tests! {
         assert_eq!(cancelled["cancel_reason"], "Ngân sách bị cắt");
         let problem = ctx.move_deal(&cancelled, &w.buyer.access, json!({"to": "open"})).await.problem(409, "invalid_transition");
         assert_eq!(problem["allowed"], json!([]));
+        // Once cancelled, the enquiry can lead to a new deal, but only one live at a time;
+        // an Idempotency-Key retry answers with the first deal instead of refusing.
+        let inquiry = cancelled["inquiry_id"].clone();
+        let create = |key: &'static str| {
+            let body = json!({"inquiry_id": inquiry, "terms": terms()});
+            let req = actix_web::test::TestRequest::post()
+                .uri("/api/v1/deals")
+                .insert_header(("Authorization", format!("Bearer {}", w.buyer.access)))
+                .insert_header(("Idempotency-Key", key))
+                .set_json(body);
+            ctx.call(req)
+        };
+        let again = create("k-1").await;
+        assert_eq!(again.status, 201, "{}", again.text());
+        assert!(again.json()["buyer_accepted_at"].is_string(), "the buyer created it this time");
+        let replay = create("k-1").await;
+        assert_eq!(replay.status, 201, "{}", replay.text());
+        assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+        assert_eq!(replay.json()["id"], again.json()["id"]);
+        create("k-2").await.problem(409, "deal_exists");
         let events = ctx.deal_events(&cancelled, &w.buyer.access).await;
         let stage_events = events.iter().filter(|e| e["kind"] == "stage_changed").count();
         assert_eq!(stage_events, 1, "refused transitions leave no event");

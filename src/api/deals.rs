@@ -224,6 +224,13 @@ fn plan(conn: &mut DbConn, actor: &Actor, body: &CreateDealRequest) -> Result<Pl
         if inquiry.status == "closed" {
             return Err(ApiError::conflict("inquiry_closed", "This enquiry is closed."));
         }
+        // The unique index `deals_one_live_per_inquiry` settles a race; this names it.
+        if store::live_for_inquiry(conn, inquiry.id)? {
+            return Err(ApiError::conflict(
+                "deal_exists",
+                "This enquiry already has a deal that is not cancelled.",
+            ));
+        }
         // The creator's side accepts by creating; the seller first for a member of both.
         let side = if actor.org_role(seller).is_some() { seller } else { buyer };
         return Ok(Plan {
@@ -289,7 +296,7 @@ fn plan(conn: &mut DbConn, actor: &Actor, body: &CreateDealRequest) -> Result<Pl
         (status = 401, description = "Not signed in"),
         (status = 403, description = "Not a member of the broker, or it is not an intermediary"),
         (status = 404, description = "No such enquiry, or not a side of it"),
-        (status = 409, description = "The enquiry is closed (`inquiry_closed`)"),
+        (status = 409, description = "The enquiry is closed (`inquiry_closed`) or already has a live deal (`deal_exists`)"),
         (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
     )
 )]

@@ -282,6 +282,16 @@ pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, ApiE
     get(conn, id)
 }
 
+/// Whether the enquiry already led to a deal that was not cancelled.
+pub fn live_for_inquiry(conn: &mut DbConn, inquiry: Id) -> Result<bool, ApiError> {
+    let count: i64 = deals::table
+        .filter(deals::inquiry_id.eq(inquiry))
+        .filter(deals::stage.ne(Stage::Cancelled.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
 pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Deal>, ApiError> {
     Ok(deals::table.find(id).first(conn).optional()?)
 }

@@ -46,6 +46,8 @@ CREATE INDEX deals_seller ON deals (seller_organization_id);
 CREATE INDEX deals_broker ON deals (broker_organization_id);
 CREATE INDEX deals_technology ON deals (technology_id);
 CREATE INDEX deals_stage_completed ON deals (stage, completed_at);
+-- One live deal per enquiry: a second one can start only after the first was cancelled.
+CREATE UNIQUE INDEX deals_one_live_per_inquiry ON deals (inquiry_id) WHERE stage <> 'cancelled';
 
 -- The append-only timeline of a deal: no endpoint updates or deletes these rows.
 -- `actor_organization_id` is the party the actor acted for (NULL for exchange staff).
