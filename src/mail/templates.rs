@@ -91,6 +91,10 @@ mail_templates! {
     ListingExpired = "listing_expired" {
         "title", "organization_name", "listing_path", "expired_at"
     }
+    /// A demand was approved and is public.
+    DemandPublished = "demand_published" { "title", "demand_path", "published_at", "expires_at" }
+    /// A moderator rejected a demand, with a reason.
+    DemandRejected = "demand_rejected" { "title", "demand_path", "reason" }
     /// A standing match above the notification threshold (sent to both sides).
     MatchFound = "match_found" { "own_title", "counterpart_title", "score", "matches_path" }
     /// An organisation answered a demand with a proposal (to the demand's owners).
