@@ -208,6 +208,8 @@ backend_tests! {
             .ok();
         assert_eq!(rejected["status"], "rejected");
         assert_eq!(rejected["rejection_reason"], "Thiếu ngân sách.");
+        assert_eq!(ctx.mail_context(&w.buyer.email, "demand_rejected")["reason"], "Thiếu ngân sách.");
+        assert_eq!(ctx.mail_count(&w.buyer.email, "demand_published"), 0);
         // Editing a rejected demand makes it a draft again.
         let edited = ctx
             .send(Method::PATCH, &uri(&rejected), Some(&w.buyer.access), Some(&etag_of(&rejected)), Some(&json!({"trl_min": null, "title": "Xử lý nước thải chăn nuôi lợn"})))
@@ -219,6 +221,8 @@ backend_tests! {
         let published = ctx.demand_action(&pending, "review", &w.moderator.access, Some(&json!({"decision": "approve"}))).await.ok();
         assert_eq!(published["status"], "published");
         assert!(published["expires_at"].is_string());
+        assert_eq!(ctx.mail_count(&w.buyer.email, "demand_published"), 1);
+        assert_eq!(ctx.mail_context(&w.buyer.email, "demand_published")["demand_path"], format!("/demands/{}", id(&published)));
         // Public now, and found by folded text.
         ctx.get(&uri(&published)).await.ok();
         let found = ctx.get("/api/v1/demands?q=nuoc%20thai%20chan%20nuoi").await.ok();
@@ -228,6 +232,7 @@ backend_tests! {
         assert_eq!(ctx.get("/api/v1/demands?q=lua%20gao").await.ok()["total"], 0);
         // Renew keeps it published; drafts only are deleted; archive is final.
         let renewed = ctx.demand_action(&published, "renew", &w.buyer.access, None).await.ok();
+        assert_eq!(ctx.mail_count(&w.buyer.email, "demand_published"), 1, "renewal is not a publication");
         ctx.send(Method::DELETE, &uri(&renewed), Some(&w.buyer.access), Some(&etag_of(&renewed)), None).await.problem(409, "not_a_draft");
         let archived = ctx.demand_action(&renewed, "archive", &w.buyer.access, None).await.ok();
         assert_eq!(archived["status"], "archived");

@@ -104,6 +104,10 @@ mail_templates! {
     ValuationStatusChanged = "valuation_status_changed" {
         "title", "organization_name", "status", "valuation_path", "note"
     }
+    /// A demand was approved and is public.
+    DemandPublished = "demand_published" { "title", "demand_path", "published_at", "expires_at" }
+    /// A moderator rejected a demand, with a reason.
+    DemandRejected = "demand_rejected" { "title", "demand_path", "reason" }
     /// A standing match above the notification threshold (sent to both sides).
     MatchFound = "match_found" { "own_title", "counterpart_title", "score", "matches_path" }
     /// An organisation answered a demand with a proposal (to the demand's owners).

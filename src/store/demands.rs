@@ -17,7 +17,7 @@ use crate::domain::search::SearchQuery;
 use crate::error::ApiError;
 use crate::mail::Template;
 use crate::store::organizations::{mail_owners, parse_list};
-use crate::store::technologies::changed;
+use crate::store::technologies::{changed, rfc3339};
 
 #[derive(Debug, Clone, Queryable)]
 struct DemandRow {
@@ -290,10 +290,25 @@ pub fn transition(
         ))
         .execute(conn)?;
     changed(rows)?;
+    let updated = get(conn, demand.id)?;
+    // Owners are mailed on the moderator's decisions, as for listings.
+    let path = format!("/demands/{}", demand.id);
     if publishing && !renewing {
         tracing::info!(event = "demand.published", demand_id = %demand.id, "demand published");
+        let (published, expires) =
+            (updated.published_at.unwrap_or(at), updated.expires_at.unwrap_or(expires));
+        let context = json!({
+            "title": updated.content.title, "demand_path": path,
+            "published_at": rfc3339(published), "expires_at": rfc3339(expires),
+        });
+        mail_owners(conn, demand.organization_id, Template::DemandPublished, &context)?;
     }
-    get(conn, demand.id)
+    if let (Status::Rejected, Some(reason)) = (to, reason) {
+        let context =
+            json!({"title": updated.content.title, "demand_path": path, "reason": reason});
+        mail_owners(conn, demand.organization_id, Template::DemandRejected, &context)?;
+    }
+    Ok(updated)
 }
 
 /// What a demand search looks for.
