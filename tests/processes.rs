@@ -140,13 +140,29 @@ async fn database_outage_is_503_then_recovers_without_restart() {
     config.db_timeout = Duration::from_millis(1_000);
     let pool =
         techx::db::Db::new(&techx::db::DbTarget::parse(&via_proxy).unwrap(), 4, config.db_timeout);
-    let state = actix_web::web::Data::new(techx::state::AppState::new(config, pool));
+    let state = actix_web::web::Data::new(techx::state::AppState::new(config, pool.clone()));
     let app = actix_web::test::init_service(techx::app::build(state)).await;
 
     assert_eq!(call(&app, TestRequest::get().uri("/api/v1/organizations")).await.status, 200);
     assert_eq!(call(&app, TestRequest::get().uri("/readyz")).await.status, 200);
+    // A mail queued before the outage, with its worker going through the same proxy.
+    let registered = call(
+        &app,
+        TestRequest::post().uri("/api/v1/auth/register").set_json(serde_json::json!({
+            "email": "before.outage@b.vn", "password": PASSWORD, "display_name": "Trước sự cố"
+        })),
+    )
+    .await;
+    assert_eq!(registered.status, 201, "{}", registered.text());
 
     proxy.cut();
+    let sink = common::smtp::SmtpSink::start();
+    let mut mail_config = techx::mail::MailConfig::from_lookup(|_| None).unwrap();
+    mail_config.smtp_url = Some(sink.url());
+    mail_config.poll_interval = Duration::from_millis(50);
+    mail_config.backoff_base = Duration::from_millis(50);
+    mail_config.backoff_max = Duration::from_millis(200);
+    let worker = techx::mail::worker::start(pool, mail_config).unwrap();
     for uri in ["/api/v1/organizations", "/readyz"] {
         let started = Instant::now();
         let res = call(&app, TestRequest::get().uri(uri)).await;
@@ -171,4 +187,14 @@ async fn database_outage_is_503_then_recovers_without_restart() {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(call(&app, TestRequest::get().uri("/readyz")).await.status, 200);
+
+    // The mail queued before the outage goes out after it, once.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sink.messages().is_empty() {
+        assert!(Instant::now() < deadline, "the queued mail was never delivered");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.stop().await;
+    let to: Vec<String> = sink.messages().iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    assert_eq!(to, ["before.outage@b.vn"]);
 }
