@@ -73,7 +73,9 @@ pub fn cost_approach(
     let mut steps = Vec::new();
     let mut total: i128 = 0;
     for &(year, amount) in costs {
-        if year > valuation_year || valuation_year - year > 100 {
+        // In i64: hostile years (i32::MIN) must not overflow the difference.
+        let age = i64::from(valuation_year) - i64::from(year);
+        if !(0..=100).contains(&age) {
             return Err(ValuationError::Invalid(
                 "costs.year",
                 format!("{year} must be within 100 years before {valuation_year}"),
@@ -84,7 +86,10 @@ pub fn cost_approach(
         }
         let mut indexed = i128::from(amount);
         for _ in year..valuation_year {
-            indexed = round_div(indexed * (BPS + i128::from(inflation_bps)), BPS);
+            let grown = indexed
+                .checked_mul(BPS + i128::from(inflation_bps))
+                .ok_or(ValuationError::Overflow)?;
+            indexed = round_div(grown, BPS);
         }
         let indexed = to_i64(indexed)?;
         steps.push(Step {
@@ -282,6 +287,17 @@ mod tests {
         .unwrap();
         assert_eq!(life.value, 60_000_000);
         assert!(cost_approach(&[(2027, 1)], 2026, 0, Obsolescence::Percent(0), Lang::En).is_err());
+        // A century at 1000% a year overflows: reported, not a panic.
+        assert_eq!(
+            cost_approach(&[(1926, i64::MAX)], 2026, 100_000, Obsolescence::Percent(0), Lang::En),
+            Err(ValuationError::Overflow)
+        );
+        // Extreme years are refused, not overflowed (found by schemathesis).
+        assert!(cost_approach(&[(i32::MIN, 1)], 0, 0, Obsolescence::Percent(0), Lang::En).is_err());
+        assert!(
+            cost_approach(&[(i32::MAX, 1)], i32::MIN, 0, Obsolescence::Percent(0), Lang::En)
+                .is_err()
+        );
     }
 
     #[test]
