@@ -81,7 +81,7 @@ pub struct TokenResponse {
 const MAX_NAME: usize = 100;
 
 /// Runs CPU-heavy password work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(work).await.map_err(|_| ApiError::internal())

@@ -121,3 +121,24 @@ pub fn request_fingerprint<T: Serialize>(body: &T) -> String {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     crate::auth::tokens::hex(&Sha256::digest(&bytes))
 }
+
+/// The 201 answer to an idempotent create: `Location` (`collection` + the new id), `ETag`,
+/// and `Idempotent-Replayed: true` when this repeats the first answer to the same key.
+pub fn created_response(
+    collection: &str,
+    created: crate::store::idempotency::Created,
+) -> actix_web::HttpResponse {
+    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let version = created.body["version"].as_i64().unwrap_or(1);
+    let mut response = actix_web::HttpResponse::Created();
+    response
+        .insert_header((actix_web::http::header::LOCATION, format!("{collection}/{id}")))
+        .insert_header((
+            actix_web::http::header::ETAG,
+            etag(i32::try_from(version).unwrap_or(i32::MAX)),
+        ));
+    if created.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.json(created.body)
+}

@@ -334,16 +334,7 @@ pub async fn create_deal(
             })
         })
         .await?;
-    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
-    let version = created.body["version"].as_i64().unwrap_or(1);
-    let mut response = HttpResponse::Created();
-    response
-        .insert_header((header::LOCATION, format!("/api/v1/deals/{id}")))
-        .insert_header((header::ETAG, format!("\"{version}\"")));
-    if created.replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
-    }
-    Ok(response.json(created.body))
+    Ok(crate::api::common::created_response("/api/v1/deals", created))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
