@@ -83,7 +83,8 @@ fn complete_spec(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
                 .into_iter()
                 .flatten()
         {
-            let mut shared: Vec<(&str, &str)> = vec![("500", "Unexpected error")];
+            let mut shared: Vec<(&str, &str)> =
+                vec![("500", "Unexpected error"), ("431", "Request headers too large")];
             if versioned || path == "/readyz" {
                 shared.push((
                     "503",
@@ -301,6 +302,7 @@ pub fn build(
         .default_service(web::to(unmatched))
         .wrap(from_fn(api::limits::deadline))
         .wrap(from_fn(api::limits::rate_limit))
+        .wrap(from_fn(api::limits::header_limit))
         .wrap(cors)
         .wrap(from_fn(problem_fallback))
         .wrap(

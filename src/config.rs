@@ -32,6 +32,8 @@ pub struct Config {
     pub listing_validity_days: u32,
     /// Standing matches scoring at least this (0–100) are mailed and announced once.
     pub match_notify_threshold: u8,
+    /// How often each process runs the listing and demand expiry job.
+    pub expiry_interval: Duration,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub mail: crate::mail::MailConfig,
@@ -52,6 +54,8 @@ pub struct LimitsConfig {
     pub request_timeout: Duration,
     /// Time a client has to send its request head (slow-client protection).
     pub client_timeout: Duration,
+    /// Largest total size of request headers answered; 431 above it.
+    pub max_header_bytes: usize,
 }
 
 impl LimitsConfig {
@@ -94,6 +98,9 @@ impl LimitsConfig {
                 5_000,
                 100..=600_000,
             )?),
+            // actix-http itself refuses heads over 128 KiB (and over 96 headers) with a bare
+            // 431; this lower, configurable limit answers in problem+json.
+            max_header_bytes: parse_in(get, "TECHX_MAX_HEADER_BYTES", 16_384, 1_024..=131_072)?,
         })
     }
 }
@@ -217,6 +224,12 @@ impl Config {
             )?),
             listing_validity_days: parse_in(&get, "TECHX_LISTING_VALIDITY_DAYS", 365, 1..=3_650)?,
             match_notify_threshold: parse_in(&get, "TECHX_MATCH_NOTIFY_THRESHOLD", 60, 0..=100)?,
+            expiry_interval: Duration::from_secs(parse_in(
+                &get,
+                "TECHX_EXPIRY_INTERVAL_SECS",
+                3_600,
+                1..=86_400,
+            )?),
             auth: AuthConfig::from_lookup(&get)?,
             limits: LimitsConfig::from_lookup(&get)?,
             mail: crate::mail::MailConfig::from_lookup(get)?,
@@ -303,6 +316,7 @@ mod tests {
         assert_eq!(c.webhooks.disable_after, 10);
         assert_eq!(c.listing_validity_days, 365);
         assert_eq!(c.match_notify_threshold, 60);
+        assert_eq!(c.expiry_interval, Duration::from_secs(3_600));
     }
 
     #[test]

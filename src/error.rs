@@ -137,6 +137,14 @@ impl ApiError {
         )
     }
 
+    pub fn header_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "header_too_large",
+            format!("The request headers exceed the limit of {limit} bytes."),
+        )
+    }
+
     pub fn unsupported_media_type(expected: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

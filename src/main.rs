@@ -237,16 +237,14 @@ async fn drain_on_signal(
     server.stop(true).await;
 }
 
-/// How often `serve` runs the listing expiry job.
-const LISTING_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3_600);
-
-/// Runs the listing expiry job at start-up and then hourly, off the async workers. Every
+/// Runs the listing expiry job at start-up and then every `TECHX_EXPIRY_INTERVAL_SECS`, off
+/// the async workers. Every
 /// process may run it: the job claims each listing with a guarded update. A failed run is
 /// logged and the next tick tries again.
 fn spawn_listing_expiry(state: web::Data<AppState>) {
     use techx::store::technologies::run_expiry;
     actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(LISTING_EXPIRY_INTERVAL);
+        let mut tick = actix_web::rt::time::interval(state.config.expiry_interval);
         loop {
             tick.tick().await;
             let validity = state.config.listing_validity_days;
@@ -263,7 +261,7 @@ fn spawn_listing_expiry(state: web::Data<AppState>) {
                     "listing and demand expiry job ran"
                 ),
                 Err(e) => {
-                    tracing::warn!(error = %e, "listing expiry job failed; retrying next hour")
+                    tracing::warn!(error = %e, "listing expiry job failed; retrying at the next interval")
                 }
             }
         }

@@ -122,6 +122,108 @@ backend_tests! {
         assert_eq!(a.request("POST", "/api/v1/auth/login", &[], Some(&login)).status, 429);
         assert_eq!(b.request("POST", "/api/v1/auth/login", &[], Some(&login)).status, 429);
     }
+
+    async fn two_processes_deliver_each_mail_once_and_expire_each_listing_once(backend) {
+        use techx::db::schema::technologies;
+        let ctx = start(backend).await;
+        let owner = ctx.signup("lan.nguyen@hdu.edu.vn").await;
+        let org = ctx.create_org(&owner, "Trường Đại học Hồng Đức", "university").await;
+        let org = org["id"].as_str().unwrap().to_owned();
+        let moderator = ctx.staff("kiemduyet@sokhcn.thanhhoa.gov.vn", techx::auth::PlatformRole::Moderator).await;
+        let titles = ["Máy sấy lúa", "Chế phẩm vi sinh", "Cảm biến độ ẩm", "Phần mềm truy xuất"];
+        for title in titles {
+            ctx.publish_technology(&owner, &moderator, &technology_body(&org, title)).await;
+        }
+        // Mail queued so far (sign-ups, reviews) is not what this test counts.
+        diesel::delete(outbox::table).execute(&mut ctx.db.connect()).unwrap();
+
+        let sink = common::smtp::SmtpSink::start();
+        let smtp = sink.url();
+        let env = [
+            ("TECHX_SMTP_URL", smtp.as_str()),
+            ("TECHX_OUTBOX_POLL_MS", "50"),
+            ("TECHX_OUTBOX_BATCH_SIZE", "3"),
+            ("TECHX_EXPIRY_INTERVAL_SECS", "1"),
+        ];
+        let a = ServerProcess::start(&ctx.db.url, &env);
+        let b = ServerProcess::start(&ctx.db.url, &env);
+
+        // Both processes' outbox workers poll the same table while 12 mails are queued
+        // through both of them.
+        for i in 0..12 {
+            let server = if i % 2 == 0 { &a } else { &b };
+            assert_eq!(server.request("POST", "/api/v1/auth/register", &[], Some(&register_body(i))).status, 201);
+        }
+        // Both processes' expiry jobs (every second) find every listing past its end.
+        diesel::update(technologies::table)
+            .set(technologies::expires_at.eq(techx::db::types::now() - chrono::Duration::days(1)))
+            .execute(&mut ctx.db.connect())
+            .unwrap();
+
+        let expected = 12 + titles.len();
+        sink.wait_for(expected, Duration::from_secs(30)).await;
+        // Several more poll and expiry rounds on both processes, to catch a second delivery.
+        actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+        let messages = sink.messages();
+        assert_eq!(messages.len(), expected, "each mail delivered once: {:#?}", messages.iter().map(|m| &m.rcpt_to).collect::<Vec<_>>());
+        let mut recipients: Vec<String> = messages.iter().flat_map(|m| m.rcpt_to.clone()).collect();
+        recipients.sort();
+        recipients.dedup();
+        assert_eq!(recipients.len(), 13, "twelve new users and the listing owner: {recipients:?}");
+        let expired_mails =
+            messages.iter().filter(|m| m.rcpt_to.iter().any(|r| r == "lan.nguyen@hdu.edu.vn")).count();
+        assert_eq!(expired_mails, titles.len(), "one expiry mail per listing");
+
+        let mut conn = ctx.db.connect();
+        let archived: i64 = technologies::table.filter(technologies::status.eq("archived")).count().get_result(&mut conn).unwrap();
+        assert_eq!(archived, titles.len() as i64);
+        let versions: Vec<i32> = technologies::table.select(technologies::version).load(&mut conn).unwrap();
+        assert!(versions.iter().all(|&v| v == versions[0]), "each listing archived by one update: {versions:?}");
+        let unsent: i64 = outbox::table.filter(outbox::sent_at.is_null()).count().get_result(&mut conn).unwrap();
+        assert_eq!(unsent, 0);
+    }
+
+    async fn oversized_headers_and_slow_clients_are_cut_off(backend) {
+        let db = TestDb::create(backend);
+        let server = ServerProcess::start(&db.url, &[("TECHX_CLIENT_TIMEOUT_MS", "500")]);
+
+        let get = |headers: &[(&str, &str)]| {
+            read_response(send_request(&server.addr, "GET", "/api/v1/taxonomy/provinces", headers, None).unwrap()).unwrap()
+        };
+        // Under TECHX_MAX_HEADER_BYTES (16 KiB by default) a request is served; over it, 431.
+        let fits = "x".repeat(15 * 1024);
+        assert_eq!(get(&[("X-Padding", &fits)]).status, 200);
+        let over = "x".repeat(17 * 1024);
+        let res = get(&[("X-Padding", &over)]);
+        assert_eq!(res.status, 431, "{res:?}");
+        assert_eq!(res.header("content-type"), Some("application/problem+json"));
+        assert_eq!(res.json()["code"], "header_too_large");
+        // Beyond what actix-http buffers (128 KiB, or 96 headers), the connection is refused
+        // with a bare 431 before techx sees the request; a client still writing the rest of
+        // its head may see the reset instead of the answer.
+        let huge = "x".repeat(140 * 1024);
+        let sent = send_request(&server.addr, "GET", "/healthz", &[("X-Padding", &huge)], None);
+        match sent.and_then(read_response) {
+            Ok(res) => assert_eq!(res.status, 431, "{res:?}"),
+            Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        }
+        let names: Vec<String> = (0..120).map(|i| format!("X-H{i}")).collect();
+        let many: Vec<(&str, &str)> = names.iter().map(|h| (h.as_str(), "1")).collect();
+        assert_eq!(get(&many).status, 431);
+
+        // A client that never finishes its request head is answered 408 and disconnected,
+        // instead of holding a connection open.
+        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = Instant::now();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+        let res = read_response(stream).unwrap();
+        assert_eq!(res.status, 408, "{res:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+
+        // The server is unharmed.
+        assert_eq!(server.request("GET", "/healthz", &[], None).status, 200);
+    }
 }
 
 #[actix_web::test]

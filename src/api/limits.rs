@@ -68,6 +68,24 @@ pub async fn rate_limit(
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
+/// Refuses a request whose headers (as sent) exceed `TECHX_MAX_HEADER_BYTES` with 431,
+/// before any work is done for it. The request line is not counted: long search queries
+/// are truncated by the search itself, and actix-http caps the whole head at 128 KiB.
+pub async fn header_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        let limit = state.config.limits.max_header_bytes;
+        // Name, ": ", value and CRLF per header.
+        let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+        if size > limit {
+            return Ok(req.error_response(ApiError::header_too_large(limit)).map_into_right_body());
+        }
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
 /// Abandons a request that outlives `TECHX_REQUEST_TIMEOUT_MS` with 503. Database work
 /// already handed to the blocking pool finishes or rolls back as one transaction, so
 /// nothing is left half-written.
