@@ -80,10 +80,20 @@ pub struct TokenResponse {
 
 const MAX_NAME: usize = 100;
 
-/// Runs CPU-heavy password work on the blocking pool.
+/// Runs CPU-heavy password work on the blocking pool, at most one hash per core at a time.
+///
+/// Each argon2 hash holds 19 MiB; unbounded, a burst of logins spreads that over hundreds
+/// of blocking threads whose allocator arenas keep it, and more parallel hashes than
+/// cores only slow every one of them down. Waiting callers stay within the request
+/// deadline.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    static HASHING: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = HASHING.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    let _permit = permits.acquire().await.map_err(|_| ApiError::internal())?;
     web::block(work).await.map_err(|_| ApiError::internal())
 }
 
