@@ -157,6 +157,8 @@ pub enum ProposalAction {
     Create { offering: Id },
     /// Accept or decline: members of the demand's organisation.
     Decide,
+    /// Withdraw a pending proposal: members of the offering organisation.
+    Withdraw { offering: Id },
 }
 
 pub fn proposal(
@@ -175,6 +177,10 @@ pub fn proposal(
         ProposalAction::Decide if actor.org_role(demand_organization).is_some() => Ok(()),
         ProposalAction::Decide => {
             Err(ApiError::forbidden("Only the demand's organisation decides on proposals."))
+        }
+        ProposalAction::Withdraw { offering } if actor.org_role(offering).is_some() => Ok(()),
+        ProposalAction::Withdraw { .. } => {
+            Err(ApiError::forbidden("Only the offering organisation withdraws its proposal."))
         }
     }
 }
@@ -257,6 +263,22 @@ pub fn deal(actor: &Actor, parties: &DealParties, action: DealAction) -> Result<
         Err(ApiError::forbidden("Only the buyer and the seller may do this."))
     } else {
         Err(ApiError::forbidden("Exchange staff may read deals but not act on them."))
+    }
+}
+
+/// Opening a deal as one of its two sides (from an accepted proposal or a match): members of
+/// the buyer or the seller. Returns the side the caller commits, the seller first for a
+/// member of both. Others get 404 when the origin is `hidden` from them (a proposal), 403
+/// otherwise (a match between two public items).
+pub fn deal_side(actor: &Actor, buyer: Id, seller: Id, hidden: bool) -> Result<Id, ApiError> {
+    if actor.org_role(seller).is_some() {
+        Ok(seller)
+    } else if actor.org_role(buyer).is_some() {
+        Ok(buyer)
+    } else if hidden {
+        Err(ApiError::not_found("No such proposal."))
+    } else {
+        Err(ApiError::forbidden("Only members of the buyer or the seller open this deal."))
     }
 }
 
@@ -608,6 +630,10 @@ mod tests {
         assert!(proposal(&buyer, buyer_org, ProposalAction::Decide).is_ok());
         assert!(proposal(&seller, buyer_org, ProposalAction::Decide).is_err());
         assert!(proposal(&moderator, buyer_org, ProposalAction::Decide).is_err());
+        let withdraw = ProposalAction::Withdraw { offering: seller_org };
+        assert!(proposal(&seller, buyer_org, withdraw).is_ok());
+        assert!(proposal(&buyer, buyer_org, withdraw).is_err(), "the demand's side decides");
+        assert!(proposal(&moderator, buyer_org, withdraw).is_err());
 
         assert_eq!(dismiss_match(&seller, seller_org, buyer_org).unwrap(), [seller_org]);
         assert_eq!(dismiss_match(&buyer, seller_org, buyer_org).unwrap(), [buyer_org]);
