@@ -349,6 +349,21 @@ backend_tests! {
         assert_eq!(events[0]["actor_organization_id"], w.seller_org.as_str());
         ctx.post_as("/api/v1/deals", &w.buyer.access, &from_match).await.problem(409, "deal_exists");
 
+        // A demand hiding its organisation: opening the deal would name the buyer to the
+        // seller, so only the buyer may.
+        let hidden = ctx.post_as("/api/v1/demands", &w.buyer.access, &json!({
+            "organization_id": w.buyer_org, "title": "Nhu cầu ẩn danh", "problem": "Cần giải pháp.",
+            "sectors": ["2.7"], "province": "thanh-hoa", "hide_organization": true
+        })).await.ok();
+        let hidden_uri = format!("/api/v1/demands/{}", id(&hidden));
+        let pending = ctx.send(Method::POST, &format!("{hidden_uri}/submit"), Some(&w.buyer.access), Some(&etag_of(&hidden)), None).await.ok();
+        ctx.send(Method::POST, &format!("{hidden_uri}/review"), Some(&w.moderator.access), Some(&etag_of(&pending)), Some(&json!({"decision": "approve"}))).await.ok();
+        let hidden_match = json!({"technology_id": id(&second), "demand_id": id(&hidden), "terms": terms()});
+        ctx.post_as("/api/v1/deals", &w.seller.access, &hidden_match).await.problem(403, "forbidden");
+        let by_buyer = ctx.post_as("/api/v1/deals", &w.buyer.access, &hidden_match).await;
+        assert_eq!(by_buyer.status, 201, "{}", by_buyer.text());
+        assert!(by_buyer.json()["buyer_accepted_at"].is_string());
+
         // Once cancelled, the pair may open a new deal.
         let cancel = json!({"to": "cancelled", "reason": "Chọn phương án khác"});
         ctx.move_deal(&matched, &w.buyer.access, cancel).await.ok();

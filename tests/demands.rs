@@ -514,6 +514,19 @@ backend_tests! {
         assert_eq!(back["total"], 1);
         assert_eq!(back["items"][0]["demand"]["id"], demand["id"]);
         assert_eq!(back["items"][0]["score"], 100);
+
+        // The ranking window bounds what is ranked: with room for 2 of the 5 full-text
+        // matches (the buyer's own listing is one, left out after ranking), at most 2 come
+        // back, all from the catalogue above; unbounded, the same 4 as the API.
+        let mut conn = ctx.db.connect();
+        let demand_id = techx::db::types::Id::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
+        let stored = techx::store::demands::get(&mut conn, demand_id).unwrap();
+        let within = |window| techx::store::matches::for_demand_within(&mut ctx.db.connect(), &stored, techx::domain::lang::Lang::En, window).unwrap();
+        let few = within(2);
+        assert!((1..=2).contains(&few.len()), "{}", few.len());
+        assert!(few.iter().all(|(l, _)| [id(&a), id(&b), id(&c), id(&d)].contains(&l.id.to_string().as_str())));
+        let all: Vec<String> = within(i64::MAX).iter().map(|(l, _)| l.id.to_string()).collect();
+        assert_eq!(all, [id(&a), id(&b), id(&c), id(&d)]);
     }
 
     async fn standing_matches_are_notified_once_per_pair(backend) {

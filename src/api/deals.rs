@@ -14,7 +14,7 @@ use crate::api::extract::{Json, Path, Query};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, DealAction, DealParties, InquiryAction, OrgAction};
+use crate::auth::policy::{self, DealAction, DealOrigin, DealParties, InquiryAction, OrgAction};
 use crate::db::types::{Id, utc};
 use crate::db::{DbConn, dialect};
 use crate::domain::deals::{self as machine, ChecklistItem, Stage, TransitionError};
@@ -377,7 +377,9 @@ fn from_proposal(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiEr
         .ok_or_else(|| ApiError::not_found("No such proposal."))?;
     let demand = demands::get(conn, proposal.demand_id)?;
     let (buyer, seller) = (demand.organization_id, proposal.organization_id);
-    let side = policy::deal_side(actor, buyer, seller, true)?;
+    let origin =
+        DealOrigin { buyer, seller, private: true, buyer_hidden: demand.content.hide_organization };
+    let side = policy::deal_side(actor, &origin)?;
     if proposal.status != ProposalStatus::Accepted.as_str() {
         return Err(ApiError::conflict(
             "proposal_not_accepted",
@@ -423,7 +425,13 @@ fn from_match(
     if buyer == seller {
         return Err(ApiError::invalid("demand_id", "is the technology owner's own demand"));
     }
-    let side = policy::deal_side(actor, buyer, seller, false)?;
+    let origin = DealOrigin {
+        buyer,
+        seller,
+        private: false,
+        buyer_hidden: demand.content.hide_organization,
+    };
+    let side = policy::deal_side(actor, &origin)?;
     no_live_deal(conn, listing.id, demand.id)?;
     Ok(Plan {
         technology_id: listing.id,

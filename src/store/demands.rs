@@ -424,11 +424,19 @@ pub fn candidates(
         exclude_dismissed_by,
         technology,
         limit,
+        crate::store::matches::RANK_WINDOW,
     )
 }
 
 /// Ranked candidates from `index` (published rows matching `text`), leaving out pairs the
-/// organisation `dismissed_by` dismissed together with `other` (the item on the other side).
+/// organisation `dismissed_by` dismissed together with `other` (the item on the other side):
+/// the best `limit` by engine rank among the first `window` matches.
+///
+/// The window bounds the cost: the engine ranks at most `window` rows, however many match
+/// (a demand's words are OR-ed, so common ones match much of the catalogue). The rows in the
+/// window are the first the index yields — newest first on SQLite (FTS5 walks its rowids
+/// backwards), storage order on PostgreSQL (the bitmap scan stops after `window` rows) — so
+/// when more than `window` rows match, the best `limit` of a sample are kept, not of all.
 pub fn ranked_candidates(
     conn: &mut DbConn,
     index: dialect::SearchIndex,
@@ -436,6 +444,7 @@ pub fn ranked_candidates(
     dismissed_by: Id,
     other: Id,
     limit: i64,
+    window: i64,
 ) -> Result<Vec<(Id, f64)>, ApiError> {
     let rank = dialect::rank(conn, index);
     let mut sql =
@@ -455,6 +464,8 @@ pub fn ranked_candidates(
     sql.bind(dismissed_by);
     sql.push(")");
     dialect::text_match(conn, &mut sql, index, text);
+    dialect::index_order_newest_first(conn, &mut sql, index);
+    sql.push(&format!(" LIMIT {window}"));
     let mut sql = RawSql::wrap("SELECT id, rank FROM (", sql, ") m");
     sql.push(&format!(" ORDER BY rank DESC, id LIMIT {limit}"));
     Ok(sql.load::<RankedRow>(conn)?.into_iter().map(|r| (r.id, r.rank)).collect())
