@@ -31,6 +31,7 @@ use techx::domain::listing::{
     Research, RightsStatus, Status, TransferOffer,
 };
 use techx::domain::search::{self, SearchQuery};
+use techx::store::matches::RANK_WINDOW;
 use techx::store::organizations::{self, Profile};
 use techx::store::technologies::{self as store, Filter, Sort};
 use techx::store::users::{self, NewUser};
@@ -441,17 +442,19 @@ fn bench_demand(conn: &mut DbConn) -> techx::store::demands::Demand {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Times the matches of `demand`: (matches, p50, p95).
+/// Times the matches of `demand` ranking at most `window` full-text matches: (matches, p50,
+/// p95).
 fn measure_match(
     conn: &mut DbConn,
     demand: &techx::store::demands::Demand,
     runs: usize,
+    window: i64,
 ) -> Measured {
     let mut times = Vec::with_capacity(runs);
     let mut matches = 0;
     for i in 0..runs + 3 {
         let started = Instant::now();
-        let found = techx::store::matches::for_demand(conn, demand, Lang::Vi)
+        let found = techx::store::matches::for_demand_within(conn, demand, Lang::Vi, window)
             .unwrap_or_else(|e| panic!("demand_match: {e}"));
         let elapsed = started.elapsed();
         matches = found.len() as i64;
@@ -464,6 +467,33 @@ fn measure_match(
         times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)]
     };
     Measured { matches, p50: at(0.50), p95: at(0.95) }
+}
+
+/// What the ranking window costs in quality: how many of the best 20 matches (by score) with
+/// the window are also among the best 20 when every full-text match is ranked, and the
+/// scores at ranks 1, 20 and 200 of each.
+fn compare_windows(conn: &mut DbConn, demand: &techx::store::demands::Demand, backend: Backend) {
+    let run = |conn: &mut DbConn, window| {
+        techx::store::matches::for_demand_within(conn, demand, Lang::Vi, window)
+            .unwrap_or_else(|e| panic!("demand_match: {e}"))
+    };
+    let windowed = run(conn, RANK_WINDOW);
+    let every = run(conn, i64::MAX);
+    let top =
+        |found: &[(techx::store::technologies::Listing, techx::domain::matching::Scored)]| {
+            found.iter().take(20).map(|(l, _)| l.id).collect::<Vec<_>>()
+        };
+    let shared = top(&windowed).iter().filter(|id| top(&every).contains(id)).count();
+    let scores =
+        |found: &[(techx::store::technologies::Listing, techx::domain::matching::Scored)]| {
+            [0, 19, 199].map(|i| found.get(i).map_or(0, |(_, s)| s.score))
+        };
+    eprintln!(
+        "{}: demand_match top 20 shared with every-match ranking: {shared}/20; scores at 1/20/200: window {:?}, every match {:?}",
+        backend.name(),
+        scores(&windowed),
+        scores(&every)
+    );
 }
 
 fn load(conn: &mut DbConn, listings: usize) -> Duration {
@@ -644,7 +674,9 @@ fn main() {
         let mut measured: Vec<Measured> =
             queries.iter().map(|q| measure(&mut conn, q, runs)).collect();
         let demand = bench_demand(&mut conn);
-        measured.push(measure_match(&mut conn, &demand, runs));
+        measured.push(measure_match(&mut conn, &demand, runs, RANK_WINDOW));
+        measured.push(measure_match(&mut conn, &demand, runs, i64::MAX));
+        compare_windows(&mut conn, &demand, backend);
         drop(conn);
         if std::env::args().any(|a| a == "--keep") {
             eprintln!("{}: kept at {}", backend.name(), db.target.location);
@@ -663,10 +695,13 @@ fn main() {
         rule.push_str("---:|---:|---:|");
     }
     println!("{header}\n{rule}");
-    let names: Vec<&str> = queries
+    let names: Vec<String> = queries
         .iter()
-        .map(|q| q.name)
-        .chain(["demand_match (matches of one demand, <= 200 candidates)"])
+        .map(|q| q.name.to_owned())
+        .chain([
+            format!("demand_match (one demand; best 200 of at most {RANK_WINDOW} ranked)"),
+            "demand_match, every full-text match ranked (before the window)".to_owned(),
+        ])
         .collect();
     for (i, name) in names.iter().enumerate() {
         let mut row = format!("| {name} |");

@@ -251,13 +251,14 @@ fn spawn_listing_expiry(state: web::Data<AppState>) {
             let at = techx::db::types::now();
             let job = move |conn: &mut techx::db::DbConn| {
                 let report = run_expiry(conn, at, validity)?;
-                Ok((report, techx::store::demands::run_expiry(conn, at)?))
+                Ok((report, techx::store::demands::run_expiry(conn, at, validity)?))
             };
             match state.db.run(job).await {
                 Ok((report, demands)) => tracing::info!(
                     warned = report.warned,
                     archived = report.archived,
-                    demands_archived = demands,
+                    demands_warned = demands.warned,
+                    demands_archived = demands.archived,
                     "listing and demand expiry job ran"
                 ),
                 Err(e) => {

@@ -196,7 +196,240 @@ where
     }
 }
 
+/// A published demand of the buyer.
+async fn published_demand<S, B>(ctx: &Ctx<S>, w: &World) -> Value
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let body = json!({
+        "organization_id": w.buyer_org, "title": "Xử lý nước thải trang trại",
+        "problem": "Cần xử lý nước thải chăn nuôi đạt chuẩn.", "sectors": ["2.7"], "province": "thanh-hoa"
+    });
+    let draft = ctx.post_as("/api/v1/demands", &w.buyer.access, &body).await.ok();
+    let uri = format!("/api/v1/demands/{}", id(&draft));
+    let pending = ctx
+        .send(
+            Method::POST,
+            &format!("{uri}/submit"),
+            Some(&w.buyer.access),
+            Some(&etag_of(&draft)),
+            None,
+        )
+        .await
+        .ok();
+    let approve = json!({"decision": "approve"});
+    let published = ctx
+        .send(
+            Method::POST,
+            &format!("{uri}/review"),
+            Some(&w.moderator.access),
+            Some(&etag_of(&pending)),
+            Some(&approve),
+        )
+        .await
+        .ok();
+    assert_eq!(published["status"], "published");
+    published
+}
+
 backend_tests! {
+    async fn deals_open_from_an_accepted_proposal_and_from_a_match(backend) {
+        let ctx = start(backend).await;
+        let w = world(&ctx).await;
+        let demand = published_demand(&ctx, &w).await;
+        let proposals = format!("/api/v1/demands/{}/proposals", id(&demand));
+        let offer = json!({"organization_id": w.seller_org, "technology_id": w.listing, "approach": "Lọc sinh học."});
+        let proposal = ctx.post_as(&proposals, &w.seller.access, &offer).await.ok();
+        let bare = ctx.post_as(&proposals, &w.seller.access, &json!({"organization_id": w.seller_org, "approach": "Tư vấn."})).await.ok();
+        let create = |token: &str, key: &str, body: &Value| {
+            actix_web::test::TestRequest::post()
+                .uri("/api/v1/deals")
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .insert_header(("Idempotency-Key", key.to_owned()))
+                .set_json(body)
+        };
+        let from_proposal = json!({"proposal_id": id(&proposal), "terms": terms()});
+
+        // Not accepted yet; outsiders and other brokers do not learn it exists.
+        let before = snapshot(&ctx.db);
+        ctx.post_as("/api/v1/deals", &w.buyer.access, &from_proposal).await.problem(409, "proposal_not_accepted");
+        for who in [&w.outsider, &w.broker] {
+            ctx.post_as("/api/v1/deals", &who.access, &from_proposal).await.problem(404, "not_found");
+        }
+        let unknown = json!({"proposal_id": uuid::Uuid::now_v7().to_string(), "terms": terms()});
+        ctx.post_as("/api/v1/deals", &w.buyer.access, &unknown).await.problem(404, "not_found");
+        // The proposal names the parties: no other origin field goes with it.
+        let mut mixed = from_proposal.clone();
+        mixed["technology_id"] = json!(w.listing);
+        mixed["demand_id"] = demand["id"].clone();
+        let problem = ctx.post_as("/api/v1/deals", &w.buyer.access, &mixed).await.problem(400, "validation_failed");
+        let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(fields, ["demand_id", "technology_id"]);
+        assert_eq!(snapshot(&ctx.db), before, "refused requests changed nothing");
+
+        for p in [&proposal, &bare] {
+            let accept = format!("{proposals}/{}/accept", id(p));
+            ctx.send(Method::POST, &accept, Some(&w.buyer.access), Some(&etag_of(p)), None).await.ok();
+        }
+        // A deal is over a technology: a proposal without one cannot open it.
+        ctx.post_as("/api/v1/deals", &w.buyer.access, &json!({"proposal_id": id(&bare), "terms": terms()}))
+            .await
+            .problem(409, "proposal_without_technology");
+
+        // The buyer opens it (accepting for its side); a retry with the key replays it.
+        let first = ctx.call(create(&w.buyer.access, "deal-p-1", &from_proposal)).await;
+        assert_eq!(first.status, 201, "{}", first.text());
+        let deal = first.json();
+        assert_eq!(deal["technology_id"], w.listing.as_str());
+        assert_eq!(deal["buyer_organization_id"], w.buyer_org.as_str());
+        assert_eq!(deal["seller_organization_id"], w.seller_org.as_str());
+        assert_eq!(deal["demand_id"], demand["id"]);
+        assert_eq!(deal["proposal_id"], proposal["id"]);
+        assert!(deal["inquiry_id"].is_null() && deal["broker_organization_id"].is_null());
+        assert!(deal["buyer_accepted_at"].is_string());
+        assert!(deal["seller_accepted_at"].is_null());
+        assert_eq!(first.header("location"), Some(format!("/api/v1/deals/{}", id(&deal)).as_str()));
+        let again = ctx.call(create(&w.buyer.access, "deal-p-1", &from_proposal)).await;
+        assert_eq!(again.status, 201);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.json(), deal);
+        // One live deal per technology and demand, whoever asks and however.
+        ctx.call(create(&w.seller.access, "deal-p-2", &from_proposal)).await.problem(409, "deal_exists");
+        let same_pair = json!({"technology_id": w.listing, "demand_id": demand["id"], "terms": terms()});
+        ctx.post_as("/api/v1/deals", &w.seller.access, &same_pair).await.problem(409, "deal_exists");
+        assert_eq!(ctx.get_as("/api/v1/deals", &w.buyer.access).await.ok()["total"], 1);
+
+        // The seller's side accepts and the deal moves on as any other.
+        let accepted = ctx.post_as(&format!("/api/v1/deals/{}/accept", id(&deal)), &w.seller.access, &json!({})).await.ok();
+        let moved = ctx.move_deal(&accepted, &w.seller.access, json!({"to": "negotiating"})).await.ok();
+        assert_eq!(moved["stage"], "negotiating");
+
+        // From a match: another published listing of the seller against the same demand.
+        let second = ctx
+            .publish_technology(&w.seller, &w.moderator, &technology_body(&w.seller_org, "Lọc màng sinh học"))
+            .await;
+        let from_match = json!({"technology_id": id(&second), "demand_id": demand["id"], "terms": terms()});
+        let before = snapshot(&ctx.db);
+        for who in [&w.outsider, &w.broker] {
+            ctx.post_as("/api/v1/deals", &who.access, &from_match).await.problem(403, "forbidden");
+        }
+        let mut half = from_match.clone();
+        half.as_object_mut().unwrap().remove("technology_id");
+        ctx.post_as("/api/v1/deals", &w.seller.access, &half).await.invalid_field("technology_id");
+        let draft = ctx.post_as("/api/v1/demands", &w.buyer.access, &json!({
+            "organization_id": w.buyer_org, "title": "Bản nháp", "problem": "Chưa công bố.", "sectors": ["2.7"], "province": "thanh-hoa"
+        })).await.ok();
+        let mut unpublished = from_match.clone();
+        unpublished["demand_id"] = draft["id"].clone();
+        ctx.post_as("/api/v1/deals", &w.seller.access, &unpublished).await.invalid_field("demand_id");
+        // A broker names the parties itself and records no demand.
+        let brokered = json!({"broker_organization_id": w.broker_org, "technology_id": id(&second), "demand_id": demand["id"],
+                              "buyer_organization_id": w.buyer_org, "seller_organization_id": w.seller_org, "terms": terms()});
+        ctx.post_as("/api/v1/deals", &w.broker.access, &brokered).await.invalid_field("demand_id");
+        assert_eq!(snapshot(&ctx.db), before, "refused requests changed nothing");
+
+        let res = ctx.call(create(&w.seller.access, "deal-m-1", &from_match)).await;
+        assert_eq!(res.status, 201, "{}", res.text());
+        let matched = res.json();
+        assert_eq!(matched["technology_id"], second["id"]);
+        assert_eq!(matched["demand_id"], demand["id"]);
+        assert!(matched["proposal_id"].is_null());
+        assert_eq!(matched["buyer_organization_id"], w.buyer_org.as_str());
+        assert_eq!(matched["seller_organization_id"], w.seller_org.as_str());
+        assert!(matched["seller_accepted_at"].is_string());
+        assert!(matched["buyer_accepted_at"].is_null());
+        let events = ctx.deal_events(&matched, &w.buyer.access).await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["kind"], "created");
+        assert_eq!(events[0]["actor_organization_id"], w.seller_org.as_str());
+        ctx.post_as("/api/v1/deals", &w.buyer.access, &from_match).await.problem(409, "deal_exists");
+
+        // A demand hiding its organisation: opening the deal would name the buyer to the
+        // seller, so only the buyer may.
+        let hidden = ctx.post_as("/api/v1/demands", &w.buyer.access, &json!({
+            "organization_id": w.buyer_org, "title": "Nhu cầu ẩn danh", "problem": "Cần giải pháp.",
+            "sectors": ["2.7"], "province": "thanh-hoa", "hide_organization": true
+        })).await.ok();
+        let hidden_uri = format!("/api/v1/demands/{}", id(&hidden));
+        let pending = ctx.send(Method::POST, &format!("{hidden_uri}/submit"), Some(&w.buyer.access), Some(&etag_of(&hidden)), None).await.ok();
+        ctx.send(Method::POST, &format!("{hidden_uri}/review"), Some(&w.moderator.access), Some(&etag_of(&pending)), Some(&json!({"decision": "approve"}))).await.ok();
+        let hidden_match = json!({"technology_id": id(&second), "demand_id": id(&hidden), "terms": terms()});
+        ctx.post_as("/api/v1/deals", &w.seller.access, &hidden_match).await.problem(403, "forbidden");
+        let by_buyer = ctx.post_as("/api/v1/deals", &w.buyer.access, &hidden_match).await;
+        assert_eq!(by_buyer.status, 201, "{}", by_buyer.text());
+        assert!(by_buyer.json()["buyer_accepted_at"].is_string());
+
+        // Once cancelled, the pair may open a new deal.
+        let cancel = json!({"to": "cancelled", "reason": "Chọn phương án khác"});
+        ctx.move_deal(&matched, &w.buyer.access, cancel).await.ok();
+        let reopened = ctx.post_as("/api/v1/deals", &w.buyer.access, &from_match).await;
+        assert_eq!(reopened.status, 201, "{}", reopened.text());
+        assert!(reopened.json()["buyer_accepted_at"].is_string());
+    }
+
+    async fn document_links_are_timeline_events_of_the_parties(backend) {
+        let ctx = start(backend).await;
+        let w = world(&ctx).await;
+        let deal = ctx.accepted_deal(&w).await;
+        let documents = format!("/api/v1/deals/{}/documents", id(&deal));
+        let link = json!({"title": " Dự thảo hợp đồng, bản 2 ", "url": "https://tailieu.example.vn/hd-v2.pdf?v=2"});
+
+        // Who may not: anonymous 401, non-parties 404, staff 403 (they read, not write).
+        let before = snapshot(&ctx.db);
+        ctx.send(Method::POST, &documents, None, None, Some(&link)).await.problem(401, "unauthorized");
+        for who in [&w.outsider, &w.other_broker] {
+            ctx.post_as(&documents, &who.access, &link).await.problem(404, "not_found");
+            ctx.get_as(&format!("/api/v1/deals/{}/events?kind=document_link", id(&deal)), &who.access).await.problem(404, "not_found");
+        }
+        ctx.post_as(&documents, &w.moderator.access, &link).await.problem(403, "forbidden");
+        // https only, to a host, no credentials, bounded.
+        let long = format!("https://tailieu.vn/{}", "a".repeat(1_990));
+        for bad in ["http://tailieu.vn/hd.pdf", "javascript:alert(1)", "https://", "https:///hd.pdf", "ftp://tailieu.vn/hd.pdf",
+                    "https://user:mat-khau@tailieu.vn/hd.pdf", "https://tailieu.vn/hợp đồng.pdf", long.as_str()] {
+            let body = json!({"title": "Hợp đồng", "url": bad});
+            ctx.post_as(&documents, &w.seller.access, &body).await.invalid_field("url");
+        }
+        ctx.post_as(&documents, &w.seller.access, &json!({"title": " ", "url": "https://tailieu.vn/a.pdf"})).await.invalid_field("title");
+        ctx.post_as(&documents, &w.seller.access, &json!({"title": "x", "url": "https://tailieu.vn/a.pdf", "file": "..."}))
+            .await
+            .problem(400, "validation_failed");
+        assert_eq!(snapshot(&ctx.db), before, "refused requests changed nothing");
+
+        let res = ctx.post_as(&documents, &w.seller.access, &link).await;
+        assert_eq!(res.status, 201, "{}", res.text());
+        let event = res.json();
+        assert_eq!(event["kind"], "document_link");
+        assert_eq!(event["after"], json!({"title": "Dự thảo hợp đồng, bản 2", "url": "https://tailieu.example.vn/hd-v2.pdf?v=2"}));
+        assert_eq!(event["actor_id"], w.seller.user_id.as_str());
+        assert_eq!(event["actor_organization_id"], w.seller_org.as_str());
+        assert!(event["created_at"].is_string());
+        // Exactly 2 000 characters is accepted; the broker is a party too.
+        let longest = format!("https://tailieu.vn/{}", "b".repeat(1_981));
+        assert_eq!(longest.chars().count(), 2_000);
+        ctx.post_as(&documents, &w.buyer.access, &json!({"title": "Phụ lục", "url": longest})).await.ok();
+
+        // Listed on the timeline and by kind, for the parties and the moderator.
+        let timeline = ctx.deal_events(&deal, &w.buyer.access).await;
+        assert_eq!(timeline.iter().filter(|e| e["kind"] == "document_link").count(), 2);
+        assert_eq!(timeline[timeline.len() - 2]["id"], event["id"]);
+        let only = format!("/api/v1/deals/{}/events?kind=document_link", id(&deal));
+        for who in [&w.buyer, &w.seller, &w.moderator] {
+            let listed = ctx.get_as(&only, &who.access).await.ok();
+            assert_eq!(listed["total"], 2);
+            assert_eq!(listed["items"][0], event);
+            assert_eq!(listed["items"][1]["actor_organization_id"], w.buyer_org.as_str());
+        }
+        ctx.get_as(&format!("/api/v1/deals/{}/events?kind=upload", id(&deal)), &w.buyer.access).await.problem(400, "validation_failed");
+        // Attaching does not move or version the deal.
+        let read = ctx.get_as(&format!("/api/v1/deals/{}", id(&deal)), &w.buyer.access).await.ok();
+        assert_eq!(read["version"], deal["version"]);
+    }
+
     async fn enquiry_to_completed_deal_with_mails_events_and_timeline(backend) {
         let ctx = start(backend).await;
         let w = world(&ctx).await;
@@ -518,6 +751,8 @@ backend_tests! {
             (Method::POST, format!("/api/v1/deals/{d}/signing-confirmation"), Some(json!({}))),
             (Method::POST, format!("/api/v1/deals/{d}/transitions"), Some(json!({"to": "negotiating"}))),
             (Method::POST, format!("/api/v1/deals/{d}/notes"), Some(json!({"note": "Xin chào"}))),
+            (Method::POST, format!("/api/v1/deals/{d}/documents"), Some(json!({"title": "Hợp đồng", "url": "https://tailieu.vn/hd.pdf"}))),
+            (Method::GET, format!("/api/v1/deals/{d}/events?kind=document_link"), None),
             (Method::GET, format!("/api/v1/deals/{d}/events"), None),
             (Method::GET, format!("/api/v1/inquiries/{inquiry}"), None),
             (Method::POST, format!("/api/v1/inquiries/{inquiry}/messages"), Some(json!({"body": "Xin chào"}))),

@@ -15,6 +15,8 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use techx::auth::PlatformRole;
 use techx::db::schema::{demands, match_notifications};
+use techx::store::demands::run_expiry as run_demand_expiry;
+use techx::store::expiry::ExpiryReport;
 
 /// A buyer (enterprise) and a seller (research institute), each with an owner; an
 /// unrelated enterprise; a broker; an intermediary that does not broker; a moderator.
@@ -246,21 +248,59 @@ backend_tests! {
         assert_eq!(count_demands(&ctx.db), 1);
     }
 
-    async fn published_demands_expire_like_listings(backend) {
-        let ctx = start(backend).await;
+    async fn demands_expire_like_listings_warning_once_then_archiving(backend) {
+        let ctx = start_with(backend, |c| c.listing_validity_days = 30).await;
         let w = world(&ctx).await;
-        let demand = ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
-        let fresh = ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
-        let mut conn = ctx.db.connect();
-        let past = chrono::Utc::now().naive_utc() - chrono::Duration::days(1);
-        let target = techx::db::types::Id::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
-        diesel::update(demands::table.find(target)).set(demands::expires_at.eq(Some(past))).execute(&mut conn).unwrap();
-        let now = techx::db::types::now();
-        assert_eq!(techx::store::demands::run_expiry(&mut conn, now).unwrap(), 1);
-        assert_eq!(techx::store::demands::run_expiry(&mut conn, now).unwrap(), 0, "claimed once");
-        ctx.get(&uri(&demand)).await.problem(404, "not_found");
-        assert_eq!(ctx.get_as(&uri(&demand), &w.buyer.access).await.ok()["status"], "archived");
-        assert_eq!(ctx.get(&uri(&fresh)).await.ok()["status"], "published");
+        let first = ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
+        let mut body = demand_body(&w.buyer_org);
+        body["title"] = json!("Gia hạn nhu cầu");
+        let second = ctx.publish_demand(&w.buyer, &w.moderator, &body).await;
+        let base = techx::db::types::now();
+        let run = |days: i64| run_demand_expiry(&mut ctx.db.connect(), base + chrono::Duration::days(days), 30).unwrap();
+
+        assert_eq!(run(10), ExpiryReport { warned: 0, archived: 0 }, "more than 14 days left");
+        assert_eq!(run(20), ExpiryReport { warned: 2, archived: 0 });
+        assert_eq!(ctx.mail_count(&w.buyer.email, "demand_expiring"), 2);
+        assert_eq!(ctx.mail_count(&w.buyer.email, "listing_expiring"), 0, "a demand's own mail");
+        let mail = ctx.mail_context(&w.buyer.email, "demand_expiring");
+        assert_eq!(mail["days_left"], 10);
+        assert_eq!(mail["renewal_days"], 30);
+        assert!(mail["expires_at"].is_string());
+        assert!(mail["demand_path"].as_str().unwrap().starts_with("/demands/"));
+        assert_eq!(run(20), ExpiryReport::default(), "warned once");
+        assert_eq!(ctx.mail_count(&w.buyer.email, "demand_expiring"), 2);
+
+        // Renewing re-arms the warning for the new period.
+        let renewed = ctx.demand_action(&second, "renew", &w.buyer.access, None).await.ok();
+        assert_eq!(run(20), ExpiryReport { warned: 1, archived: 0 });
+        assert_eq!(ctx.mail_count(&w.buyer.email, "demand_expiring"), 3);
+
+        // Past the end: archived, owners mailed, gone from the public.
+        assert_eq!(run(40), ExpiryReport { warned: 0, archived: 2 });
+        assert_eq!(ctx.mail_count(&w.buyer.email, "demand_expired"), 2);
+        let expired = ctx.mail_context(&w.buyer.email, "demand_expired");
+        assert!(expired["expired_at"].is_string() && expired["title"].is_string());
+        ctx.get(&uri(&first)).await.problem(404, "not_found");
+        let gone = ctx.get_as(&uri(&renewed), &w.buyer.access).await.ok();
+        assert_eq!(gone["status"], "archived");
+        assert_eq!(gone["version"], renewed["version"].as_i64().unwrap() + 1);
+        assert_eq!(run(40), ExpiryReport::default());
+
+        // Two processes running the job at once act on each demand once.
+        for _ in 0..3 {
+            ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
+        }
+        let db = &ctx.db;
+        let reports: Vec<ExpiryReport> = std::thread::scope(|s| {
+            let jobs: Vec<_> = (0..2)
+                .map(|_| s.spawn(move || run_demand_expiry(&mut db.connect(), base + chrono::Duration::days(40), 30).unwrap()))
+                .collect();
+            jobs.into_iter().map(|j| j.join().unwrap()).collect()
+        });
+        assert_eq!(reports.iter().map(|r| r.archived).sum::<usize>(), 3, "{reports:?}");
+        assert_eq!(ctx.mail_count(&w.buyer.email, "demand_expired"), 5);
+        let archived: i64 = demands::table.filter(demands::status.eq("archived")).count().get_result(&mut ctx.db.connect()).unwrap();
+        assert_eq!(archived, 5);
     }
 
     async fn validation_names_every_bad_field(backend) {
@@ -377,6 +417,55 @@ backend_tests! {
         ctx.post_as(&format!("{}/proposals", uri(&draft)), &w.seller.access, &proposal).await.problem(404, "not_found");
     }
 
+    async fn the_proposer_withdraws_a_pending_proposal_and_the_owner_is_mailed(backend) {
+        let ctx = start(backend).await;
+        let w = world(&ctx).await;
+        let demand = ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
+        let proposals = format!("{}/proposals", uri(&demand));
+        let body = json!({"organization_id": w.seller_org, "approach": "Lọc sinh học hai bậc."});
+        let pending = ctx.post_as(&proposals, &w.seller.access, &body).await.ok();
+        let other = ctx.post_as(&proposals, &w.seller.access, &body).await.ok();
+        let withdraw = |p: &Value| format!("{proposals}/{}/withdraw", id(p));
+
+        // Anonymous 401; an outsider does not learn it exists; the demand's owner may not.
+        ctx.send(Method::POST, &withdraw(&pending), None, Some(&etag_of(&pending)), None).await.problem(401, "unauthorized");
+        ctx.send(Method::POST, &withdraw(&pending), Some(&w.outsider.access), Some(&etag_of(&pending)), None).await.problem(404, "not_found");
+        ctx.send(Method::POST, &withdraw(&pending), Some(&w.buyer.access), Some(&etag_of(&pending)), None).await.problem(403, "forbidden");
+        ctx.send(Method::POST, &withdraw(&pending), Some(&w.moderator.access), Some(&etag_of(&pending)), None).await.problem(403, "forbidden");
+        let unknown = format!("{proposals}/{}/withdraw", uuid::Uuid::now_v7());
+        ctx.send(Method::POST, &unknown, Some(&w.seller.access), Some("\"1\""), None).await.problem(404, "not_found");
+        // If-Match is required and must be current.
+        ctx.send(Method::POST, &withdraw(&pending), Some(&w.seller.access), None, None).await.problem(428, "precondition_required");
+        ctx.send(Method::POST, &withdraw(&pending), Some(&w.seller.access), Some("\"7\""), None).await.problem(412, "precondition_failed");
+        assert_eq!(ctx.mail_count(&w.buyer.email, "proposal_withdrawn"), 0);
+
+        let res = ctx.send(Method::POST, &withdraw(&pending), Some(&w.seller.access), Some(&etag_of(&pending)), None).await;
+        assert_eq!(res.header("etag"), Some("\"2\""));
+        let withdrawn = res.ok();
+        assert_eq!(withdrawn["status"], "withdrawn");
+        assert_eq!(withdrawn["version"], 2);
+        assert_eq!(ctx.mail_count(&w.buyer.email, "proposal_withdrawn"), 1);
+        assert_eq!(ctx.mail_count(&w.seller.email, "proposal_withdrawn"), 0, "the proposer knows");
+        let mail = ctx.mail_context(&w.buyer.email, "proposal_withdrawn");
+        assert_eq!(mail["organization_name"], "Viện Công nghệ Môi trường");
+        assert_eq!(mail["proposal_path"], format!("/demands/{}/proposals/{}", id(&demand), id(&pending)));
+
+        // Withdrawn is final: neither accepted, declined nor withdrawn again.
+        for action in ["accept", "decline"] {
+            let uri = format!("{proposals}/{}/{action}", id(&pending));
+            ctx.send(Method::POST, &uri, Some(&w.buyer.access), Some(&etag_of(&withdrawn)), None).await.problem(409, "already_decided");
+        }
+        ctx.send(Method::POST, &withdraw(&pending), Some(&w.seller.access), Some(&etag_of(&withdrawn)), None).await.problem(409, "already_decided");
+        let listed = ctx.get_as(&proposals, &w.buyer.access).await.ok();
+        assert_eq!(listed["items"][0]["status"], "withdrawn");
+        assert_eq!(listed["items"][1]["status"], "pending");
+
+        // A decided proposal cannot be withdrawn.
+        let accepted = ctx.send(Method::POST, &format!("{proposals}/{}/accept", id(&other)), Some(&w.buyer.access), Some(&etag_of(&other)), None).await.ok();
+        ctx.send(Method::POST, &withdraw(&other), Some(&w.seller.access), Some(&etag_of(&accepted)), None).await.problem(409, "already_decided");
+        assert_eq!(ctx.mail_count(&w.buyer.email, "proposal_withdrawn"), 1);
+    }
+
     async fn matches_rank_a_known_catalogue_and_explain_themselves(backend) {
         let ctx = start(backend).await;
         let w = world(&ctx).await;
@@ -425,6 +514,19 @@ backend_tests! {
         assert_eq!(back["total"], 1);
         assert_eq!(back["items"][0]["demand"]["id"], demand["id"]);
         assert_eq!(back["items"][0]["score"], 100);
+
+        // The ranking window bounds what is ranked: with room for 2 of the 5 full-text
+        // matches (the buyer's own listing is one, left out after ranking), at most 2 come
+        // back, all from the catalogue above; unbounded, the same 4 as the API.
+        let mut conn = ctx.db.connect();
+        let demand_id = techx::db::types::Id::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
+        let stored = techx::store::demands::get(&mut conn, demand_id).unwrap();
+        let within = |window| techx::store::matches::for_demand_within(&mut ctx.db.connect(), &stored, techx::domain::lang::Lang::En, window).unwrap();
+        let few = within(2);
+        assert!((1..=2).contains(&few.len()), "{}", few.len());
+        assert!(few.iter().all(|(l, _)| [id(&a), id(&b), id(&c), id(&d)].contains(&l.id.to_string().as_str())));
+        let all: Vec<String> = within(i64::MAX).iter().map(|(l, _)| l.id.to_string()).collect();
+        assert_eq!(all, [id(&a), id(&b), id(&c), id(&d)]);
     }
 
     async fn standing_matches_are_notified_once_per_pair(backend) {

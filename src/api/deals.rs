@@ -14,17 +14,18 @@ use crate::api::extract::{Json, Path, Query};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, DealAction, DealParties, InquiryAction, OrgAction};
+use crate::auth::policy::{self, DealAction, DealOrigin, DealParties, InquiryAction, OrgAction};
 use crate::db::types::{Id, utc};
 use crate::db::{DbConn, dialect};
 use crate::domain::deals::{self as machine, ChecklistItem, Stage, TransitionError};
+use crate::domain::demand::ProposalStatus;
 use crate::domain::listing::{self, Status};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::deals::{
     self as store, By, Deal, EventRow, Move, NewDeal, Sides, Terms, TransferForm,
 };
-use crate::store::{idempotency, inquiries, organizations, technologies};
+use crate::store::{demands, idempotency, inquiries, organizations, technologies};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChecklistEntryDto {
@@ -45,6 +46,10 @@ pub struct DealDto {
     pub broker_organization_id: Option<uuid::Uuid>,
     /// The enquiry it came from.
     pub inquiry_id: Option<uuid::Uuid>,
+    /// The demand it answers (opened from a proposal or a match).
+    pub demand_id: Option<uuid::Uuid>,
+    /// The accepted proposal it came from.
+    pub proposal_id: Option<uuid::Uuid>,
     pub stage: Stage,
     pub terms: Terms,
     /// Recorded on completion.
@@ -92,6 +97,8 @@ fn dto(d: Deal, checklist: Option<Vec<store::ChecklistRow>>) -> Result<DealDto, 
         seller_organization_id: d.seller_organization_id.into(),
         broker_organization_id: d.broker_organization_id.map(Into::into),
         inquiry_id: d.inquiry_id.map(Into::into),
+        demand_id: d.demand_id.map(Into::into),
+        proposal_id: d.proposal_id.map(Into::into),
         stage: d.stage()?,
         terms: d.terms()?,
         final_price: d.final_price,
@@ -180,19 +187,62 @@ fn validate_terms(v: &mut Validator, t: &Terms, brokered: bool) {
     }
 }
 
+/// Where a deal comes from is told by which of the id fields are set — exactly one of these
+/// four shapes (any other field set answers 400 naming it):
+///
+/// | origin | fields | who | buyer / seller |
+/// |---|---|---|---|
+/// | enquiry | `inquiry_id` | a member of either side | the enquirer / the listing's owner |
+/// | accepted proposal | `proposal_id` | a member of either side | the demand's organisation / the proposer, over the proposal's technology |
+/// | match | `technology_id` + `demand_id` | a member of either side | the demand's organisation / the technology's |
+/// | broker | `broker_organization_id` + `technology_id` + `buyer_organization_id` + `seller_organization_id` | a member of the intermediary | as named |
+///
+/// A side opening the deal accepts it for that side by doing so; the other side (both, for
+/// a broker) accepts with `POST /deals/{id}/accept`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDealRequest {
-    /// A party (the enquirer or the listing's owner) turns this enquiry into a deal: the
-    /// enquirer buys, the owner sells. Leave the four fields below out.
+    /// From an enquiry: the enquirer buys, the listing's owner sells.
     pub inquiry_id: Option<uuid::Uuid>,
+    /// From an accepted proposal that names a technology: the demand's organisation buys,
+    /// the proposing organisation sells. The deal records the demand and the proposal.
+    pub proposal_id: Option<uuid::Uuid>,
+    /// From a match, with `technology_id`: both published; the demand's organisation buys.
+    pub demand_id: Option<uuid::Uuid>,
     /// A broker (an `intermediary` organisation the caller belongs to) names both parties.
     pub broker_organization_id: Option<uuid::Uuid>,
-    /// Brokered deals: a published listing of the seller.
+    /// Brokered deals and matches: a published listing of the seller.
     pub technology_id: Option<uuid::Uuid>,
     pub buyer_organization_id: Option<uuid::Uuid>,
     pub seller_organization_id: Option<uuid::Uuid>,
     pub terms: Terms,
+}
+
+impl CreateDealRequest {
+    /// The id fields that are set, by name.
+    fn present(&self) -> Vec<&'static str> {
+        [
+            ("inquiry_id", self.inquiry_id.is_some()),
+            ("proposal_id", self.proposal_id.is_some()),
+            ("demand_id", self.demand_id.is_some()),
+            ("broker_organization_id", self.broker_organization_id.is_some()),
+            ("technology_id", self.technology_id.is_some()),
+            ("buyer_organization_id", self.buyer_organization_id.is_some()),
+            ("seller_organization_id", self.seller_organization_id.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+
+    /// 400 naming every set field outside `allowed` (the origin's own fields).
+    fn only(&self, allowed: &[&str], why: &str) -> Result<(), ApiError> {
+        let mut v = Validator::new();
+        for field in self.present() {
+            v.check(allowed.contains(&field), field, why);
+        }
+        v.finish()
+    }
 }
 
 /// What a deal will link, decided from the request and the database.
@@ -202,22 +252,15 @@ struct Plan {
     seller: Id,
     broker: Option<Id>,
     inquiry_id: Option<Id>,
+    demand_id: Option<Id>,
+    proposal_id: Option<Id>,
     /// The side the creator commits by creating.
     accepted_side: Option<Id>,
 }
 
 fn plan(conn: &mut DbConn, actor: &Actor, body: &CreateDealRequest) -> Result<Plan, ApiError> {
     if let Some(inquiry_id) = body.inquiry_id {
-        if body.broker_organization_id.is_some()
-            || body.technology_id.is_some()
-            || body.buyer_organization_id.is_some()
-            || body.seller_organization_id.is_some()
-        {
-            return Err(ApiError::invalid(
-                "inquiry_id",
-                "names the parties already; leave out the broker, technology, buyer and seller",
-            ));
-        }
+        body.only(&["inquiry_id"], "does not go with inquiry_id, which names the parties")?;
         let inquiry = inquiries::get(conn, inquiry_id.into())?;
         let (buyer, seller) = (inquiry.from_organization_id, inquiry.to_organization_id);
         policy::inquiry(actor, buyer, seller, InquiryAction::Reply)?;
@@ -239,9 +282,39 @@ fn plan(conn: &mut DbConn, actor: &Actor, body: &CreateDealRequest) -> Result<Pl
             seller,
             broker: None,
             inquiry_id: Some(inquiry.id),
+            demand_id: None,
+            proposal_id: None,
             accepted_side: Some(side),
         });
     }
+    if let Some(proposal_id) = body.proposal_id {
+        body.only(&["proposal_id"], "does not go with proposal_id, which names the parties")?;
+        return from_proposal(conn, actor, proposal_id.into());
+    }
+    if body.broker_organization_id.is_none() && body.demand_id.is_some() {
+        body.only(
+            &["demand_id", "technology_id"],
+            "does not go with a match (demand_id and technology_id name the parties)",
+        )?;
+        let technology = body
+            .technology_id
+            .ok_or_else(|| ApiError::invalid("technology_id", "is required with demand_id"))?;
+        return from_match(
+            conn,
+            actor,
+            technology.into(),
+            body.demand_id.unwrap_or_default().into(),
+        );
+    }
+    body.only(
+        &[
+            "broker_organization_id",
+            "technology_id",
+            "buyer_organization_id",
+            "seller_organization_id",
+        ],
+        "does not go with a brokered deal",
+    )?;
     let mut v = Validator::new();
     for (field, value) in [
         ("broker_organization_id", body.broker_organization_id),
@@ -249,7 +322,7 @@ fn plan(conn: &mut DbConn, actor: &Actor, body: &CreateDealRequest) -> Result<Pl
         ("buyer_organization_id", body.buyer_organization_id),
         ("seller_organization_id", body.seller_organization_id),
     ] {
-        v.check(value.is_some(), field, "is required without inquiry_id");
+        v.check(value.is_some(), field, "is required for a brokered deal");
     }
     v.finish()?;
     let id = |u: Option<uuid::Uuid>| Id::from(u.unwrap_or_default());
@@ -279,12 +352,102 @@ fn plan(conn: &mut DbConn, actor: &Actor, body: &CreateDealRequest) -> Result<Pl
         seller,
         broker: Some(broker),
         inquiry_id: None,
+        demand_id: None,
+        proposal_id: None,
         accepted_side: None,
     })
 }
 
-/// Open a deal: a party from an enquiry (that party accepts by creating it), or a broker
-/// naming both parties (each must accept). Honours `Idempotency-Key`.
+/// 409 when the pair already has a live deal (from a proposal or a match).
+fn no_live_deal(conn: &mut DbConn, technology: Id, demand: Id) -> Result<(), ApiError> {
+    // The unique index `deals_one_live_per_match` settles a race; this names it.
+    if store::live_for_match(conn, technology, demand)? {
+        return Err(ApiError::conflict(
+            "deal_exists",
+            "This technology and demand already have a deal that is not cancelled.",
+        ));
+    }
+    Ok(())
+}
+
+/// An accepted proposal naming a technology: the demand's organisation buys it from the
+/// proposer. Outsiders do not learn that the proposal exists (404).
+fn from_proposal(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiError> {
+    let proposal = demands::find_proposal(conn, id)?
+        .ok_or_else(|| ApiError::not_found("No such proposal."))?;
+    let demand = demands::get(conn, proposal.demand_id)?;
+    let (buyer, seller) = (demand.organization_id, proposal.organization_id);
+    let origin =
+        DealOrigin { buyer, seller, private: true, buyer_hidden: demand.content.hide_organization };
+    let side = policy::deal_side(actor, &origin)?;
+    if proposal.status != ProposalStatus::Accepted.as_str() {
+        return Err(ApiError::conflict(
+            "proposal_not_accepted",
+            format!("Only an accepted proposal opens a deal; this one is {}.", proposal.status),
+        ));
+    }
+    let technology = proposal.technology_id.ok_or_else(|| {
+        ApiError::conflict(
+            "proposal_without_technology",
+            "A deal is over a technology, and this proposal names none; open the deal from \
+             the technology (a match) instead.",
+        )
+    })?;
+    no_live_deal(conn, technology, demand.id)?;
+    Ok(Plan {
+        technology_id: technology,
+        buyer,
+        seller,
+        broker: None,
+        inquiry_id: None,
+        demand_id: Some(demand.id),
+        proposal_id: Some(proposal.id),
+        accepted_side: Some(side),
+    })
+}
+
+/// A match: a published technology and a published demand of two organisations; the
+/// demand's organisation buys.
+fn from_match(
+    conn: &mut DbConn,
+    actor: &Actor,
+    technology: Id,
+    demand: Id,
+) -> Result<Plan, ApiError> {
+    let listing =
+        technologies::find(conn, technology)?
+            .filter(|l| l.status == Status::Published)
+            .ok_or_else(|| ApiError::invalid("technology_id", "is not a published listing"))?;
+    let demand = demands::find(conn, demand)?
+        .filter(|d| d.status == Status::Published)
+        .ok_or_else(|| ApiError::invalid("demand_id", "is not a published demand"))?;
+    let (buyer, seller) = (demand.organization_id, listing.organization_id);
+    if buyer == seller {
+        return Err(ApiError::invalid("demand_id", "is the technology owner's own demand"));
+    }
+    let origin = DealOrigin {
+        buyer,
+        seller,
+        private: false,
+        buyer_hidden: demand.content.hide_organization,
+    };
+    let side = policy::deal_side(actor, &origin)?;
+    no_live_deal(conn, listing.id, demand.id)?;
+    Ok(Plan {
+        technology_id: listing.id,
+        buyer,
+        seller,
+        broker: None,
+        inquiry_id: None,
+        demand_id: Some(demand.id),
+        proposal_id: None,
+        accepted_side: Some(side),
+    })
+}
+
+/// Open a deal: a side from an enquiry, an accepted proposal or a match (that side accepts by
+/// creating it), or a broker naming both parties (each must accept). Which fields to send for
+/// each origin: see `CreateDealRequest`. Honours `Idempotency-Key`.
 #[utoipa::path(
     tag = "deals",
     security(("bearer" = [])),
@@ -294,9 +457,9 @@ fn plan(conn: &mut DbConn, actor: &Actor, body: &CreateDealRequest) -> Result<Pl
         (status = 201, description = "Open", body = DealDto, headers(("ETag" = String), ("Location" = String))),
         (status = 400, description = "Invalid fields"),
         (status = 401, description = "Not signed in"),
-        (status = 403, description = "Not a member of the broker, or it is not an intermediary"),
-        (status = 404, description = "No such enquiry, or not a side of it"),
-        (status = 409, description = "The enquiry is closed (`inquiry_closed`) or already has a live deal (`deal_exists`)"),
+        (status = 403, description = "Not a member of the broker, or it is not an intermediary; not a member of either side of a match"),
+        (status = 404, description = "No such enquiry or proposal, or not a side of it"),
+        (status = 409, description = "The enquiry is closed (`inquiry_closed`); the enquiry, or the technology and demand, already have a live deal (`deal_exists`); the proposal is not accepted (`proposal_not_accepted`) or names no technology (`proposal_without_technology`)"),
         (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
     )
 )]
@@ -311,7 +474,7 @@ pub async fn create_deal(
     let actor = auth.0;
     let body = body.0;
     let mut v = Validator::new();
-    validate_terms(&mut v, &body.terms, body.inquiry_id.is_none());
+    validate_terms(&mut v, &body.terms, body.broker_organization_id.is_some());
     v.finish()?;
     let fingerprint = request_fingerprint(&body);
     let created = state
@@ -325,6 +488,8 @@ pub async fn create_deal(
                     seller: p.seller,
                     broker: p.broker,
                     inquiry_id: p.inquiry_id,
+                    demand_id: p.demand_id,
+                    proposal_id: p.proposal_id,
                     terms: &body.terms,
                     accepted_side: p.accepted_side,
                 };
@@ -812,7 +977,7 @@ pub struct DealNoteRequest {
 pub struct DealEventDto {
     pub id: uuid::Uuid,
     /// `created`, `accepted`, `stage_changed`, `terms_changed`, `checklist`,
-    /// `signing_confirmed` or `note`.
+    /// `signing_confirmed`, `note`, `valuation` or `document_link` (`after`: `{title, url}`).
     #[schema(example = "stage_changed")]
     pub kind: String,
     pub actor_id: uuid::Uuid,
@@ -876,12 +1041,100 @@ pub async fn add_deal_note(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentLinkRequest {
+    /// What the document is; at most 200 characters.
+    #[schema(example = "Dự thảo hợp đồng chuyển giao công nghệ, bản 2")]
+    pub title: String,
+    /// Where the parties keep it: an `https://` URL of at most 2 000 characters, without
+    /// credentials. Nothing is uploaded or fetched; the link is recorded as given.
+    #[schema(example = "https://tailieu.example.vn/hop-dong-v2.pdf")]
+    pub url: String,
+}
+
+/// Attach a document link to the deal (any party's members): an append-only
+/// `document_link` event on the timeline with the actor and time, its `after` holding
+/// `{title, url}`. List them with `GET /deals/{id}/events?kind=document_link`.
+#[utoipa::path(
+    tag = "deals",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    request_body = DocumentLinkRequest,
+    responses(
+        (status = 201, description = "Recorded", body = DealEventDto),
+        (status = 400, description = "Invalid fields (the URL must be https)"),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Exchange staff cannot write in deals"),
+        (status = 404, description = "No such deal, or not a party to it"),
+    )
+)]
+#[post("/deals/{id}/documents")]
+pub async fn attach_deal_document(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<DocumentLinkRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let event =
+        change(&state, auth.0, path.0.into(), DealAction::Act, None, move |conn, actor, deal| {
+            let (title, url) = (request.title.trim(), request.url.trim());
+            let mut v = Validator::new();
+            v.text("title", title, 200);
+            v.https_url("url", url, 2_000);
+            v.finish()?;
+            store::attach_document(conn, &deal, title, url, by(actor, &deal))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(event_dto(event)))
+}
+
+/// Kinds of timeline events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DealEventKind {
+    Created,
+    Accepted,
+    StageChanged,
+    TermsChanged,
+    Checklist,
+    SigningConfirmed,
+    Note,
+    Valuation,
+    DocumentLink,
+}
+
+impl DealEventKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DealEventKind::Created => "created",
+            DealEventKind::Accepted => "accepted",
+            DealEventKind::StageChanged => "stage_changed",
+            DealEventKind::TermsChanged => "terms_changed",
+            DealEventKind::Checklist => "checklist",
+            DealEventKind::SigningConfirmed => "signing_confirmed",
+            DealEventKind::Note => "note",
+            DealEventKind::Valuation => "valuation",
+            DealEventKind::DocumentLink => "document_link",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DealEventListParams {
+    /// Only events of this kind (e.g. `document_link` for the deal's documents).
+    #[param(inline)]
+    pub kind: Option<DealEventKind>,
+}
+
 /// The deal's timeline, oldest first: every change with who, when, from/to and before/after.
 /// Nothing edits or deletes it.
 #[utoipa::path(
     tag = "deals",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), PageParams),
+    params(("id" = uuid::Uuid, Path), DealEventListParams, PageParams),
     responses(
         (status = 200, body = Page<DealEventDto>),
         (status = 400, description = "Invalid parameters"),
@@ -894,16 +1147,18 @@ pub async fn list_deal_events(
     state: web::Data<AppState>,
     auth: Auth,
     path: Path<uuid::Uuid>,
+    params: Query<DealEventListParams>,
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.0.resolve()?;
     let id: Id = path.0.into();
     let actor = auth.0;
+    let kind = params.0.kind.map(DealEventKind::as_str);
     let (items, total) = state
         .db
         .run(move |conn| {
             load(conn, &actor, id, DealAction::View)?;
-            store::events(conn, id, page.offset(), page.limit())
+            store::events(conn, id, kind, page.offset(), page.limit())
         })
         .await?;
     let items = items.into_iter().map(event_dto).collect();

@@ -938,7 +938,7 @@ async fn decide(
         (status = 200, body = ProposalDto, headers(("ETag" = String))),
         (status = 403, description = "Not a member of the demand's organisation"),
         (status = 404, description = "No such demand or proposal"),
-        (status = 409, description = "Already decided (`already_decided`)"),
+        (status = 409, description = "Already decided or withdrawn (`already_decided`)"),
         (status = 412, description = "Changed since you read it"),
         (status = 428, description = "`If-Match` missing"),
     )
@@ -963,7 +963,7 @@ pub async fn accept_proposal(
         (status = 200, body = ProposalDto, headers(("ETag" = String))),
         (status = 403, description = "Not a member of the demand's organisation"),
         (status = 404, description = "No such demand or proposal"),
-        (status = 409, description = "Already decided (`already_decided`)"),
+        (status = 409, description = "Already decided or withdrawn (`already_decided`)"),
         (status = 412, description = "Changed since you read it"),
         (status = 428, description = "`If-Match` missing"),
     )
@@ -976,6 +976,73 @@ pub async fn decline_proposal(
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     decide(req, state, auth.0, path.0.0.into(), path.0.1.into(), false).await
+}
+
+/// Withdraw a pending proposal (members of the offering organisation). Needs `If-Match`; the
+/// demand's owners are mailed. A withdrawn proposal can no longer be accepted or declined.
+#[utoipa::path(
+    tag = "demands",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("proposal_id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
+    responses(
+        (status = 200, body = ProposalDto, headers(("ETag" = String))),
+        (status = 403, description = "Not a member of the offering organisation"),
+        (status = 404, description = "No such demand or proposal, or not visible to the caller"),
+        (status = 409, description = "No longer pending (`already_decided`)"),
+        (status = 412, description = "Changed since you read it"),
+        (status = 428, description = "`If-Match` missing"),
+    )
+)]
+#[post("/demands/{id}/proposals/{proposal_id}/withdraw")]
+pub async fn withdraw_proposal(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<(uuid::Uuid, uuid::Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match(&req);
+    let actor = auth.0;
+    let (demand_id, proposal_id): (Id, Id) = (path.0.0.into(), path.0.1.into());
+    let body = state
+        .db
+        .run(move |conn| {
+            dialect::write_transaction(conn, |conn| {
+                let demand = store::get(conn, demand_id)?;
+                policy::demand(
+                    Some(&actor),
+                    demand.organization_id,
+                    demand.status.is_public(),
+                    ListingAction::View,
+                )?;
+                let proposal = store::get_proposal(conn, demand_id, proposal_id)?;
+                // Outsiders do not learn that another organisation's proposal exists, as in
+                // the list of proposals.
+                if !policy::sees_all_proposals(&actor, demand.organization_id)
+                    && actor.org_role(proposal.organization_id).is_none()
+                {
+                    return Err(ApiError::not_found("No such proposal."));
+                }
+                policy::proposal(
+                    &actor,
+                    demand.organization_id,
+                    ProposalAction::Withdraw { offering: proposal.organization_id },
+                )?;
+                if expected? != proposal.version {
+                    return Err(precondition_failed());
+                }
+                let status =
+                    ProposalStatus::parse(&proposal.status).ok_or_else(ApiError::internal)?;
+                if status.withdraw().is_none() {
+                    return Err(ApiError::conflict(
+                        "already_decided",
+                        format!("This proposal is already {}.", status.as_str()),
+                    ));
+                }
+                proposal_dto(store::withdraw(conn, &demand, &proposal)?)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(body.version))).json(body))
 }
 
 // ---- Matches --------------------------------------------------------------------------

@@ -78,6 +78,7 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(deals::confirm_signing)
         .service(deals::transition_deal)
         .service(deals::add_deal_note)
+        .service(deals::attach_deal_document)
         .service(deals::list_deal_events)
         .service(valuations::create_valuation_request)
         .service(valuations::list_valuation_requests)
@@ -103,6 +104,7 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(demands::list_proposals)
         .service(demands::accept_proposal)
         .service(demands::decline_proposal)
+        .service(demands::withdraw_proposal)
         .service(demands::demand_matches)
         .service(demands::technology_matches)
         .service(demands::dismiss_match);

@@ -56,6 +56,27 @@ impl Validator {
         }
     }
 
+    /// An `https://` link of at most `max` characters to a named host, without credentials
+    /// (`user:password@`), whitespace or control characters. Nothing is fetched.
+    pub fn https_url(&mut self, field: &str, value: &str, max: usize) {
+        let authority = value
+            .strip_prefix("https://")
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+        let ok = value.chars().count() <= max
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+            && authority.is_some_and(|a| {
+                !a.is_empty()
+                    && a.chars().all(|c| c.is_alphanumeric() || "-.:[]".contains(c))
+                    && a.chars().any(char::is_alphanumeric)
+            });
+        if !ok {
+            self.error(
+                field,
+                format!("must be an https:// URL to a host, at most {max} characters"),
+            );
+        }
+    }
+
     /// A list of at most `max` items, each accepted by `valid`.
     pub fn list<T>(
         &mut self,

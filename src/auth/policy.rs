@@ -157,6 +157,8 @@ pub enum ProposalAction {
     Create { offering: Id },
     /// Accept or decline: members of the demand's organisation.
     Decide,
+    /// Withdraw a pending proposal: members of the offering organisation.
+    Withdraw { offering: Id },
 }
 
 pub fn proposal(
@@ -175,6 +177,10 @@ pub fn proposal(
         ProposalAction::Decide if actor.org_role(demand_organization).is_some() => Ok(()),
         ProposalAction::Decide => {
             Err(ApiError::forbidden("Only the demand's organisation decides on proposals."))
+        }
+        ProposalAction::Withdraw { offering } if actor.org_role(offering).is_some() => Ok(()),
+        ProposalAction::Withdraw { .. } => {
+            Err(ApiError::forbidden("Only the offering organisation withdraws its proposal."))
         }
     }
 }
@@ -257,6 +263,38 @@ pub fn deal(actor: &Actor, parties: &DealParties, action: DealAction) -> Result<
         Err(ApiError::forbidden("Only the buyer and the seller may do this."))
     } else {
         Err(ApiError::forbidden("Exchange staff may read deals but not act on them."))
+    }
+}
+
+/// The two sides of a deal being opened from an accepted proposal or a match.
+#[derive(Debug, Clone, Copy)]
+pub struct DealOrigin {
+    pub buyer: Id,
+    pub seller: Id,
+    /// Outsiders may not know the origin exists (a proposal): 404 for them, else 403.
+    pub private: bool,
+    /// The buyer's demand hides its organisation: opening a deal names the buyer to the
+    /// seller, so only the buyer's members may do it.
+    pub buyer_hidden: bool,
+}
+
+/// Opening a deal as one of its two sides: members of the buyer or the seller (the seller
+/// only when the buyer is not hidden). Returns the side the caller commits, the seller first
+/// for a member of both.
+pub fn deal_side(actor: &Actor, origin: &DealOrigin) -> Result<Id, ApiError> {
+    let (buyer, seller) =
+        (actor.org_role(origin.buyer).is_some(), actor.org_role(origin.seller).is_some());
+    match (buyer, seller) {
+        (_, true) if !origin.buyer_hidden => Ok(origin.seller),
+        (true, _) => Ok(origin.buyer),
+        (false, true) => Err(ApiError::forbidden(
+            "This demand hides its organisation: only the demand's organisation can open a \
+             deal from it.",
+        )),
+        (false, false) if origin.private => Err(ApiError::not_found("No such proposal.")),
+        (false, false) => {
+            Err(ApiError::forbidden("Only members of the buyer or the seller open this deal."))
+        }
     }
 }
 
@@ -608,6 +646,23 @@ mod tests {
         assert!(proposal(&buyer, buyer_org, ProposalAction::Decide).is_ok());
         assert!(proposal(&seller, buyer_org, ProposalAction::Decide).is_err());
         assert!(proposal(&moderator, buyer_org, ProposalAction::Decide).is_err());
+        let withdraw = ProposalAction::Withdraw { offering: seller_org };
+        assert!(proposal(&seller, buyer_org, withdraw).is_ok());
+        assert!(proposal(&buyer, buyer_org, withdraw).is_err(), "the demand's side decides");
+        assert!(proposal(&moderator, buyer_org, withdraw).is_err());
+
+        let origin = |private, buyer_hidden| DealOrigin {
+            buyer: buyer_org,
+            seller: seller_org,
+            private,
+            buyer_hidden,
+        };
+        let code = |r: Result<Id, ApiError>| r.err().map_or(200, |e| e.status.as_u16());
+        assert_eq!(deal_side(&seller, &origin(true, false)).ok(), Some(seller_org));
+        assert_eq!(deal_side(&buyer, &origin(true, true)).ok(), Some(buyer_org));
+        assert_eq!(code(deal_side(&seller, &origin(false, true))), 403, "would reveal the buyer");
+        assert_eq!(code(deal_side(&moderator, &origin(true, false))), 404);
+        assert_eq!(code(deal_side(&moderator, &origin(false, false))), 403);
 
         assert_eq!(dismiss_match(&seller, seller_org, buyer_org).unwrap(), [seller_org]);
         assert_eq!(dismiss_match(&buyer, seller_org, buyer_org).unwrap(), [buyer_org]);

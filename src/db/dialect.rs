@@ -245,6 +245,15 @@ pub fn text_match(conn: &DbConn, sql: &mut RawSql, index: SearchIndex, query: &S
     }
 }
 
+/// Appends ` ORDER BY …` making a full-text query yield the newest rows first where the
+/// index gives that order for free (FTS5 walks its rowids backwards); nothing on PostgreSQL,
+/// where any order would need every match fetched first. For bounded windows of matches.
+pub fn index_order_newest_first(conn: &DbConn, sql: &mut RawSql, index: SearchIndex) {
+    if let DbConn::Sqlite(_) = conn {
+        sql.push(&format!(" ORDER BY {}_fts.rowid DESC", index.table()));
+    }
+}
+
 /// Relevance of a full-text match, higher is better (never negative); valid only in the
 /// select list of a query built by [`search_from`] and [`text_match`].
 ///

@@ -95,6 +95,21 @@ impl RawSql {
         &self.sql
     }
 
+    /// Runs a statement (an `UPDATE`), returning the number of rows it changed.
+    pub fn execute(self, conn: &mut DbConn) -> QueryResult<usize> {
+        let mut query = diesel::sql_query(self.sql).into_boxed::<MultiBackend>();
+        for bind in self.binds {
+            query = match bind {
+                Bind::Text(v) => query.bind::<Text, _>(v),
+                Bind::BigInt(v) => query.bind::<BigInt, _>(v),
+                Bind::Integer(v) => query.bind::<Integer, _>(v),
+                Bind::Uuid(v) => query.bind::<SqlUuid, _>(v),
+                Bind::Timestamp(v) => query.bind::<Timestamp, _>(v),
+            };
+        }
+        query.execute(conn)
+    }
+
     pub fn load<T>(self, conn: &mut DbConn) -> QueryResult<Vec<T>>
     where
         T: diesel::QueryableByName<MultiBackend> + 'static,

@@ -169,6 +169,11 @@ impl ProposalStatus {
             _ => None,
         }
     }
+
+    /// Only a pending proposal is withdrawn (by its offering organisation); it is final.
+    pub fn withdraw(self) -> Option<ProposalStatus> {
+        (self == ProposalStatus::Pending).then_some(ProposalStatus::Withdrawn)
+    }
 }
 
 /// Checks a proposal's own fields.

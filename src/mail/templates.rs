@@ -108,6 +108,12 @@ mail_templates! {
     DemandPublished = "demand_published" { "title", "demand_path", "published_at", "expires_at" }
     /// A moderator rejected a demand, with a reason.
     DemandRejected = "demand_rejected" { "title", "demand_path", "reason" }
+    /// A published demand expires soon unless renewed.
+    DemandExpiring = "demand_expiring" {
+        "title", "demand_path", "expires_at", "days_left", "renewal_days"
+    }
+    /// A demand reached its expiry date and was archived.
+    DemandExpired = "demand_expired" { "title", "demand_path", "expired_at" }
     /// A standing match above the notification threshold (sent to both sides).
     MatchFound = "match_found" { "own_title", "counterpart_title", "score", "matches_path" }
     /// An organisation answered a demand with a proposal (to the demand's owners).
@@ -116,6 +122,10 @@ mail_templates! {
     ProposalAccepted = "proposal_accepted" { "demand_title", "organization_name", "proposal_path" }
     /// A proposal was declined (to both sides).
     ProposalDeclined = "proposal_declined" { "demand_title", "organization_name", "proposal_path" }
+    /// The offering organisation withdrew a pending proposal (to the demand's owners).
+    ProposalWithdrawn = "proposal_withdrawn" {
+        "demand_title", "organization_name", "proposal_path"
+    }
 }
 
 impl Template {

@@ -175,10 +175,11 @@ pub struct NewEvent<'a> {
     pub note: Option<&'a str>,
 }
 
-fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<(), ApiError> {
+fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<Id, ApiError> {
+    let id = Id::new();
     diesel::insert_into(deal_events::table)
         .values((
-            deal_events::id.eq(Id::new()),
+            deal_events::id.eq(id),
             deal_events::deal_id.eq(deal),
             deal_events::actor_id.eq(by.user),
             deal_events::actor_organization_id.eq(by.organization),
@@ -191,7 +192,7 @@ fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<()
             deal_events::created_at.eq(now()),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(id)
 }
 
 /// Records on the deal's timeline that a linked valuation request changed status.
@@ -207,7 +208,8 @@ pub fn record_valuation_event(
         deal,
         by,
         NewEvent { kind: "valuation", after: Some(after), note, ..Default::default() },
-    )
+    )?;
+    Ok(())
 }
 
 fn item_name(item: ChecklistItem) -> String {
@@ -220,6 +222,9 @@ pub struct NewDeal<'a> {
     pub seller: Id,
     pub broker: Option<Id>,
     pub inquiry_id: Option<Id>,
+    /// The demand a deal from a proposal or a match answers.
+    pub demand_id: Option<Id>,
+    pub proposal_id: Option<Id>,
     pub terms: &'a Terms,
     /// The party the creator commits (buyer or seller), if any: that side is accepted.
     pub accepted_side: Option<Id>,
@@ -240,6 +245,8 @@ pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, ApiE
             deals::seller_organization_id.eq(new.seller),
             deals::broker_organization_id.eq(new.broker),
             deals::inquiry_id.eq(new.inquiry_id),
+            deals::demand_id.eq(new.demand_id),
+            deals::proposal_id.eq(new.proposal_id),
             deals::stage.eq(Stage::Open.as_str()),
             deals::transfer_form.eq(t.transfer_form.as_str()),
             deals::exclusive.eq(t.exclusive),
@@ -286,6 +293,18 @@ pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, ApiE
 pub fn live_for_inquiry(conn: &mut DbConn, inquiry: Id) -> Result<bool, ApiError> {
     let count: i64 = deals::table
         .filter(deals::inquiry_id.eq(inquiry))
+        .filter(deals::stage.ne(Stage::Cancelled.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
+}
+
+/// Whether the technology and the demand already have a deal that was not cancelled (from
+/// a proposal or a match; the unique index `deals_one_live_per_match` settles a race).
+pub fn live_for_match(conn: &mut DbConn, technology: Id, demand: Id) -> Result<bool, ApiError> {
+    let count: i64 = deals::table
+        .filter(deals::technology_id.eq(technology))
+        .filter(deals::demand_id.eq(demand))
         .filter(deals::stage.ne(Stage::Cancelled.as_str()))
         .count()
         .get_result(conn)?;
@@ -347,12 +366,19 @@ pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, ApiErro
 pub fn events(
     conn: &mut DbConn,
     id: Id,
+    kind: Option<&str>,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<EventRow>, i64), ApiError> {
-    let total = deal_events::table.filter(deal_events::deal_id.eq(id)).count().get_result(conn)?;
-    let items = deal_events::table
-        .filter(deal_events::deal_id.eq(id))
+    let query = || {
+        let mut q = deal_events::table.filter(deal_events::deal_id.eq(id)).into_boxed();
+        if let Some(kind) = kind {
+            q = q.filter(deal_events::kind.eq(kind));
+        }
+        q
+    };
+    let total = query().count().get_result(conn)?;
+    let items = query()
         .order((deal_events::created_at.asc(), deal_events::id.asc()))
         .offset(offset)
         .limit(limit)
@@ -563,7 +589,30 @@ pub fn tick(
 
 /// Adds a note to the timeline.
 pub fn note(conn: &mut DbConn, deal: &Deal, text: &str, by: By) -> Result<(), ApiError> {
-    record(conn, deal.id, by, NewEvent { kind: "note", note: Some(text), ..NewEvent::default() })
+    record(conn, deal.id, by, NewEvent { kind: "note", note: Some(text), ..NewEvent::default() })?;
+    Ok(())
+}
+
+/// Appends a `document_link` event (`after` = `{"title", "url"}`) and returns it. The URL is
+/// validated by the caller; nothing is fetched or stored but the link.
+pub fn attach_document(
+    conn: &mut DbConn,
+    deal: &Deal,
+    title: &str,
+    url: &str,
+    by: By,
+) -> Result<EventRow, ApiError> {
+    let id = record(
+        conn,
+        deal.id,
+        by,
+        NewEvent {
+            kind: "document_link",
+            after: Some(json!({"title": title, "url": url})),
+            ..NewEvent::default()
+        },
+    )?;
+    Ok(deal_events::table.find(id).first(conn)?)
 }
 
 pub struct Move<'a> {

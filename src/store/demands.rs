@@ -16,6 +16,7 @@ use crate::domain::listing::Status;
 use crate::domain::search::SearchQuery;
 use crate::error::ApiError;
 use crate::mail::Template;
+use crate::store::expiry::{self, Expiring, ExpiryReport};
 use crate::store::organizations::{mail_owners, parse_list};
 use crate::store::technologies::{changed, rfc3339};
 
@@ -423,11 +424,19 @@ pub fn candidates(
         exclude_dismissed_by,
         technology,
         limit,
+        crate::store::matches::RANK_WINDOW,
     )
 }
 
 /// Ranked candidates from `index` (published rows matching `text`), leaving out pairs the
-/// organisation `dismissed_by` dismissed together with `other` (the item on the other side).
+/// organisation `dismissed_by` dismissed together with `other` (the item on the other side):
+/// the best `limit` by engine rank among the first `window` matches.
+///
+/// The window bounds the cost: the engine ranks at most `window` rows, however many match
+/// (a demand's words are OR-ed, so common ones match much of the catalogue). The rows in the
+/// window are the first the index yields — newest first on SQLite (FTS5 walks its rowids
+/// backwards), storage order on PostgreSQL (the bitmap scan stops after `window` rows) — so
+/// when more than `window` rows match, the best `limit` of a sample are kept, not of all.
 pub fn ranked_candidates(
     conn: &mut DbConn,
     index: dialect::SearchIndex,
@@ -435,6 +444,7 @@ pub fn ranked_candidates(
     dismissed_by: Id,
     other: Id,
     limit: i64,
+    window: i64,
 ) -> Result<Vec<(Id, f64)>, ApiError> {
     let rank = dialect::rank(conn, index);
     let mut sql =
@@ -454,6 +464,8 @@ pub fn ranked_candidates(
     sql.bind(dismissed_by);
     sql.push(")");
     dialect::text_match(conn, &mut sql, index, text);
+    dialect::index_order_newest_first(conn, &mut sql, index);
+    sql.push(&format!(" LIMIT {window}"));
     let mut sql = RawSql::wrap("SELECT id, rank FROM (", sql, ") m");
     sql.push(&format!(" ORDER BY rank DESC, id LIMIT {limit}"));
     Ok(sql.load::<RankedRow>(conn)?.into_iter().map(|r| (r.id, r.rank)).collect())
@@ -555,6 +567,11 @@ pub fn get_proposal(conn: &mut DbConn, demand: Id, id: Id) -> Result<Proposal, A
         .ok_or_else(|| ApiError::not_found("No such proposal."))
 }
 
+/// A proposal by its own id (a deal opened from it names no demand).
+pub fn find_proposal(conn: &mut DbConn, id: Id) -> Result<Option<Proposal>, ApiError> {
+    Ok(proposals::table.find(id).first(conn).optional()?)
+}
+
 /// A demand's proposals, oldest first; only those of `only` organisations when given.
 pub fn list_proposals(
     conn: &mut DbConn,
@@ -615,38 +632,59 @@ pub fn decide(
     Ok(updated)
 }
 
-const EXPIRY_BATCH: i64 = 200;
+/// Withdraws a pending proposal (guarded on its status) for its offering organisation and
+/// mails the demand's owners. Run in a write transaction.
+pub fn withdraw(
+    conn: &mut DbConn,
+    demand: &Demand,
+    proposal: &Proposal,
+) -> Result<Proposal, ApiError> {
+    let at = now();
+    let rows = diesel::update(
+        proposals::table
+            .find(proposal.id)
+            .filter(proposals::status.eq(ProposalStatus::Pending.as_str())),
+    )
+    .set((
+        proposals::status.eq(ProposalStatus::Withdrawn.as_str()),
+        proposals::updated_at.eq(at),
+        proposals::version.eq(proposals::version + 1),
+    ))
+    .execute(conn)?;
+    changed(rows)?;
+    let updated = get_proposal(conn, demand.id, proposal.id)?;
+    let name = organization_name(conn, updated.organization_id)?;
+    let context = proposal_context(demand, &updated, &name);
+    mail_owners(conn, demand.organization_id, Template::ProposalWithdrawn, &context)?;
+    Ok(updated)
+}
 
-/// The demands' part of the expiry job: archives published demands whose `expires_at` has
-/// passed. Like listings, each is claimed by an update guarded on its state, so several
-/// processes may run it at once. Returns how many were archived.
-pub fn run_expiry(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, ApiError> {
-    let mut archived = 0;
-    loop {
-        let due: Vec<Id> = demands::table
-            .filter(demands::status.eq(Status::Published.as_str()))
-            .filter(demands::expires_at.le(now))
-            .order(demands::expires_at.asc())
-            .select(demands::id)
-            .limit(EXPIRY_BATCH)
-            .load(conn)?;
-        for id in &due {
-            archived += diesel::update(
-                demands::table
-                    .find(*id)
-                    .filter(demands::status.eq(Status::Published.as_str()))
-                    .filter(demands::expires_at.le(now)),
-            )
-            .set((
-                demands::status.eq(Status::Archived.as_str()),
-                demands::updated_at.eq(crate::db::types::now()),
-                demands::version.eq(demands::version + 1),
-            ))
-            .execute(conn)?;
+/// Demands in the shared expiry job (`store::expiry`), with their own mails.
+const DEMAND_EXPIRY: Expiring = Expiring {
+    table: "demands",
+    expiring: Template::DemandExpiring,
+    expired: Template::DemandExpired,
+    notify: |conn, id, template, extra| {
+        let demand = get(conn, id)?;
+        let mut context = json!({
+            "title": demand.content.title,
+            "demand_path": format!("/demands/{}", demand.id),
+        });
+        if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra)
+        {
+            context.extend(extra);
         }
-        if due.len() < EXPIRY_BATCH as usize {
-            break;
-        }
-    }
-    Ok(archived)
+        mail_owners(conn, demand.organization_id, template, &context)
+    },
+};
+
+/// The demands' expiry job, the listings' one (`store::expiry`): archives published demands
+/// whose `expires_at` has passed (owners mailed `demand_expired`) and warns the owners of
+/// those ending within 14 days (`demand_expiring`, once per validity period).
+pub fn run_expiry(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    validity_days: u32,
+) -> Result<ExpiryReport, ApiError> {
+    expiry::run(conn, &DEMAND_EXPIRY, now, validity_days)
 }

@@ -2,6 +2,7 @@
 
 pub mod deals;
 pub mod demands;
+pub mod expiry;
 pub mod idempotency;
 pub mod inquiries;
 pub mod matches;

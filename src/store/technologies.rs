@@ -18,11 +18,9 @@ use crate::domain::listing::{
 use crate::domain::search::SearchQuery;
 use crate::error::ApiError;
 use crate::mail::{self, Mail, Template};
+use crate::store::expiry::{self, Expiring};
 use crate::store::organizations::{owner_contacts, parse_list};
 use crate::store::users::escape_like;
-
-/// Days before expiry when owners are warned.
-pub const EXPIRY_WARNING_DAYS: i64 = 14;
 
 #[derive(Debug, Clone, Queryable)]
 struct TechnologyRow {
@@ -758,128 +756,27 @@ pub fn search(
     Ok((listings, total))
 }
 
-/// What one run of the expiry job did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ExpiryReport {
-    pub warned: usize,
-    pub archived: usize,
-}
+pub use crate::store::expiry::ExpiryReport;
 
-const EXPIRY_BATCH: i64 = 200;
+/// Listings in the shared expiry job (`store::expiry`).
+const LISTING_EXPIRY: Expiring = Expiring {
+    table: "technologies",
+    expiring: Template::ListingExpiring,
+    expired: Template::ListingExpired,
+    notify: |conn, id, template, extra| {
+        let listing = get(conn, id)?;
+        notify_owners(conn, &listing, template, extra)
+    },
+};
 
-/// The expiry job: archives published listings whose `expires_at` has passed (mailing the
-/// owners `listing_expired`) and warns owners of those expiring within 14 days
-/// (`listing_expiring`, once per listing and validity period).
-///
-/// Safe to run from several processes at once: each listing is claimed by an update guarded
-/// on its state, in its own short transaction with its mail, so only one run acts on it.
+/// The expiry job for listings: archives published listings whose `expires_at` has passed
+/// (mailing the owners `listing_expired`) and warns owners of those expiring within 14 days
+/// (`listing_expiring`, once per listing and validity period). Safe to run from several
+/// processes at once (see `store::expiry`).
 pub fn run_expiry(
     conn: &mut DbConn,
     now: NaiveDateTime,
     validity_days: u32,
 ) -> Result<ExpiryReport, ApiError> {
-    let mut report = ExpiryReport::default();
-    // Archive first: a listing already past its end gets the "expired" mail, not a warning.
-    loop {
-        let due: Vec<Id> = technologies::table
-            .filter(technologies::status.eq(Status::Published.as_str()))
-            .filter(technologies::expires_at.le(now))
-            .order(technologies::expires_at.asc())
-            .select(technologies::id)
-            .limit(EXPIRY_BATCH)
-            .load(conn)?;
-        for id in &due {
-            report.archived += usize::from(expire_one(conn, *id, now)?);
-        }
-        if due.len() < EXPIRY_BATCH as usize {
-            break;
-        }
-    }
-    let horizon = now + Duration::days(EXPIRY_WARNING_DAYS);
-    loop {
-        let due: Vec<Id> = technologies::table
-            .filter(technologies::status.eq(Status::Published.as_str()))
-            .filter(technologies::expires_at.gt(now))
-            .filter(technologies::expires_at.le(horizon))
-            .filter(technologies::expiry_warned_at.is_null())
-            .order(technologies::expires_at.asc())
-            .select(technologies::id)
-            .limit(EXPIRY_BATCH)
-            .load(conn)?;
-        for id in &due {
-            report.warned += usize::from(warn_one(conn, *id, now, horizon, validity_days)?);
-        }
-        if due.len() < EXPIRY_BATCH as usize {
-            break;
-        }
-    }
-    Ok(report)
-}
-
-fn expire_one(conn: &mut DbConn, id: Id, now: NaiveDateTime) -> Result<bool, ApiError> {
-    dialect::write_transaction(conn, |conn| {
-        let rows = diesel::update(
-            technologies::table
-                .find(id)
-                .filter(technologies::status.eq(Status::Published.as_str()))
-                .filter(technologies::expires_at.le(now)),
-        )
-        .set((
-            technologies::status.eq(Status::Archived.as_str()),
-            technologies::updated_at.eq(crate::db::types::now()),
-            technologies::version.eq(technologies::version + 1),
-        ))
-        .execute(conn)?;
-        if rows != 1 {
-            return Ok(false);
-        }
-        let listing = get(conn, id)?;
-        let expired_at = listing.expires_at.unwrap_or(now);
-        notify_owners(
-            conn,
-            &listing,
-            Template::ListingExpired,
-            json!({"expired_at": rfc3339(expired_at)}),
-        )?;
-        Ok(true)
-    })
-}
-
-fn warn_one(
-    conn: &mut DbConn,
-    id: Id,
-    now: NaiveDateTime,
-    horizon: NaiveDateTime,
-    validity_days: u32,
-) -> Result<bool, ApiError> {
-    dialect::write_transaction(conn, |conn| {
-        let rows = diesel::update(
-            technologies::table
-                .find(id)
-                .filter(technologies::status.eq(Status::Published.as_str()))
-                .filter(technologies::expiry_warned_at.is_null())
-                .filter(technologies::expires_at.gt(now))
-                .filter(technologies::expires_at.le(horizon)),
-        )
-        .set(technologies::expiry_warned_at.eq(now))
-        .execute(conn)?;
-        if rows != 1 {
-            return Ok(false);
-        }
-        let listing = get(conn, id)?;
-        let expires_at = listing.expires_at.unwrap_or(horizon);
-        // Whole days left, rounded up: "expires in 14 days", never "in 0 days".
-        let days_left = ((expires_at - now).num_seconds() + 86_399) / 86_400;
-        notify_owners(
-            conn,
-            &listing,
-            Template::ListingExpiring,
-            json!({
-                "expires_at": rfc3339(expires_at),
-                "days_left": days_left,
-                "renewal_days": validity_days,
-            }),
-        )?;
-        Ok(true)
-    })
+    expiry::run(conn, &LISTING_EXPIRY, now, validity_days)
 }
