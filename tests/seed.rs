@@ -179,3 +179,44 @@ backend_tests! {
         assert_eq!(login.status, 200, "{}", login.text());
     }
 }
+
+/// Runs the real `techx` binary with `args` on `db`; returns (success, stdout, stderr).
+fn techx(db: &TestDb, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_techx"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("TECHX_LOG", "warn")
+        .env("TECHX_ENV", "test")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run techx");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+backend_tests! {
+    async fn the_command_prints_the_passwords_once_and_reports_progress(backend) {
+        let db = TestDb::create(backend);
+        let (ok, first, err) = techx(&db, &["seed", "--demo"]);
+        assert!(ok, "{err}");
+        let line = first.lines().find(|l| l.trim_start().starts_with("admin@demo.techx.vn")).unwrap();
+        let password = line.split_whitespace().nth(1).unwrap().to_owned();
+        assert_eq!(password.len(), 17, "{line}");
+
+        let (ok, second, err) = techx(&db, &["seed", "--demo"]);
+        assert!(ok, "{err}");
+        assert!(second.contains("already loaded"), "{second}");
+        assert!(!second.contains(&password));
+
+        // Not a terminal: plain progress lines instead of a bar.
+        let (ok, out, err) = techx(
+            &db,
+            &["seed", "--synthetic", "--technologies", "50", "--demands", "10", "--deals", "5"],
+        );
+        assert!(ok, "{err}");
+        assert!(err.contains("technologies: 50/50"), "{err}");
+        assert!(out.contains("50 technologies (48 published), 10 demands (10 published)"), "{out}");
+        let (ok, _, err) = techx(&db, &["seed"]);
+        assert!(!ok && err.contains("--demo"), "{err}");
+    }
+}
