@@ -173,6 +173,20 @@ backend_tests! {
             .get_result(&mut conn)
             .unwrap();
         assert_eq!(ticked, 15 * 9);
+        // Each deal's timeline starts with its creation; each signed one shows both signatures.
+        use techx::db::schema::deal_events;
+        let kind = |k: &'static str| deal_events::table.filter(deal_events::kind.eq(k)).count();
+        assert_eq!(kind("created").get_result::<i64>(&mut conn).unwrap(), 30);
+        assert_eq!(kind("signing_confirmed").get_result::<i64>(&mut conn).unwrap(), 15 * 2);
+        assert_eq!(kind("checklist").get_result::<i64>(&mut conn).unwrap(), 15 * 9);
+        // Past `open`, both sides have accepted.
+        let unaccepted: i64 = deals::table
+            .filter(deals::stage.ne("open"))
+            .filter(deals::buyer_accepted_at.is_null().or(deals::seller_accepted_at.is_null()))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(unaccepted, 0);
 
         // The synthetic owners log in with the reported password.
         let login = ctx.login(&report.sample_email, &report.password).await;

@@ -628,6 +628,17 @@ fn deal(
     ));
     let both_accepted = stage != Stage::Open;
     let accepted = |side: bool| side.then_some(created);
+    // Acceptances: a buyer who opened the deal from its enquiry accepted by creating it.
+    let accepting: &[usize] = match (both_accepted, broker) {
+        (false, _) => &[],
+        (true, None) => &[seller],
+        (true, Some(_)) => &[buyer, seller],
+    };
+    for &side in accepting {
+        let flags = serde_json::json!({"buyer_accepted": side == buyer || broker.is_none(),
+            "seller_accepted": side == seller});
+        out.events.push(event("accepted", None, None, side, created, Some(flags.to_string())));
+    }
     let signing = matches!(stage, Stage::Signed | Stage::Delivering | Stage::Completed);
     let mut from = Stage::Open;
     let mut signed_at = None;
@@ -638,6 +649,14 @@ fn deal(
         if to == Stage::Signed {
             // The checklist and both confirmations come before signing.
             for item in ChecklistItem::ALL {
+                let change = |ticked: bool| {
+                    serde_json::json!({"item": item_name(item), "ticked": ticked, "note": null})
+                        .to_string()
+                };
+                out.events.push(EventRow {
+                    data_before: Some(change(false)),
+                    ..event("checklist", None, None, seller, t, Some(change(true)))
+                });
                 out.checklist.push(ChecklistRow {
                     deal_id: id,
                     item: item_name(item),
@@ -646,6 +665,19 @@ fn deal(
                     ticked_by: Some(orgs[seller].owner),
                     ticked_at: Some(t),
                 });
+            }
+            for (side, after) in [
+                (buyer, r#"{"buyer_confirmed":true,"seller_confirmed":false}"#),
+                (seller, r#"{"buyer_confirmed":true,"seller_confirmed":true}"#),
+            ] {
+                out.events.push(event(
+                    "signing_confirmed",
+                    None,
+                    None,
+                    side,
+                    t,
+                    Some(after.into()),
+                ));
             }
             signed_at = Some(t);
         }
