@@ -214,7 +214,7 @@ struct ListingSpec {
     /// Indicative VND range.
     price: Option<(i64, i64)>,
     province: &'static str,
-    /// (funding level, programme, task code, managing agency, budget VND, year, rights).
+    /// The state-funded task a research result came from.
     research: Option<ResearchSpec>,
     status: Status,
 }
