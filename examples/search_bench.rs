@@ -1,6 +1,6 @@
 //! Listing search benchmark: loads N synthetic Vietnamese listings (default 100 000) into a
-//! fresh database per backend, in batched transactions, through the same store functions the
-//! API uses, then times `store::technologies::search` (count + page of 20 + snippets) for a
+//! fresh database per backend with `techx seed --synthetic`'s generator (`seed::synthetic`),
+//! then times `store::technologies::search` (count + page of 20 + snippets) for a
 //! set of queries and prints p50/p95 per backend as a Markdown table. Scenario
 //! `demand_match`: the explained matches of one published demand against the loaded listings
 //! (`store::matches::for_demand`: ranked candidates from the index, scored, sorted).
@@ -15,250 +15,18 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::Duration as Days;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 
-use techx::db::schema::technologies;
-use techx::db::types::{Id, now};
 use techx::db::{Backend, DbConn, DbTarget, dialect};
 use techx::domain::lang::Lang;
-use techx::domain::listing::{
-    ContactVisibility, Content, FundingLevel, IpRecord, IpStatus, Kind, Price, PriceBasis,
-    Research, RightsStatus, Status, TransferOffer,
-};
+use techx::domain::listing::{Kind, Status};
 use techx::domain::search::{self, SearchQuery};
+use techx::seed::synthetic;
 use techx::store::matches::RANK_WINDOW;
 use techx::store::organizations::{self, Profile};
 use techx::store::technologies::{self as store, Filter, Sort};
 use techx::store::users::{self, NewUser};
-
-const BATCH: usize = 1_000;
-
-const SUBJECTS: &[&str] = &[
-    "Công nghệ",
-    "Quy trình",
-    "Thiết bị",
-    "Hệ thống",
-    "Chế phẩm",
-    "Giải pháp",
-    "Phần mềm",
-    "Máy",
-    "Vật liệu",
-    "Giống",
-    "Mô hình",
-    "Dây chuyền",
-];
-const OBJECTS: &[&str] = &[
-    "xử lý nước thải",
-    "sấy nông sản",
-    "nuôi cấy mô",
-    "sinh học",
-    "phân bón hữu cơ",
-    "điều trị bệnh",
-    "tưới tiết kiệm",
-    "bảo quản sau thu hoạch",
-    "chăn nuôi lợn",
-    "nuôi trồng thủy sản",
-    "năng lượng mặt trời",
-    "quản lý trang trại",
-    "vắc xin thú y",
-    "chẩn đoán hình ảnh",
-    "in 3D",
-    "cảm biến IoT",
-    "bê tông nhẹ",
-    "vật liệu nano",
-    "dược liệu",
-    "chế biến gỗ",
-    "xử lý rác thải",
-    "lọc nước sạch",
-    "nhân giống lan",
-    "phòng trừ sâu bệnh",
-    "chiết xuất tinh dầu",
-    "gạch không nung",
-    "nông nghiệp hữu cơ",
-    "nuôi tôm",
-    "chế biến cà phê",
-    "điện tử công suất",
-];
-const QUALIFIERS: &[&str] = &[
-    "quy mô nhỏ",
-    "tiết kiệm năng lượng",
-    "thân thiện môi trường",
-    "cho hợp tác xã",
-    "tự động",
-    "chi phí thấp",
-    "công suất lớn",
-    "đạt chuẩn VietGAP",
-    "dùng vi sinh vật bản địa",
-    "cho vùng nhiễm mặn",
-    "điều khiển từ xa",
-    "ứng dụng trí tuệ nhân tạo",
-];
-const SENTENCES: &[&str] = &[
-    "Kết quả thử nghiệm tại {p} cho thấy hiệu quả cao.",
-    "Sản phẩm đã được chuyển giao cho nhiều doanh nghiệp và hợp tác xã.",
-    "Giải pháp giúp giảm chi phí vận hành và tăng năng suất lao động.",
-    "Công nghệ phù hợp với điều kiện sản xuất của các tỉnh miền Trung.",
-    "Quy trình gồm các bước chuẩn bị nguyên liệu, xử lý, kiểm tra chất lượng và đóng gói.",
-    "Thiết bị vận hành ổn định, dễ bảo trì, linh kiện sẵn có trong nước.",
-    "Nhóm nghiên cứu hỗ trợ đào tạo và chuyển giao kỹ thuật sau bán hàng.",
-    "Đề tài được nghiệm thu xuất sắc và đã công bố trên tạp chí chuyên ngành.",
-    "Hiệu suất tăng khoảng {n} phần trăm so với phương pháp truyền thống.",
-    "Có thể mở rộng quy mô để phục vụ sản xuất hàng hóa.",
-    "Sản phẩm an toàn cho người sử dụng và môi trường xung quanh.",
-    "Chi phí đầu tư ban đầu thấp, thời gian hoàn vốn khoảng {n} tháng.",
-];
-const FILLER: &[&str] = &[
-    "mới",
-    "hiện đại",
-    "hiệu quả",
-    "bền vững",
-    "an toàn",
-    "chất lượng",
-    "ổn định",
-    "linh hoạt",
-    "tiên tiến",
-    "đơn giản",
-    "kinh tế",
-    "thực tiễn",
-    "phổ biến",
-    "chuyên dụng",
-    "đa năng",
-    "địa phương",
-    "khu vực",
-    "nông thôn",
-    "đô thị",
-    "miền núi",
-    "ven biển",
-    "đồng bằng",
-];
-const PROVINCES: &[&str] =
-    &["thanh-hoa", "nghe-an", "ha-noi", "ho-chi-minh", "can-tho", "da-nang", "hue", "lam-dong"];
-const SECTORS: &[&str] = &[
-    "1.2", "1.6", "2.2", "2.3", "2.5", "2.7", "2.8", "2.9", "3.2", "3.4", "4.1", "4.2", "4.3",
-    "4.4",
-];
-const FORMS: &[&str] = &[
-    "ownership_assignment",
-    "usage_licence",
-    "capital_contribution",
-    "joint_venture",
-    "technical_services",
-    "machinery_with_technology",
-];
-const IP_TYPES: &[&str] = &[
-    "patent",
-    "utility_solution",
-    "industrial_design",
-    "trade_secret",
-    "copyright_software",
-    "plant_variety",
-];
-
-fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
-    items.choose(rng).copied().unwrap_or_default()
-}
-
-fn sentence(rng: &mut StdRng) -> String {
-    pick(rng, SENTENCES)
-        .replace("{p}", pick(rng, &["Thanh Hóa", "Nghệ An", "Cần Thơ", "Lâm Đồng", "Hà Nội"]))
-        .replace("{n}", &rng.gen_range(5..60).to_string())
-}
-
-fn content(rng: &mut StdRng) -> Content {
-    let object = pick(rng, OBJECTS);
-    let title = format!("{} {} {}", pick(rng, SUBJECTS), object, pick(rng, QUALIFIERS));
-    let summary = format!(
-        "{} {} {}. {}",
-        pick(rng, SUBJECTS),
-        pick(rng, OBJECTS),
-        pick(rng, FILLER),
-        sentence(rng)
-    );
-    let mut description = String::new();
-    for _ in 0..rng.gen_range(4..9) {
-        description.push_str(&sentence(rng));
-        description.push(' ');
-        for _ in 0..rng.gen_range(3..10) {
-            description.push_str(pick(rng, FILLER));
-            description.push(' ');
-        }
-        if rng.gen_bool(0.3) {
-            description.push_str(&format!("Ứng dụng trong {}. ", pick(rng, OBJECTS)));
-        }
-    }
-    let kind = match rng.gen_range(0..10) {
-        0..=5 => Kind::Technology,
-        6..=7 => Kind::Equipment,
-        _ => Kind::ResearchResult,
-    };
-    let sector = pick(rng, SECTORS).to_owned();
-    let priced = rng.gen_bool(0.7);
-    let min = rng.gen_range(10..5_000) * 1_000_000;
-    Content {
-        kind,
-        language: Lang::Vi,
-        title,
-        summary,
-        description: description.trim().to_owned(),
-        advantages: rng
-            .gen_bool(0.5)
-            .then(|| format!("{} và {}.", pick(rng, QUALIFIERS), pick(rng, QUALIFIERS))),
-        applications: rng.gen_bool(0.5).then(|| format!("Ứng dụng cho {}.", pick(rng, OBJECTS))),
-        sectors: vec![sector],
-        keywords: vec![object.to_owned(), pick(rng, FILLER).to_owned()],
-        trl: Some(rng.gen_range(3..=9)),
-        ip_records: if rng.gen_bool(0.6) {
-            vec![IpRecord {
-                ip_type: pick(rng, IP_TYPES).to_owned(),
-                number: Some(format!("1-{:07}", rng.gen_range(0..9_999_999))),
-                status: IpStatus::Granted,
-                filing_date: None,
-                grant_date: None,
-                territory: Some("Việt Nam".into()),
-            }]
-        } else {
-            Vec::new()
-        },
-        transfer_forms: vec![TransferOffer {
-            form: pick(rng, FORMS).to_owned(),
-            exclusive: None,
-            sublicensing: None,
-            territory: None,
-            term_months: None,
-        }],
-        price: priced.then(|| Price {
-            min: Some(min),
-            max: Some(min * 2),
-            currency: "VND".into(),
-            basis: PriceBasis::Indicative,
-        }),
-        province: pick(rng, PROVINCES).to_owned(),
-        contact_visibility: ContactVisibility::Public,
-        research: (kind == Kind::ResearchResult).then(|| Research {
-            funding_level: *[
-                FundingLevel::National,
-                FundingLevel::Provincial,
-                FundingLevel::Ministerial,
-            ]
-            .choose(rng)
-            .unwrap_or(&FundingLevel::Provincial),
-            programme: None,
-            task_code: format!("ĐT.{}/{}", rng.gen_range(1..99), rng.gen_range(15..25)),
-            host_organization: "Viện nghiên cứu".into(),
-            managing_agency: "Sở KH&CN".into(),
-            budget_spent: None,
-            completion_year: Some(rng.gen_range(2015..2026)),
-            rights_status: RightsStatus::StateOwned,
-            assignee: None,
-        }),
-    }
-    .normalized()
-}
 
 struct Query {
     name: &'static str,
@@ -496,91 +264,19 @@ fn compare_windows(conn: &mut DbConn, demand: &techx::store::demands::Demand, ba
     );
 }
 
-fn load(conn: &mut DbConn, listings: usize) -> Duration {
-    let started = Instant::now();
-    let user = users::create(
-        conn,
-        &NewUser {
-            email: "bench@techx.vn",
-            email_normalized: "bench@techx.vn",
-            password_hash: "-",
-            display_name: "Bench",
-            language: "vi",
-            role: techx::auth::PlatformRole::Member,
-            verified: true,
-        },
-    )
-    .unwrap_or_else(|e| panic!("user: {e}"));
-    let orgs: Vec<Id> = (0..50)
-        .map(|i| {
-            let profile = Profile {
-                name: format!("Tổ chức {i}"),
-                kind: "research_institute".into(),
-                tax_code: None,
-                province: PROVINCES[i % PROVINCES.len()].into(),
-                address: None,
-                website: None,
-                description: None,
-                sectors: vec![],
-                services: vec![],
-            };
-            let org = organizations::create(conn, &profile, user.id)
-                .unwrap_or_else(|e| panic!("org: {e}"));
-            if i % 2 == 0 {
-                organizations::set_verification(conn, org.id, true, None, user.id)
-                    .unwrap_or_else(|e| panic!("verify: {e}"));
-            }
-            org.id
-        })
-        .collect();
-    let mut rng = StdRng::seed_from_u64(20261127);
-    let expires = now() + Days::days(365);
-    let mut done = 0;
-    while done < listings {
-        let batch = BATCH.min(listings - done);
-        dialect::write_transaction(conn, |conn| -> Result<(), techx::error::ApiError> {
-            for _ in 0..batch {
-                let c = content(&mut rng);
-                let org = *orgs.choose(&mut rng).unwrap_or(&orgs[0]);
-                store::create(conn, org, user.id, &c)?;
-            }
-            // Published straight away: the moderation path's mails and review rows are not
-            // what is measured.
-            diesel::update(
-                technologies::table.filter(technologies::status.eq(Status::Draft.as_str())),
-            )
-            .set((
-                technologies::status.eq(Status::Published.as_str()),
-                technologies::published_at.eq(technologies::created_at.nullable()),
-                technologies::expires_at.eq(expires),
-            ))
-            .execute(conn)?;
-            Ok(())
-        })
-        .unwrap_or_else(|e| panic!("load: {e}"));
-        done += batch;
-        // What autovacuum would do on a live server (it is off on some test machines):
-        // fresh statistics, so cached plans stop treating the growing table as empty.
-        if done == BATCH || done % (10 * BATCH) == 0 {
-            conn.batch_execute("ANALYZE").unwrap_or_else(|e| panic!("analyze: {e}"));
-        }
-        if done % 20_000 == 0 {
-            eprintln!("  {done} listings loaded ({:.0} s)", started.elapsed().as_secs_f64());
-        }
-    }
-    // Publishing by update leaves each row's draft version behind on PostgreSQL: compact the
-    // table (as a long-running server's autovacuum and reuse of space would), then vacuum so
-    // the visibility map allows index-only counts, and analyze.
-    let maintenance: &[&str] = match dialect::backend(conn) {
-        Backend::Postgres => &["VACUUM FULL technologies", "VACUUM ANALYZE"],
-        Backend::Sqlite => &["ANALYZE"],
+/// Loads `listings` synthetic listings (and their organisations) with `techx seed
+/// --synthetic`'s generator: batched multi-row inserts, then fresh planner statistics.
+fn load(conn: &mut DbConn, listings: usize) -> (Duration, usize) {
+    let options = synthetic::Options {
+        technologies: listings,
+        demands: 0,
+        deals: 0,
+        organizations: 50,
+        batch: 1_000,
+        seed: 20261127,
     };
-    for statement in maintenance {
-        let running = Instant::now();
-        conn.batch_execute(statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
-        eprintln!("  {statement}: {:.0} s", running.elapsed().as_secs_f64());
-    }
-    started.elapsed()
+    let report = synthetic::run(conn, &options, true).unwrap_or_else(|e| panic!("load: {e}"));
+    (report.elapsed, report.published_technologies)
 }
 
 /// A fresh database for one backend, dropped (PostgreSQL) or deleted (SQLite) on drop.
@@ -658,13 +354,14 @@ fn main() {
         .collect();
     let queries = queries();
     let mut results: Vec<(Backend, Duration, Vec<Measured>)> = Vec::new();
+    let mut published_count = 0;
     for backend in backends {
-        eprintln!("{}: loading {listings} listings in transactions of {BATCH}", backend.name());
+        eprintln!("{}: loading {listings} listings in transactions of 1000", backend.name());
         let db = fresh(backend);
         let mut conn = dialect::establish(&db.target, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("connect: {e}"));
         dialect::run_migrations(&mut conn).unwrap_or_else(|e| panic!("migrate: {e}"));
-        let loaded = load(&mut conn, listings);
+        let (loaded, published) = load(&mut conn, listings);
         eprintln!(
             "{}: loaded in {:.0} s; timing {} queries x {runs} runs",
             backend.name(),
@@ -683,10 +380,11 @@ fn main() {
             std::mem::forget(db);
         }
         results.push((backend, loaded, measured));
+        published_count = published;
     }
 
     println!(
-        "\n{listings} published listings, {runs} runs per query (after 3 warm-up runs); time = count + first page of 20 + snippets, one connection, in ms\n"
+        "\n{listings} listings ({published_count} published, 1 in 20 pending review), {runs} runs per query (after 3 warm-up runs); time = count + first page of 20 + snippets, one connection, in ms\n"
     );
     let mut header = String::from("| query |");
     let mut rule = String::from("|---|");

@@ -28,11 +28,39 @@ enum Command {
     },
     /// Print the OpenAPI document as JSON.
     Openapi,
+    /// Load data: a demo exchange (`--demo`, idempotent) or synthetic load-test data
+    /// (`--synthetic`).
+    Seed(SeedArgs),
     /// Administration tasks.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct SeedArgs {
+    /// A small realistic exchange with accounts that can log in (printed once).
+    #[arg(long, conflicts_with = "synthetic", required_unless_present = "synthetic")]
+    demo: bool,
+    /// Large consistent data for load tests, in batched transactions.
+    #[arg(long)]
+    synthetic: bool,
+    #[arg(long, default_value_t = 10_000)]
+    technologies: usize,
+    #[arg(long, default_value_t = 1_000)]
+    demands: usize,
+    #[arg(long, default_value_t = 500)]
+    deals: usize,
+    /// Default: 20 + technologies / 500 + demands / 100.
+    #[arg(long)]
+    organizations: Option<usize>,
+    /// Rows per write transaction.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Seed of the generated texts.
+    #[arg(long, default_value_t = 20_261_127)]
+    seed: u64,
 }
 
 #[derive(Subcommand)]
@@ -60,6 +88,7 @@ fn main() -> ExitCode {
             load().and_then(|(config, db)| migrate(&config, &db, revert))
         }
         Command::Serve => load().and_then(|(config, db)| serve(config, db)),
+        Command::Seed(args) => load().and_then(|(config, db)| seed(&config, &db, &args)),
         Command::Admin { command: AdminCommand::Create { email, name } } => {
             load().and_then(|(config, db)| create_admin(&config, &db, &email, &name))
         }
@@ -146,6 +175,34 @@ fn create_admin(config: &Config, db: &Db, email: &str, name: &str) -> Result<(),
     )
     .map_err(|e| e.detail)?;
     println!("administrator {} created ({})", user.email, user.id);
+    Ok(())
+}
+
+fn seed(config: &Config, db: &Db, args: &SeedArgs) -> Result<(), String> {
+    use techx::seed::{demo, synthetic};
+    migrate(config, db, false)?;
+    let mut conn = db.conn().map_err(|e| e.detail)?;
+    if args.demo {
+        let settings = demo::Settings {
+            validity_days: config.listing_validity_days,
+            match_notify_threshold: config.match_notify_threshold,
+        };
+        let outcome = demo::load(&mut conn, settings).map_err(|e| e.detail)?;
+        print!("{}", techx::seed::describe_demo(&outcome));
+        return Ok(());
+    }
+    let options = synthetic::Options {
+        technologies: args.technologies,
+        demands: args.demands,
+        deals: args.deals,
+        organizations: args.organizations.unwrap_or_else(|| {
+            synthetic::Options::default_organizations(args.technologies, args.demands)
+        }),
+        batch: args.batch,
+        seed: args.seed,
+    };
+    let report = synthetic::run(&mut conn, &options, true).map_err(|e| e.detail)?;
+    print!("{}", techx::seed::describe_synthetic(&report));
     Ok(())
 }
 

@@ -283,3 +283,21 @@ pub fn technology_text_match(conn: &DbConn, sql: &mut RawSql, query: &SearchQuer
 pub fn technology_rank(conn: &DbConn) -> &'static str {
     rank(conn, SearchIndex::Technologies)
 }
+
+/// Executes `INSERT INTO table VALUES (…), (…), …` for a slice of rows on the backend's own
+/// connection: diesel's multi-backend connection cannot build a multi-row INSERT (SQLite
+/// has no `DEFAULT` keyword to fall back on), but each backend can. Rows must give every
+/// column they name (`treat_none_as_null`), as SQLite requires for one statement.
+pub fn insert_rows<T, V>(conn: &mut DbConn, table: T, rows: V) -> QueryResult<usize>
+where
+    T: diesel::Table,
+    V: diesel::Insertable<T>,
+    diesel::query_builder::InsertStatement<T, V::Values>: diesel::query_dsl::methods::ExecuteDsl<PgConnection>
+        + diesel::query_dsl::methods::ExecuteDsl<SqliteConnection>,
+{
+    let statement = diesel::insert_into(table).values(rows);
+    match conn {
+        DbConn::Pg(c) => statement.execute(c),
+        DbConn::Sqlite(c) => statement.execute(c),
+    }
+}
