@@ -274,3 +274,23 @@ pub fn technology_text_match(conn: &DbConn, sql: &mut RawSql, query: &SearchQuer
 pub fn technology_rank(conn: &DbConn) -> &'static str {
     rank(conn, SearchIndex::Technologies)
 }
+
+/// SQL for the seconds from `earlier` to `later` (two timestamp expressions), as a floating
+/// point number. PostgreSQL subtracts timestamps into an interval; SQLite stores them as
+/// text and compares Julian day numbers (millisecond precision, plenty for turnaround).
+pub fn seconds_between(conn: &DbConn, later: &str, earlier: &str) -> String {
+    match conn {
+        DbConn::Pg(_) => {
+            format!("CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)")
+        }
+        DbConn::Sqlite(_) => format!("((julianday({later}) - julianday({earlier})) * 86400.0)"),
+    }
+}
+
+/// SQL for the calendar month (`YYYY-MM`, UTC) of a timestamp expression.
+pub fn month_of(conn: &DbConn, timestamp: &str) -> String {
+    match conn {
+        DbConn::Pg(_) => format!("to_char({timestamp}, 'YYYY-MM')"),
+        DbConn::Sqlite(_) => format!("strftime('%Y-%m', {timestamp})"),
+    }
+}
