@@ -234,7 +234,13 @@ fn overview_csv(o: &OverviewDto) -> Result<Vec<u8>, ApiError> {
     let r = &o.research_results;
     csv.row(["research_results", "", "", "listed", &r.listed.to_string()])?;
     csv.row(["research_results", "", "", "commercialised", &r.commercialised.to_string()])?;
-    csv.row(["research_results", "", "", "commercialisation_rate", &opt(r.commercialisation_rate)])?;
+    csv.row([
+        "research_results",
+        "",
+        "",
+        "commercialisation_rate",
+        &opt(r.commercialisation_rate),
+    ])?;
     csv.row(["organizations", "", "", "verified", &o.verified_organizations.to_string()])?;
     for g in &o.verified_organizations_by_kind {
         csv.row(["organizations_by_kind", &g.key, "", "verified", &g.count.to_string()])?;
@@ -371,9 +377,7 @@ impl ActivityCounts {
     /// `(figure, value)` in report order.
     fn pairs(&self) -> Vec<(&'static str, i64)> {
         let mut copy = self.clone();
-        store::activity_figures()
-            .map(|name| (name, copy.slot(name).map_or(0, |v| *v)))
-            .collect()
+        store::activity_figures().map(|name| (name, copy.slot(name).map_or(0, |v| *v))).collect()
     }
 }
 
@@ -740,7 +744,11 @@ pub async fn activity_report(
 }
 
 /// The instants `[from 00:00, to + 1 day 00:00)` of inclusive UTC dates.
-pub fn period(from: NaiveDate, to: NaiveDate, province: Option<String>) -> Result<Period, ApiError> {
+pub fn period(
+    from: NaiveDate,
+    to: NaiveDate,
+    province: Option<String>,
+) -> Result<Period, ApiError> {
     let until = to.succ_opt().ok_or_else(|| ApiError::invalid("to", "date out of range"))?;
     Ok(Period {
         from: from.and_time(chrono::NaiveTime::MIN),
@@ -1008,8 +1016,7 @@ pub async fn open_data_technologies(
             OpenDataFormat::Csv
         }
     });
-    let cursor =
-        Cursor { db: state.db.clone(), format, after: None, first: true, done: false };
+    let cursor = Cursor { db: state.db.clone(), format, after: None, first: true, done: false };
     let body = futures_util::stream::unfold(cursor, next_chunk);
     let (content_type, name) = match format {
         OpenDataFormat::Csv => (CSV_TYPE, "technologies.csv"),
