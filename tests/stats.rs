@@ -572,6 +572,7 @@ backend_tests! {
         assert_eq!(cell(&rows, "organizations_by_kind", "intermediary", "verified"), "1");
         let accept = ctx.call(TestRequest::get().uri("/api/v1/stats/overview").insert_header(("Accept", "text/csv"))).await;
         assert_eq!(accept.header("content-type"), Some("text/csv; charset=utf-8"));
+        assert_eq!(accept.header("cache-control"), Some("public, max-age=300"));
         assert_eq!(parse_csv(&accept.body).1.len(), rows.len());
         ctx.get("/api/v1/stats/overview?format=xml").await.invalid_field("format");
     }

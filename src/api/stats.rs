@@ -275,10 +275,16 @@ pub async fn stats_overview(
     let format = report_format(&req, params.0.format);
     let rows = state.db.run(store::overview).await?;
     let dto = overview_dto(rows, lang);
-    Ok(match format {
+    let mut response = match format {
         ReportFormat::Json => HttpResponse::Ok().json(dto),
         ReportFormat::Csv => csv_response(overview_csv(&dto)?, "overview.csv"),
-    })
+    };
+    // Public and the same for everyone: caches in front may keep it a few minutes, which
+    // spares the database a full scan of the catalogue per visitor.
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, max-age=300"));
+    headers.insert(header::VARY, header::HeaderValue::from_static("Accept, Accept-Language"));
+    Ok(response)
 }
 
 // ---- Activity report ------------------------------------------------------------------

@@ -152,86 +152,83 @@ impl Filter {
     }
 }
 
-/// A source of dated activity: `(figure, FROM … WHERE, timestamp column, province column)`.
-/// Enquiries, deals and valuations belong to their listing's province; proposals and match
-/// notifications to their demand's.
-const ACTIVITY: &[(&str, &str, &str, &str)] = &[
-    ("listings_created", "FROM technologies t WHERE", "t.created_at", "t.province"),
-    ("listings_published", "FROM technologies t WHERE", "t.published_at", "t.province"),
+/// A source of dated activity: `(figure, FROM, join for the province, WHERE conditions,
+/// timestamp column, province column)`. Enquiries, deals and valuations belong to their
+/// listing's province; proposals and match notifications to their demand's. The join is
+/// made only when a province is asked for: without one it would only cost a lookup per row.
+type Source = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
+
+const LISTING: &str = "";
+const VIA_LISTING_OF_R: &str = " JOIN technologies t ON t.id = r.technology_id";
+const VIA_LISTING_OF_I: &str = " JOIN technologies t ON t.id = i.technology_id";
+const VIA_LISTING_OF_X: &str = " JOIN technologies t ON t.id = x.technology_id";
+const VIA_LISTING_OF_V: &str = " JOIN technologies t ON t.id = v.technology_id";
+const VIA_DEMAND_OF_P: &str = " JOIN demands d ON d.id = p.demand_id";
+const VIA_DEMAND_OF_M: &str = " JOIN demands d ON d.id = m.demand_id";
+
+const ACTIVITY: &[Source] = &[
+    ("listings_created", "technologies t", LISTING, "", "t.created_at", "t.province"),
+    ("listings_published", "technologies t", LISTING, "", "t.published_at", "t.province"),
     (
         "listings_reviewed",
-        "FROM technology_reviews r JOIN technologies t ON t.id = r.technology_id WHERE",
+        "technology_reviews r",
+        VIA_LISTING_OF_R,
+        "",
         "r.created_at",
         "t.province",
     ),
     (
         "listings_approved",
-        "FROM technology_reviews r JOIN technologies t ON t.id = r.technology_id \
-         WHERE r.decision = 'approved' AND",
+        "technology_reviews r",
+        VIA_LISTING_OF_R,
+        "r.decision = 'approved' AND",
         "r.created_at",
         "t.province",
     ),
-    ("demands_created", "FROM demands d WHERE", "d.created_at", "d.province"),
-    ("demands_published", "FROM demands d WHERE", "d.published_at", "d.province"),
-    (
-        "inquiries",
-        "FROM inquiries i JOIN technologies t ON t.id = i.technology_id WHERE",
-        "i.created_at",
-        "t.province",
-    ),
+    ("demands_created", "demands d", LISTING, "", "d.created_at", "d.province"),
+    ("demands_published", "demands d", LISTING, "", "d.published_at", "d.province"),
+    ("inquiries", "inquiries i", VIA_LISTING_OF_I, "", "i.created_at", "t.province"),
     (
         "inquiries_answered",
-        "FROM inquiries i JOIN technologies t ON t.id = i.technology_id \
-         WHERE i.answered_at IS NOT NULL AND",
+        "inquiries i",
+        VIA_LISTING_OF_I,
+        "i.answered_at IS NOT NULL AND",
         "i.created_at",
         "t.province",
     ),
-    (
-        "proposals",
-        "FROM proposals p JOIN demands d ON d.id = p.demand_id WHERE",
-        "p.created_at",
-        "d.province",
-    ),
+    ("proposals", "proposals p", VIA_DEMAND_OF_P, "", "p.created_at", "d.province"),
     (
         "proposals_accepted",
-        "FROM proposals p JOIN demands d ON d.id = p.demand_id WHERE p.status = 'accepted' AND",
+        "proposals p",
+        VIA_DEMAND_OF_P,
+        "p.status = 'accepted' AND",
         "p.created_at",
         "d.province",
     ),
     (
         "matches_notified",
-        "FROM match_notifications m JOIN demands d ON d.id = m.demand_id WHERE",
+        "match_notifications m",
+        VIA_DEMAND_OF_M,
+        "",
         "m.notified_at",
         "d.province",
     ),
-    (
-        "deals_created",
-        "FROM deals x JOIN technologies t ON t.id = x.technology_id WHERE",
-        "x.created_at",
-        "t.province",
-    ),
-    (
-        "deals_signed",
-        "FROM deals x JOIN technologies t ON t.id = x.technology_id WHERE",
-        "x.signed_at",
-        "t.province",
-    ),
-    (
-        "deals_completed",
-        "FROM deals x JOIN technologies t ON t.id = x.technology_id WHERE",
-        "x.completed_at",
-        "t.province",
-    ),
+    ("deals_created", "deals x", VIA_LISTING_OF_X, "", "x.created_at", "t.province"),
+    ("deals_signed", "deals x", VIA_LISTING_OF_X, "", "x.signed_at", "t.province"),
+    ("deals_completed", "deals x", VIA_LISTING_OF_X, "", "x.completed_at", "t.province"),
     (
         "valuations_requested",
-        "FROM valuation_requests v JOIN technologies t ON t.id = v.technology_id WHERE",
+        "valuation_requests v",
+        VIA_LISTING_OF_V,
+        "",
         "v.created_at",
         "t.province",
     ),
     (
         "valuations_completed",
-        "FROM valuation_requests v JOIN technologies t ON t.id = v.technology_id \
-         WHERE v.status = 'completed' AND",
+        "valuation_requests v",
+        VIA_LISTING_OF_V,
+        "v.status = 'completed' AND",
         "v.completed_at",
         "t.province",
     ),
@@ -247,12 +244,15 @@ pub fn activity_figures() -> impl Iterator<Item = &'static str> {
 pub fn activity_counts(conn: &mut DbConn, period: &Period) -> Result<Vec<Counted>, ApiError> {
     let mut sql = RawSql::new("");
     let mut filter = Filter::new(period);
-    for (i, (name, from, at, province)) in ACTIVITY.iter().enumerate() {
+    for (i, (name, table, join, conditions, at, province)) in ACTIVITY.iter().enumerate() {
         if i > 0 {
             sql.push(" UNION ALL ");
         }
         let month = dialect::month_of(conn, at);
-        sql.push(&format!("SELECT {month} AS s, '{name}' AS k, COUNT(*) AS n {from}"));
+        let join = if period.province.is_some() { *join } else { "" };
+        sql.push(&format!(
+            "SELECT {month} AS s, '{name}' AS k, COUNT(*) AS n FROM {table}{join} WHERE {conditions}"
+        ));
         filter.push(&mut sql, at, province);
         sql.push(&format!(" GROUP BY {month}"));
     }
