@@ -40,6 +40,7 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
         (name = "deals", description = "Deals between a buyer and a seller, optionally brokered: terms, the Art. 23 checklist, stages and an append-only timeline"),
         (name = "valuations", description = "Valuation requests (appraisal by an intermediary organisation) and the indicative valuation calculator"),
         (name = "demands", description = "Technology demands, proposals answering them, and explained matching with listings"),
+        (name = "statistics", description = "Public statistics, staff activity reports (JSON or CSV) and the published catalogue as open data (CSV or JSON Lines)"),
         (name = "admin", description = "User administration (administrators)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )

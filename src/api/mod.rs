@@ -9,6 +9,7 @@ pub mod inquiries;
 pub mod limits;
 pub mod ops;
 pub mod organizations;
+pub mod stats;
 pub mod taxonomy;
 pub mod technologies;
 pub mod users;
@@ -107,7 +108,10 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(demands::withdraw_proposal)
         .service(demands::demand_matches)
         .service(demands::technology_matches)
-        .service(demands::dismiss_match);
+        .service(demands::dismiss_match)
+        .service(stats::stats_overview)
+        .service(stats::activity_report)
+        .service(stats::open_data_technologies);
 }
 
 /// Operational endpoints outside the versioned API.

@@ -452,6 +452,16 @@ pub fn platform(actor: &Actor, action: PlatformAction) -> Result<(), ApiError> {
     if allowed { Ok(()) } else { Err(ApiError::forbidden("Your role does not allow this.")) }
 }
 
+/// Activity reports (who did what, deal values, intermediaries' results) are for exchange
+/// staff: moderators and administrators. The public overview needs no check.
+pub fn activity_reports(actor: &Actor) -> Result<(), ApiError> {
+    if actor.is_staff() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Only exchange staff see activity reports."))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,6 +547,15 @@ mod tests {
         assert!(!listing_contact_visible(Some(&outsider), org, OnRequest));
         assert!(listing_contact_visible(Some(&member), org, OnRequest));
         assert!(listing_contact_visible(Some(&moderator), org, OnRequest));
+    }
+
+    #[test]
+    fn activity_reports_are_for_staff() {
+        let org = Id::new();
+        assert!(activity_reports(&actor(PlatformRole::Moderator, vec![])).is_ok());
+        assert!(activity_reports(&actor(PlatformRole::Admin, vec![])).is_ok());
+        let owner = actor(PlatformRole::Member, vec![(org, OrgRole::Owner)]);
+        assert_eq!(activity_reports(&owner).unwrap_err().status.as_u16(), 403);
     }
 
     #[test]

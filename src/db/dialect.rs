@@ -301,3 +301,25 @@ where
         DbConn::Sqlite(c) => statement.execute(c),
     }
 }
+
+/// SQL for the seconds from `earlier` to `later` (two timestamp expressions), as a floating
+/// point number. PostgreSQL subtracts timestamps into an interval; SQLite stores them as
+/// text and compares Julian day numbers (millisecond precision, plenty for turnaround).
+pub fn seconds_between(conn: &DbConn, later: &str, earlier: &str) -> String {
+    match conn {
+        DbConn::Pg(_) => {
+            format!("CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) AS DOUBLE PRECISION)")
+        }
+        DbConn::Sqlite(_) => format!("((julianday({later}) - julianday({earlier})) * 86400.0)"),
+    }
+}
+
+/// SQL for the calendar month (`YYYY-MM`, UTC) of a timestamp expression. SQLite holds
+/// timestamps as `YYYY-MM-DD HH:MM:SS…` text, so the month is its first seven characters
+/// (twice as fast as parsing it with `strftime` over a year of rows).
+pub fn month_of(conn: &DbConn, timestamp: &str) -> String {
+    match conn {
+        DbConn::Pg(_) => format!("to_char({timestamp}, 'YYYY-MM')"),
+        DbConn::Sqlite(_) => format!("substr({timestamp}, 1, 7)"),
+    }
+}

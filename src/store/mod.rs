@@ -9,6 +9,7 @@ pub mod matches;
 pub mod organizations;
 pub mod outbox;
 pub mod sessions;
+pub mod stats;
 pub mod technologies;
 pub mod users;
 pub mod valuations;

@@ -1,0 +1,16 @@
+DROP INDEX organizations_verified_kind;
+DROP INDEX valuation_requests_completed;
+DROP INDEX valuation_requests_created;
+DROP INDEX deals_technology_stage;
+DROP INDEX deals_completed;
+DROP INDEX deals_signed;
+DROP INDEX deals_created;
+DROP INDEX match_notifications_notified;
+DROP INDEX proposals_created;
+DROP INDEX inquiries_created;
+DROP INDEX demands_published;
+DROP INDEX demands_created;
+DROP INDEX technology_reviews_created;
+DROP INDEX technologies_published;
+DROP INDEX technologies_created;
+DROP INDEX technologies_status_id;
