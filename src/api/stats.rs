@@ -73,12 +73,22 @@ impl Csv {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
+        let fields = fields.into_iter().map(|field| defuse_formula(field.as_ref()));
         self.writer.write_record(fields).map_err(csv_error)
     }
 
     fn finish(self) -> Result<Vec<u8>, ApiError> {
         self.writer.into_inner().map_err(|e| csv_error(e.into_error()))
     }
+}
+
+/// Spreadsheet formula injection ("CSV injection"): Excel runs a cell starting with `=`, `+`,
+/// `-`, `@`, tab or carriage return as a formula, and listing titles are anyone's text. Such a
+/// cell gets a leading apostrophe, which spreadsheets show as text; numbers stay as they are.
+fn defuse_formula(field: &[u8]) -> Vec<u8> {
+    let risky = matches!(field.first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+    let number = std::str::from_utf8(field).is_ok_and(|s| s.parse::<f64>().is_ok());
+    if risky && !number { [b"'".as_slice(), field].concat() } else { field.to_vec() }
 }
 
 fn csv_error(error: impl std::fmt::Display) -> ApiError {
@@ -1032,4 +1042,19 @@ pub async fn open_data_technologies(
         .content_type(content_type)
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
         .streaming(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_defused() {
+        let mut csv = Csv::new(&["a", "b", "c", "d", "e"], false).unwrap();
+        csv.row(["=HYPERLINK(\"http://x\")", "-5", "+84 912", "@SUM(A1)", "Máy sấy = tốt"])
+            .unwrap();
+        let text = String::from_utf8(csv.finish().unwrap()).unwrap();
+        let row = text.lines().nth(1).unwrap();
+        assert_eq!(row, "\"'=HYPERLINK(\"\"http://x\"\")\",-5,'+84 912,'@SUM(A1),Máy sấy = tốt");
+    }
 }
