@@ -34,6 +34,8 @@ pub struct Config {
     pub match_notify_threshold: u8,
     /// How often each process runs the listing and demand expiry job.
     pub expiry_interval: Duration,
+    /// How long a process reuses the public statistics overview it computed.
+    pub stats_cache_ttl: Duration,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub mail: crate::mail::MailConfig,
@@ -229,6 +231,12 @@ impl Config {
                 "TECHX_EXPIRY_INTERVAL_SECS",
                 3_600,
                 1..=86_400,
+            )?),
+            stats_cache_ttl: Duration::from_secs(parse_in(
+                &get,
+                "TECHX_STATS_CACHE_SECS",
+                60,
+                0..=3_600,
             )?),
             auth: AuthConfig::from_lookup(&get)?,
             limits: LimitsConfig::from_lookup(&get)?,

@@ -529,6 +529,30 @@ backend_tests! {
         assert_eq!(all, [id(&a), id(&b), id(&c), id(&d)]);
     }
 
+    async fn a_full_window_keeps_the_listings_sharing_the_rare_words(backend) {
+        let ctx = start(backend).await;
+        let w = world(&ctx).await;
+        // The best match is the oldest; three newer listings share only the common words
+        // "xử lý" with the demand ("Xử lý nước thải chăn nuôi").
+        let best = ctx.publish_technology(&w.seller, &w.moderator, &listing(&w.seller_org, "Xử lý nước thải chăn nuôi bằng biogas", "2.7", 7, 500000000, "usage_licence", "thanh-hoa")).await;
+        for title in ["Máy xử lý hạt giống", "Thiết bị xử lý đất phèn", "Phần mềm xử lý ảnh vệ tinh"] {
+            ctx.publish_technology(&w.seller, &w.moderator, &listing(&w.seller_org, title, "2.7", 7, 500000000, "usage_licence", "thanh-hoa")).await;
+        }
+        let demand = ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
+        let demand_id = techx::db::types::Id::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
+        let stored = techx::store::demands::get(&mut ctx.db.connect(), demand_id).unwrap();
+        let within = |window| techx::store::matches::for_demand_within(&mut ctx.db.connect(), &stored, techx::domain::lang::Lang::En, window).unwrap();
+
+        // Room for 2 of the 4 full-text matches: the window holds the rows with the rare
+        // words, not whichever the index yields first.
+        let few = within(2);
+        assert_eq!(few.iter().map(|(l, _)| l.id.to_string()).collect::<Vec<_>>(), [id(&best)]);
+        let all = within(i64::MAX);
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].0.id.to_string(), id(&best));
+        assert_eq!(few[0].1.score, all[0].1.score, "the same best match, scored the same");
+    }
+
     async fn standing_matches_are_notified_once_per_pair(backend) {
         let ctx = start(backend).await;
         let w = world(&ctx).await;

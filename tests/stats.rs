@@ -575,6 +575,23 @@ backend_tests! {
         assert_eq!(accept.header("cache-control"), Some("public, max-age=300"));
         assert_eq!(parse_csv(&accept.body).1.len(), rows.len());
         ctx.get("/api/v1/stats/overview?format=xml").await.invalid_field("format");
+
+        // Computed once per TECHX_STATS_CACHE_SECS (60 s by default) per process: a listing
+        // leaving the exchange shows after that, not on the next call.
+        {
+            use techx::db::schema::technologies;
+            let archived = diesel::update(technologies::table.filter(technologies::status.eq("published")))
+                .set(technologies::status.eq("archived"))
+                .execute(&mut ctx.db.connect())
+                .unwrap();
+            assert_eq!(archived, 4);
+        }
+        let cached = ctx.get("/api/v1/stats/overview").await.ok();
+        assert_eq!((cached["technologies"]["published"].clone(), cached["generated_at"].clone()), (json!(4), o["generated_at"].clone()));
+        *ctx.state.overview_cache.lock().await = None;
+        let fresh = ctx.get("/api/v1/stats/overview").await.ok();
+        assert_eq!(fresh["technologies"]["published"], 0);
+        assert_ne!(fresh["generated_at"], o["generated_at"]);
     }
 
     async fn activity_report_has_exact_figures_in_json_and_csv(backend) {

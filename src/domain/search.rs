@@ -110,6 +110,11 @@ impl SearchQuery {
         Some(query)
     }
 
+    /// A query matching documents with any of `terms`, words taken from another query.
+    pub fn any_of_terms(terms: &[String]) -> Option<Self> {
+        (!terms.is_empty()).then(|| Self { terms: terms.to_vec(), prefix_last: false, any: true })
+    }
+
     pub fn terms(&self) -> &[String] {
         &self.terms
     }
