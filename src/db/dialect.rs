@@ -245,6 +245,26 @@ pub fn text_match(conn: &DbConn, sql: &mut RawSql, index: SearchIndex, query: &S
     }
 }
 
+/// [`text_match`] keeping only the rows that also match `narrower` (a query whose matches
+/// are a subset of the one given to [`search_from`]). PostgreSQL still ranks by the query
+/// given to `search_from`; SQLite's `bm25()` can only rank by the `MATCH` query, so there
+/// `narrower` is both the filter and the rank.
+pub fn text_match_narrowed(
+    conn: &DbConn,
+    sql: &mut RawSql,
+    index: SearchIndex,
+    narrower: &SearchQuery,
+) {
+    match conn {
+        DbConn::Pg(_) => {
+            sql.push(" AND t.search_tsv @@ to_tsquery('simple', ");
+            sql.bind(narrower.pg_tsquery());
+            sql.push(")");
+        }
+        DbConn::Sqlite(_) => text_match(conn, sql, index, narrower),
+    }
+}
+
 /// Appends ` ORDER BY …` making a full-text query yield the newest rows first where the
 /// index gives that order for free (FTS5 walks its rowids backwards); nothing on PostgreSQL,
 /// where any order would need every match fetched first. For bounded windows of matches.

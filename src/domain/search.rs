@@ -115,6 +115,11 @@ impl SearchQuery {
         (!terms.is_empty()).then(|| Self { terms: terms.to_vec(), prefix_last: false, any: true })
     }
 
+    /// A query matching documents with all of `terms` (exact words).
+    pub fn all_of_terms(terms: &[String]) -> Option<Self> {
+        (!terms.is_empty()).then(|| Self { terms: terms.to_vec(), prefix_last: false, any: false })
+    }
+
     pub fn terms(&self) -> &[String] {
         &self.terms
     }

@@ -430,13 +430,12 @@ pub fn candidates(
 
 /// Ranked candidates from `index` (published rows matching `text`), leaving out pairs the
 /// organisation `dismissed_by` dismissed together with `other` (the item on the other side):
-/// the best `limit` by engine rank among the first `window` matches.
+/// the best `limit` by engine rank among at most `window` matches.
 ///
 /// The window bounds the cost: the engine ranks at most `window` rows, however many match
-/// (a demand's words are OR-ed, so common ones match much of the catalogue). The rows in the
-/// window are the first the index yields — newest first on SQLite (FTS5 walks its rowids
-/// backwards), storage order on PostgreSQL (the bitmap scan stops after `window` rows) — so
-/// when more than `window` rows match, the best `limit` of a sample are kept, not of all.
+/// (a demand's words are OR-ed, so common ones match much of the catalogue). When more
+/// match, the window holds the rows with the demand's rarest words ([`selective_terms`]);
+/// if those still overflow it, the first the index yields (newest first on SQLite).
 pub fn ranked_candidates(
     conn: &mut DbConn,
     index: dialect::SearchIndex,
@@ -447,7 +446,6 @@ pub fn ranked_candidates(
     window: i64,
 ) -> Result<Vec<(Id, f64)>, ApiError> {
     let selective = selective_terms(conn, index, text, window)?;
-    let text = &selective;
     let rank = dialect::rank(conn, index);
     let mut sql =
         RawSql::new(format!("SELECT t.id AS id, CAST({rank} AS DOUBLE PRECISION) AS rank"));
@@ -465,7 +463,7 @@ pub fn ranked_candidates(
     sql.push(" AND x.organization_id = ");
     sql.bind(dismissed_by);
     sql.push(")");
-    dialect::text_match(conn, &mut sql, index, text);
+    dialect::text_match_narrowed(conn, &mut sql, index, &selective);
     dialect::index_order_newest_first(conn, &mut sql, index);
     sql.push(&format!(" LIMIT {window}"));
     let mut sql = RawSql::wrap("SELECT id, rank FROM (", sql, ") m");
@@ -491,8 +489,9 @@ fn capped_matches(
 }
 
 /// The part of an any-word `query` whose matches fit in `window`: all of it when they do,
-/// else its rarest words, as many as together match at most `window` rows (at least the
-/// rarest one).
+/// else its rarest words, as many as together match at most `window` rows; when even the
+/// rarest word matches more, the rows having all of the rarest few words (as few as fit,
+/// and at least one row).
 ///
 /// A demand's common words ("công", "nghệ": the index holds Vietnamese syllables) match
 /// half a catalogue, and ranking every such match cost ~0.2 s on SQLite and ~0.9 s on
@@ -520,6 +519,22 @@ fn selective_terms(
         }
     }
     counted.sort();
+    let rarest: Vec<String> = counted.iter().map(|(_, term)| term.clone()).collect();
+    if counted.first().is_some_and(|(matches, _)| *matches > window) {
+        let mut narrowest = SearchQuery::any_of_terms(&rarest[..1]);
+        for k in 2..=rarest.len() {
+            let Some(all) = SearchQuery::all_of_terms(&rarest[..k]) else { break };
+            let matches = capped_matches(conn, index, &all, window.saturating_add(1))?;
+            if matches == 0 {
+                break;
+            }
+            narrowest = Some(all);
+            if matches <= window {
+                break;
+            }
+        }
+        return Ok(narrowest.unwrap_or_else(|| query.clone()));
+    }
     let mut chosen: Vec<String> = Vec::new();
     let mut total: i64 = 0;
     for (matches, term) in counted {
