@@ -888,13 +888,22 @@ pub async fn list_proposals(
     Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
 }
 
-async fn decide(
+/// What the demand's side (accept, decline) or the offering side (withdraw) does to a
+/// pending proposal.
+#[derive(Clone, Copy)]
+enum ProposalMove {
+    Accept,
+    Decline,
+    Withdraw,
+}
+
+async fn move_proposal(
     req: HttpRequest,
     state: web::Data<AppState>,
     actor: Actor,
     demand_id: Id,
     proposal_id: Id,
-    accept: bool,
+    step: ProposalMove,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(&req);
     let body = state
@@ -908,20 +917,43 @@ async fn decide(
                     demand.status.is_public(),
                     ListingAction::View,
                 )?;
-                policy::proposal(&actor, demand.organization_id, ProposalAction::Decide)?;
-                let proposal = store::get_proposal(conn, demand_id, proposal_id)?;
+                let proposal = match step {
+                    ProposalMove::Accept | ProposalMove::Decline => {
+                        policy::proposal(&actor, demand.organization_id, ProposalAction::Decide)?;
+                        store::get_proposal(conn, demand_id, proposal_id)?
+                    }
+                    ProposalMove::Withdraw => {
+                        let proposal = store::get_proposal(conn, demand_id, proposal_id)?;
+                        // Outsiders do not learn that another organisation's proposal
+                        // exists, as in the list of proposals.
+                        if !policy::sees_all_proposals(&actor, demand.organization_id)
+                            && actor.org_role(proposal.organization_id).is_none()
+                        {
+                            return Err(ApiError::not_found("No such proposal."));
+                        }
+                        let offering = proposal.organization_id;
+                        let action = ProposalAction::Withdraw { offering };
+                        policy::proposal(&actor, demand.organization_id, action)?;
+                        proposal
+                    }
+                };
                 if expected? != proposal.version {
                     return Err(precondition_failed());
                 }
                 let status =
                     ProposalStatus::parse(&proposal.status).ok_or_else(ApiError::internal)?;
-                let to = status.decide(accept).ok_or_else(|| {
+                let to = match step {
+                    ProposalMove::Accept => status.decide(true),
+                    ProposalMove::Decline => status.decide(false),
+                    ProposalMove::Withdraw => status.withdraw(),
+                };
+                let to = to.ok_or_else(|| {
                     ApiError::conflict(
                         "already_decided",
                         format!("This proposal is already {}.", status.as_str()),
                     )
                 })?;
-                proposal_dto(store::decide(conn, &demand, &proposal, to, actor.user_id)?)
+                proposal_dto(store::settle_proposal(conn, &demand, &proposal, to, actor.user_id)?)
             })
         })
         .await?;
@@ -950,7 +982,7 @@ pub async fn accept_proposal(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(req, state, auth.0, path.0.0.into(), path.0.1.into(), true).await
+    move_proposal(req, state, auth.0, path.0.0.into(), path.0.1.into(), ProposalMove::Accept).await
 }
 
 /// Decline a pending proposal (members of the demand's organisation). Needs `If-Match`;
@@ -975,7 +1007,7 @@ pub async fn decline_proposal(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(req, state, auth.0, path.0.0.into(), path.0.1.into(), false).await
+    move_proposal(req, state, auth.0, path.0.0.into(), path.0.1.into(), ProposalMove::Decline).await
 }
 
 /// Withdraw a pending proposal (members of the offering organisation). Needs `If-Match`; the
@@ -1000,49 +1032,8 @@ pub async fn withdraw_proposal(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match(&req);
-    let actor = auth.0;
-    let (demand_id, proposal_id): (Id, Id) = (path.0.0.into(), path.0.1.into());
-    let body = state
-        .db
-        .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
-                let demand = store::get(conn, demand_id)?;
-                policy::demand(
-                    Some(&actor),
-                    demand.organization_id,
-                    demand.status.is_public(),
-                    ListingAction::View,
-                )?;
-                let proposal = store::get_proposal(conn, demand_id, proposal_id)?;
-                // Outsiders do not learn that another organisation's proposal exists, as in
-                // the list of proposals.
-                if !policy::sees_all_proposals(&actor, demand.organization_id)
-                    && actor.org_role(proposal.organization_id).is_none()
-                {
-                    return Err(ApiError::not_found("No such proposal."));
-                }
-                policy::proposal(
-                    &actor,
-                    demand.organization_id,
-                    ProposalAction::Withdraw { offering: proposal.organization_id },
-                )?;
-                if expected? != proposal.version {
-                    return Err(precondition_failed());
-                }
-                let status =
-                    ProposalStatus::parse(&proposal.status).ok_or_else(ApiError::internal)?;
-                if status.withdraw().is_none() {
-                    return Err(ApiError::conflict(
-                        "already_decided",
-                        format!("This proposal is already {}.", status.as_str()),
-                    ));
-                }
-                proposal_dto(store::withdraw(conn, &demand, &proposal)?)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(body.version))).json(body))
+    move_proposal(req, state, auth.0, path.0.0.into(), path.0.1.into(), ProposalMove::Withdraw)
+        .await
 }
 
 // ---- Matches --------------------------------------------------------------------------

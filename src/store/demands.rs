@@ -672,9 +672,10 @@ pub fn list_proposals(
     Ok((items, total))
 }
 
-/// Accepts or declines a pending proposal (guarded on its status) and mails both sides'
+/// Moves a pending proposal to `to` (guarded on its status) and mails: an acceptance or a
+/// refusal (recording who decided) to both sides' owners, a withdrawal to the demand's
 /// owners. Run in a write transaction.
-pub fn decide(
+pub fn settle_proposal(
     conn: &mut DbConn,
     demand: &Demand,
     proposal: &Proposal,
@@ -682,6 +683,7 @@ pub fn decide(
     by: Id,
 ) -> Result<Proposal, ApiError> {
     let at = now();
+    let decided = to != ProposalStatus::Withdrawn;
     let rows = diesel::update(
         proposals::table
             .find(proposal.id)
@@ -689,8 +691,8 @@ pub fn decide(
     )
     .set((
         proposals::status.eq(to.as_str()),
-        proposals::decided_by.eq(Some(by)),
-        proposals::decided_at.eq(Some(at)),
+        proposals::decided_by.eq(if decided { Some(by) } else { proposal.decided_by }),
+        proposals::decided_at.eq(if decided { Some(at) } else { proposal.decided_at }),
         proposals::updated_at.eq(at),
         proposals::version.eq(proposals::version + 1),
     ))
@@ -699,39 +701,15 @@ pub fn decide(
     let updated = get_proposal(conn, demand.id, proposal.id)?;
     let name = organization_name(conn, updated.organization_id)?;
     let context = proposal_context(demand, &updated, &name);
-    let template = match to {
-        ProposalStatus::Accepted => Template::ProposalAccepted,
-        _ => Template::ProposalDeclined,
+    let (template, offering_side) = match to {
+        ProposalStatus::Accepted => (Template::ProposalAccepted, true),
+        ProposalStatus::Withdrawn => (Template::ProposalWithdrawn, false),
+        _ => (Template::ProposalDeclined, true),
     };
-    mail_owners(conn, updated.organization_id, template, &context)?;
+    if offering_side {
+        mail_owners(conn, updated.organization_id, template, &context)?;
+    }
     mail_owners(conn, demand.organization_id, template, &context)?;
-    Ok(updated)
-}
-
-/// Withdraws a pending proposal (guarded on its status) for its offering organisation and
-/// mails the demand's owners. Run in a write transaction.
-pub fn withdraw(
-    conn: &mut DbConn,
-    demand: &Demand,
-    proposal: &Proposal,
-) -> Result<Proposal, ApiError> {
-    let at = now();
-    let rows = diesel::update(
-        proposals::table
-            .find(proposal.id)
-            .filter(proposals::status.eq(ProposalStatus::Pending.as_str())),
-    )
-    .set((
-        proposals::status.eq(ProposalStatus::Withdrawn.as_str()),
-        proposals::updated_at.eq(at),
-        proposals::version.eq(proposals::version + 1),
-    ))
-    .execute(conn)?;
-    changed(rows)?;
-    let updated = get_proposal(conn, demand.id, proposal.id)?;
-    let name = organization_name(conn, updated.organization_id)?;
-    let context = proposal_context(demand, &updated, &name);
-    mail_owners(conn, demand.organization_id, Template::ProposalWithdrawn, &context)?;
     Ok(updated)
 }
 
