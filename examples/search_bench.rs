@@ -1,13 +1,13 @@
-//! Listing search benchmark: loads N synthetic Vietnamese listings (default 100 000) into a
-//! fresh database per backend with `techx seed --synthetic`'s generator (`seed::synthetic`),
-//! then times `store::technologies::search` (count + page of 20 + snippets) for a
-//! set of queries and prints p50/p95 per backend as a Markdown table. Scenario
-//! `demand_match`: the explained matches of one published demand against the loaded listings
-//! (`store::matches::for_demand`: ranked candidates from the index, scored, sorted).
+//! Search-engine benchmark: loads N synthetic Vietnamese listings (default 100 000) into a
+//! fresh database per backend with `techx seed --synthetic`'s generator, rebuilds the search
+//! index from it (timed), then times `Search::find` (the engine's part of a search request:
+//! top 20, exact total, facets when asked) for a set of queries, and one demand's explained
+//! matches (`search::matching::for_demand`), checking its top 20 against an exhaustive
+//! scoring of every listing sharing a word. Prints p50/p95 per backend as Markdown.
 //!
 //! ```sh
-//! CARGO_TARGET_DIR=target cargo run --release --example search_bench -- \
-//!     [--listings 100000] [--runs 20] [--backends sqlite,postgres] [--keep]
+//! cargo run --release --example search_bench -- \
+//!     [--listings 100000] [--runs 50] [--backends sqlite,postgres]
 //! ```
 //!
 //! PostgreSQL: `TECHX_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
@@ -20,143 +20,90 @@ use diesel::prelude::*;
 
 use techx::db::{Backend, DbConn, DbTarget, dialect};
 use techx::domain::lang::Lang;
-use techx::domain::listing::{Kind, Status};
-use techx::domain::search::{self, SearchQuery};
+use techx::domain::listing::Status;
+use techx::domain::search::SearchQuery;
+use techx::search::{DocType, FacetName, Filters, Order, Request, Search};
 use techx::seed::synthetic;
-use techx::store::matches::RANK_WINDOW;
 use techx::store::organizations::{self, Profile};
-use techx::store::technologies::{self as store, Filter, Sort};
 use techx::store::users::{self, NewUser};
 
 struct Query {
     name: &'static str,
-    filter: Filter,
-    sort: Sort,
+    text: Option<&'static str>,
+    filters: Filters,
+    order: Order,
+    facets: Vec<FacetName>,
 }
 
 fn queries() -> Vec<Query> {
-    let text = |q: &str| SearchQuery::parse(q);
-    let published = vec![Status::Published];
-    let base = || Filter { statuses: published.clone(), ..Filter::default() };
-    let hostile = "điều trị \"* NEAR( ".repeat(600);
+    let q = |name, text, order| Query { name, text: Some(text), filters: Filters::default(), order, facets: vec![] };
+    let facets = vec![FacetName::Sector, FacetName::Province, FacetName::Kind];
     vec![
-        Query {
-            name: "q=cong nghe sinh hoc",
-            filter: Filter { text: text("cong nghe sinh hoc"), ..base() },
-            sort: Sort::Relevance,
-        },
-        Query {
-            name: "q=dieu tri",
-            filter: Filter { text: text("dieu tri"), ..base() },
-            sort: Sort::Relevance,
-        },
-        Query {
-            name: "q=xu ly nuoc thai",
-            filter: Filter { text: text("xu ly nuoc thai"), ..base() },
-            sort: Sort::Relevance,
-        },
-        Query {
-            name: "q=nong nghiep huu co",
-            filter: Filter { text: text("nong nghiep huu co"), ..base() },
-            sort: Sort::Relevance,
-        },
-        Query {
-            name: "q=vac xin & sector=4",
-            filter: Filter { text: text("vac xin"), sector: Some("4".into()), ..base() },
-            sort: Sort::Relevance,
-        },
-        Query {
-            name: "q=cong nghe (very common)",
-            filter: Filter { text: text("cong nghe"), ..base() },
-            sort: Sort::Relevance,
-        },
-        Query {
-            name: "q=cong nghe, sort=newest",
-            filter: Filter { text: text("cong nghe"), ..base() },
-            sort: Sort::Newest,
-        },
-        Query {
-            name: "q=nong nghi (prefix)",
-            filter: Filter { text: text("nong nghi"), ..base() },
-            sort: Sort::Relevance,
-        },
-        Query {
-            name: "q=thiet bi & equipment & trl>=6 & verified",
-            filter: Filter {
-                text: text("thiet bi"),
-                kind: Some(Kind::Equipment),
-                trl_min: Some(6),
-                verified_only: true,
-                ..base()
-            },
-            sort: Sort::Relevance,
-        },
-        Query {
-            name: "q=hostile 10 kB",
-            filter: Filter { text: text(&hostile), ..base() },
-            sort: Sort::Relevance,
-        },
-        Query { name: "no q, newest", filter: base(), sort: Sort::Newest },
+        q("q=cong nghe (broadest)", "cong nghe", Order::Relevance),
+        q("q=xu ly nuoc thai", "xu ly nuoc thai", Order::Relevance),
+        q("q=cong nghe sinh hoc", "cong nghe sinh hoc", Order::Relevance),
+        q("q=nuoc thia chan nuoi (typo)", "nuoc thia chan nuoi", Order::Relevance),
+        q("q=xu ly nuoc th (half-typed)", "xu ly nuoc th", Order::Relevance),
+        q("q=vac xin ca tra (synonym)", "vac xin ca tra", Order::Relevance),
+        q("q=12 words with typos", "cong nghe xu ly nuoc thia chan nuoi sinh hoc vac xim ca tr", Order::Relevance),
+        Query { facets: facets.clone(), ..q("q=cong nghe + facets sector,province,kind", "cong nghe", Order::Relevance) },
+        Query { facets: facets.clone(), ..q("q=xu ly nuoc thai + facets", "xu ly nuoc thai", Order::Relevance) },
+        Query { name: "no q, newest", text: None, filters: Filters::default(), order: Order::Newest, facets: vec![] },
         Query {
             name: "no q, sector=4 & province, newest",
-            filter: Filter {
-                sector: Some("4".into()),
-                province: Some("thanh-hoa".into()),
-                ..base()
-            },
-            sort: Sort::Newest,
+            text: None,
+            filters: Filters { sector: Some("4".into()), province: Some("thanh-hoa".into()), ..Filters::default() },
+            order: Order::Newest,
+            facets: vec![],
         },
         Query {
             name: "no q, price<=500M VND, price_asc",
-            filter: Filter { currency: Some("VND".into()), price_max: Some(500_000_000), ..base() },
-            sort: Sort::PriceAsc,
-        },
-        Query {
-            name: "no q, transfer_form & ip_type",
-            filter: Filter {
-                transfer_form: Some("usage_licence".into()),
-                ip_type: Some("patent".into()),
-                ..base()
-            },
-            sort: Sort::Newest,
+            text: None,
+            filters: Filters { currency: Some("VND".into()), price_max: Some(500_000_000), ..Filters::default() },
+            order: Order::PriceAsc,
+            facets: vec![],
         },
     ]
 }
 
 struct Measured {
-    matches: i64,
+    name: String,
+    matches: u64,
     p50: Duration,
     p95: Duration,
 }
 
-fn measure(conn: &mut DbConn, query: &Query, runs: usize) -> Measured {
+fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)];
+    (at(0.50), at(0.95))
+}
+
+fn measure(search: &Search, query: &Query, runs: usize) -> Measured {
+    let text = query.text.and_then(SearchQuery::parse);
     let mut times = Vec::with_capacity(runs);
     let mut matches = 0;
     for i in 0..runs + 3 {
         let started = Instant::now();
-        let (page, total) = store::search(conn, &query.filter, query.sort, 0, 20)
+        let found = search
+            .find(&Request {
+                doc_type: DocType::Technology,
+                text: text.as_ref(),
+                filters: &query.filters,
+                order: query.order,
+                offset: 0,
+                limit: 20,
+                facets: &query.facets,
+            })
             .unwrap_or_else(|e| panic!("{}: {e}", query.name));
-        if let Some(text) = &query.filter.text {
-            for l in &page {
-                let c = &l.content;
-                std::hint::black_box(search::best_snippet(
-                    [c.summary.as_str(), c.title.as_str(), c.description.as_str()],
-                    text,
-                    search::SNIPPET_CHARS,
-                ));
-            }
-        }
         let elapsed = started.elapsed();
-        matches = total;
+        matches = found.total;
         if i >= 3 {
-            times.push(elapsed); // the first three runs warm caches
+            times.push(elapsed);
         }
     }
-    times.sort();
-    let at = |q: f64| {
-        times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)]
-    };
-    Measured { matches, p50: at(0.50), p95: at(0.95) }
+    let (p50, p95) = percentiles(times);
+    Measured { name: query.name.into(), matches, p50, p95 }
 }
 
 /// A published demand of a fresh organisation, as a buyer would post it.
@@ -210,62 +157,6 @@ fn bench_demand(conn: &mut DbConn) -> techx::store::demands::Demand {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Times the matches of `demand` ranking at most `window` full-text matches: (matches, p50,
-/// p95).
-fn measure_match(
-    conn: &mut DbConn,
-    demand: &techx::store::demands::Demand,
-    runs: usize,
-    window: i64,
-) -> Measured {
-    let mut times = Vec::with_capacity(runs);
-    let mut matches = 0;
-    for i in 0..runs + 3 {
-        let started = Instant::now();
-        let found = techx::store::matches::for_demand_within(conn, demand, Lang::Vi, window)
-            .unwrap_or_else(|e| panic!("demand_match: {e}"));
-        let elapsed = started.elapsed();
-        matches = found.len() as i64;
-        if i >= 3 {
-            times.push(elapsed);
-        }
-    }
-    times.sort();
-    let at = |q: f64| {
-        times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)]
-    };
-    Measured { matches, p50: at(0.50), p95: at(0.95) }
-}
-
-/// What the ranking window costs in quality: how many of the best 20 matches (by score) with
-/// the window are also among the best 20 when every full-text match is ranked, and the
-/// scores at ranks 1, 20 and 200 of each.
-fn compare_windows(conn: &mut DbConn, demand: &techx::store::demands::Demand, backend: Backend) {
-    let run = |conn: &mut DbConn, window| {
-        techx::store::matches::for_demand_within(conn, demand, Lang::Vi, window)
-            .unwrap_or_else(|e| panic!("demand_match: {e}"))
-    };
-    let windowed = run(conn, RANK_WINDOW);
-    let every = run(conn, i64::MAX);
-    let top =
-        |found: &[(techx::store::technologies::Listing, techx::domain::matching::Scored)]| {
-            found.iter().take(20).map(|(l, _)| l.id).collect::<Vec<_>>()
-        };
-    let shared = top(&windowed).iter().filter(|id| top(&every).contains(id)).count();
-    let scores =
-        |found: &[(techx::store::technologies::Listing, techx::domain::matching::Scored)]| {
-            [0, 19, 199].map(|i| found.get(i).map_or(0, |(_, s)| s.score))
-        };
-    eprintln!(
-        "{}: demand_match top 20 shared with every-match ranking: {shared}/20; scores at 1/20/200: window {:?}, every match {:?}",
-        backend.name(),
-        scores(&windowed),
-        scores(&every)
-    );
-}
-
-/// Loads `listings` synthetic listings (and their organisations) with `techx seed
-/// --synthetic`'s generator: batched multi-row inserts, then fresh planner statistics.
 fn load(conn: &mut DbConn, listings: usize) -> (Duration, usize) {
     let options = synthetic::Options {
         technologies: listings,
@@ -341,8 +232,7 @@ fn ms(d: Duration) -> String {
 fn main() {
     let listings: usize =
         arg("--listings").map_or(100_000, |v| v.parse().unwrap_or_else(|_| panic!("--listings N")));
-    let runs: usize =
-        arg("--runs").map_or(20, |v| v.parse().unwrap_or_else(|_| panic!("--runs N")));
+    let runs: usize = arg("--runs").map_or(50, |v| v.parse().unwrap_or_else(|_| panic!("--runs N")));
     let backends: Vec<Backend> = arg("--backends")
         .unwrap_or_else(|| "sqlite,postgres".into())
         .split(',')
@@ -352,70 +242,79 @@ fn main() {
             other => panic!("unknown backend {other}"),
         })
         .collect();
-    let queries = queries();
-    let mut results: Vec<(Backend, Duration, Vec<Measured>)> = Vec::new();
-    let mut published_count = 0;
+    let mut results: Vec<(Backend, Vec<Measured>)> = Vec::new();
     for backend in backends {
-        eprintln!("{}: loading {listings} listings in transactions of 1000", backend.name());
+        eprintln!("{}: loading {listings} listings", backend.name());
         let db = fresh(backend);
         let mut conn = dialect::establish(&db.target, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("connect: {e}"));
         dialect::run_migrations(&mut conn).unwrap_or_else(|e| panic!("migrate: {e}"));
         let (loaded, published) = load(&mut conn, listings);
+        let demand = bench_demand(&mut conn);
+        let dir = tempfile_dir();
+        let search = Search::open(Some(&dir)).unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        let documents = search.rebuild(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let rebuilt = started.elapsed();
         eprintln!(
-            "{}: loaded in {:.0} s; timing {} queries x {runs} runs",
+            "{}: loaded {published} published in {:.0} s; index rebuilt ({documents} documents) in {:.1} s",
             backend.name(),
             loaded.as_secs_f64(),
-            queries.len()
+            rebuilt.as_secs_f64()
         );
-        let mut measured: Vec<Measured> =
-            queries.iter().map(|q| measure(&mut conn, q, runs)).collect();
-        let demand = bench_demand(&mut conn);
-        measured.push(measure_match(&mut conn, &demand, runs, RANK_WINDOW));
-        measured.push(measure_match(&mut conn, &demand, runs, i64::MAX));
-        compare_windows(&mut conn, &demand, backend);
-        drop(conn);
-        if std::env::args().any(|a| a == "--keep") {
-            eprintln!("{}: kept at {}", backend.name(), db.target.location);
-            std::mem::forget(db);
+        let mut measured: Vec<Measured> = queries().iter().map(|q| measure(&search, q, runs)).collect();
+        // One demand's matches (page of 20), and the exhaustive reference.
+        let mut times = Vec::new();
+        let mut top = Vec::new();
+        let mut total = 0;
+        for i in 0..runs + 3 {
+            let started = Instant::now();
+            let (page, all) = techx::search::matching::for_demand(&mut conn, &search, &demand, Lang::Vi, 0, 20)
+                .unwrap_or_else(|e| panic!("{e}"));
+            if i >= 3 {
+                times.push(started.elapsed());
+            }
+            total = all;
+            top = page.iter().map(|(l, s)| (l.id, s.score)).collect::<Vec<_>>();
         }
-        results.push((backend, loaded, measured));
-        published_count = published;
+        let (p50, p95) = percentiles(times);
+        measured.push(Measured { name: "demand_match (page of 20, with the database)".into(), matches: total as u64, p50, p95 });
+        let exhaustive = techx::search::matching::for_demand_exhaustive(&mut conn, &search, &demand)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reference: Vec<_> = exhaustive.iter().take(20).map(|(id, s)| (*id, s.score)).collect();
+        let shared = top.iter().filter(|t| reference.contains(t)).count();
+        eprintln!(
+            "{}: demand_match top 20 = exhaustive scoring of {} candidates: {shared} of {} (best {:?}, 20th {:?})",
+            backend.name(),
+            exhaustive.len(),
+            reference.len(),
+            reference.first().map(|r| r.1),
+            reference.last().map(|r| r.1)
+        );
+        drop(search);
+        let _ = std::fs::remove_dir_all(&dir);
+        results.push((backend, measured));
     }
-
-    println!(
-        "\n{listings} listings ({published_count} published, 1 in 20 pending review), {runs} runs per query (after 3 warm-up runs); time = count + first page of 20 + snippets, one connection, in ms\n"
-    );
+    println!("\n{listings} listings, {runs} runs per query (after 3 warm-up runs); engine time in ms (one thread)\n");
     let mut header = String::from("| query |");
     let mut rule = String::from("|---|");
-    for (backend, _, _) in &results {
+    for (backend, _) in &results {
         header.push_str(&format!(" {0} matches | {0} p50 | {0} p95 |", backend.name()));
         rule.push_str("---:|---:|---:|");
     }
     println!("{header}\n{rule}");
-    let names: Vec<String> = queries
-        .iter()
-        .map(|q| q.name.to_owned())
-        .chain([
-            format!("demand_match (one demand; best 200 of at most {RANK_WINDOW} ranked)"),
-            "demand_match, every full-text match ranked (before the window)".to_owned(),
-        ])
-        .collect();
-    for (i, name) in names.iter().enumerate() {
-        let mut row = format!("| {name} |");
-        for (_, _, measured) in &results {
-            let m = &measured[i];
-            row.push_str(&format!(" {} | {} | {} |", m.matches, ms(m.p50), ms(m.p95)));
+    if let Some((_, first)) = results.first() {
+        for (i, m) in first.iter().enumerate() {
+            let mut row = format!("| {} |", m.name);
+            for (_, measured) in &results {
+                let m = &measured[i];
+                row.push_str(&format!(" {} | {} | {} |", m.matches, ms(m.p50), ms(m.p95)));
+            }
+            println!("{row}");
         }
-        println!("{row}");
     }
-    println!();
-    for (backend, loaded, _) in &results {
-        println!(
-            "load {}: {:.0} s ({:.0} listings/s)",
-            backend.name(),
-            loaded.as_secs_f64(),
-            listings as f64 / loaded.as_secs_f64()
-        );
-    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("techx-bench-index-{}", uuid::Uuid::new_v4().simple()))
 }

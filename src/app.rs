@@ -301,6 +301,7 @@ pub fn build(
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec))
         .default_service(web::to(unmatched))
+        .wrap(from_fn(api::search::apply_own_changes))
         .wrap(from_fn(api::limits::deadline))
         .wrap(from_fn(api::limits::rate_limit))
         .wrap(from_fn(api::limits::header_limit))

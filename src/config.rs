@@ -36,6 +36,9 @@ pub struct Config {
     pub expiry_interval: Duration,
     /// How long a process reuses the public statistics overview it computed.
     pub stats_cache_ttl: Duration,
+    /// Folder of this process's search index (`TECHX_SEARCH_DIR`); each process needs its
+    /// own.
+    pub search_dir: std::path::PathBuf,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub mail: crate::mail::MailConfig,
@@ -238,6 +241,12 @@ impl Config {
                 60,
                 0..=3_600,
             )?),
+            search_dir: match get("TECHX_SEARCH_DIR") {
+                Some(dir) => dir.into(),
+                None => default_search_dir(
+                    &get("DATABASE_URL").unwrap_or_else(|| "sqlite://techx.db".into()),
+                ),
+            },
             auth: AuthConfig::from_lookup(&get)?,
             limits: LimitsConfig::from_lookup(&get)?,
             mail: crate::mail::MailConfig::from_lookup(get)?,
@@ -254,6 +263,16 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// `search-index` beside the SQLite file, or in the working directory.
+fn default_search_dir(database_url: &str) -> std::path::PathBuf {
+    let beside = database_url
+        .strip_prefix("sqlite://")
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::parent)
+        .filter(|p| !p.as_os_str().is_empty());
+    beside.unwrap_or(std::path::Path::new(".")).join("search-index")
 }
 
 fn default_workers() -> usize {

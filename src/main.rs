@@ -36,6 +36,18 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The search index (`TECHX_SEARCH_DIR`).
+    Search {
+        #[command(subcommand)]
+        command: SearchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SearchCommand {
+    /// Rebuild this process's search index from the database (stop the server using the
+    /// same folder first: one process writes an index at a time).
+    Reindex,
 }
 
 #[derive(clap::Args)]
@@ -92,6 +104,9 @@ fn main() -> ExitCode {
         Command::Admin { command: AdminCommand::Create { email, name } } => {
             load().and_then(|(config, db)| create_admin(&config, &db, &email, &name))
         }
+        Command::Search { command: SearchCommand::Reindex } => {
+            load().and_then(|(config, db)| reindex(&config, &db))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -129,6 +144,17 @@ fn migrate(config: &Config, db: &Db, revert: bool) -> Result<(), String> {
             dialect::run_migrations(&mut conn).map_err(|e| format!("migration failed: {e}"))?;
         tracing::info!(count = applied.len(), versions = ?applied, "migrations applied");
     }
+    Ok(())
+}
+
+fn reindex(config: &Config, db: &Db) -> Result<(), String> {
+    migrate(config, db, false)?;
+    let search = techx::search::Search::open(Some(&config.search_dir))
+        .map_err(|e| format!("TECHX_SEARCH_DIR={}: {e}", config.search_dir.display()))?;
+    let mut conn = db.conn().map_err(|e| e.detail)?;
+    let documents = search.rebuild(&mut conn).map_err(|e| e.detail)?;
+    search.sync(&mut conn).map_err(|e| e.detail)?;
+    println!("search index rebuilt in {}: {documents} documents", config.search_dir.display());
     Ok(())
 }
 
@@ -187,7 +213,10 @@ fn seed(config: &Config, db: &Db, args: &SeedArgs) -> Result<(), String> {
             validity_days: config.listing_validity_days,
             match_notify_threshold: config.match_notify_threshold,
         };
-        let outcome = demo::load(&mut conn, settings).map_err(|e| e.detail)?;
+        // The demo finds standing matches through an index of its own, kept in memory.
+        let search = techx::search::Search::open(None).map_err(|e| e.to_string())?;
+        search.catch_up(&mut conn).map_err(|e| e.detail)?;
+        let outcome = demo::load(&mut conn, settings, &search).map_err(|e| e.detail)?;
         print!("{}", techx::seed::describe_demo(&outcome));
         return Ok(());
     }
@@ -223,7 +252,13 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
     let webhook_config = config.clone();
     tracing::info!(%bind, backend = db.backend().name(), database = %techx::mail::config::redact_url(&config.database_url), "techx listening");
     let client_timeout = config.limits.client_timeout;
-    let state = web::Data::new(AppState::new(config, db));
+    let search = techx::search::Search::open(Some(&config.search_dir))
+        .map_err(|e| format!("TECHX_SEARCH_DIR={}: {e}", config.search_dir.display()))?;
+    let follower_db = db.clone();
+    let state = web::Data::new(AppState::with_search(config, db, search));
+    // Catches up (rebuilding a missing or outdated index; /readyz says 503 until then),
+    // then follows the change feed.
+    state.search.spawn_follower(follower_db, std::time::Duration::from_millis(200));
     actix_web::rt::System::new()
         .block_on(async move {
             // The outbox worker runs on the system's runtime beside the HTTP server; it is

@@ -515,42 +515,30 @@ backend_tests! {
         assert_eq!(back["items"][0]["demand"]["id"], demand["id"]);
         assert_eq!(back["items"][0]["score"], 100);
 
-        // The ranking window bounds what is ranked: with room for 2 of the 5 full-text
-        // matches (the buyer's own listing is one, left out after ranking), at most 2 come
-        // back, all from the catalogue above; unbounded, the same 4 as the API.
-        let mut conn = ctx.db.connect();
+        // The API's order is the exhaustive scoring of every listing sharing a word.
         let demand_id = techx::db::types::Id::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
-        let stored = techx::store::demands::get(&mut conn, demand_id).unwrap();
-        let within = |window| techx::store::matches::for_demand_within(&mut ctx.db.connect(), &stored, techx::domain::lang::Lang::En, window).unwrap();
-        let few = within(2);
-        assert!((1..=2).contains(&few.len()), "{}", few.len());
-        assert!(few.iter().all(|(l, _)| [id(&a), id(&b), id(&c), id(&d)].contains(&l.id.to_string().as_str())));
-        let all: Vec<String> = within(i64::MAX).iter().map(|(l, _)| l.id.to_string()).collect();
+        let stored = techx::store::demands::get(&mut ctx.db.connect(), demand_id).unwrap();
+        let all = techx::search::matching::for_demand_exhaustive(&mut ctx.db.connect(), &ctx.state.search, &stored).unwrap();
+        let all: Vec<String> = all.iter().map(|(id, _)| id.to_string()).collect();
         assert_eq!(all, [id(&a), id(&b), id(&c), id(&d)]);
     }
 
-    async fn a_full_window_keeps_the_listings_sharing_the_rare_words(backend) {
+    async fn a_barely_related_listing_cannot_ride_on_the_other_criteria(backend) {
         let ctx = start(backend).await;
         let w = world(&ctx).await;
-        // The best match is the oldest; three newer listings share only the common words
-        // "xử lý" with the demand ("Xử lý nước thải chăn nuôi").
+        // Both meet every other criterion in full (70 points); the second shares only the
+        // common words "xử lý" with the demand ("Xử lý nước thải chăn nuôi").
         let best = ctx.publish_technology(&w.seller, &w.moderator, &listing(&w.seller_org, "Xử lý nước thải chăn nuôi bằng biogas", "2.7", 7, 500000000, "usage_licence", "thanh-hoa")).await;
-        for title in ["Máy xử lý hạt giống", "Thiết bị xử lý đất phèn", "Phần mềm xử lý ảnh vệ tinh"] {
-            ctx.publish_technology(&w.seller, &w.moderator, &listing(&w.seller_org, title, "2.7", 7, 500000000, "usage_licence", "thanh-hoa")).await;
-        }
+        let weak = ctx.publish_technology(&w.seller, &w.moderator, &listing(&w.seller_org, "Máy xử lý hạt giống lúa", "2.7", 7, 500000000, "usage_licence", "thanh-hoa")).await;
         let demand = ctx.publish_demand(&w.buyer, &w.moderator, &demand_body(&w.buyer_org)).await;
-        let demand_id = techx::db::types::Id::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
-        let stored = techx::store::demands::get(&mut ctx.db.connect(), demand_id).unwrap();
-        let within = |window| techx::store::matches::for_demand_within(&mut ctx.db.connect(), &stored, techx::domain::lang::Lang::En, window).unwrap();
-
-        // Room for 2 of the 4 full-text matches: the window holds the rows with the rare
-        // words, not whichever the index yields first.
-        let few = within(2);
-        assert_eq!(few.iter().map(|(l, _)| l.id.to_string()).collect::<Vec<_>>(), [id(&best)]);
-        let all = within(i64::MAX);
-        assert_eq!(all.len(), 4);
-        assert_eq!(all[0].0.id.to_string(), id(&best));
-        assert_eq!(few[0].1.score, all[0].1.score, "the same best match, scored the same");
+        let matches = ctx.get_as(&format!("{}/matches?lang=en", uri(&demand)), &w.buyer.access).await.ok();
+        assert_eq!(matches["items"][0]["technology"]["id"], best["id"]);
+        assert_eq!(matches["items"][0]["score"], 100);
+        assert_eq!(matches["items"][1]["technology"]["id"], weak["id"]);
+        let score = matches["items"][1]["score"].as_u64().unwrap();
+        let text = matches["items"][1]["contributions"][0]["points"].as_f64().unwrap();
+        assert!(text < 15.0, "barely related: {text} of 30 text points");
+        assert!(score < 50, "scaled by relevance, not 70 + {text}: {score}");
     }
 
     async fn standing_matches_are_notified_once_per_pair(backend) {

@@ -34,6 +34,7 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         webhook_deliveries,
         technologies,
         research_results,
+        search_changes,
         technology_reviews,
         deals,
         deal_events,

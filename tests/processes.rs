@@ -240,9 +240,11 @@ async fn database_outage_is_503_then_recovers_without_restart() {
         db.url.replace(&format!("{host}/{name}"), &format!("127.0.0.1:{}/{name}", proxy.port));
     let mut config = test_config(&via_proxy);
     config.db_timeout = Duration::from_millis(1_000);
+    config.search_dir = db.search_dir.clone();
     let pool =
         techx::db::Db::new(&techx::db::DbTarget::parse(&via_proxy).unwrap(), 4, config.db_timeout);
     let state = actix_web::web::Data::new(techx::state::AppState::new(config, pool.clone()));
+    state.search.catch_up(&mut pool.conn().unwrap()).unwrap();
     let app = actix_web::test::init_service(techx::app::build(state)).await;
 
     assert_eq!(call(&app, TestRequest::get().uri("/api/v1/organizations")).await.status, 200);

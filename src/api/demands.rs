@@ -26,7 +26,10 @@ use crate::domain::demand::{self, Budget, DemandContent, ProposalStatus};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{self, Money, Status, Transition};
 use crate::domain::matching::{Contribution, Scored};
-use crate::domain::search::{self, SearchQuery};
+use crate::api::search::{self as api_search, SearchPage};
+use crate::domain::search::{self, Highlight, SearchQuery};
+use crate::search::matching::{for_demand, for_technology};
+use crate::search::{DocType, FacetName, Filters, Order};
 use crate::domain::taxonomy;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -130,7 +133,7 @@ fn dto(actor: Option<&Actor>, d: Demand) -> DemandDto {
     }
 }
 
-fn summary(actor: Option<&Actor>, d: &Demand, query: Option<&SearchQuery>) -> DemandSummaryDto {
+fn summary(actor: Option<&Actor>, d: &Demand, query: Option<&Highlight>) -> DemandSummaryDto {
     let c = &d.content;
     let snippet = query.and_then(|q| {
         let keywords = c.keywords.join(", ");
@@ -347,7 +350,8 @@ pub async fn create_demand(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DemandSearch {
-    /// Free text, accents and case ignored; all words must match.
+    /// Free text, as for listings: accents and case ignored, typos forgiven, best match
+    /// (most query words) first.
     pub q: Option<String>,
     /// A sector code; a field code ("2") also matches its sub-fields.
     pub sector: Option<String>,
@@ -359,7 +363,22 @@ pub struct DemandSearch {
     /// published demands.
     #[param(inline)]
     pub status: Option<Status>,
+    /// Comma-separated facets to count over the whole result (published demands only):
+    /// `sector`, `province`, `trl`, `transfer_form`, `currency`, `verified`. Unknown names:
+    /// 400.
+    #[param(example = "sector,province")]
+    pub facets: Option<String>,
 }
+
+/// The facets a demand search counts.
+const DEMAND_FACETS: [FacetName; 6] = [
+    FacetName::Sector,
+    FacetName::Province,
+    FacetName::Trl,
+    FacetName::TransferForm,
+    FacetName::Currency,
+    FacetName::Verified,
+];
 
 /// Search published demands (public), best match first with `q`, else newest. Moderators
 /// may filter by any `status`.
@@ -367,7 +386,7 @@ pub struct DemandSearch {
     tag = "demands",
     params(DemandSearch, PageParams),
     responses(
-        (status = 200, body = Page<DemandSummaryDto>),
+        (status = 200, body = SearchPage<DemandSummaryDto>),
         (status = 401, description = "`status` other than published without signing in"),
         (status = 403, description = "`status` other than published: staff only"),
     )
@@ -403,23 +422,50 @@ pub async fn search_demands(
     // Filtering by organisation must not reveal who posted a demand that hides it.
     let visible_organization_only =
         organization_id.is_some_and(|org| !policy::sees_unpublished_listings(actor.as_ref(), org));
-    let filter = Filter {
-        text: p.q.as_deref().and_then(SearchQuery::parse),
-        statuses: vec![status],
+    let text = p.q.as_deref().and_then(SearchQuery::parse);
+    let facets = api_search::parse_facets(p.facets.as_deref(), &DEMAND_FACETS)?;
+    if status != Status::Published {
+        // Staff queues are not public data: SQL over every state, no text or facets.
+        if text.is_some() || !facets.is_empty() {
+            return Err(ApiError::invalid(
+                if text.is_some() { "q" } else { "facets" },
+                "is available for published demands only",
+            ));
+        }
+        let filter = Filter {
+            statuses: vec![status],
+            sector: p.sector,
+            province: p.province,
+            organization_id,
+            visible_organization_only,
+        };
+        let (items, total) =
+            state.db.run(move |conn| store::search(conn, &filter, page.offset(), page.limit())).await?;
+        let items = items.iter().map(|d| summary(actor.as_ref(), d, None)).collect();
+        return Ok(HttpResponse::Ok().json(SearchPage { items, page: page.page, per_page: page.per_page, total, facets: None }));
+    }
+    let filters = Filters {
         sector: p.sector,
         province: p.province,
-        organization_id,
+        organization: organization_id,
         visible_organization_only,
+        ..Filters::default()
     };
-    let (items, total, filter) = state
-        .db
-        .run(move |conn| {
-            let (items, total) = store::search(conn, &filter, page.offset(), page.limit())?;
-            Ok((items, total, filter))
-        })
+    let with_text = text.is_some();
+    let hits = api_search::find(&state, DocType::Demand, text, filters, Order::Relevance, page, facets)
         .await?;
-    let items = items.iter().map(|d| summary(actor.as_ref(), d, filter.text.as_ref())).collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
+    let ids = hits.ids.clone();
+    let mut items = state.db.run(move |conn| store::load(conn, &ids)).await?;
+    items.sort_by_key(|d| hits.ids.iter().position(|id| *id == d.id));
+    let highlight = with_text.then_some(&hits.highlight);
+    let items = items.iter().map(|d| summary(actor.as_ref(), d, highlight)).collect();
+    Ok(HttpResponse::Ok().json(SearchPage {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total: hits.total,
+        facets: hits.facets,
+    }))
 }
 
 /// A demand. Published ones are public (without the organisation when it is hidden); others
@@ -679,6 +725,7 @@ pub async fn review_demand(
     };
     let validity = state.config.listing_validity_days;
     let threshold = state.config.match_notify_threshold;
+    let search = state.search.clone();
     let body = change(
         &state,
         &req,
@@ -690,7 +737,7 @@ pub async fn review_demand(
             let updated = store::transition(conn, d, to, reason.as_deref(), validity)?;
             if to == Status::Published {
                 // Standing matches, in the publication's transaction.
-                matches::notify_for_demand(conn, &updated, threshold)?;
+                crate::search::matching::notify_for_demand(conn, &search, &updated, threshold)?;
             }
             Ok(dto(Some(actor), updated))
         },
@@ -1056,12 +1103,6 @@ pub struct DemandMatchDto {
     pub demand: DemandSummaryDto,
 }
 
-fn paged<T>(all: Vec<T>, page: crate::api::common::PageRequest) -> (Vec<T>, i64) {
-    let total = all.len() as i64;
-    let items = all.into_iter().skip(page.offset() as usize).take(page.limit() as usize).collect();
-    (items, total)
-}
-
 /// Whether the caller belongs to an intermediary organisation offering brokering.
 fn is_broker(conn: &mut DbConn, actor: &Actor) -> Result<bool, ApiError> {
     use diesel::prelude::*;
@@ -1105,7 +1146,8 @@ pub async fn demand_matches(
     let page = paging.0.resolve()?;
     let actor = auth.0;
     let id: Id = path.0.into();
-    let found = state
+    let (search, offset, limit) = matching_window(&state, page)?;
+    let (items, total) = state
         .db
         .run(move |conn| {
             let demand = store::get(conn, id)?;
@@ -1116,10 +1158,9 @@ pub async fn demand_matches(
                 demand.status.is_public(),
                 broker,
             )?;
-            matches::for_demand(conn, &demand, lang.0)
+            for_demand(conn, &search, &demand, lang.0, offset, limit)
         })
         .await?;
-    let (items, total) = paged(found, page);
     let items: Vec<TechnologyMatchDto> = items
         .into_iter()
         .map(|(l, s): (technologies::Listing, Scored)| TechnologyMatchDto {
@@ -1128,7 +1169,24 @@ pub async fn demand_matches(
             technology: technology_summary(&l, None),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
+    Ok(HttpResponse::Ok().json(Page::new(items, page, i64::try_from(total).unwrap_or(i64::MAX))))
+}
+
+/// The search index and the page's window for a matches request (ready or 503, and paged
+/// no deeper than search results are).
+fn matching_window(
+    state: &AppState,
+    page: crate::api::common::PageRequest,
+) -> Result<(std::sync::Arc<crate::search::Search>, usize, usize), ApiError> {
+    if page.offset() + page.limit() > api_search::MAX_WINDOW {
+        return Err(ApiError::invalid("page", "matches are paged up to the 10000th"));
+    }
+    if !state.search.is_ready() {
+        return Err(ApiError::unavailable("The search index is being built; try again shortly."));
+    }
+    let offset = usize::try_from(page.offset()).unwrap_or(0);
+    let limit = usize::try_from(page.limit()).unwrap_or(0);
+    Ok((state.search.clone(), offset, limit))
 }
 
 /// Published demands matching a technology, best first (its organisation and staff), scored
@@ -1154,7 +1212,8 @@ pub async fn technology_matches(
     let page = paging.0.resolve()?;
     let actor = auth.0;
     let id: Id = path.0.into();
-    let (found, actor) = state
+    let (search, offset, limit) = matching_window(&state, page)?;
+    let ((items, total), actor) = state
         .db
         .run(move |conn| {
             let listing = technologies::get(conn, id)?;
@@ -1163,10 +1222,9 @@ pub async fn technology_matches(
                 listing.organization_id,
                 listing.status.is_public(),
             )?;
-            Ok((matches::for_technology(conn, &listing, lang.0)?, actor))
+            Ok((for_technology(conn, &search, &listing, lang.0, offset, limit)?, actor))
         })
         .await?;
-    let (items, total) = paged(found, page);
     let items: Vec<DemandMatchDto> = items
         .into_iter()
         .map(|(d, s)| DemandMatchDto {
@@ -1175,7 +1233,7 @@ pub async fn technology_matches(
             demand: summary(Some(&actor), &d, None),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
+    Ok(HttpResponse::Ok().json(Page::new(items, page, i64::try_from(total).unwrap_or(i64::MAX))))
 }
 
 /// Hide a match from your side (members of the technology's or the demand's organisation):

@@ -9,6 +9,7 @@ pub mod inquiries;
 pub mod limits;
 pub mod ops;
 pub mod organizations;
+pub mod search;
 pub mod stats;
 pub mod taxonomy;
 pub mod technologies;

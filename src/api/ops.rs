@@ -29,7 +29,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok".into() })
 }
 
-/// The database answers; 503 otherwise, so a load balancer stops routing here.
+/// The database answers and the search index has caught up with it; 503 otherwise, so a
+/// load balancer stops routing here.
 #[utoipa::path(
     tag = "ops",
     responses(
@@ -48,6 +49,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             }
         },
     )?;
+    if !state.search.is_ready() {
+        return Err(ApiError::unavailable("The search index is catching up with the database."));
+    }
     Ok(HttpResponse::Ok()
         .json(Readiness { status: "ok".into(), database: state.db.backend().name().into() }))
 }

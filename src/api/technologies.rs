@@ -22,12 +22,14 @@ use crate::domain::listing::{
     self, ContactVisibility, Content, FundingLevel, IpRecord, Kind, Price, Research, RightsStatus,
     Status, TransferOffer, Transition,
 };
-use crate::domain::search::{self, SearchQuery};
+use crate::api::search::{self as api_search, SearchPage};
+use crate::domain::search::{self, Highlight, SearchQuery};
+use crate::search::{DocType, FacetName, Filters, Order};
 use crate::domain::taxonomy;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::technologies::{self as store, Filter, Listing, Sort};
-use crate::store::{idempotency, matches, organizations, users};
+use crate::store::{idempotency, organizations, users};
 
 /// The organisation offering a listing.
 #[derive(Debug, Serialize, ToSchema)]
@@ -182,7 +184,7 @@ fn present(
 }
 
 /// Where the query matched: the field covering most of it (the summary first on a tie).
-fn snippet_for(l: &Listing, query: &SearchQuery) -> Option<String> {
+fn snippet_for(l: &Listing, query: &Highlight) -> Option<String> {
     let c = &l.content;
     let keywords = c.keywords.join(", ");
     let research = c.research.iter().flat_map(|r| {
@@ -204,7 +206,7 @@ fn snippet_for(l: &Listing, query: &SearchQuery) -> Option<String> {
     search::best_snippet(texts.into_iter().chain(research).flatten(), query, search::SNIPPET_CHARS)
 }
 
-pub(crate) fn summary(l: &Listing, query: Option<&SearchQuery>) -> TechnologySummaryDto {
+pub(crate) fn summary(l: &Listing, query: Option<&Highlight>) -> TechnologySummaryDto {
     let c = &l.content;
     TechnologySummaryDto {
         id: l.id.into(),
@@ -508,6 +510,11 @@ pub struct TechnologySearch {
     pub status: Option<Status>,
     #[param(inline)]
     pub sort: Option<SortParam>,
+    /// Comma-separated facets to count over the whole result (published listings only):
+    /// `kind`, `sector`, `province`, `trl`, `transfer_form`, `ip_type`, `funding_level`,
+    /// `rights_status`, `currency`, `verified`. Unknown names: 400.
+    #[param(example = "sector,province,kind")]
+    pub facets: Option<String>,
 }
 
 pub(crate) fn check_code(
@@ -527,7 +534,7 @@ pub(crate) fn check_code(
     tag = "technologies",
     params(TechnologySearch, PageParams),
     responses(
-        (status = 200, body = Page<TechnologySummaryDto>),
+        (status = 200, body = SearchPage<TechnologySummaryDto>),
         (status = 401, description = "`status` other than published without signing in"),
         (status = 403, description = "`status` other than published: staff only"),
     )
@@ -597,32 +604,75 @@ pub async fn search_technologies(
         Some(SortParam::PriceAsc) => Sort::PriceAsc,
         Some(SortParam::PriceDesc) => Sort::PriceDesc,
     };
-    let filter = Filter {
-        text,
-        statuses: vec![status],
-        kind: p.kind,
+    let facets = api_search::parse_facets(p.facets.as_deref(), &FacetName::ALL)?;
+    if status != Status::Published {
+        // Staff queues are not public data: SQL over every state, no text or facets.
+        if text.is_some() || !facets.is_empty() {
+            return Err(ApiError::invalid(
+                if text.is_some() { "q" } else { "facets" },
+                "is available for published listings only",
+            ));
+        }
+        let filter = Filter {
+            statuses: vec![status],
+            kind: p.kind,
+            sector: p.sector,
+            trl_min: p.trl_min,
+            trl_max: p.trl_max,
+            price_max: p.price_max,
+            currency: p.currency,
+            province: p.province,
+            transfer_form: p.transfer_form,
+            ip_type: p.ip_type,
+            funding_level: p.funding_level,
+            rights_status: p.rights_status,
+            organization_id: p.organization_id.map(Id::from),
+            verified_only: p.verified_only.unwrap_or(false),
+        };
+        let (items, total) = state
+            .db
+            .run(move |conn| store::search(conn, &filter, sort, page.offset(), page.limit()))
+            .await?;
+        let items = items.iter().map(|l| summary(l, None)).collect();
+        return Ok(HttpResponse::Ok().json(SearchPage { items, page: page.page, per_page: page.per_page, total, facets: None }));
+    }
+    let filters = Filters {
+        kind: p.kind.map(|k| k.as_str().to_owned()),
         sector: p.sector,
+        province: p.province,
         trl_min: p.trl_min,
         trl_max: p.trl_max,
         price_max: p.price_max,
         currency: p.currency,
-        province: p.province,
         transfer_form: p.transfer_form,
         ip_type: p.ip_type,
-        funding_level: p.funding_level,
-        rights_status: p.rights_status,
-        organization_id: p.organization_id.map(Id::from),
+        funding_level: p.funding_level.map(|f| f.as_str().to_owned()),
+        rights_status: p.rights_status.map(|r| r.as_str().to_owned()),
+        organization: p.organization_id.map(Id::from),
         verified_only: p.verified_only.unwrap_or(false),
+        ..Filters::default()
     };
-    let (items, total, filter) = state
-        .db
-        .run(move |conn| {
-            let (items, total) = store::search(conn, &filter, sort, page.offset(), page.limit())?;
-            Ok((items, total, filter))
-        })
-        .await?;
-    let items = items.iter().map(|l| summary(l, filter.text.as_ref())).collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
+    let order = match sort {
+        Sort::Relevance => Order::Relevance,
+        Sort::Newest => Order::Newest,
+        Sort::PriceAsc => Order::PriceAsc,
+        Sort::PriceDesc => Order::PriceDesc,
+    };
+    let with_text = text.is_some();
+    let hits =
+        api_search::find(&state, DocType::Technology, text, filters, order, page, facets).await?;
+    let ids = hits.ids.clone();
+    let mut items = state.db.run(move |conn| store::load(conn, &ids)).await?;
+    items.sort_by_key(|l| hits.ids.iter().position(|id| *id == l.id));
+    let highlight = with_text.then_some(&hits.highlight);
+    let items = items.iter().map(|l| summary(l, highlight)).collect();
+    Ok(HttpResponse::Ok().json(SearchPage {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total: hits.total,
+        facets: hits.facets,
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -901,6 +951,7 @@ pub async fn review_technology(
     };
     let validity = state.config.listing_validity_days;
     let threshold = state.config.match_notify_threshold;
+    let search = state.search.clone();
     let body = change(
         &state,
         &req,
@@ -917,7 +968,7 @@ pub async fn review_technology(
                 _ => {
                     let published = store::approve(conn, listing, actor.user_id, validity)?;
                     // Standing matches, in the publication's transaction.
-                    matches::notify_for_technology(conn, &published, threshold)?;
+                    crate::search::matching::notify_for_technology(conn, &search, &published, threshold)?;
                     published
                 }
             };

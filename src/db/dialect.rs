@@ -12,11 +12,9 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::{Connection, PgConnection, QueryResult, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::raw::RawSql;
 use super::schema::outbox;
 use super::types::{Id, SqlUuid};
 use super::{Backend, DbConn, DbTarget};
-use crate::domain::search::SearchQuery;
 use crate::store::outbox::OutboxRow;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -181,127 +179,6 @@ pub fn claim_outbox(
             .returning(outbox::all_columns)
             .get_results::<OutboxRow>(conn)
     })
-}
-
-/// A table with a folded full-text index: `search_tsv` on PostgreSQL, an FTS5 table
-/// `<table>_fts` over `search_rowid` on SQLite (both built by the migrations alike).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchIndex {
-    Technologies,
-    Demands,
-}
-
-impl SearchIndex {
-    fn table(self) -> &'static str {
-        match self {
-            SearchIndex::Technologies => "technologies",
-            SearchIndex::Demands => "demands",
-        }
-    }
-}
-
-/// Appends the FROM clause of a search over `index`, aliased `t`, plus what full-text search
-/// needs when `text` is given.
-///
-/// PostgreSQL: the query, parsed once as `q` by `to_tsquery('simple', …)`, matched against
-/// the stored `search_tsv` (GIN-indexed; title words weighted A, the rest B). SQLite: the
-/// FTS5 index drives the query; `CROSS JOIN` keeps it the outer loop, so `bm25()` is computed
-/// once per match instead of the planner probing the index row by row.
-pub fn search_from(
-    conn: &DbConn,
-    sql: &mut RawSql,
-    index: SearchIndex,
-    text: Option<&SearchQuery>,
-) {
-    let table = index.table();
-    match (conn, text) {
-        (DbConn::Pg(_), Some(query)) => {
-            sql.push(&format!(" FROM {table} t, to_tsquery('simple', "));
-            sql.bind(query.pg_tsquery());
-            sql.push(") q");
-        }
-        (DbConn::Sqlite(_), Some(_)) => {
-            sql.push(&format!(
-                " FROM {table}_fts CROSS JOIN {table} t ON t.search_rowid = {table}_fts.rowid"
-            ));
-        }
-        (_, None) => {
-            sql.push(&format!(" FROM {table} t"));
-        }
-    }
-}
-
-/// Appends ` AND <full-text match>` to the WHERE clause of a search whose FROM clause came
-/// from [`search_from`] with the same `index`.
-pub fn text_match(conn: &DbConn, sql: &mut RawSql, index: SearchIndex, query: &SearchQuery) {
-    match conn {
-        DbConn::Pg(_) => {
-            sql.push(" AND t.search_tsv @@ q");
-        }
-        DbConn::Sqlite(_) => {
-            sql.push(&format!(" AND {}_fts MATCH ", index.table()));
-            sql.bind(query.fts5_match());
-        }
-    }
-}
-
-/// [`text_match`] keeping only the rows that also match `narrower` (a query whose matches
-/// are a subset of the one given to [`search_from`]). PostgreSQL still ranks by the query
-/// given to `search_from`; SQLite's `bm25()` can only rank by the `MATCH` query, so there
-/// `narrower` is both the filter and the rank.
-pub fn text_match_narrowed(
-    conn: &DbConn,
-    sql: &mut RawSql,
-    index: SearchIndex,
-    narrower: &SearchQuery,
-) {
-    match conn {
-        DbConn::Pg(_) => {
-            sql.push(" AND t.search_tsv @@ to_tsquery('simple', ");
-            sql.bind(narrower.pg_tsquery());
-            sql.push(")");
-        }
-        DbConn::Sqlite(_) => text_match(conn, sql, index, narrower),
-    }
-}
-
-/// Appends ` ORDER BY …` making a full-text query yield the newest rows first where the
-/// index gives that order for free (FTS5 walks its rowids backwards); nothing on PostgreSQL,
-/// where any order would need every match fetched first. For bounded windows of matches.
-pub fn index_order_newest_first(conn: &DbConn, sql: &mut RawSql, index: SearchIndex) {
-    if let DbConn::Sqlite(_) = conn {
-        sql.push(&format!(" ORDER BY {}_fts.rowid DESC", index.table()));
-    }
-}
-
-/// Relevance of a full-text match, higher is better (never negative); valid only in the
-/// select list of a query built by [`search_from`] and [`text_match`].
-///
-/// PostgreSQL: `ts_rank_cd` with weights that put one title match above several in the
-/// text (plain `ts_rank` saturates near 1 for adjacent AND-ed terms and cannot tell them
-/// apart). SQLite: `bm25()` (lower is better, hence negated) with the title column weighted
-/// 10 to 1.
-pub fn rank(conn: &DbConn, index: SearchIndex) -> &'static str {
-    match (conn, index) {
-        (DbConn::Pg(_), _) => "ts_rank_cd('{0.1, 0.1, 0.1, 1.0}', t.search_tsv, q)",
-        (DbConn::Sqlite(_), SearchIndex::Technologies) => "-bm25(technologies_fts, 10.0, 1.0)",
-        (DbConn::Sqlite(_), SearchIndex::Demands) => "-bm25(demands_fts, 10.0, 1.0)",
-    }
-}
-
-/// [`search_from`] over technology listings.
-pub fn technology_search_from(conn: &DbConn, sql: &mut RawSql, text: Option<&SearchQuery>) {
-    search_from(conn, sql, SearchIndex::Technologies, text);
-}
-
-/// [`text_match`] over technology listings.
-pub fn technology_text_match(conn: &DbConn, sql: &mut RawSql, query: &SearchQuery) {
-    text_match(conn, sql, SearchIndex::Technologies, query);
-}
-
-/// [`rank`] over technology listings.
-pub fn technology_rank(conn: &DbConn) -> &'static str {
-    rank(conn, SearchIndex::Technologies)
 }
 
 /// Executes `INSERT INTO table VALUES (…), (…), …` for a slice of rows on the backend's own

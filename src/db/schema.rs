@@ -524,6 +524,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    /// The search engine's change feed, written by triggers (migration 000020).
+    search_changes (seq) {
+        seq -> BigInt,
+        entity -> Text,
+        entity_id -> SqlUuid,
+        changed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));

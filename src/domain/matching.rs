@@ -197,8 +197,29 @@ fn location(offer: &Offer, need: &Need) -> Judgement {
     }
 }
 
-/// Scores `offer` for `need`. `text_relevance` is the engine's rank normalised to 0–1.
+/// Text relevance (0–1) from which the other criteria count in full; below it they count in
+/// proportion. Without it, TRL, price and transfer form alone (about 45 points) would carry
+/// a listing whose text barely relates to the demand (a salt-tolerant rice variety scored
+/// 59 against a pig-farm wastewater demand).
+pub const RELEVANCE_GATE: f64 = 0.5;
+
+fn gate(text_relevance: f64) -> f64 {
+    let r = if text_relevance.is_finite() { text_relevance.clamp(0.0, 1.0) } else { 0.0 };
+    (r / RELEVANCE_GATE).min(1.0)
+}
+
+/// The highest score any candidate with at most this text relevance can reach: a matcher
+/// that has scored every candidate above it knows no other can overtake its best.
+pub fn best_possible(text_relevance: f64) -> u8 {
+    let r = if text_relevance.is_finite() { text_relevance.clamp(0.0, 1.0) } else { 0.0 };
+    let text_points = f64::from(WEIGHTS[0].1);
+    (r * text_points + gate(r) * (100.0 - text_points)).round().clamp(0.0, 100.0) as u8
+}
+
+/// Scores `offer` for `need`. `text_relevance` is the engine's rank normalised to 0–1; the
+/// other criteria are scaled by [`RELEVANCE_GATE`].
 pub fn score(offer: &Offer, need: &Need, text_relevance: f64, lang: Lang) -> Scored {
+    let gated = gate(text_relevance);
     let mut total = 0.0;
     let contributions: Vec<Contribution> = WEIGHTS
         .iter()
@@ -211,7 +232,8 @@ pub fn score(offer: &Offer, need: &Need, text_relevance: f64, lang: Lang) -> Sco
                 Criterion::TransferForm => transfer_form(offer, need),
                 Criterion::Location => location(offer, need),
             };
-            let points = j.fraction * f64::from(weight);
+            let scale = if criterion == Criterion::TextRelevance { 1.0 } else { gated };
+            let points = j.fraction * f64::from(weight) * scale;
             total += points;
             Contribution {
                 criterion,

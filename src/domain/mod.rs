@@ -7,6 +7,7 @@ pub mod lang;
 pub mod listing;
 pub mod matching;
 pub mod search;
+pub mod synonyms;
 pub mod taxonomy;
 pub mod valuation;
 pub mod valuation_request;

@@ -1,15 +1,19 @@
-//! Full-text search, the pure part: the words the index holds, the sanitised query, and the
-//! highlighted snippet shown with each result.
+//! Search, the pure part: the Vietnamese analyzer both the index and the queries go
+//! through, the parsed query, and the highlighted snippet shown with each result.
 //!
-//! Indexed text and queries go through the same steps — [`fold`] (accents, đ, case), then
-//! split into runs of letters and digits, each cut to [`MAX_TERM_CHARS`] — so "cong nghe
-//! sinh hoc" meets "Công nghệ sinh học" on both engines. A query keeps only such words:
-//! quotes, `*`, `:`, `-`, parentheses and the operators `AND`/`OR`/`NOT`/`NEAR` never reach
-//! PostgreSQL's `to_tsquery` or SQLite's FTS5 `MATCH`, where they would be syntax.
+//! The analyzer: NFC, then runs of letters and digits ("syllables": Vietnamese writes one
+//! syllable per word), each cut to [`MAX_TERM_CHARS`], in two forms — folded by [`fold`]
+//! (accents, đ, case: what every match is made on) and lowercased with its accents kept
+//! (what a query typed with accents prefers) — plus adjacent folded pairs (`nuoc_thai`),
+//! so compound words and phrases outrank scattered syllables. Queries are built from these
+//! terms, never parsed from user syntax, so quotes, `*`, `:`, `AND`/`OR`/`NEAR`, `^` or
+//! field names are plain text or nothing.
 
+use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 use crate::domain::fold::fold;
+use crate::domain::synonyms;
 
 /// At most this many words of a query are used; the rest are ignored.
 pub const MAX_TERMS: usize = 12;
@@ -17,15 +21,8 @@ pub const MAX_TERMS: usize = 12;
 pub const MAX_TERM_CHARS: usize = 64;
 /// Only the start of a longer query is read, so a 10 kB query costs nothing.
 pub const MAX_QUERY_BYTES: usize = 1_024;
-/// The last query word matches as a prefix from this length on: "nong nghi" finds "nông
-/// nghiệp", while a short syllable ("tri", "hoc") stays exact instead of matching dozens of
-/// longer ones.
-pub const MIN_PREFIX_CHARS: usize = 4;
 /// Characters of original text in a snippet (plus ellipses and `<mark>` tags).
 pub const SNIPPET_CHARS: usize = 200;
-
-/// Words FTS engines treat as operators when written in capitals; in a query they are noise.
-const OPERATORS: &[&str] = &["AND", "OR", "NOT", "NEAR"];
 
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || is_combining_mark(c)
@@ -38,43 +35,119 @@ fn cut(word: &str) -> &str {
     }
 }
 
-/// The folded words of `text`, each cut to [`MAX_TERM_CHARS`].
-pub fn words(text: &str) -> Vec<String> {
-    fold(text)
-        .split(|c: char| !c.is_alphanumeric())
+/// One analysed word: folded (`hàn` → `han`) and with its accents (`hàn`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Syllable {
+    pub folded: String,
+    pub accented: String,
+}
+
+/// The syllables of `text`, in order.
+pub fn syllables(text: &str) -> Vec<Syllable> {
+    let text: String = text.nfc().collect();
+    text.split(|c: char| !is_word_char(c))
         .filter(|w| !w.is_empty())
-        .map(|w| cut(w).to_owned())
+        .filter_map(|w| {
+            let accented: String = w.chars().flat_map(char::to_lowercase).collect();
+            let folded = fold(w);
+            let folded = cut(&folded);
+            // A word of combining marks alone folds to nothing.
+            (!folded.is_empty()).then(|| Syllable {
+                folded: folded.to_owned(),
+                accented: cut(&accented).to_owned(),
+            })
+        })
         .collect()
 }
 
-/// The text an index stores for `parts`: their folded words separated by single spaces.
+/// The folded words of `text`, each cut to [`MAX_TERM_CHARS`].
+pub fn words(text: &str) -> Vec<String> {
+    syllables(text).into_iter().map(|s| s.folded).collect()
+}
+
+/// The folded words of `parts` separated by single spaces (the `search_text` columns).
 pub fn index_text(parts: &[&str]) -> String {
-    let mut out = String::new();
+    parts.iter().flat_map(|p| words(p)).collect::<Vec<_>>().join(" ")
+}
+
+/// The pair term of two adjacent folded syllables.
+pub fn pair(a: &str, b: &str) -> String {
+    format!("{a}_{b}")
+}
+
+/// What the index holds for a document's text, one entry per kind of term, each a list of
+/// whitespace-separated terms. Pairs never span two parts (title and summary, say).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Analysed {
+    pub folded: String,
+    pub accented: String,
+    pub pairs: String,
+}
+
+/// Analyses `parts` (title, summary, …) as separate runs of text.
+pub fn analyse(parts: &[&str]) -> Analysed {
+    let mut out = Analysed::default();
+    let push = |buffer: &mut String, term: &str| {
+        if !buffer.is_empty() {
+            buffer.push(' ');
+        }
+        buffer.push_str(term);
+    };
     for part in parts {
-        for word in words(part) {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(&word);
+        let syllables = syllables(part);
+        for s in &syllables {
+            push(&mut out.folded, &s.folded);
+            push(&mut out.accented, &s.accented);
+        }
+        for w in syllables.windows(2) {
+            push(&mut out.pairs, &pair(&w[0].folded, &w[1].folded));
         }
     }
     out
 }
 
-/// A sanitised full-text query: folded words, AND-ed, the last one a prefix when long
-/// enough.
+/// How many edits a query word may be away from an indexed one: Vietnamese syllables are
+/// short, and `xim` for `xin` or `thia` for `thai` are real typos, so one from 3 letters;
+/// two from 8 (longer, mostly foreign or compound words).
+pub fn typo_budget(folded: &str) -> u8 {
+    match folded.chars().count() {
+        0..=2 => 0,
+        3..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// One word of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryWord {
+    pub folded: String,
+    /// The word as typed (lowercase), when it carries accents.
+    pub accented: Option<String>,
+}
+
+/// A phrase of the query with other spellings (`vac xin` → `vaccine`, `vacxin`): each
+/// alternative is a list of folded syllables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synonym {
+    /// Index of the phrase's first word and how many words it spans.
+    pub start: usize,
+    pub len: usize,
+    pub alternatives: Vec<Vec<String>>,
+}
+
+/// A sanitised search query: at most [`MAX_TERMS`] distinct words; every word optional
+/// (results are ranked by how many they match); the last one also matches as a prefix
+/// unless the query ended with a space (the user finished typing it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
-    terms: Vec<String>,
+    words: Vec<QueryWord>,
     prefix_last: bool,
-    /// OR the terms instead of AND-ing them (matching: any shared word makes a candidate,
-    /// the engine's rank orders them).
-    any: bool,
+    synonyms: Vec<Synonym>,
 }
 
 impl SearchQuery {
-    /// `None` when `raw` holds nothing searchable (blank, only punctuation or operators):
-    /// callers then search without text.
+    /// `None` when `raw` holds nothing searchable (blank, only punctuation): callers then
+    /// search without text.
     pub fn parse(raw: &str) -> Option<Self> {
         let mut end = raw.len().min(MAX_QUERY_BYTES);
         while !raw.is_char_boundary(end) {
@@ -87,74 +160,71 @@ impl SearchQuery {
                 text = &text[..i];
             }
         }
-        let mut terms: Vec<String> = Vec::new();
-        for token in text.split(|c: char| !is_word_char(c)) {
-            if token.is_empty() || OPERATORS.contains(&token) {
+        let finished = text.ends_with(|c: char| !is_word_char(c)) || end < raw.len();
+        let mut words: Vec<QueryWord> = Vec::new();
+        for s in syllables(text) {
+            if words.len() == MAX_TERMS {
+                break;
+            }
+            if words.iter().any(|w| w.folded == s.folded) {
                 continue;
             }
-            for word in words(token) {
-                if terms.len() < MAX_TERMS && !terms.contains(&word) {
-                    terms.push(word);
-                }
-            }
+            let accented = (s.accented != s.folded).then_some(s.accented);
+            words.push(QueryWord { folded: s.folded, accented });
         }
-        let prefix_last = terms.last()?.chars().count() >= MIN_PREFIX_CHARS;
-        Some(Self { terms, prefix_last, any: false })
+        if words.is_empty() {
+            return None;
+        }
+        let folded: Vec<String> = words.iter().map(|w| w.folded.clone()).collect();
+        let synonyms = synonyms::find(&folded)
+            .into_iter()
+            .map(|(start, len, alternatives)| Synonym { start, len, alternatives })
+            .collect();
+        Some(Self { words, prefix_last: !finished, synonyms })
     }
 
-    /// A query matching documents with any of the words of `text` (exact words, no prefix).
-    pub fn any_of(text: &str) -> Option<Self> {
+    /// A query of the words of `text` with no prefix (matching: another item's title and
+    /// keywords).
+    pub fn exact(text: &str) -> Option<Self> {
         let mut query = Self::parse(text)?;
         query.prefix_last = false;
-        query.any = true;
+        query.synonyms.clear();
         Some(query)
     }
 
-    /// A query matching documents with any of `terms`, words taken from another query.
-    pub fn any_of_terms(terms: &[String]) -> Option<Self> {
-        (!terms.is_empty()).then(|| Self { terms: terms.to_vec(), prefix_last: false, any: true })
+    pub fn words(&self) -> &[QueryWord] {
+        &self.words
     }
 
-    /// A query matching documents with all of `terms` (exact words).
-    pub fn all_of_terms(terms: &[String]) -> Option<Self> {
-        (!terms.is_empty()).then(|| Self { terms: terms.to_vec(), prefix_last: false, any: false })
+    /// The folded words.
+    pub fn terms(&self) -> Vec<String> {
+        self.words.iter().map(|w| w.folded.clone()).collect()
     }
 
-    pub fn terms(&self) -> &[String] {
-        &self.terms
+    pub fn prefix_last(&self) -> bool {
+        self.prefix_last
     }
 
-    /// A `to_tsquery('simple', …)` argument: `'cong' & 'nghe' & 'hoc':*`. Terms are letters
-    /// and digits only, so quoting cannot be broken out of.
-    pub fn pg_tsquery(&self) -> String {
-        let separator = if self.any { " | " } else { " & " };
-        self.render(|term, prefix| format!("'{term}'{}", if prefix { ":*" } else { "" }), separator)
+    pub fn synonyms(&self) -> &[Synonym] {
+        &self.synonyms
+    }
+}
+
+/// The folded words a search found for a query (its own words, and the typo, prefix and
+/// synonym variants that matched): what a snippet marks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Highlight {
+    terms: std::collections::BTreeSet<String>,
+}
+
+impl Highlight {
+    pub fn new(terms: impl IntoIterator<Item = String>) -> Self {
+        Self { terms: terms.into_iter().collect() }
     }
 
-    /// An FTS5 `MATCH` expression: `"cong" "nghe" "hoc"*` (each term a quoted string,
-    /// juxtaposed = AND).
-    pub fn fts5_match(&self) -> String {
-        let separator = if self.any { " OR " } else { " " };
-        self.render(
-            |term, prefix| format!("\"{term}\"{}", if prefix { "*" } else { "" }),
-            separator,
-        )
-    }
-
-    fn render(&self, term: impl Fn(&str, bool) -> String, separator: &str) -> String {
-        let last = self.terms.len().saturating_sub(1);
-        self.terms
-            .iter()
-            .enumerate()
-            .map(|(i, t)| term(t, self.prefix_last && i == last))
-            .collect::<Vec<_>>()
-            .join(separator)
-    }
-
-    /// Whether an indexed (folded, cut) word is one the query looks for.
+    /// Whether an indexed (folded, cut) word is one to mark.
     pub fn matches_word(&self, word: &str) -> bool {
-        self.terms.iter().any(|t| t == word)
-            || (self.prefix_last && self.terms.last().is_some_and(|t| word.starts_with(t.as_str())))
+        self.terms.contains(word)
     }
 }
 
@@ -162,7 +232,7 @@ impl SearchQuery {
 /// one on a tie), so a title holding the whole query beats a description holding one word.
 pub fn best_snippet<'a>(
     texts: impl IntoIterator<Item = &'a str>,
-    query: &SearchQuery,
+    query: &Highlight,
     max_chars: usize,
 ) -> Option<String> {
     let mut best: Option<(usize, String)> = None;
@@ -179,12 +249,12 @@ pub fn best_snippet<'a>(
 /// A short excerpt of `text` around the first word `query` matches, HTML-escaped, with every
 /// matching word wrapped in `<mark>…</mark>` and `…` where the text was cut; whitespace is
 /// collapsed. `None` when no word of `text` matches.
-pub fn snippet(text: &str, query: &SearchQuery, max_chars: usize) -> Option<String> {
+pub fn snippet(text: &str, query: &Highlight, max_chars: usize) -> Option<String> {
     scored_snippet(text, query, max_chars).map(|(_, snippet)| snippet)
 }
 
 /// The snippet and how many distinct query words `text` contains.
-fn scored_snippet(text: &str, query: &SearchQuery, max_chars: usize) -> Option<(usize, String)> {
+fn scored_snippet(text: &str, query: &Highlight, max_chars: usize) -> Option<(usize, String)> {
     // (start, end, is_word, matches) byte ranges covering `text`.
     let mut segments: Vec<(usize, usize, bool, bool)> = Vec::new();
     for (i, c) in text.char_indices() {
@@ -194,17 +264,13 @@ fn scored_snippet(text: &str, query: &SearchQuery, max_chars: usize) -> Option<(
             _ => segments.push((i, i + c.len_utf8(), word, false)),
         }
     }
-    let mut matched_terms = vec![false; query.terms.len()];
+    let mut matched_terms = std::collections::BTreeSet::new();
     for segment in segments.iter_mut().filter(|s| s.2) {
         let folded = fold(&text[segment.0..segment.1]);
         let word = cut(&folded);
         segment.3 = query.matches_word(word);
         if segment.3 {
-            for (i, term) in query.terms.iter().enumerate() {
-                let last = i + 1 == query.terms.len();
-                matched_terms[i] |=
-                    word == term || (last && query.prefix_last && word.starts_with(term.as_str()));
-            }
+            matched_terms.insert(word.to_owned());
         }
     }
     let first = segments.iter().position(|s| s.3)?;
@@ -252,7 +318,7 @@ fn scored_snippet(text: &str, query: &SearchQuery, max_chars: usize) -> Option<(
     if end + 1 < segments.len() {
         out.push('…');
     }
-    Some((matched_terms.iter().filter(|m| **m).count(), out.trim().to_owned()))
+    Some((matched_terms.len(), out.trim().to_owned()))
 }
 
 fn collapse_whitespace(piece: &str) -> String {
@@ -291,191 +357,4 @@ fn escape_html(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn q(raw: &str) -> Option<SearchQuery> {
-        SearchQuery::parse(raw)
-    }
-
-    #[test]
-    fn folds_and_ands_terms_with_a_prefix_last_term() {
-        let query = q("Công nghệ  sinh HỌC").unwrap();
-        assert_eq!(query.terms(), ["cong", "nghe", "sinh", "hoc"]);
-        // A short last word is matched exactly, a longer one as a prefix.
-        assert_eq!(query.pg_tsquery(), "'cong' & 'nghe' & 'sinh' & 'hoc'");
-        assert_eq!(query.fts5_match(), r#""cong" "nghe" "sinh" "hoc""#);
-        let query = q("nông nghi").unwrap();
-        assert_eq!(query.pg_tsquery(), "'nong' & 'nghi':*");
-        assert_eq!(query.fts5_match(), r#""nong" "nghi"*"#);
-    }
-
-    #[test]
-    fn decomposed_input_is_one_word() {
-        let decomposed: String =
-            unicode_normalization::UnicodeNormalization::nfd("Nông nghiệp").collect();
-        assert_eq!(q(&decomposed).unwrap().terms(), ["nong", "nghiep"]);
-    }
-
-    #[test]
-    fn hostile_queries_become_plain_words_or_nothing() {
-        for raw in [
-            "",
-            "   ",
-            "!!!",
-            "\"",
-            "*",
-            "-",
-            ":",
-            "()",
-            "\"*:-()^~{}[]",
-            "AND OR NOT",
-            "NEAR",
-            "'''",
-        ] {
-            assert_eq!(q(raw), None, "{raw:?}");
-        }
-        let cases: &[(&str, &str, &str)] = &[
-            ("NEAR(a b)", "'a' & 'b'", r#""a" "b""#),
-            ("\"cong nghe", "'cong' & 'nghe':*", r#""cong" "nghe"*"#),
-            ("lúa* -gạo", "'lua' & 'gao'", r#""lua" "gao""#),
-            ("title:vaccine", "'title' & 'vaccine':*", r#""title" "vaccine"*"#),
-            ("(unbalanced OR", "'unbalanced':*", r#""unbalanced"*"#),
-            ("a' | b & !c <-> d", "'a' & 'b' & 'c' & 'd'", r#""a" "b" "c" "d""#),
-            (
-                "x'); DROP TABLE technologies;--",
-                "'x' & 'drop' & 'table' & 'technologies':*",
-                r#""x" "drop" "table" "technologies"*"#,
-            ),
-            ("and or not near", "'and' & 'or' & 'not' & 'near':*", r#""and" "or" "not" "near"*"#),
-        ];
-        for (raw, pg, fts) in cases {
-            let query = q(raw).unwrap();
-            assert_eq!(query.pg_tsquery(), *pg, "{raw:?}");
-            assert_eq!(query.fts5_match(), *fts, "{raw:?}");
-        }
-    }
-
-    #[test]
-    fn long_queries_are_capped() {
-        let huge = "nông ".repeat(2_000) + &"x".repeat(10_000);
-        let query = q(&huge).unwrap();
-        assert_eq!(query.terms(), ["nong"], "repeats collapse, the tail beyond 1 kB is not read");
-        let many: String = (0..50).map(|i| format!("w{i} ")).collect();
-        assert_eq!(q(&many).unwrap().terms().len(), MAX_TERMS);
-        let long_word = "a".repeat(500);
-        assert_eq!(q(&long_word).unwrap().terms()[0].len(), MAX_TERM_CHARS);
-        // Cutting at 1 kB never splits a character.
-        let accents = "ệ".repeat(1_000);
-        assert_eq!(q(&accents).unwrap().terms()[0], "e".repeat(MAX_TERM_CHARS));
-    }
-
-    #[test]
-    fn any_input_yields_safe_terms() {
-        // Every character class, in many combinations: terms are always letters/digits.
-        let alphabet = [
-            "a", "Đ", "ệ", "1", " ", "\"", "'", "*", ":", "(", ")", "-", "^", "\\", "NEAR", "&",
-            "|", "!", "<", ">", "\u{301}", "\u{0}", "😀", "\n",
-        ];
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..5_000 {
-            let mut raw = String::new();
-            for _ in 0..(seed % 12) {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                raw.push_str(alphabet[(seed % alphabet.len() as u64) as usize]);
-            }
-            if let Some(query) = q(&raw) {
-                assert!(!query.terms().is_empty() && query.terms().len() <= MAX_TERMS);
-                for term in query.terms() {
-                    assert!(term.chars().all(char::is_alphanumeric), "{raw:?} -> {term:?}");
-                }
-                let fts = query.fts5_match();
-                assert_eq!(fts.matches('"').count(), 2 * query.terms().len(), "{raw:?} -> {fts}");
-            }
-        }
-    }
-
-    #[test]
-    fn index_text_matches_query_words() {
-        assert_eq!(
-            index_text(&["Công nghệ 4.0 — IoT", "Đắk Lắk; H5N1"]),
-            "cong nghe 4 0 iot dak lak h5n1"
-        );
-        assert_eq!(index_text(&["", "  "]), "");
-    }
-
-    #[test]
-    fn snippets_mark_matches_in_the_original_text() {
-        let query = q("dieu tri").unwrap();
-        let text = "Chế phẩm sinh học dùng để điều trị bệnh đạo ôn trên lúa.";
-        assert_eq!(
-            snippet(text, &query, SNIPPET_CHARS).unwrap(),
-            "Chế phẩm sinh học dùng để <mark>điều</mark> <mark>trị</mark> bệnh đạo ôn trên lúa."
-        );
-        assert_eq!(snippet("Không liên quan", &query, SNIPPET_CHARS), None);
-        // The last term matches as a prefix.
-        let query = q("nong nghi").unwrap();
-        assert_eq!(
-            snippet("Nông nghiệp hữu cơ", &query, SNIPPET_CHARS).unwrap(),
-            "<mark>Nông</mark> <mark>nghiệp</mark> hữu cơ"
-        );
-    }
-
-    #[test]
-    fn the_best_snippet_covers_the_most_query_words() {
-        let query = q("cong nghe sinh hoc").unwrap();
-        let texts = [
-            "Không khớp.",
-            "Chủng vi sinh vật bản địa.",
-            "Công nghệ sinh học xử lý rơm",
-            "Công nghệ sinh học",
-        ];
-        assert_eq!(
-            best_snippet(texts, &query, SNIPPET_CHARS).unwrap(),
-            "<mark>Công</mark> <mark>nghệ</mark> <mark>sinh</mark> <mark>học</mark> xử lý rơm"
-        );
-        assert_eq!(
-            best_snippet(["vi sinh", "sinh học"], &query, 50).unwrap(),
-            "<mark>sinh</mark> <mark>học</mark>"
-        );
-        assert_eq!(best_snippet(["không", ""], &query, 50), None);
-        // Repeating one word does not count as covering more of the query.
-        assert_eq!(
-            best_snippet(["sinh sinh sinh", "công nghệ"], &query, 50).unwrap(),
-            "<mark>công</mark> <mark>nghệ</mark>"
-        );
-    }
-
-    #[test]
-    fn snippets_are_cut_around_the_first_match_and_escaped() {
-        let query = q("vaccine").unwrap();
-        let text = format!(
-            "{} <b>Vaccine</b> & \"an toàn\"\n\n cho gia cầm. {}",
-            "Mở đầu dài dòng. ".repeat(20),
-            "Phần sau. ".repeat(40)
-        );
-        let s = snippet(&text, &query, 80).unwrap();
-        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
-        assert!(
-            s.contains(
-                "&lt;b&gt;<mark>Vaccine</mark>&lt;/b&gt; &amp; &quot;an toàn&quot; cho gia cầm."
-            ),
-            "{s}"
-        );
-        assert!(!s.contains('\n'));
-        let visible = s.replace("<mark>", "").replace("</mark>", "");
-        assert!(visible.chars().count() <= 80 + 2 + 30, "{s}");
-        // A match at the very start has no leading ellipsis.
-        let s = snippet("Vaccine mới", &query, 80).unwrap();
-        assert_eq!(s, "<mark>Vaccine</mark> mới");
-    }
-
-    #[test]
-    fn any_of_ors_exact_words() {
-        let q = SearchQuery::any_of("Xử lý nước thải").unwrap();
-        assert_eq!(q.pg_tsquery(), "'xu' | 'ly' | 'nuoc' | 'thai'");
-        assert_eq!(q.fts5_match(), "\"xu\" OR \"ly\" OR \"nuoc\" OR \"thai\"");
-        assert!(SearchQuery::any_of(" ** ").is_none());
-        assert!(!q.matches_word("thaix"), "no prefix");
-    }
 }

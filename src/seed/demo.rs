@@ -30,7 +30,9 @@ use crate::store::inquiries::{self, NewInquiry};
 use crate::store::organizations::{self, Profile};
 use crate::store::users::{self, NewUser};
 use crate::store::valuations::{self, Change, NewRequest, Outcome as ValuationOutcome};
-use crate::store::{demands, matches, technologies};
+use crate::search::Search;
+use crate::search::matching::{notify_for_demand, notify_for_technology};
+use crate::store::{demands, technologies};
 
 /// The administrator of the demo; its presence means the demo is loaded.
 pub const MARKER_EMAIL: &str = "admin@demo.techx.vn";
@@ -631,7 +633,9 @@ pub fn is_loaded(conn: &mut DbConn) -> Result<bool, ApiError> {
 }
 
 /// Loads the demo unless it is there already. Migrations must have run.
-pub fn load(conn: &mut DbConn, settings: Settings) -> Result<LoadOutcome, ApiError> {
+/// `search` is an index the loading run keeps current itself (standing matches are found
+/// through it as the demo publishes).
+pub fn load(conn: &mut DbConn, settings: Settings, search: &Search) -> Result<LoadOutcome, ApiError> {
     if is_loaded(conn)? {
         return Ok(LoadOutcome::AlreadyLoaded);
     }
@@ -676,7 +680,7 @@ pub fn load(conn: &mut DbConn, settings: Settings) -> Result<LoadOutcome, ApiErr
         if is_loaded(conn)? {
             return Ok(LoadOutcome::AlreadyLoaded);
         }
-        write(conn, settings, &accounts)?;
+        write(conn, settings, search, &accounts)?;
         Ok(LoadOutcome::Loaded(accounts.iter().map(|a| a.0.clone()).collect()))
     })
 }
@@ -689,6 +693,7 @@ struct Party {
 fn write(
     conn: &mut DbConn,
     settings: Settings,
+    search: &Search,
     accounts: &[(Credential, String, PlatformRole, &str)],
 ) -> Result<(), ApiError> {
     let today = now().date();
@@ -753,7 +758,7 @@ fn write(
         }
         if spec.status == Status::Published {
             listing = technologies::approve(conn, &listing, moderator, settings.validity_days)?;
-            matches::notify_for_technology(conn, &listing, settings.match_notify_threshold)?;
+            notify_for_technology(conn, search, &listing, settings.match_notify_threshold)?;
         }
         listed.push((spec.key, listing));
     }
@@ -802,7 +807,8 @@ fn write(
                 None,
                 settings.validity_days,
             )?;
-            matches::notify_for_demand(conn, &published, settings.match_notify_threshold)?;
+            search.sync(conn)?;
+            notify_for_demand(conn, search, &published, settings.match_notify_threshold)?;
         }
     }
 

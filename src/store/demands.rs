@@ -13,7 +13,6 @@ use crate::db::{DbConn, dialect};
 use crate::domain::demand::{Budget, DemandContent, ProposalStatus};
 use crate::domain::lang::Lang;
 use crate::domain::listing::Status;
-use crate::domain::search::SearchQuery;
 use crate::error::ApiError;
 use crate::mail::Template;
 use crate::store::expiry::{self, Expiring, ExpiryReport};
@@ -315,7 +314,6 @@ pub fn transition(
 /// What a demand search looks for.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub text: Option<SearchQuery>,
     /// Empty: any status.
     pub statuses: Vec<Status>,
     pub sector: Option<String>,
@@ -326,11 +324,9 @@ pub struct Filter {
 }
 
 #[derive(QueryableByName)]
-struct RankedRow {
+struct IdRow {
     #[diesel(sql_type = SqlUuid)]
     id: Id,
-    #[diesel(sql_type = diesel::sql_types::Double)]
-    rank: f64,
 }
 
 #[derive(QueryableByName)]
@@ -366,185 +362,29 @@ fn push_filters(sql: &mut RawSql, f: &Filter) {
     }
 }
 
-/// One page of demands matching `filter` (best match first with text, else newest), and
-/// how many match in all.
+/// One page of demands matching `filter`, newest first (SQL: portfolios and moderation
+/// queues; public search goes through the search engine), and how many match in all.
 pub fn search(
     conn: &mut DbConn,
     filter: &Filter,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Demand>, i64), ApiError> {
-    let query = |conn: &mut DbConn, select: &str| {
-        let mut sql = RawSql::new(format!("SELECT {select}"));
-        dialect::search_from(conn, &mut sql, dialect::SearchIndex::Demands, filter.text.as_ref());
-        sql.push(" WHERE 1 = 1");
+    let query = |select: &str| {
+        let mut sql = RawSql::new(format!("SELECT {select} FROM demands t WHERE 1 = 1"));
         push_filters(&mut sql, filter);
-        if let Some(text) = &filter.text {
-            dialect::text_match(conn, &mut sql, dialect::SearchIndex::Demands, text);
-        }
         sql
     };
-    let total = query(conn, "count(*) AS n").load::<CountRow>(conn)?.first().map_or(0, |r| r.n);
+    let total = query("count(*) AS n").load::<CountRow>(conn)?.first().map_or(0, |r| r.n);
     if total <= offset {
         return Ok((Vec::new(), total));
     }
-    let rank = match filter.text {
-        Some(_) => dialect::rank(conn, dialect::SearchIndex::Demands),
-        None => "0.0",
-    };
-    let mut page = query(
-        conn,
-        &format!(
-            "t.id AS id, CAST({rank} AS DOUBLE PRECISION) AS rank, t.created_at AS created_at"
-        ),
-    );
-    page = RawSql::wrap("SELECT id, rank FROM (", page, ") m");
-    page.push(&format!(
-        " ORDER BY rank DESC, created_at DESC, id DESC LIMIT {limit} OFFSET {offset}"
-    ));
-    let ids: Vec<Id> = page.load::<RankedRow>(conn)?.into_iter().map(|r| r.id).collect();
+    let mut page = query("t.id AS id");
+    page.push(&format!(" ORDER BY t.created_at DESC, t.id DESC LIMIT {limit} OFFSET {offset}"));
+    let ids: Vec<Id> = page.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect();
     let mut found = load(conn, &ids)?;
     found.sort_by_key(|d| ids.iter().position(|id| *id == d.id));
     Ok((found, total))
-}
-
-/// Up to `limit` published demands matching `text` (any word), best first, with their
-/// engine rank; the candidates of a technology's matches.
-pub fn candidates(
-    conn: &mut DbConn,
-    text: &SearchQuery,
-    exclude_dismissed_by: Id,
-    technology: Id,
-    limit: i64,
-) -> Result<Vec<(Id, f64)>, ApiError> {
-    ranked_candidates(
-        conn,
-        dialect::SearchIndex::Demands,
-        text,
-        exclude_dismissed_by,
-        technology,
-        limit,
-        crate::store::matches::RANK_WINDOW,
-    )
-}
-
-/// Ranked candidates from `index` (published rows matching `text`), leaving out pairs the
-/// organisation `dismissed_by` dismissed together with `other` (the item on the other side):
-/// the best `limit` by engine rank among at most `window` matches.
-///
-/// The window bounds the cost: the engine ranks at most `window` rows, however many match
-/// (a demand's words are OR-ed, so common ones match much of the catalogue). When more
-/// match, the window holds the rows with the demand's rarest words ([`selective_terms`]);
-/// if those still overflow it, the first the index yields (newest first on SQLite).
-pub fn ranked_candidates(
-    conn: &mut DbConn,
-    index: dialect::SearchIndex,
-    text: &SearchQuery,
-    dismissed_by: Id,
-    other: Id,
-    limit: i64,
-    window: i64,
-) -> Result<Vec<(Id, f64)>, ApiError> {
-    let selective = selective_terms(conn, index, text, window)?;
-    let rank = dialect::rank(conn, index);
-    let mut sql =
-        RawSql::new(format!("SELECT t.id AS id, CAST({rank} AS DOUBLE PRECISION) AS rank"));
-    dialect::search_from(conn, &mut sql, index, Some(text));
-    sql.push(" WHERE t.status = ");
-    sql.bind(Status::Published.as_str());
-    let (mine, theirs) = match index {
-        dialect::SearchIndex::Technologies => ("technology_id", "demand_id"),
-        dialect::SearchIndex::Demands => ("demand_id", "technology_id"),
-    };
-    sql.push(&format!(
-        " AND t.id NOT IN (SELECT x.{mine} FROM match_dismissals x WHERE x.{theirs} = "
-    ));
-    sql.bind(other);
-    sql.push(" AND x.organization_id = ");
-    sql.bind(dismissed_by);
-    sql.push(")");
-    dialect::text_match_narrowed(conn, &mut sql, index, &selective);
-    dialect::index_order_newest_first(conn, &mut sql, index);
-    sql.push(&format!(" LIMIT {window}"));
-    let mut sql = RawSql::wrap("SELECT id, rank FROM (", sql, ") m");
-    sql.push(&format!(" ORDER BY rank DESC, id LIMIT {limit}"));
-    Ok(sql.load::<RankedRow>(conn)?.into_iter().map(|r| (r.id, r.rank)).collect())
-}
-
-/// Published rows matching `query`, counted up to `cap` (the cost stays within `cap` rows).
-fn capped_matches(
-    conn: &mut DbConn,
-    index: dialect::SearchIndex,
-    query: &SearchQuery,
-    cap: i64,
-) -> Result<i64, ApiError> {
-    let mut sql = RawSql::new("SELECT 1 AS one".to_owned());
-    dialect::search_from(conn, &mut sql, index, Some(query));
-    sql.push(" WHERE t.status = ");
-    sql.bind(Status::Published.as_str());
-    dialect::text_match(conn, &mut sql, index, query);
-    sql.push(&format!(" LIMIT {cap}"));
-    let sql = RawSql::wrap("SELECT count(*) AS n FROM (", sql, ") c");
-    Ok(sql.load::<CountRow>(conn)?.first().map_or(0, |r| r.n))
-}
-
-/// The part of an any-word `query` whose matches fit in `window`: all of it when they do,
-/// else its rarest words, as many as together match at most `window` rows; when even the
-/// rarest word matches more, the rows having all of the rarest few words (as few as fit,
-/// and at least one row).
-///
-/// A demand's common words ("công", "nghệ": the index holds Vietnamese syllables) match
-/// half a catalogue, and ranking every such match cost ~0.2 s on SQLite and ~0.9 s on
-/// PostgreSQL at 100 000 listings; a window filled in index order instead kept none of the
-/// 20 best. Rare words decide the engine's rank (inverse document frequency), so the rows
-/// matching them hold the best text matches. Each count reads at most `window + 1` rows.
-fn selective_terms(
-    conn: &mut DbConn,
-    index: dialect::SearchIndex,
-    query: &SearchQuery,
-    window: i64,
-) -> Result<SearchQuery, ApiError> {
-    if query.terms().len() < 2
-        || capped_matches(conn, index, query, window.saturating_add(1))? <= window
-    {
-        return Ok(query.clone());
-    }
-    let mut counted = Vec::with_capacity(query.terms().len());
-    for term in query.terms() {
-        if let Some(single) = SearchQuery::any_of_terms(std::slice::from_ref(term)) {
-            counted.push((
-                capped_matches(conn, index, &single, window.saturating_add(1))?,
-                term.clone(),
-            ));
-        }
-    }
-    counted.sort();
-    let rarest: Vec<String> = counted.iter().map(|(_, term)| term.clone()).collect();
-    if counted.first().is_some_and(|(matches, _)| *matches > window) {
-        let mut narrowest = SearchQuery::any_of_terms(&rarest[..1]);
-        for k in 2..=rarest.len() {
-            let Some(all) = SearchQuery::all_of_terms(&rarest[..k]) else { break };
-            let matches = capped_matches(conn, index, &all, window.saturating_add(1))?;
-            if matches == 0 {
-                break;
-            }
-            narrowest = Some(all);
-            if matches <= window {
-                break;
-            }
-        }
-        return Ok(narrowest.unwrap_or_else(|| query.clone()));
-    }
-    let mut chosen: Vec<String> = Vec::new();
-    let mut total: i64 = 0;
-    for (matches, term) in counted {
-        if !chosen.is_empty() && total.saturating_add(matches) > window {
-            break;
-        }
-        total = total.saturating_add(matches);
-        chosen.push(term);
-    }
-    Ok(SearchQuery::any_of_terms(&chosen).unwrap_or_else(|| query.clone()))
 }
 
 // ---- Proposals ------------------------------------------------------------------------

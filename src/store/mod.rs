@@ -8,6 +8,7 @@ pub mod inquiries;
 pub mod matches;
 pub mod organizations;
 pub mod outbox;
+pub mod search_feed;
 pub mod sessions;
 pub mod stats;
 pub mod technologies;

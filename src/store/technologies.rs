@@ -15,7 +15,6 @@ use crate::domain::listing::{
     ContactVisibility, Content, FundingLevel, IpRecord, Kind, Money, Price, PriceBasis, Research,
     RightsStatus, Status, TransferOffer,
 };
-use crate::domain::search::SearchQuery;
 use crate::error::ApiError;
 use crate::mail::{self, Mail, Template};
 use crate::store::expiry::{self, Expiring};
@@ -547,7 +546,6 @@ pub fn renew(
 /// What a search looks for. Codes are already validated.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub text: Option<SearchQuery>,
     /// Empty: any status.
     pub statuses: Vec<Status>,
     pub kind: Option<Kind>,
@@ -669,20 +667,13 @@ struct IdRow {
 }
 
 #[derive(QueryableByName)]
-struct CountedIdRow {
-    #[diesel(sql_type = SqlUuid)]
-    id: Id,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
 struct CountRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
 }
 
-/// One page of listings matching `filter`, and how many match in all.
+/// One page of listings matching `filter` (SQL: portfolios and moderation queues; public
+/// search and browse go through the search engine), and how many match in all.
 pub fn search(
     conn: &mut DbConn,
     filter: &Filter,
@@ -690,67 +681,26 @@ pub fn search(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Listing>, i64), ApiError> {
-    // SELECT … FROM … WHERE <filters> [AND <text match>], written in this order so that
-    // placeholders appear in the order they are bound.
-    let query = |conn: &mut DbConn, select: &str| {
-        let mut sql = RawSql::new(format!("SELECT {select}"));
-        dialect::technology_search_from(conn, &mut sql, filter.text.as_ref());
-        sql.push(" WHERE 1 = 1");
+    let query = |select: &str| {
+        let mut sql = RawSql::new(format!("SELECT {select} FROM technologies t WHERE 1 = 1"));
         push_filters(&mut sql, filter);
-        if let Some(text) = &filter.text {
-            dialect::technology_text_match(conn, &mut sql, text);
-        }
         sql
     };
-    let count = |conn: &mut DbConn| -> Result<i64, ApiError> {
-        let sql = query(conn, "count(*) AS n");
-        Ok(sql.load::<CountRow>(conn)?.first().map_or(0, |row| row.n))
-    };
-    // Orders over the columns both page queries select.
     let published_only = filter.statuses == [Status::Published];
     let newest =
         if published_only { "published_at DESC, id DESC" } else { "created_at DESC, id DESC" };
     let order = match sort {
-        Sort::Relevance if filter.text.is_some() => format!("rank DESC, {newest}"),
         Sort::Relevance | Sort::Newest => newest.to_owned(),
         Sort::PriceAsc => "(price_min IS NULL), price_min ASC, id DESC".to_owned(),
         Sort::PriceDesc => "(price_min IS NULL), price_min DESC, id DESC".to_owned(),
     };
-
-    let (ids, total) = if filter.text.is_some() {
-        // Ranking visits every match anyway: count them in the same pass with a window
-        // instead of a second full-text scan. The window sits outside the matching query
-        // because SQLite computes bm25() only in the FTS5 query itself. Past the last page no
-        // row carries the count, so it is asked for separately.
-        let rank = dialect::technology_rank(conn);
-        let mut page = query(
-            conn,
-            &format!(
-                "t.id AS id, {rank} AS rank, t.published_at AS published_at, \
-                 t.created_at AS created_at, t.price_min AS price_min"
-            ),
-        );
-        page = RawSql::wrap("SELECT id, count(*) OVER () AS n FROM (", page, ") m");
-        page.push(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
-        let rows = page.load::<CountedIdRow>(conn)?;
-        let total = match rows.first() {
-            Some(row) => row.n,
-            None if offset > 0 => count(conn)?,
-            None => 0,
-        };
-        (rows.into_iter().map(|row| row.id).collect::<Vec<Id>>(), total)
-    } else {
-        // Without text an index answers the page from its first entries and the count
-        // separately (index-only on PostgreSQL once vacuumed); a window would read every row.
-        let total = count(conn)?;
-        if total <= offset {
-            return Ok((Vec::new(), total));
-        }
-        let mut page = query(conn, "t.id AS id");
-        page.push(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
-        (page.load::<IdRow>(conn)?.into_iter().map(|row| row.id).collect(), total)
-    };
-
+    let total = query("count(*) AS n").load::<CountRow>(conn)?.first().map_or(0, |row| row.n);
+    if total <= offset {
+        return Ok((Vec::new(), total));
+    }
+    let mut page = query("t.id AS id");
+    page.push(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
+    let ids: Vec<Id> = page.load::<IdRow>(conn)?.into_iter().map(|row| row.id).collect();
     let mut listings = load(conn, &ids)?;
     listings.sort_by_key(|l| ids.iter().position(|id| *id == l.id));
     Ok((listings, total))

@@ -82,7 +82,9 @@ pub fn postgres_available(test: &str) -> bool {
 pub struct TestDb {
     pub url: String,
     pub backend: Backend,
-    _dir: Option<tempfile::TempDir>,
+    /// This test's search index folder (removed with the test).
+    pub search_dir: std::path::PathBuf,
+    _dir: tempfile::TempDir,
     pg_name: Option<String>,
 }
 
@@ -92,7 +94,8 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("techx.db").display());
-                Self { url, backend, _dir: Some(dir), pg_name: None }
+                let search_dir = dir.path().join("search-index");
+                Self { url, backend, search_dir, _dir: dir, pg_name: None }
             }
             Backend::Postgres => {
                 let name = format!("techx_test_{}", uuid::Uuid::new_v4().simple());
@@ -100,7 +103,15 @@ impl TestDb {
                 admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test db");
                 let admin_url = pg_admin_url();
                 let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
-                Self { url: format!("{base}/{name}"), backend, _dir: None, pg_name: Some(name) }
+                let dir = tempfile::tempdir().expect("temp dir");
+                let search_dir = dir.path().join("search-index");
+                Self {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    search_dir,
+                    _dir: dir,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -166,13 +177,15 @@ pub async fn start_with(
 > {
     let db = TestDb::create(backend);
     let mut config = test_config(&db.url);
+    config.search_dir = db.search_dir.clone();
     configure(&mut config);
     let pool = Db::new(&db.target(), config.db_pool_size, config.db_timeout);
     {
         let mut conn = pool.conn().expect("test db pool");
         dialect::run_migrations(&mut conn).expect("migrations");
     }
-    let state = web::Data::new(AppState::new(config, pool));
+    let state = web::Data::new(AppState::new(config, pool.clone()));
+    state.search.catch_up(&mut pool.conn().expect("test db pool")).expect("search index");
     let app = test::init_service(techx::app::build(state.clone())).await;
     Ctx { app, state, db }
 }

@@ -1,0 +1,203 @@
+//! The search engine: one tantivy index per process holding what anonymous search may see
+//! (published listings and demands), a read model derived from the database.
+//!
+//! The database stays the source of truth. Triggers append every change that alters what
+//! search shows to `search_changes` in the transaction of the change; [`Search::sync`]
+//! applies the feed in order (re-reading each changed row) and commits the index together
+//! with the feed position it reached, so a restart resumes where the last commit stopped.
+//! A missing, unreadable or older-schema index is rebuilt from the database.
+//!
+//! `query` turns a search request into tantivy queries (terms only, never a query parser);
+//! `facets` counts values over every match; `feed` applies changes; `schema` says what a
+//! document holds.
+
+mod facets;
+pub mod matching;
+mod feed;
+mod query;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+
+pub use facets::{FacetCounts, FacetName};
+pub use query::{Candidate, Criteria, Filters, Found, Order, Request};
+pub use schema::{DocType, SCHEMA_VERSION};
+
+use crate::error::ApiError;
+use schema::Fields;
+
+/// Memory the index writer may buffer before it writes a segment (one indexing thread).
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+/// A search-engine failure: the index cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("search index: {0}")]
+pub struct SearchError(String);
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        SearchError(e.to_string())
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(e: SearchError) -> Self {
+        tracing::error!(error = %e, "search index failed");
+        ApiError::internal()
+    }
+}
+
+/// Where the index stands in the change feed: the last position applied, and positions
+/// below it not seen yet (a PostgreSQL transaction can take a position, then commit after a
+/// later one did), each with when it was first missed.
+#[derive(Debug, Default)]
+struct Position {
+    cursor: i64,
+    gaps: Vec<(i64, Instant)>,
+}
+
+struct Writer {
+    writer: IndexWriter<TantivyDocument>,
+    position: Position,
+    /// The index must be rebuilt from the database before it can answer.
+    needs_rebuild: bool,
+}
+
+pub struct Search {
+    fields: Fields,
+    reader: IndexReader,
+    writer: Mutex<Writer>,
+    ready: AtomicBool,
+    dir: Option<PathBuf>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Payload {
+    schema: u32,
+    cursor: i64,
+    #[serde(default)]
+    gaps: Vec<i64>,
+}
+
+impl Search {
+    /// Opens the index in `dir` (created when missing), or in memory without a `dir`. An
+    /// index that cannot be read or was written by another schema version is emptied and
+    /// marked for a rebuild.
+    pub fn open(dir: Option<&Path>) -> Result<Self, SearchError> {
+        let fields = Fields::new();
+        let (index, payload) = match dir {
+            None => (Index::create_in_ram(fields.schema.clone()), None),
+            Some(dir) => open_dir(dir, &fields)?,
+        };
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let (position, needs_rebuild) = match payload {
+            Some(p) => {
+                let now = Instant::now();
+                (Position { cursor: p.cursor, gaps: p.gaps.iter().map(|g| (*g, now)).collect() }, false)
+            }
+            None => (Position::default(), true),
+        };
+        Ok(Self {
+            fields,
+            reader,
+            writer: Mutex::new(Writer { writer, position, needs_rebuild }),
+            ready: AtomicBool::new(false),
+            dir: dir.map(Path::to_path_buf),
+        })
+    }
+
+    /// Whether the index has caught up with the feed once since it was opened.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The feed position the index holds.
+    pub fn position(&self) -> i64 {
+        self.lock().position.cursor
+    }
+
+    /// Keeps the index current in the background: catches up (rebuilding when needed),
+    /// then applies the feed every `interval`. Failures are logged and retried.
+    pub fn spawn_follower(self: &std::sync::Arc<Self>, db: crate::db::Db, interval: std::time::Duration) {
+        let search = self.clone();
+        let spawned = std::thread::Builder::new().name("search-feed".into()).spawn(move || {
+            loop {
+                let result = db.conn().and_then(|mut conn| {
+                    if search.is_ready() { search.sync(&mut conn).map(|_| ()) } else { search.catch_up(&mut conn) }
+                });
+                if let Err(e) = result {
+                    tracing::warn!(error = %e.detail, "search index: cannot apply the change feed; retrying");
+                }
+                std::thread::sleep(interval);
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "search index: cannot start the feed follower");
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Writer> {
+        // A panic while indexing leaves the writer usable: tantivy's own state is
+        // consistent between operations, and the feed re-applies anything uncommitted.
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn commit(&self, w: &mut Writer) -> Result<(), SearchError> {
+        let payload = Payload {
+            schema: SCHEMA_VERSION,
+            cursor: w.position.cursor,
+            gaps: w.position.gaps.iter().map(|(g, _)| *g).collect(),
+        };
+        let payload = serde_json::to_string(&payload).map_err(|e| SearchError(e.to_string()))?;
+        let mut prepared = w.writer.prepare_commit()?;
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+}
+
+fn open_dir(dir: &Path, fields: &Fields) -> Result<(Index, Option<Payload>), SearchError> {
+    let existing = if dir.join("meta.json").exists() {
+        match Index::open_in_dir(dir).and_then(|index| Ok((index.load_metas()?, index))) {
+            Ok((metas, index)) => {
+                let payload = metas.payload.as_deref().and_then(|p| serde_json::from_str::<Payload>(p).ok());
+                match payload {
+                    Some(p) if p.schema == SCHEMA_VERSION && index.schema() == fields.schema => {
+                        Some((index, p))
+                    }
+                    _ => {
+                        tracing::warn!(dir = %dir.display(), "search index is of another version: rebuilding it");
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "search index is unreadable: rebuilding it");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if let Some((index, payload)) = existing {
+        return Ok((index, Some(payload)));
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| SearchError(format!("cannot clear {}: {e}", dir.display())))?;
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| SearchError(format!("cannot create {}: {e}", dir.display())))?;
+    Ok((Index::create_in_dir(dir, fields.schema.clone())?, None))
+}

@@ -1,0 +1,428 @@
+//! Search requests against the index: filters, text relevance, order, facets.
+//!
+//! Relevance follows ranking rules people expect (after Meilisearch's): every query word is
+//! optional and results are ranked first by how many query words they match, then by how
+//! many of those matched exactly (not through a typo or as a prefix), then by how many
+//! adjacent query words they hold as a pair, then by accents typed matching, then BM25 with
+//! the title above the rest. Each rule is a tier of the score: a tier's largest total stays
+//! below one unit of the tier above, so the tiers compare lexicographically.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery, FuzzyTermQuery,
+    Occur, Query, RangeQuery, TermQuery, TermSetQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, Order as TantivyOrder, Searcher, Term};
+
+use super::facets::{FacetCounts, FacetName, Facets};
+use super::schema::{DocType, Fields};
+use super::{Search, SearchError};
+use crate::db::types::Id;
+use crate::domain::search::{Highlight, SearchQuery, pair, typo_budget};
+
+// Score tiers (see the module comment). At most 12 words, 11 pairs.
+const ACCENT: f32 = 1_000.0;
+const PAIR: f32 = 13.0 * ACCENT;
+const EXACT: f32 = 12.0 * PAIR;
+const WORD: f32 = 13.0 * EXACT;
+/// BM25 weight of a title match against one in the rest of the text.
+const TITLE_BOOST: f32 = 3.0;
+/// Variants kept per query word (the most frequent), so a short or one-letter word cannot
+/// expand into thousands of terms.
+const MAX_TYPO_VARIANTS: usize = 12;
+const MAX_PREFIX_VARIANTS: usize = 24;
+
+/// Filters on published documents (every field optional).
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub kind: Option<String>,
+    pub sector: Option<String>,
+    pub province: Option<String>,
+    pub trl_min: Option<u8>,
+    pub trl_max: Option<u8>,
+    pub price_max: Option<i64>,
+    pub currency: Option<String>,
+    pub transfer_form: Option<String>,
+    pub ip_type: Option<String>,
+    pub funding_level: Option<String>,
+    pub rights_status: Option<String>,
+    pub organization: Option<Id>,
+    pub verified_only: bool,
+    /// Leave out demands hiding their organisation (an outsider filtering by organisation).
+    pub visible_organization_only: bool,
+    /// Leave out this organisation's documents (matching: not one's own).
+    pub exclude_organization: Option<Id>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Best match first; newest first without text.
+    Relevance,
+    Newest,
+    PriceAsc,
+    PriceDesc,
+}
+
+pub struct Request<'a> {
+    pub doc_type: DocType,
+    pub text: Option<&'a SearchQuery>,
+    pub filters: &'a Filters,
+    pub order: Order,
+    pub offset: usize,
+    pub limit: usize,
+    pub facets: &'a [FacetName],
+}
+
+/// One page of matches (best first), how many match in all, facet counts over every match,
+/// and the words to mark in snippets.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub ids: Vec<Id>,
+    pub total: u64,
+    pub facets: FacetCounts,
+    pub highlight: Highlight,
+}
+
+/// A matching candidate with its BM25 score against the other side's words, and its
+/// matching criteria.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: Id,
+    pub relevance: f32,
+    pub criteria: Criteria,
+}
+
+impl Search {
+    /// Answers a search request from the index alone.
+    pub fn find(&self, req: &Request<'_>) -> Result<Found, SearchError> {
+        let searcher = self.reader.searcher();
+        let f = &self.fields;
+        let (text, highlight) = match req.text {
+            Some(q) => {
+                let (query, highlight) = text_query(&searcher, f, q)?;
+                (Some(query), highlight)
+            }
+            None => (None, Highlight::default()),
+        };
+        let query = filtered(f, req.doc_type, req.filters, text);
+        let window = req.offset + req.limit;
+        let facets = Facets(req.facets.to_vec());
+        let (addresses, total, facets) = match (req.order, req.text.is_some()) {
+            (Order::Relevance, true) => {
+                let top = TopDocs::with_limit(window.max(1)).order_by_score();
+                let (hits, (total, facets)) =
+                    searcher.search(&query, &(top, (Count, facets)))?;
+                (hits.into_iter().map(|h| h.1).collect::<Vec<_>>(), total, facets)
+            }
+            (order, _) => {
+                let (field, direction) = match order {
+                    Order::Relevance | Order::Newest => ("published_at", TantivyOrder::Desc),
+                    Order::PriceAsc => ("price_key", TantivyOrder::Asc),
+                    Order::PriceDesc => ("price_min", TantivyOrder::Desc),
+                };
+                let top =
+                    TopDocs::with_limit(window.max(1)).order_by_fast_field::<i64>(field, direction);
+                let (hits, (total, facets)) =
+                    searcher.search(&query, &(top, (Count, facets)))?;
+                (hits.into_iter().map(|h| h.1).collect::<Vec<_>>(), total, facets)
+            }
+        };
+        let page: Vec<DocAddress> = addresses.into_iter().skip(req.offset).take(req.limit).collect();
+        Ok(Found { ids: ids_of(&searcher, &page)?, total: total as u64, facets, highlight })
+    }
+
+    /// Published documents of `doc_type` sharing a word with `text`, best by BM25 (title
+    /// above the rest) first, at most `limit`, with `filters`.
+    pub fn candidates(
+        &self,
+        doc_type: DocType,
+        text: &SearchQuery,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Vec<Candidate>, SearchError> {
+        let searcher = self.reader.searcher();
+        let f = &self.fields;
+        let mut words: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in text.words() {
+            words.push((Occur::Should, boosted(term(f.title, &word.folded), TITLE_BOOST)));
+            words.push((Occur::Should, Box::new(term(f.body, &word.folded))));
+        }
+        let query = filtered(f, doc_type, filters, Some(Box::new(BooleanQuery::new(words))));
+        let hits = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let addresses: Vec<DocAddress> = hits.iter().map(|h| h.1).collect();
+        let ids = ids_of(&searcher, &addresses)?;
+        let criteria = criteria_of(&searcher, &addresses)?;
+        Ok(hits
+            .into_iter()
+            .zip(ids.into_iter().zip(criteria))
+            .map(|((relevance, _), (id, criteria))| Candidate { id, relevance, criteria })
+            .collect())
+    }
+}
+
+/// What the matching criteria need of each document, read from fast fields.
+fn criteria_of(searcher: &Searcher, addresses: &[DocAddress]) -> Result<Vec<Criteria>, SearchError> {
+    {
+        let mut out = Vec::with_capacity(addresses.len());
+        for address in addresses {
+            let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+            let doc = address.doc_id;
+            let strings = |name: &str| -> Result<Vec<String>, SearchError> {
+                let mut values = Vec::new();
+                if let Some(column) = fast.str(name)? {
+                    for ord in column.term_ords(doc) {
+                        let mut text = String::new();
+                        if column.ord_to_str(ord, &mut text).map_err(|e| SearchError(e.to_string()))? {
+                            values.push(text);
+                        }
+                    }
+                }
+                Ok(values)
+            };
+            let sectors = strings("sector")?;
+            out.push(Criteria {
+                // Parents were added for filtering; the criteria want the codes themselves.
+                sectors: sectors.iter().filter(|s| s.contains('.') || !sectors.iter().any(|o| o.starts_with(&format!("{s}.")))).cloned().collect(),
+                trl: fast.u64("trl")?.first(doc).and_then(|t| u8::try_from(t).ok()),
+                price_min: fast.i64("price_min")?.first(doc),
+                price_max: fast.i64("price_max")?.first(doc),
+                currency: strings("currency")?.into_iter().next(),
+                transfer_forms: strings("transfer_form")?,
+                province: strings("province")?.into_iter().next(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The matching criteria of an indexed document (a listing's offer or a demand's need).
+#[derive(Debug, Clone, Default)]
+pub struct Criteria {
+    pub sectors: Vec<String>,
+    pub trl: Option<u8>,
+    pub price_min: Option<i64>,
+    pub price_max: Option<i64>,
+    pub currency: Option<String>,
+    pub transfer_forms: Vec<String>,
+    pub province: Option<String>,
+}
+
+fn ids_of(searcher: &Searcher, addresses: &[DocAddress]) -> Result<Vec<Id>, SearchError> {
+    let mut ids = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+        let hi = fast.u64("id_hi")?.first(address.doc_id).unwrap_or(0);
+        let lo = fast.u64("id_lo")?.first(address.doc_id).unwrap_or(0);
+        ids.push(Id::from(uuid::Uuid::from_u128((u128::from(hi) << 64) | u128::from(lo))));
+    }
+    Ok(ids)
+}
+
+fn term(field: Field, text: &str) -> TermQuery {
+    TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs)
+}
+
+fn boosted(query: impl Query, boost: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(Box::new(query), boost))
+}
+
+fn constant(query: Box<dyn Query>, score: f32) -> Box<dyn Query> {
+    Box::new(ConstScoreQuery::new(query, score))
+}
+
+/// Documents whose title or text holds any of `words`.
+fn any_word(f: &Fields, words: &[String]) -> Box<dyn Query> {
+    if words.is_empty() {
+        return Box::new(EmptyQuery);
+    }
+    Box::new(TermSetQuery::new(
+        words.iter().flat_map(|w| [Term::from_field_text(f.title, w), Term::from_field_text(f.body, w)]),
+    ))
+}
+
+/// Documents holding every word of `phrase`, as adjacent pairs when it has several.
+fn phrase(f: &Fields, phrase: &[String]) -> Box<dyn Query> {
+    match phrase {
+        [] => Box::new(EmptyQuery),
+        [word] => any_word(f, std::slice::from_ref(word)),
+        _ => Box::new(BooleanQuery::new(
+            phrase
+                .windows(2)
+                .map(|w| (Occur::Must, Box::new(term(f.pairs, &pair(&w[0], &w[1]))) as Box<dyn Query>))
+                .collect(),
+        )),
+    }
+}
+
+/// Indexed words (title or text) `automaton`-close to `word`, most frequent first, at most
+/// `cap`, leaving out `word` itself.
+fn expand(
+    searcher: &Searcher,
+    f: &Fields,
+    word: &str,
+    distance: u8,
+    prefix: bool,
+    cap: usize,
+) -> Result<Vec<String>, SearchError> {
+    let mut found: BTreeMap<String, u64> = BTreeMap::new();
+    for field in [f.title, f.body] {
+        let fuzzy = if prefix {
+            FuzzyTermQuery::new_prefix(Term::from_field_text(field, word), distance, true)
+        } else {
+            FuzzyTermQuery::new(Term::from_field_text(field, word), distance, true)
+        };
+        for segment in searcher.segment_readers() {
+            let index = segment.inverted_index(field)?;
+            let mut stream = index
+                .terms()
+                .search(fuzzy.automaton()?)
+                .into_stream()
+                .map_err(|e| SearchError(e.to_string()))?;
+            while stream.advance() {
+                if let Ok(text) = std::str::from_utf8(stream.key()) {
+                    if text != word {
+                        *found.entry(text.to_owned()).or_default() += u64::from(stream.value().doc_freq);
+                    }
+                }
+            }
+        }
+    }
+    let mut ranked: Vec<(String, u64)> = found.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(ranked.into_iter().take(cap).map(|(w, _)| w).collect())
+}
+
+/// The text part of a search: one clause per query word (or synonym phrase) scoring a
+/// coverage unit, plus an exactness unit when matched without typo or prefix; pair,
+/// accent and BM25 clauses on top. Returns the words a snippet should mark.
+fn text_query(
+    searcher: &Searcher,
+    f: &Fields,
+    q: &SearchQuery,
+) -> Result<(Box<dyn Query>, Highlight), SearchError> {
+    let words = q.words();
+    let mut marked: BTreeSet<String> = BTreeSet::new();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let word_clause = |i: usize, marked: &mut BTreeSet<String>| -> Result<Box<dyn Query>, SearchError> {
+        let word = &words[i].folded;
+        marked.insert(word.clone());
+        let mut ways: Vec<Box<dyn Query>> =
+            vec![constant(any_word(f, std::slice::from_ref(word)), WORD + EXACT)];
+        let mut near: Vec<String> = Vec::new();
+        if q.prefix_last() && i + 1 == words.len() {
+            near.extend(expand(searcher, f, word, 0, true, MAX_PREFIX_VARIANTS)?);
+        }
+        // Typos are looked for where the word itself finds little: a word most listings hold
+        // is no typo, and expanding it would only add noise (and cost) to a large result.
+        let budget = typo_budget(word);
+        let frequency = searcher.doc_freq(&Term::from_field_text(f.title, word))?
+            + searcher.doc_freq(&Term::from_field_text(f.body, word))?;
+        if budget > 0 && frequency < (searcher.num_docs() / 500).max(2) {
+            near.extend(expand(searcher, f, word, budget, false, MAX_TYPO_VARIANTS)?);
+        }
+        if !near.is_empty() {
+            marked.extend(near.iter().cloned());
+            ways.push(constant(any_word(f, &near), WORD));
+        }
+        Ok(Box::new(DisjunctionMaxQuery::new(ways)))
+    };
+    let mut in_synonym = vec![false; words.len()];
+    for synonym in q.synonyms() {
+        let span = synonym.start..synonym.start + synonym.len;
+        let own: Vec<String> = words[span.clone()].iter().map(|w| w.folded.clone()).collect();
+        let units = synonym.len as f32 * (WORD + EXACT);
+        let mut ways: Vec<Box<dyn Query>> = vec![constant(phrase(f, &own), units)];
+        for alternative in &synonym.alternatives {
+            marked.extend(alternative.iter().cloned());
+            ways.push(constant(phrase(f, alternative), units));
+        }
+        // Or the phrase's words one by one, each as any other word.
+        let mut separate: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for i in span.clone() {
+            in_synonym[i] = true;
+            separate.push((Occur::Should, word_clause(i, &mut marked)?));
+        }
+        ways.push(Box::new(BooleanQuery::new(separate)));
+        clauses.push((Occur::Should, Box::new(DisjunctionMaxQuery::new(ways))));
+    }
+    for i in 0..words.len() {
+        if !in_synonym[i] {
+            clauses.push((Occur::Should, word_clause(i, &mut marked)?));
+        }
+    }
+    for w in words.windows(2) {
+        clauses.push((Occur::Should, constant(Box::new(term(f.pairs, &pair(&w[0].folded, &w[1].folded))), PAIR)));
+    }
+    for word in words {
+        if let Some(accented) = &word.accented {
+            clauses.push((Occur::Should, constant(Box::new(term(f.accented, accented)), ACCENT)));
+        }
+        clauses.push((Occur::Should, boosted(term(f.title, &word.folded), TITLE_BOOST)));
+        clauses.push((Occur::Should, Box::new(term(f.body, &word.folded))));
+    }
+    Ok((Box::new(BooleanQuery::new(clauses)), Highlight::new(marked)))
+}
+
+/// `text` (when given) restricted to published documents of `doc_type` passing `filters`;
+/// filters score nothing.
+fn filtered(f: &Fields, doc_type: DocType, x: &Filters, text: Option<Box<dyn Query>>) -> BooleanQuery {
+    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let exact = |field: Field, value: &str| -> Box<dyn Query> {
+        constant(
+            Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic)),
+            0.0,
+        )
+    };
+    must.push((Occur::Must, exact(f.doc_type, doc_type.as_str())));
+    if let Some(text) = text {
+        must.push((Occur::Must, text));
+    }
+    let strings = [
+        (f.kind, &x.kind),
+        (f.sector, &x.sector),
+        (f.province, &x.province),
+        (f.currency, &x.currency),
+        (f.transfer_form, &x.transfer_form),
+        (f.ip_type, &x.ip_type),
+        (f.funding_level, &x.funding_level),
+        (f.rights_status, &x.rights_status),
+    ];
+    for (field, value) in strings {
+        if let Some(value) = value {
+            must.push((Occur::Must, exact(field, value)));
+        }
+    }
+    if let Some(org) = x.organization {
+        must.push((Occur::Must, exact(f.organization, &org.to_string())));
+    }
+    if x.verified_only {
+        must.push((Occur::Must, exact(f.verified, "true")));
+    }
+    if x.visible_organization_only {
+        must.push((Occur::Must, exact(f.hides_organization, "false")));
+    }
+    if let Some(org) = x.exclude_organization {
+        must.push((Occur::MustNot, exact(f.organization, &org.to_string())));
+    }
+    if x.trl_min.is_some() || x.trl_max.is_some() {
+        let bound = |t: Option<u8>| match t {
+            Some(t) => Bound::Included(Term::from_field_u64(f.trl, u64::from(t))),
+            None => Bound::Unbounded,
+        };
+        must.push((Occur::Must, constant(Box::new(RangeQuery::new(bound(x.trl_min), bound(x.trl_max))), 0.0)));
+    }
+    if let Some(max) = x.price_max {
+        must.push((
+            Occur::Must,
+            constant(
+                Box::new(RangeQuery::new(Bound::Unbounded, Bound::Included(Term::from_field_i64(f.price_min, max)))),
+                0.0,
+            ),
+        ));
+    }
+    BooleanQuery::new(must)
+}
