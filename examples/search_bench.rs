@@ -36,7 +36,13 @@ struct Query {
 }
 
 fn queries() -> Vec<Query> {
-    let q = |name, text, order| Query { name, text: Some(text), filters: Filters::default(), order, facets: vec![] };
+    let q = |name, text, order| Query {
+        name,
+        text: Some(text),
+        filters: Filters::default(),
+        order,
+        facets: vec![],
+    };
     let facets = vec![FacetName::Sector, FacetName::Province, FacetName::Kind];
     vec![
         q("q=cong nghe (broadest)", "cong nghe", Order::Relevance),
@@ -45,21 +51,45 @@ fn queries() -> Vec<Query> {
         q("q=nuoc thia chan nuoi (typo)", "nuoc thia chan nuoi", Order::Relevance),
         q("q=xu ly nuoc th (half-typed)", "xu ly nuoc th", Order::Relevance),
         q("q=vac xin ca tra (synonym)", "vac xin ca tra", Order::Relevance),
-        q("q=12 words with typos", "cong nghe xu ly nuoc thia chan nuoi sinh hoc vac xim ca tr", Order::Relevance),
-        Query { facets: facets.clone(), ..q("q=cong nghe + facets sector,province,kind", "cong nghe", Order::Relevance) },
-        Query { facets: facets.clone(), ..q("q=xu ly nuoc thai + facets", "xu ly nuoc thai", Order::Relevance) },
-        Query { name: "no q, newest", text: None, filters: Filters::default(), order: Order::Newest, facets: vec![] },
+        q(
+            "q=12 words with typos",
+            "cong nghe xu ly nuoc thia chan nuoi sinh hoc vac xim ca tr",
+            Order::Relevance,
+        ),
+        Query {
+            facets: facets.clone(),
+            ..q("q=cong nghe + facets sector,province,kind", "cong nghe", Order::Relevance)
+        },
+        Query {
+            facets: facets.clone(),
+            ..q("q=xu ly nuoc thai + facets", "xu ly nuoc thai", Order::Relevance)
+        },
+        Query {
+            name: "no q, newest",
+            text: None,
+            filters: Filters::default(),
+            order: Order::Newest,
+            facets: vec![],
+        },
         Query {
             name: "no q, sector=4 & province, newest",
             text: None,
-            filters: Filters { sector: Some("4".into()), province: Some("thanh-hoa".into()), ..Filters::default() },
+            filters: Filters {
+                sector: Some("4".into()),
+                province: Some("thanh-hoa".into()),
+                ..Filters::default()
+            },
             order: Order::Newest,
             facets: vec![],
         },
         Query {
             name: "no q, price<=500M VND, price_asc",
             text: None,
-            filters: Filters { currency: Some("VND".into()), price_max: Some(500_000_000), ..Filters::default() },
+            filters: Filters {
+                currency: Some("VND".into()),
+                price_max: Some(500_000_000),
+                ..Filters::default()
+            },
             order: Order::PriceAsc,
             facets: vec![],
         },
@@ -75,7 +105,9 @@ struct Measured {
 
 fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
     times.sort();
-    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)];
+    let at = |q: f64| {
+        times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1).min(times.len() - 1)]
+    };
     (at(0.50), at(0.95))
 }
 
@@ -232,7 +264,8 @@ fn ms(d: Duration) -> String {
 fn main() {
     let listings: usize =
         arg("--listings").map_or(100_000, |v| v.parse().unwrap_or_else(|_| panic!("--listings N")));
-    let runs: usize = arg("--runs").map_or(50, |v| v.parse().unwrap_or_else(|_| panic!("--runs N")));
+    let runs: usize =
+        arg("--runs").map_or(50, |v| v.parse().unwrap_or_else(|_| panic!("--runs N")));
     let backends: Vec<Backend> = arg("--backends")
         .unwrap_or_else(|| "sqlite,postgres".into())
         .split(',')
@@ -262,15 +295,17 @@ fn main() {
             loaded.as_secs_f64(),
             rebuilt.as_secs_f64()
         );
-        let mut measured: Vec<Measured> = queries().iter().map(|q| measure(&search, q, runs)).collect();
+        let mut measured: Vec<Measured> =
+            queries().iter().map(|q| measure(&search, q, runs)).collect();
         // One demand's matches (page of 20), and the exhaustive reference.
         let mut times = Vec::new();
         let mut top = Vec::new();
         let mut total = 0;
         for i in 0..runs + 3 {
             let started = Instant::now();
-            let (page, all) = techx::search::matching::for_demand(&mut conn, &search, &demand, Lang::Vi, 0, 20)
-                .unwrap_or_else(|e| panic!("{e}"));
+            let (page, all) =
+                techx::search::matching::for_demand(&mut conn, &search, &demand, Lang::Vi, 0, 20)
+                    .unwrap_or_else(|e| panic!("{e}"));
             if i >= 3 {
                 times.push(started.elapsed());
             }
@@ -278,9 +313,15 @@ fn main() {
             top = page.iter().map(|(l, s)| (l.id, s.score)).collect::<Vec<_>>();
         }
         let (p50, p95) = percentiles(times);
-        measured.push(Measured { name: "demand_match (page of 20, with the database)".into(), matches: total as u64, p50, p95 });
-        let exhaustive = techx::search::matching::for_demand_exhaustive(&mut conn, &search, &demand)
-            .unwrap_or_else(|e| panic!("{e}"));
+        measured.push(Measured {
+            name: "demand_match (page of 20, with the database)".into(),
+            matches: total as u64,
+            p50,
+            p95,
+        });
+        let exhaustive =
+            techx::search::matching::for_demand_exhaustive(&mut conn, &search, &demand)
+                .unwrap_or_else(|e| panic!("{e}"));
         let reference: Vec<_> = exhaustive.iter().take(20).map(|(id, s)| (*id, s.score)).collect();
         let shared = top.iter().filter(|t| reference.contains(t)).count();
         eprintln!(
@@ -295,7 +336,9 @@ fn main() {
         let _ = std::fs::remove_dir_all(&dir);
         results.push((backend, measured));
     }
-    println!("\n{listings} listings, {runs} runs per query (after 3 warm-up runs); engine time in ms (one thread)\n");
+    println!(
+        "\n{listings} listings, {runs} runs per query (after 3 warm-up runs); engine time in ms (one thread)\n"
+    );
     let mut header = String::from("| query |");
     let mut rule = String::from("|---|");
     for (backend, _) in &results {

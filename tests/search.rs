@@ -1,5 +1,7 @@
-//! Listing search on both backends: Vietnamese typed without accents, ranking, every
-//! filter alone and combined, sorting, pagination, snippets and hostile queries.
+//! Search on both backends: Vietnamese typed without accents, with typos or half-typed,
+//! ranking, every filter alone and combined, facets, sorting, pagination, snippets, hostile
+//! queries; the index following every change, in this process and in others, and surviving
+//! deletion, corruption and a kill -9.
 
 mod common;
 
@@ -363,5 +365,386 @@ backend_tests! {
         assert_eq!(first(&c, &ctx.get(&format!("/api/v1/technologies?q={}", url_encode("\"đạo ôn\" NEAR(lúa)"))).await.ok()), 'B');
         // The database is intact.
         assert_eq!(ctx.get("/api/v1/technologies").await.ok()["total"], 5);
+    }
+}
+
+/// A realistic catalogue: (key, title, summary, description).
+const CATALOGUE: &[(&str, &str, &str, &str)] = &[
+    (
+        "wastewater",
+        "Xử lý nước thải chăn nuôi bằng công nghệ sinh học",
+        "Hệ thống xử lý nước thải trại lợn quy mô vừa.",
+        "Bể biogas kết hợp lọc sinh học, nước đầu ra đạt quy chuẩn.",
+    ),
+    (
+        "vaccine",
+        "Vắc xin phòng bệnh gan thận mủ trên cá tra",
+        "Vắc xin bất hoạt dạng tiêm cho cá tra giống.",
+        "Tỷ lệ bảo hộ trên 80% trong thử nghiệm thực địa.",
+    ),
+    (
+        "tb",
+        "Bộ kit chẩn đoán nhanh bệnh lao",
+        "Phát hiện vi khuẩn lao trong 2 giờ.",
+        "Kỹ thuật LAMP, dùng được tại tuyến huyện.",
+    ),
+    (
+        "brick",
+        "Gạch không nung từ tro xỉ nhiệt điện",
+        "Dây chuyền sản xuất gạch block.",
+        "Tận dụng tro bay và xỉ đáy lò của nhà máy nhiệt điện.",
+    ),
+    (
+        "coffee",
+        "Máy sấy cà phê bằng năng lượng mặt trời",
+        "Máy sấy nông sản tiết kiệm điện.",
+        "Sấy cà phê nhân đạt độ ẩm 12%.",
+    ),
+    (
+        "dryer",
+        "Máy sấy thóc quy mô hộ gia đình",
+        "Sấy lúa sau thu hoạch.",
+        "Công suất 2 tấn mỗi mẻ.",
+    ),
+    (
+        "welding",
+        "Công nghệ hàn laser cho thép không gỉ",
+        "Mối hàn bền, ít biến dạng.",
+        "Ứng dụng trong chế tạo thiết bị thực phẩm.",
+    ),
+    (
+        "hannom",
+        "Số hóa và nhận dạng văn bản Hán Nôm",
+        "Phần mềm nhận dạng chữ Hán Nôm.",
+        "Bảo tồn thư tịch cổ tại các thư viện.",
+    ),
+    (
+        "iot",
+        "Hệ thống internet vạn vật giám sát ao nuôi tôm",
+        "Cảm biến đo oxy hòa tan và pH.",
+        "Cảnh báo qua điện thoại khi chất lượng nước xấu.",
+    ),
+    (
+        "pangasius",
+        "Quy trình nuôi thâm canh",
+        "Tăng năng suất ao nuôi.",
+        "Áp dụng cho cá tra và cá basa ở Đồng bằng sông Cửu Long.",
+    ),
+    (
+        "salt",
+        "Giống lúa chịu mặn OM",
+        "Năng suất ổn định trên đất nhiễm mặn.",
+        "Thích hợp vùng ven biển.",
+    ),
+];
+
+/// Publishes [`CATALOGUE`]; returns (key, id) pairs.
+async fn realistic<S, B>(ctx: &Ctx<S>) -> Vec<(&'static str, String)>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let owner = ctx.signup("ttcn@ctu.edu.vn").await;
+    let moderator = ctx.staff("kiemduyet@sokhcn.gov.vn", PlatformRole::Moderator).await;
+    let org = ctx.create_org(&owner, "Trung tâm Chuyển giao Công nghệ", "research_institute").await
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for (key, title, summary, description) in CATALOGUE {
+        let body = listing(&org, title, summary, description, json!({}));
+        let published = ctx.publish_technology(&owner, &moderator, &body).await;
+        ids.push((*key, published["id"].as_str().unwrap().to_owned()));
+    }
+    ids
+}
+
+/// The keys of a page's listings, in order.
+fn keys(ids: &[(&'static str, String)], page: &Value) -> Vec<&'static str> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let id = item["id"].as_str().unwrap();
+            ids.iter().find(|(_, i)| i == id).map_or("?", |(k, _)| k)
+        })
+        .collect()
+}
+
+backend_tests! {
+    async fn relevance_follows_how_people_type(backend) {
+        let ctx = start(backend).await;
+        let ids = realistic(&ctx).await;
+        let top = |q: &'static str| {
+            let ctx = &ctx;
+            let ids = &ids;
+            async move {
+                let page = ctx.get(&format!("/api/v1/technologies?q={}", url_encode(q))).await.ok();
+                keys(ids, &page)
+            }
+        };
+        // Accent-free, and word order.
+        assert_eq!(top("xu ly nuoc thai chan nuoi").await[0], "wastewater");
+        assert_eq!(top("chan nuoi nuoc thai xu ly").await[0], "wastewater");
+        // One-letter typos, transpositions included ("thia" for "thai", "xim" for "xin").
+        assert_eq!(top("nuoc thia chan nuoi").await[0], "wastewater");
+        assert_eq!(top("vac xim ca tra").await[0], "vaccine");
+        assert_eq!(top("chuan doan lao").await[0], "tb");
+        // A half-typed last word, from its first letter.
+        assert_eq!(top("xu ly nuoc th").await[0], "wastewater");
+        assert_eq!(top("gach khong nu").await[0], "brick");
+        assert_eq!(top("gach k").await[0], "brick");
+        // One word too many: the listing holding the others first, partial matches after.
+        let dryers = top("may say ca phe cong suat lon").await;
+        assert_eq!(dryers[0], "coffee");
+        assert!(dryers.contains(&"dryer"), "{dryers:?}");
+        // Spelling variants (synonyms).
+        assert_eq!(top("vaccine ca tra").await[0], "vaccine");
+        assert_eq!(top("vacxin").await[0], "vaccine");
+        assert_eq!(top("iot nuoi tom").await[0], "iot");
+        // Accents typed are preferred, without losing accent-free matches.
+        let han = top("hàn").await;
+        assert_eq!(han[0], "welding");
+        assert!(han.contains(&"hannom"), "{han:?}");
+        assert_eq!(top("hán").await[0], "hannom");
+        let plain = top("han").await;
+        assert!(plain.contains(&"welding") && plain.contains(&"hannom"), "{plain:?}");
+        // The title outranks the rest: "cá tra" in a title before "cá tra" in a description.
+        let fish = top("ca tra").await;
+        let title = fish.iter().position(|k| *k == "vaccine").unwrap();
+        let body = fish.iter().position(|k| *k == "pangasius").unwrap();
+        assert!(title < body, "{fish:?}");
+    }
+
+    async fn snippets_mark_typo_prefix_and_synonym_matches(backend) {
+        let ctx = start(backend).await;
+        let ids = realistic(&ctx).await;
+        let first = |q: &'static str| {
+            let ctx = &ctx;
+            async move {
+                let page = ctx.get(&format!("/api/v1/technologies?q={}", url_encode(q))).await.ok();
+                page["items"][0]["snippet"].as_str().unwrap_or_default().to_owned()
+            }
+        };
+        assert!(first("nuoc thia").await.contains("<mark>thải</mark>"), "typo");
+        assert!(first("gach khong nu").await.contains("<mark>nung</mark>"), "prefix");
+        assert!(first("vaccine ca tra").await.contains("<mark>Vắc</mark> <mark>xin</mark>"), "synonym");
+        assert_eq!(ids.len(), CATALOGUE.len());
+    }
+
+    async fn facets_count_the_whole_result_as_sql_does(backend) {
+        let ctx = start(backend).await;
+        let c = catalogue(&ctx).await;
+        let page = ctx.get("/api/v1/technologies?facets=province,kind,sector,trl,transfer_form,verified&per_page=1").await.ok();
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "a page of one, counts over all");
+        let mut conn = ctx.db.connect();
+        use diesel::prelude::*;
+        use techx::db::schema::technologies::dsl as t;
+        let rows: Vec<(String, String)> = t::technologies
+            .filter(t::status.eq("published"))
+            .select((t::province, t::kind))
+            .load(&mut conn)
+            .unwrap();
+        let count = |f: &dyn Fn(&(String, String)) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
+        for province in ["thanh-hoa", "nghe-an", "ca-mau", "ha-noi"] {
+            assert_eq!(page["facets"]["province"][province], count(&|r| r.0 == province), "{province}");
+        }
+        for kind in ["technology", "equipment", "research_result"] {
+            assert_eq!(page["facets"]["kind"][kind], count(&|r| r.1 == kind), "{kind}");
+        }
+        // A field counts its sub-fields' listings (2.8 and 2.3 under 2).
+        assert_eq!(page["facets"]["sector"]["2"], 2);
+        assert_eq!(page["facets"]["sector"]["2.8"], 1);
+        assert_eq!(page["facets"]["trl"]["9"], 1);
+        assert_eq!(page["facets"]["verified"]["true"], 3);
+        assert_eq!(page["total"], 5);
+        // With text and a filter, over the matches only.
+        let page = ctx.get("/api/v1/technologies?q=lua&facets=province&province=ca-mau").await.ok();
+        assert_eq!(page["facets"]["province"], json!({"ca-mau": page["total"]}));
+        // Unknown names are refused, naming the parameter.
+        ctx.get("/api/v1/technologies?facets=province,color").await.invalid_field("facets");
+        ctx.get("/api/v1/demands?facets=kind").await.invalid_field("facets");
+        assert_eq!(c.ids.len(), 5);
+    }
+
+    async fn the_index_follows_every_change_on_the_next_request(backend) {
+        let ctx = start(backend).await;
+        let owner = ctx.signup("vien@ibt.ac.vn").await;
+        let moderator = ctx.staff("kiemduyet@sokhcn.gov.vn", PlatformRole::Moderator).await;
+        let org = ctx.create_org(&owner, "Viện Thủy sản", "research_institute").await["id"].as_str().unwrap().to_owned();
+        let found = |q: &'static str| {
+            let ctx = &ctx;
+            async move { ctx.get(&format!("/api/v1/technologies?q={}", url_encode(q))).await.ok()["total"].as_u64().unwrap() }
+        };
+        let body = listing(&org, "Vắc xin cá tra", "Tiêm cho cá giống.", "Bất hoạt.", json!({}));
+        let draft = ctx.create_technology(&owner.access, &body).await;
+        let pending = ctx.listing_action(&draft, "submit", &owner.access, None).await.ok();
+        assert_eq!(found("vac xin ca tra").await, 0, "not public before approval");
+        let approve = json!({"decision": "approve"});
+        let published = ctx.listing_action(&pending, "review", &moderator.access, Some(&approve)).await.ok();
+        assert_eq!(found("vac xin ca tra").await, 1, "found on the very next request");
+        // Edited back to review: gone until approved again.
+        let uri = format!("/api/v1/technologies/{}", published["id"].as_str().unwrap());
+        let edited = ctx.send(actix_web::http::Method::PATCH, &uri, Some(&owner.access), Some(&etag_of(&published)), Some(&json!({"title": "Vắc xin cá tra thế hệ mới"}))).await.ok();
+        assert_eq!(edited["status"], "pending_review");
+        assert_eq!(found("vac xin ca tra").await, 0);
+        let republished = ctx.listing_action(&edited, "review", &moderator.access, Some(&approve)).await.ok();
+        assert_eq!(found("the he moi").await, 1, "the new text");
+        // Verification of the organisation is a filter: followed too.
+        assert_eq!(ctx.get("/api/v1/technologies?verified_only=true").await.ok()["total"], 0);
+        ctx.post_as(&format!("/api/v1/organizations/{org}/verification"), &moderator.access, &json!({"status": "verified"})).await.ok();
+        assert_eq!(ctx.get("/api/v1/technologies?verified_only=true").await.ok()["total"], 1);
+        // Archived: gone.
+        ctx.listing_action(&republished, "archive", &owner.access, None).await.ok();
+        assert_eq!(found("vac xin ca tra").await, 0);
+        // Expired by the background job (no request): gone once the feed is applied.
+        let other = ctx.publish_technology(&owner, &moderator, &listing(&org, "Máy sấy cà phê", "Sấy.", "Nhanh.", json!({}))).await;
+        assert_eq!(found("may say ca phe").await, 1);
+        let later = techx::db::types::now() + chrono::Duration::days(400);
+        techx::store::technologies::run_expiry(&mut ctx.db.connect(), later, 365).unwrap();
+        ctx.state.search.sync(&mut ctx.db.connect()).unwrap();
+        assert_eq!(found("may say ca phe").await, 0, "{}", other["id"]);
+    }
+
+    async fn a_deleted_index_is_rebuilt_with_the_same_results(backend) {
+        let ctx = start(backend).await;
+        let ids = realistic(&ctx).await;
+        let queries = ["xu ly nuoc thai", "vac xim ca tra", "may say", "han"];
+        let mut before = Vec::new();
+        for q in queries {
+            before.push(ctx.get(&format!("/api/v1/technologies?q={}&facets=kind", url_encode(q))).await.ok());
+        }
+        // Another index of the same database, in a folder deleted under it and rebuilt.
+        let dir = ctx.db.search_dir.with_file_name("second-index");
+        let search = techx::search::Search::open(Some(&dir)).unwrap();
+        search.catch_up(&mut ctx.db.connect()).unwrap();
+        let position = search.position();
+        drop(search);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let search = techx::search::Search::open(Some(&dir)).unwrap();
+        assert!(!search.is_ready());
+        search.catch_up(&mut ctx.db.connect()).unwrap();
+        assert!(search.position() >= position.saturating_sub(1_000));
+        for (q, expected) in queries.iter().zip(before) {
+            let text = techx::domain::search::SearchQuery::parse(q);
+            let filters = techx::search::Filters::default();
+            let found = search
+                .find(&techx::search::Request {
+                    doc_type: techx::search::DocType::Technology,
+                    text: text.as_ref(),
+                    filters: &filters,
+                    order: techx::search::Order::Relevance,
+                    offset: 0,
+                    limit: 20,
+                    facets: &[techx::search::FacetName::Kind],
+                })
+                .unwrap();
+            let got: Vec<String> = found.ids.iter().map(|id| id.to_string()).collect();
+            let want: Vec<String> = expected["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+            assert_eq!(got, want, "{q}");
+            assert_eq!(found.total, expected["total"].as_u64().unwrap(), "{q}");
+            assert_eq!(serde_json::to_value(&found.facets).unwrap(), expected["facets"], "{q}");
+        }
+        // A corrupt index is rebuilt too.
+        std::fs::write(dir.join("meta.json"), b"{not json").unwrap();
+        let search = techx::search::Search::open(Some(&dir)).unwrap();
+        search.catch_up(&mut ctx.db.connect()).unwrap();
+        assert_eq!(ids.len(), CATALOGUE.len());
+    }
+
+    async fn hostile_queries_never_fail(backend) {
+        let ctx = start(backend).await;
+        realistic(&ctx).await;
+        let twelve = "cong nghe xu ly nuoc thia chan nuoi sinh hoc vac xim ca tr gach k";
+        for q in [
+            "\u{0}lúa", "\u{200f}نحن\u{200e} lúa", "a\u{301}\u{301}\u{301}", "title:vaccine^10", "body:*", "lua~2",
+            "\"unbalanced", "+-&&||!(){}[]^\"~*?:\\/", twelve, "e\u{301}\u{302}\u{303}\u{304}",
+        ] {
+            let res = ctx.get(&format!("/api/v1/technologies?q={}&facets=sector,province,kind", url_encode(q))).await;
+            assert_eq!(res.status, 200, "{q:?}: {}", res.text());
+        }
+        // Invalid UTF-8 in the query string: read leniently (replacement characters), never a 5xx.
+        let res = ctx.get(&format!("/api/v1/technologies?q=%ff%fe%20{}", url_encode("lúa"))).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        // Paging deeper than the engine ranks: 400 naming the page.
+        ctx.get("/api/v1/technologies?q=lua&page=200&per_page=100").await.invalid_field("page");
+    }
+}
+
+/// Waits until `server` says it is ready (its search index caught up).
+fn wait_ready(server: &common::net::ServerProcess, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while server.request("GET", "/readyz", &[], None).status != 200 {
+        assert!(std::time::Instant::now() < deadline, "not ready: {}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+backend_tests! {
+    async fn another_process_finds_a_change_within_two_seconds(backend) {
+        let ctx = start(backend).await;
+        let ids = realistic(&ctx).await;
+        let other = common::net::ServerProcess::start(&ctx.db.url, &[]);
+        wait_ready(&other, std::time::Duration::from_secs(30));
+        let total = |q: &str| other.request("GET", &format!("/api/v1/technologies?q={}", url_encode(q)), &[], None).json()["total"].as_u64().unwrap();
+        assert_eq!(total("gach khong nung"), total("gach khong nung"), "stable");
+        let before = other.request("GET", "/api/v1/technologies", &[], None).json()["total"].as_u64().unwrap();
+        assert_eq!(before, ids.len() as u64);
+        // A listing approved in this process, looked for in the other.
+        let owner = ctx.signup("moi@vien.vn").await;
+        let moderator = ctx.staff("kd2@sokhcn.gov.vn", PlatformRole::Moderator).await;
+        let org = ctx.create_org(&owner, "Viện Vật liệu", "research_institute").await["id"].as_str().unwrap().to_owned();
+        let published = ctx.publish_technology(&owner, &moderator, &listing(&org, "Sơn chống hà cho tàu biển", "Sơn.", "Bền.", json!({}))).await;
+        let committed = std::time::Instant::now();
+        loop {
+            let page = other.request("GET", &format!("/api/v1/technologies?q={}", url_encode("son chong ha tau bien")), &[], None).json();
+            if page["items"][0]["id"] == published["id"] {
+                break;
+            }
+            assert!(committed.elapsed() < std::time::Duration::from_secs(2), "not seen within 2 s");
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        assert_eq!(other.request("GET", "/api/v1/technologies", &[], None).json()["total"], before + 1);
+    }
+
+    async fn a_kill_during_indexing_leaves_nothing_missing_or_twice(backend) {
+        let ctx = start(backend).await;
+        let options = techx::seed::synthetic::Options {
+            technologies: 1_500,
+            demands: 100,
+            deals: 0,
+            organizations: 12,
+            batch: 500,
+            seed: 7,
+        };
+        techx::seed::synthetic::run(&mut ctx.db.connect(), &options, false).unwrap();
+        let dir = ctx.db.search_dir.with_file_name("process-index");
+        let dir_env = dir.display().to_string();
+        let env = [("TECHX_SEARCH_DIR", dir_env.as_str())];
+        // Killed while it rebuilds (or right after): nothing half-committed may count.
+        for delay in [50, 400] {
+            let mut server = common::net::ServerProcess::start(&ctx.db.url, &env);
+            std::thread::sleep(std::time::Duration::from_millis(delay));
+            server.child.kill().unwrap();
+            server.child.wait().unwrap();
+        }
+        // Changes while no process follows the feed.
+        let owner = ctx.signup("moi@vien.vn").await;
+        let moderator = ctx.staff("kd2@sokhcn.gov.vn", PlatformRole::Moderator).await;
+        let org = ctx.create_org(&owner, "Viện Vật liệu", "research_institute").await["id"].as_str().unwrap().to_owned();
+        ctx.publish_technology(&owner, &moderator, &listing(&org, "Sơn chống hà cho tàu biển", "Sơn.", "Bền.", json!({}))).await;
+        let server = common::net::ServerProcess::start(&ctx.db.url, &env);
+        wait_ready(&server, std::time::Duration::from_secs(60));
+        use diesel::prelude::*;
+        use techx::db::schema::technologies::dsl as t;
+        let published: i64 = t::technologies.filter(t::status.eq("published")).count().get_result(&mut ctx.db.connect()).unwrap();
+        let page = server.request("GET", "/api/v1/technologies?per_page=1&facets=kind", &[], None).json();
+        assert_eq!(page["total"], published, "every published listing once");
+        let by_kind: u64 = page["facets"]["kind"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(by_kind, published as u64);
+        let found = server.request("GET", &format!("/api/v1/technologies?q={}", url_encode("son chong ha")), &[], None).json();
+        assert_eq!(found["items"][0]["title"], "Sơn chống hà cho tàu biển");
     }
 }

@@ -20,7 +20,7 @@ backend_tests! {
     async fn demo_loads_once_and_its_accounts_work(backend) {
         let ctx = start(backend).await;
         let mut conn = ctx.db.connect();
-        let credentials = match demo::load(&mut conn, settings()).unwrap() {
+        let credentials = match demo::load(&mut conn, settings(), &ctx.state.search).unwrap() {
             demo::LoadOutcome::Loaded(c) => c,
             other => panic!("expected a load, got {other:?}"),
         };
@@ -96,7 +96,7 @@ backend_tests! {
 
         // A second run writes nothing and shows no password.
         let before = seed::counts(&mut conn).unwrap();
-        let again = demo::load(&mut conn, settings()).unwrap();
+        let again = demo::load(&mut conn, settings(), &ctx.state.search).unwrap();
         assert!(matches!(again, demo::LoadOutcome::AlreadyLoaded));
         assert!(!seed::describe_demo(&again).contains(&farm.password));
         assert_eq!(seed::counts(&mut conn).unwrap(), before);

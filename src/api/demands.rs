@@ -11,6 +11,7 @@ use crate::api::common::{
     Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
 };
 use crate::api::extract::{Json, LangParam, Path, Query, RequestLang};
+use crate::api::search::{self as api_search, SearchPage};
 use crate::api::technologies::{
     IF_MATCH_DOC, OwnerDto, ReviewDecision, ReviewRequest, TechnologySummaryDto, check_code,
     invalid_transition_of, present_field, summary as technology_summary,
@@ -26,12 +27,11 @@ use crate::domain::demand::{self, Budget, DemandContent, ProposalStatus};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{self, Money, Status, Transition};
 use crate::domain::matching::{Contribution, Scored};
-use crate::api::search::{self as api_search, SearchPage};
 use crate::domain::search::{self, Highlight, SearchQuery};
-use crate::search::matching::{for_demand, for_technology};
-use crate::search::{DocType, FacetName, Filters, Order};
 use crate::domain::taxonomy;
 use crate::error::ApiError;
+use crate::search::matching::{for_demand, for_technology};
+use crate::search::{DocType, FacetName, Filters, Order};
 use crate::state::AppState;
 use crate::store::demands::{self as store, Demand, Filter, NewProposal, Proposal};
 use crate::store::{idempotency, matches, technologies};
@@ -439,10 +439,18 @@ pub async fn search_demands(
             organization_id,
             visible_organization_only,
         };
-        let (items, total) =
-            state.db.run(move |conn| store::search(conn, &filter, page.offset(), page.limit())).await?;
+        let (items, total) = state
+            .db
+            .run(move |conn| store::search(conn, &filter, page.offset(), page.limit()))
+            .await?;
         let items = items.iter().map(|d| summary(actor.as_ref(), d, None)).collect();
-        return Ok(HttpResponse::Ok().json(SearchPage { items, page: page.page, per_page: page.per_page, total, facets: None }));
+        return Ok(HttpResponse::Ok().json(SearchPage {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+            facets: None,
+        }));
     }
     let filters = Filters {
         sector: p.sector,
@@ -452,8 +460,9 @@ pub async fn search_demands(
         ..Filters::default()
     };
     let with_text = text.is_some();
-    let hits = api_search::find(&state, DocType::Demand, text, filters, Order::Relevance, page, facets)
-        .await?;
+    let hits =
+        api_search::find(&state, DocType::Demand, text, filters, Order::Relevance, page, facets)
+            .await?;
     let ids = hits.ids.clone();
     let mut items = state.db.run(move |conn| store::load(conn, &ids)).await?;
     items.sort_by_key(|d| hits.ids.iter().position(|id| *id == d.id));

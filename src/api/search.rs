@@ -106,8 +106,10 @@ pub async fn find(
 pub async fn apply_own_changes(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>, actix_web::Error>
-{
+) -> Result<
+    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
+    actix_web::Error,
+> {
     let writes = !req.method().is_safe();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let response = next.call(req).await?;

@@ -11,6 +11,7 @@ use crate::api::common::{
     Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
 };
 use crate::api::extract::{Json, Path, Query};
+use crate::api::search::{self as api_search, SearchPage};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::{Auth, MaybeAuth};
@@ -22,11 +23,10 @@ use crate::domain::listing::{
     self, ContactVisibility, Content, FundingLevel, IpRecord, Kind, Price, Research, RightsStatus,
     Status, TransferOffer, Transition,
 };
-use crate::api::search::{self as api_search, SearchPage};
 use crate::domain::search::{self, Highlight, SearchQuery};
-use crate::search::{DocType, FacetName, Filters, Order};
 use crate::domain::taxonomy;
 use crate::error::ApiError;
+use crate::search::{DocType, FacetName, Filters, Order};
 use crate::state::AppState;
 use crate::store::technologies::{self as store, Filter, Listing, Sort};
 use crate::store::{idempotency, organizations, users};
@@ -634,7 +634,13 @@ pub async fn search_technologies(
             .run(move |conn| store::search(conn, &filter, sort, page.offset(), page.limit()))
             .await?;
         let items = items.iter().map(|l| summary(l, None)).collect();
-        return Ok(HttpResponse::Ok().json(SearchPage { items, page: page.page, per_page: page.per_page, total, facets: None }));
+        return Ok(HttpResponse::Ok().json(SearchPage {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total,
+            facets: None,
+        }));
     }
     let filters = Filters {
         kind: p.kind.map(|k| k.as_str().to_owned()),
@@ -968,7 +974,9 @@ pub async fn review_technology(
                 _ => {
                     let published = store::approve(conn, listing, actor.user_id, validity)?;
                     // Standing matches, in the publication's transaction.
-                    crate::search::matching::notify_for_technology(conn, &search, &published, threshold)?;
+                    crate::search::matching::notify_for_technology(
+                        conn, &search, &published, threshold,
+                    )?;
                     published
                 }
             };

@@ -197,15 +197,13 @@ fn location(offer: &Offer, need: &Need) -> Judgement {
     }
 }
 
-/// Text relevance (0–1) from which the other criteria count in full; below it they count in
-/// proportion. Without it, TRL, price and transfer form alone (about 45 points) would carry
-/// a listing whose text barely relates to the demand (a salt-tolerant rice variety scored
-/// 59 against a pig-farm wastewater demand).
-pub const RELEVANCE_GATE: f64 = 0.5;
-
+/// The other criteria count in proportion to the text relevance (0–1): without that, TRL,
+/// price and transfer form alone (about 45 points) carried a listing whose text barely
+/// relates to the demand (a salt-tolerant rice variety scored 59 against a pig-farm
+/// wastewater demand). It also bounds what a weaker text match can reach, which lets
+/// matching stop taking candidates once no weaker one can overtake the best it holds.
 fn gate(text_relevance: f64) -> f64 {
-    let r = if text_relevance.is_finite() { text_relevance.clamp(0.0, 1.0) } else { 0.0 };
-    (r / RELEVANCE_GATE).min(1.0)
+    if text_relevance.is_finite() { text_relevance.clamp(0.0, 1.0) } else { 0.0 }
 }
 
 /// The highest score any candidate with at most this text relevance can reach: a matcher
@@ -217,7 +215,7 @@ pub fn best_possible(text_relevance: f64) -> u8 {
 }
 
 /// Scores `offer` for `need`. `text_relevance` is the engine's rank normalised to 0–1; the
-/// other criteria are scaled by [`RELEVANCE_GATE`].
+/// other criteria are scaled by it.
 pub fn score(offer: &Offer, need: &Need, text_relevance: f64, lang: Lang) -> Scored {
     let gated = gate(text_relevance);
     let mut total = 0.0;
@@ -309,12 +307,28 @@ mod tests {
             province: Some("nghe-an".into()),
             ..Default::default()
         };
-        let s = score(&offer, &need, 0.5, Lang::En);
+        let s = score(&offer, &need, 1.0, Lang::En);
         let points: Vec<f64> = s.contributions.iter().map(|c| c.points).collect();
-        // text 15, same field 12.5, TRL two below → 7.5, price unknown 5, no form wanted 10,
+        // text 30, same field 12.5, TRL two below → 7.5, price unknown 5, no form wanted 10,
         // same region (north central) 5.
-        assert_eq!(points, [15.0, 12.5, 7.5, 5.0, 10.0, 5.0]);
-        assert_eq!(s.score, 55);
+        assert_eq!(points, [30.0, 12.5, 7.5, 5.0, 10.0, 5.0]);
+        assert_eq!(s.score, 70);
+        // Half as relevant a text: every criterion counts half.
+        let half = score(&offer, &need, 0.5, Lang::En);
+        let points: Vec<f64> = half.contributions.iter().map(|c| c.points).collect();
+        assert_eq!(points, [15.0, 6.3, 3.8, 2.5, 5.0, 2.5]);
+        assert_eq!(half.score, 35);
+    }
+
+    #[test]
+    fn no_candidate_scores_above_its_bound() {
+        let need = Need { sectors: vec!["4.1".into()], ..Default::default() };
+        let offer = Offer { sectors: vec!["4.1".into()], ..Default::default() };
+        for r in [0.0, 0.1, 0.33, 0.5, 0.9, 1.0] {
+            assert!(score(&offer, &need, r, Lang::En).score <= best_possible(r), "{r}");
+        }
+        assert_eq!(best_possible(1.0), 100);
+        assert_eq!(best_possible(0.2), 20);
     }
 
     fn arb_money() -> impl Strategy<Value = Option<Money>> {

@@ -357,4 +357,147 @@ fn escape_html(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn q(raw: &str) -> Option<SearchQuery> {
+        SearchQuery::parse(raw)
+    }
+
+    #[test]
+    fn analysis_folds_keeps_accents_and_pairs_within_a_part() {
+        let a = analyse(&["Xử lý nước thải", "Hàn laser"]);
+        assert_eq!(a.folded, "xu ly nuoc thai han laser");
+        assert_eq!(a.accented, "xử lý nước thải hàn laser");
+        assert_eq!(a.pairs, "xu_ly ly_nuoc nuoc_thai han_laser", "no pair across parts");
+        let decomposed: String = "Nông nghiệp".nfd().collect();
+        assert_eq!(analyse(&[&decomposed]).accented, "nông nghiệp", "NFC first");
+        assert_eq!(
+            index_text(&["Công nghệ 4.0 — IoT", "Đắk Lắk; H5N1"]),
+            "cong nghe 4 0 iot dak lak h5n1"
+        );
+    }
+
+    #[test]
+    fn queries_keep_words_their_accents_and_whether_the_last_is_finished() {
+        let query = q("Công nghệ  sinh HỌC").unwrap();
+        assert_eq!(query.terms(), ["cong", "nghe", "sinh", "hoc"]);
+        assert_eq!(query.words()[0].accented.as_deref(), Some("công"));
+        assert!(query.prefix_last(), "still typing the last word");
+        assert!(!q("xu ly nuoc thai ").unwrap().prefix_last(), "a space ends it");
+        assert_eq!(q("han").unwrap().words()[0].accented, None, "typed without accents");
+        assert!(!SearchQuery::exact("Xử lý nước thải").unwrap().prefix_last());
+    }
+
+    #[test]
+    fn synonyms_are_found_in_queries() {
+        let query = q("vac xin ca tra").unwrap();
+        assert_eq!(query.synonyms().len(), 1);
+        assert_eq!((query.synonyms()[0].start, query.synonyms()[0].len), (0, 2));
+        assert!(query.synonyms()[0].alternatives.contains(&vec!["vaccine".to_owned()]));
+        assert!(SearchQuery::exact("vac xin").unwrap().synonyms().is_empty());
+    }
+
+    #[test]
+    fn typo_budget_grows_with_length() {
+        assert_eq!(typo_budget("ca"), 0);
+        assert_eq!(typo_budget("xim"), 1);
+        assert_eq!(typo_budget("nghiep"), 1);
+        assert_eq!(typo_budget("vaccination"), 2);
+    }
+
+    #[test]
+    fn hostile_queries_become_plain_words_or_nothing() {
+        for raw in ["", "   ", "!!!", "\"", "*", "-", ":", "()", "\"*:-()^~{}[]", "'", "\u{301}"] {
+            assert_eq!(q(raw), None, "{raw:?}");
+        }
+        let cases: &[(&str, &[&str])] = &[
+            ("NEAR(a b)", &["near", "a", "b"]),
+            ("title:vaccine^10", &["title", "vaccine", "10"]),
+            ("lúa* -gạo", &["lua", "gao"]),
+            ("x'); DROP TABLE technologies;--", &["x", "drop", "table", "technologies"]),
+        ];
+        for (raw, terms) in cases {
+            assert_eq!(q(raw).unwrap().terms(), *terms, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn long_queries_are_capped() {
+        let huge = "nông ".repeat(2_000) + &"x".repeat(10_000);
+        assert_eq!(q(&huge).unwrap().terms(), ["nong"], "repeats collapse, the tail is not read");
+        let many: String = (0..50).map(|i| format!("w{i} ")).collect();
+        assert_eq!(q(&many).unwrap().terms().len(), MAX_TERMS);
+        assert_eq!(q(&"a".repeat(500)).unwrap().terms()[0].len(), MAX_TERM_CHARS);
+        assert_eq!(q(&"ệ".repeat(1_000)).unwrap().terms()[0], "e".repeat(MAX_TERM_CHARS));
+    }
+
+    #[test]
+    fn any_input_yields_safe_terms() {
+        let alphabet = [
+            "a", "Đ", "ệ", "1", " ", "\"", "'", "*", ":", "(", ")", "-", "^", "\\", "NEAR", "&",
+            "|", "!", "<", ">", "\u{301}", "\u{0}", "😀", "\n", "\u{200f}",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..5_000 {
+            let mut raw = String::new();
+            for _ in 0..(seed % 12) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                raw.push_str(alphabet[(seed % alphabet.len() as u64) as usize]);
+            }
+            if let Some(query) = q(&raw) {
+                assert!(!query.terms().is_empty() && query.terms().len() <= MAX_TERMS);
+                for term in query.terms() {
+                    assert!(term.chars().all(char::is_alphanumeric), "{raw:?} -> {term:?}");
+                }
+            }
+        }
+    }
+
+    fn marks(terms: &[&str]) -> Highlight {
+        Highlight::new(terms.iter().map(|t| (*t).to_owned()))
+    }
+
+    #[test]
+    fn snippets_mark_matches_in_the_original_text() {
+        let text = "Chế phẩm sinh học dùng để điều trị bệnh đạo ôn trên lúa.";
+        assert_eq!(
+            snippet(text, &marks(&["dieu", "tri"]), SNIPPET_CHARS).unwrap(),
+            "Chế phẩm sinh học dùng để <mark>điều</mark> <mark>trị</mark> bệnh đạo ôn trên lúa."
+        );
+        assert_eq!(snippet("Không liên quan", &marks(&["dieu"]), SNIPPET_CHARS), None);
+    }
+
+    #[test]
+    fn the_best_snippet_covers_the_most_words() {
+        let words = marks(&["cong", "nghe", "sinh", "hoc"]);
+        let texts = ["Không khớp.", "Chủng vi sinh vật bản địa.", "Công nghệ sinh học xử lý rơm"];
+        assert_eq!(
+            best_snippet(texts, &words, SNIPPET_CHARS).unwrap(),
+            "<mark>Công</mark> <mark>nghệ</mark> <mark>sinh</mark> <mark>học</mark> xử lý rơm"
+        );
+        assert_eq!(
+            best_snippet(["sinh sinh sinh", "công nghệ"], &words, 50).unwrap(),
+            "<mark>công</mark> <mark>nghệ</mark>",
+            "repeating one word does not count as covering more"
+        );
+    }
+
+    #[test]
+    fn snippets_are_cut_around_the_first_match_and_escaped() {
+        let text = format!(
+            "{} <b>Vaccine</b> & \"an toàn\"\n\n cho gia cầm. {}",
+            "Mở đầu dài dòng. ".repeat(20),
+            "Phần sau. ".repeat(40)
+        );
+        let s = snippet(&text, &marks(&["vaccine"]), 80).unwrap();
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(
+            s.contains(
+                "&lt;b&gt;<mark>Vaccine</mark>&lt;/b&gt; &amp; &quot;an toàn&quot; cho gia cầm."
+            ),
+            "{s}"
+        );
+        assert!(!s.contains('\n'));
+    }
 }

@@ -19,7 +19,11 @@ pub const GROUPS: &[&[&str]] = &[
 ];
 
 fn syllables(phrase: &str) -> Vec<String> {
-    fold(phrase).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned).collect()
+    fold(phrase)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The phrases of `words` (folded query words) that belong to a group: `(start, len,
@@ -48,11 +52,8 @@ pub fn find(words: &[String]) -> Vec<(usize, usize, Vec<Vec<String>>)> {
         }
         covered[start..start + len].iter_mut().for_each(|c| *c = true);
         let own = &words[start..start + len];
-        let alternatives: Vec<Vec<String>> = GROUPS[group]
-            .iter()
-            .map(|p| syllables(p))
-            .filter(|p| p[..] != own[..])
-            .collect();
+        let alternatives: Vec<Vec<String>> =
+            GROUPS[group].iter().map(|p| syllables(p)).filter(|p| p[..] != own[..]).collect();
         found.push((start, len, alternatives));
     }
     found.sort_by_key(|f| f.0);

@@ -83,7 +83,9 @@ impl Search {
             let ids = search_feed::published_technologies(conn, after, BATCH)?;
             let Some(last) = ids.last().copied() else { break };
             for listing in technologies::load(conn, &ids)? {
-                w.writer.add_document(self.fields.technology(&listing)).map_err(SearchError::from)?;
+                w.writer
+                    .add_document(self.fields.technology(&listing))
+                    .map_err(SearchError::from)?;
                 count += 1;
             }
             after = Some(last);
@@ -103,7 +105,11 @@ impl Search {
         w.position.gaps.clear();
         self.commit(&mut w)?;
         w.needs_rebuild = false;
-        tracing::info!(documents = count, seconds = started.elapsed().as_secs_f64(), "search index: rebuilt");
+        tracing::info!(
+            documents = count,
+            seconds = started.elapsed().as_secs_f64(),
+            "search index: rebuilt"
+        );
         Ok(count)
     }
 
@@ -134,7 +140,9 @@ impl Search {
             }
             for listing in technologies::load(conn, chunk)? {
                 if listing.status.is_public() {
-                    w.writer.add_document(self.fields.technology(&listing)).map_err(SearchError::from)?;
+                    w.writer
+                        .add_document(self.fields.technology(&listing))
+                        .map_err(SearchError::from)?;
                 }
             }
         }
@@ -145,7 +153,9 @@ impl Search {
             }
             for demand in demands::load(conn, chunk)? {
                 if demand.status.is_public() {
-                    w.writer.add_document(self.fields.demand(&demand)).map_err(SearchError::from)?;
+                    w.writer
+                        .add_document(self.fields.demand(&demand))
+                        .map_err(SearchError::from)?;
                 }
             }
         }

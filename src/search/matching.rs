@@ -29,31 +29,52 @@ fn money(c: &Criteria) -> Option<Money> {
 
 fn offer(c: Criteria) -> Offer {
     let price = money(&c);
-    Offer { sectors: c.sectors, trl: c.trl, price, transfer_forms: c.transfer_forms, province: c.province }
+    Offer {
+        sectors: c.sectors,
+        trl: c.trl,
+        price,
+        transfer_forms: c.transfer_forms,
+        province: c.province,
+    }
 }
 
 fn need(c: Criteria) -> Need {
     let budget = money(&c);
-    Need { sectors: c.sectors, trl_min: c.trl, budget, transfer_forms: c.transfer_forms, province: c.province }
+    Need {
+        sectors: c.sectors,
+        trl_min: c.trl,
+        budget,
+        transfer_forms: c.transfer_forms,
+        province: c.province,
+    }
+}
+
+/// Where candidates come from: the other side's documents sharing a word with `text`, with
+/// `filters`, leaving out `dismissed` ones.
+struct Pool<'a> {
+    doc_type: DocType,
+    text: &'a SearchQuery,
+    filters: &'a Filters,
+    dismissed: &'a [Id],
 }
 
 /// Scored candidates, best first (ties by id), complete down to rank `wanted` — or down to
-/// score `floor` when given — and how many candidates share a word in all.
+/// score `floor` when given.
 fn ranked(
     search: &Search,
-    doc_type: DocType,
-    text: &SearchQuery,
-    filters: &Filters,
-    dismissed: &[Id],
+    pool: &Pool<'_>,
     wanted: usize,
     floor: Option<u8>,
     score: impl Fn(Criteria, f64) -> Scored,
 ) -> Result<Vec<(Id, Scored)>, ApiError> {
+    let (doc_type, text, filters, dismissed) =
+        (pool.doc_type, pool.text, pool.filters, pool.dismissed);
     let mut limit = FIRST_ROUND.max(wanted);
     loop {
         let candidates: Vec<Candidate> = search.candidates(doc_type, text, filters, limit)?;
         let best = candidates.first().map_or(0.0, |c| f64::from(c.relevance));
-        let relevance = |c: &Candidate| if best > 0.0 { f64::from(c.relevance) / best } else { 0.0 };
+        let relevance =
+            |c: &Candidate| if best > 0.0 { f64::from(c.relevance) / best } else { 0.0 };
         let mut scored: Vec<(Id, Scored)> = candidates
             .iter()
             .filter(|c| !dismissed.contains(&c.id))
@@ -93,11 +114,7 @@ pub fn for_demand(
     let ids: Vec<Id> = page.iter().map(|(id, _)| *id).collect();
     let mut listings = technologies::load(conn, &ids)?;
     listings.sort_by_key(|l| ids.iter().position(|id| *id == l.id));
-    let found = listings
-        .into_iter()
-        .zip(page)
-        .map(|(l, (_, s))| (l, s))
-        .collect();
+    let found = listings.into_iter().zip(page).map(|(l, (_, s))| (l, s)).collect();
     Ok((found, total))
 }
 
@@ -112,12 +129,17 @@ fn demand_candidates(
     let Some(text) = SearchQuery::exact(&demand.content.match_text()) else {
         return Ok(Vec::new());
     };
-    let filters = Filters { exclude_organization: Some(demand.organization_id), ..Filters::default() };
+    let filters =
+        Filters { exclude_organization: Some(demand.organization_id), ..Filters::default() };
     let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
     let need = demand.content.need();
-    ranked(search, DocType::Technology, &text, &filters, &dismissed, wanted, floor, |c, r| {
-        matching::score(&offer(c), &need, r, lang)
-    })
+    let pool = Pool {
+        doc_type: DocType::Technology,
+        text: &text,
+        filters: &filters,
+        dismissed: &dismissed,
+    };
+    ranked(search, &pool, wanted, floor, |c, r| matching::score(&offer(c), &need, r, lang))
 }
 
 /// Published demands matching `listing`, as [`for_demand`].
@@ -149,12 +171,13 @@ fn technology_candidates(
     let Some(text) = SearchQuery::exact(&listing.content.match_text()) else {
         return Ok(Vec::new());
     };
-    let filters = Filters { exclude_organization: Some(listing.organization_id), ..Filters::default() };
+    let filters =
+        Filters { exclude_organization: Some(listing.organization_id), ..Filters::default() };
     let dismissed = matches::dismissed(conn, false, listing.id, listing.organization_id)?;
     let offer = listing.content.offer();
-    ranked(search, DocType::Demand, &text, &filters, &dismissed, wanted, floor, |c, r| {
-        matching::score(&offer, &need(c), r, lang)
-    })
+    let pool =
+        Pool { doc_type: DocType::Demand, text: &text, filters: &filters, dismissed: &dismissed };
+    ranked(search, &pool, wanted, floor, |c, r| matching::score(&offer, &need(c), r, lang))
 }
 
 /// Standing matches of a newly published technology: every demand scoring at least
@@ -166,7 +189,8 @@ pub fn notify_for_technology(
     threshold: u8,
 ) -> Result<usize, ApiError> {
     let scored = technology_candidates(conn, search, listing, Lang::default(), 0, Some(threshold))?;
-    let ids: Vec<Id> = scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| *id).collect();
+    let ids: Vec<Id> =
+        scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| *id).collect();
     let mut sent = 0;
     for demand in demands::load(conn, &ids)? {
         let score = scored.iter().find(|(id, _)| *id == demand.id).map_or(0, |(_, s)| s.score);
@@ -185,7 +209,8 @@ pub fn notify_for_demand(
     threshold: u8,
 ) -> Result<usize, ApiError> {
     let scored = demand_candidates(conn, search, demand, Lang::default(), 0, Some(threshold))?;
-    let ids: Vec<Id> = scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| *id).collect();
+    let ids: Vec<Id> =
+        scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| *id).collect();
     let mut sent = 0;
     for listing in technologies::load(conn, &ids)? {
         let score = scored.iter().find(|(id, _)| *id == listing.id).map_or(0, |(_, s)| s.score);

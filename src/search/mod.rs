@@ -12,10 +12,11 @@
 //! document holds.
 
 mod facets;
-pub mod matching;
 mod feed;
+pub mod matching;
 mod query;
 mod schema;
+mod shift;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -99,7 +100,10 @@ impl Search {
         let (position, needs_rebuild) = match payload {
             Some(p) => {
                 let now = Instant::now();
-                (Position { cursor: p.cursor, gaps: p.gaps.iter().map(|g| (*g, now)).collect() }, false)
+                (
+                    Position { cursor: p.cursor, gaps: p.gaps.iter().map(|g| (*g, now)).collect() },
+                    false,
+                )
             }
             None => (Position::default(), true),
         };
@@ -128,7 +132,11 @@ impl Search {
 
     /// Keeps the index current in the background: catches up (rebuilding when needed),
     /// then applies the feed every `interval`. Failures are logged and retried.
-    pub fn spawn_follower(self: &std::sync::Arc<Self>, db: crate::db::Db, interval: std::time::Duration) {
+    pub fn spawn_follower(
+        self: &std::sync::Arc<Self>,
+        db: crate::db::Db,
+        interval: std::time::Duration,
+    ) {
         let search = self.clone();
         let spawned = std::thread::Builder::new().name("search-feed".into()).spawn(move || {
             loop {
@@ -171,7 +179,8 @@ fn open_dir(dir: &Path, fields: &Fields) -> Result<(Index, Option<Payload>), Sea
     let existing = if dir.join("meta.json").exists() {
         match Index::open_in_dir(dir).and_then(|index| Ok((index.load_metas()?, index))) {
             Ok((metas, index)) => {
-                let payload = metas.payload.as_deref().and_then(|p| serde_json::from_str::<Payload>(p).ok());
+                let payload =
+                    metas.payload.as_deref().and_then(|p| serde_json::from_str::<Payload>(p).ok());
                 match payload {
                     Some(p) if p.schema == SCHEMA_VERSION && index.schema() == fields.schema => {
                         Some((index, p))

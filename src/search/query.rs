@@ -3,34 +3,36 @@
 //! Relevance follows ranking rules people expect (after Meilisearch's): every query word is
 //! optional and results are ranked first by how many query words they match, then by how
 //! many of those matched exactly (not through a typo or as a prefix), then by how many
-//! adjacent query words they hold as a pair, then by accents typed matching, then BM25 with
-//! the title above the rest. Each rule is a tier of the score: a tier's largest total stays
+//! adjacent query words they hold as a pair, then by accents typed matching, then by how
+//! many query words the title holds, then BM25. Each rule is a tier of the score: a tier's largest total stays
 //! below one unit of the tier above, so the tiers compare lexicographically.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use tantivy::collector::{Count, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery, FuzzyTermQuery,
-    Occur, Query, RangeQuery, TermQuery, TermSetQuery,
+    BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery, FuzzyTermQuery, Occur, Query,
+    RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Order as TantivyOrder, Searcher, Term};
 
 use super::facets::{FacetCounts, FacetName, Facets};
 use super::schema::{DocType, Fields};
+use super::shift::ShiftQuery;
 use super::{Search, SearchError};
 use crate::db::types::Id;
 use crate::domain::search::{Highlight, SearchQuery, pair, typo_budget};
 
-// Score tiers (see the module comment). At most 12 words, 11 pairs.
-const ACCENT: f32 = 1_000.0;
+// Score tiers (see the module comment). At most 12 words, 11 pairs; BM25 stays below
+// 1 000 for queries of a few words.
+const TITLE: f32 = 1_000.0;
+const ACCENT: f32 = 13.0 * TITLE;
 const PAIR: f32 = 13.0 * ACCENT;
 const EXACT: f32 = 12.0 * PAIR;
 const WORD: f32 = 13.0 * EXACT;
-/// BM25 weight of a title match against one in the rest of the text.
-const TITLE_BOOST: f32 = 3.0;
 /// Variants kept per query word (the most frequent), so a short or one-letter word cannot
 /// expand into thousands of terms.
 const MAX_TYPO_VARIANTS: usize = 12;
@@ -113,9 +115,24 @@ impl Search {
         let facets = Facets(req.facets.to_vec());
         let (addresses, total, facets) = match (req.order, req.text.is_some()) {
             (Order::Relevance, true) => {
-                let top = TopDocs::with_limit(window.max(1)).order_by_score();
-                let (hits, (total, facets)) =
-                    searcher.search(&query, &(top, (Count, facets)))?;
+                // Equal scores: newest first, then by id, so the order does not depend on
+                // how the index happens to be split into segments.
+                let top = TopDocs::with_limit(window.max(1)).tweak_score(
+                    |segment: &tantivy::SegmentReader| {
+                        let fast = segment.fast_fields();
+                        let newest =
+                            fast.i64("published_at").ok().map(|c| c.first_or_default_col(0));
+                        let id = fast.u64("id_lo").ok().map(|c| c.first_or_default_col(0));
+                        move |doc: tantivy::DocId, score: tantivy::Score| {
+                            (
+                                score,
+                                newest.as_ref().map_or(0, |c| c.get_val(doc)),
+                                id.as_ref().map_or(0, |c| c.get_val(doc)),
+                            )
+                        }
+                    },
+                );
+                let (hits, (total, facets)) = searcher.search(&query, &(top, (Count, facets)))?;
                 (hits.into_iter().map(|h| h.1).collect::<Vec<_>>(), total, facets)
             }
             (order, _) => {
@@ -126,12 +143,12 @@ impl Search {
                 };
                 let top =
                     TopDocs::with_limit(window.max(1)).order_by_fast_field::<i64>(field, direction);
-                let (hits, (total, facets)) =
-                    searcher.search(&query, &(top, (Count, facets)))?;
+                let (hits, (total, facets)) = searcher.search(&query, &(top, (Count, facets)))?;
                 (hits.into_iter().map(|h| h.1).collect::<Vec<_>>(), total, facets)
             }
         };
-        let page: Vec<DocAddress> = addresses.into_iter().skip(req.offset).take(req.limit).collect();
+        let page: Vec<DocAddress> =
+            addresses.into_iter().skip(req.offset).take(req.limit).collect();
         Ok(Found { ids: ids_of(&searcher, &page)?, total: total as u64, facets, highlight })
     }
 
@@ -148,8 +165,7 @@ impl Search {
         let f = &self.fields;
         let mut words: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in text.words() {
-            words.push((Occur::Should, boosted(term(f.title, &word.folded), TITLE_BOOST)));
-            words.push((Occur::Should, Box::new(term(f.body, &word.folded))));
+            words.push((Occur::Should, Box::new(term(f.text, &word.folded))));
         }
         let query = filtered(f, doc_type, filters, Some(Box::new(BooleanQuery::new(words))));
         let hits = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
@@ -164,39 +180,84 @@ impl Search {
     }
 }
 
-/// What the matching criteria need of each document, read from fast fields.
-fn criteria_of(searcher: &Searcher, addresses: &[DocAddress]) -> Result<Vec<Criteria>, SearchError> {
-    {
-        let mut out = Vec::with_capacity(addresses.len());
-        for address in addresses {
-            let fast = searcher.segment_reader(address.segment_ord).fast_fields();
-            let doc = address.doc_id;
-            let strings = |name: &str| -> Result<Vec<String>, SearchError> {
-                let mut values = Vec::new();
-                if let Some(column) = fast.str(name)? {
-                    for ord in column.term_ords(doc) {
-                        let mut text = String::new();
-                        if column.ord_to_str(ord, &mut text).map_err(|e| SearchError(e.to_string()))? {
-                            values.push(text);
-                        }
-                    }
-                }
-                Ok(values)
-            };
-            let sectors = strings("sector")?;
-            out.push(Criteria {
-                // Parents were added for filtering; the criteria want the codes themselves.
-                sectors: sectors.iter().filter(|s| s.contains('.') || !sectors.iter().any(|o| o.starts_with(&format!("{s}.")))).cloned().collect(),
-                trl: fast.u64("trl")?.first(doc).and_then(|t| u8::try_from(t).ok()),
-                price_min: fast.i64("price_min")?.first(doc),
-                price_max: fast.i64("price_max")?.first(doc),
-                currency: strings("currency")?.into_iter().next(),
-                transfer_forms: strings("transfer_form")?,
-                province: strings("province")?.into_iter().next(),
-            });
+/// One segment's columns for the matching criteria, with the few values of each text column
+/// decoded once (ordinal → text) instead of once per document.
+struct CriteriaColumns {
+    strings: Vec<(StrColumn, Vec<String>)>,
+    trl: Column<u64>,
+    price_min: Column<i64>,
+    price_max: Column<i64>,
+}
+
+const CRITERIA_TEXT: [&str; 4] = ["sector", "currency", "transfer_form", "province"];
+
+impl CriteriaColumns {
+    fn open(segment: &tantivy::SegmentReader) -> Result<Self, SearchError> {
+        let fast = segment.fast_fields();
+        let mut strings = Vec::new();
+        for name in CRITERIA_TEXT {
+            let column =
+                fast.str(name)?.ok_or_else(|| SearchError(format!("no fast field {name}")))?;
+            let mut values = Vec::with_capacity(column.num_terms());
+            for ord in 0..column.num_terms() as u64 {
+                let mut text = String::new();
+                column.ord_to_str(ord, &mut text).map_err(|e| SearchError(e.to_string()))?;
+                values.push(text);
+            }
+            strings.push((column, values));
         }
-        Ok(out)
+        Ok(Self {
+            strings,
+            trl: fast.u64("trl")?,
+            price_min: fast.i64("price_min")?,
+            price_max: fast.i64("price_max")?,
+        })
     }
+
+    fn values(&self, field: usize, doc: tantivy::DocId) -> Vec<String> {
+        let (column, values) = &self.strings[field];
+        column.term_ords(doc).filter_map(|ord| values.get(ord as usize).cloned()).collect()
+    }
+
+    fn criteria(&self, doc: tantivy::DocId) -> Criteria {
+        let sectors = self.values(0, doc);
+        Criteria {
+            // Fields were added to their sub-fields' codes for filtering; the criteria
+            // want the codes themselves.
+            sectors: sectors
+                .iter()
+                .filter(|s| {
+                    s.contains('.') || !sectors.iter().any(|o| o.starts_with(&format!("{s}.")))
+                })
+                .cloned()
+                .collect(),
+            trl: self.trl.first(doc).and_then(|t| u8::try_from(t).ok()),
+            price_min: self.price_min.first(doc),
+            price_max: self.price_max.first(doc),
+            currency: self.values(1, doc).into_iter().next(),
+            transfer_forms: self.values(2, doc),
+            province: self.values(3, doc).into_iter().next(),
+        }
+    }
+}
+
+/// What the matching criteria need of each document, read from fast fields.
+fn criteria_of(
+    searcher: &Searcher,
+    addresses: &[DocAddress],
+) -> Result<Vec<Criteria>, SearchError> {
+    let mut segments: BTreeMap<u32, CriteriaColumns> = BTreeMap::new();
+    let mut out = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        let columns = match segments.entry(address.segment_ord) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(CriteriaColumns::open(searcher.segment_reader(address.segment_ord))?)
+            }
+        };
+        out.push(columns.criteria(address.doc_id));
+    }
+    Ok(out)
 }
 
 /// The matching criteria of an indexed document (a listing's offer or a demand's need).
@@ -226,22 +287,17 @@ fn term(field: Field, text: &str) -> TermQuery {
     TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs)
 }
 
-fn boosted(query: impl Query, boost: f32) -> Box<dyn Query> {
-    Box::new(BoostQuery::new(Box::new(query), boost))
-}
-
 fn constant(query: Box<dyn Query>, score: f32) -> Box<dyn Query> {
     Box::new(ConstScoreQuery::new(query, score))
 }
 
-/// Documents whose title or text holds any of `words`.
+/// Documents whose text holds any of `words`.
 fn any_word(f: &Fields, words: &[String]) -> Box<dyn Query> {
-    if words.is_empty() {
-        return Box::new(EmptyQuery);
+    match words {
+        [] => Box::new(EmptyQuery),
+        [word] => Box::new(term(f.text, word)),
+        _ => Box::new(TermSetQuery::new(words.iter().map(|w| Term::from_field_text(f.text, w)))),
     }
-    Box::new(TermSetQuery::new(
-        words.iter().flat_map(|w| [Term::from_field_text(f.title, w), Term::from_field_text(f.body, w)]),
-    ))
 }
 
 /// Documents holding every word of `phrase`, as adjacent pairs when it has several.
@@ -252,13 +308,15 @@ fn phrase(f: &Fields, phrase: &[String]) -> Box<dyn Query> {
         _ => Box::new(BooleanQuery::new(
             phrase
                 .windows(2)
-                .map(|w| (Occur::Must, Box::new(term(f.pairs, &pair(&w[0], &w[1]))) as Box<dyn Query>))
+                .map(|w| {
+                    (Occur::Must, Box::new(term(f.pairs, &pair(&w[0], &w[1]))) as Box<dyn Query>)
+                })
                 .collect(),
         )),
     }
 }
 
-/// Indexed words (title or text) `automaton`-close to `word`, most frequent first, at most
+/// Indexed words `automaton`-close to `word`, most frequent first, at most
 /// `cap`, leaving out `word` itself.
 fn expand(
     searcher: &Searcher,
@@ -269,7 +327,7 @@ fn expand(
     cap: usize,
 ) -> Result<Vec<String>, SearchError> {
     let mut found: BTreeMap<String, u64> = BTreeMap::new();
-    for field in [f.title, f.body] {
+    for field in [f.text] {
         let fuzzy = if prefix {
             FuzzyTermQuery::new_prefix(Term::from_field_text(field, word), distance, true)
         } else {
@@ -285,7 +343,8 @@ fn expand(
             while stream.advance() {
                 if let Ok(text) = std::str::from_utf8(stream.key()) {
                     if text != word {
-                        *found.entry(text.to_owned()).or_default() += u64::from(stream.value().doc_freq);
+                        *found.entry(text.to_owned()).or_default() +=
+                            u64::from(stream.value().doc_freq);
                     }
                 }
             }
@@ -297,8 +356,8 @@ fn expand(
 }
 
 /// The text part of a search: one clause per query word (or synonym phrase) scoring a
-/// coverage unit, plus an exactness unit when matched without typo or prefix; pair,
-/// accent and BM25 clauses on top. Returns the words a snippet should mark.
+/// coverage unit, plus an exactness unit and its BM25 when matched as typed (not through a
+/// typo or as a prefix); pair and accent clauses on top. Returns the words a snippet should mark.
 fn text_query(
     searcher: &Searcher,
     f: &Fields,
@@ -307,29 +366,31 @@ fn text_query(
     let words = q.words();
     let mut marked: BTreeSet<String> = BTreeSet::new();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let word_clause = |i: usize, marked: &mut BTreeSet<String>| -> Result<Box<dyn Query>, SearchError> {
-        let word = &words[i].folded;
-        marked.insert(word.clone());
-        let mut ways: Vec<Box<dyn Query>> =
-            vec![constant(any_word(f, std::slice::from_ref(word)), WORD + EXACT)];
-        let mut near: Vec<String> = Vec::new();
-        if q.prefix_last() && i + 1 == words.len() {
-            near.extend(expand(searcher, f, word, 0, true, MAX_PREFIX_VARIANTS)?);
-        }
-        // Typos are looked for where the word itself finds little: a word most listings hold
-        // is no typo, and expanding it would only add noise (and cost) to a large result.
-        let budget = typo_budget(word);
-        let frequency = searcher.doc_freq(&Term::from_field_text(f.title, word))?
-            + searcher.doc_freq(&Term::from_field_text(f.body, word))?;
-        if budget > 0 && frequency < (searcher.num_docs() / 500).max(2) {
-            near.extend(expand(searcher, f, word, budget, false, MAX_TYPO_VARIANTS)?);
-        }
-        if !near.is_empty() {
+    let word_clause =
+        |i: usize, marked: &mut BTreeSet<String>| -> Result<Box<dyn Query>, SearchError> {
+            let word = &words[i].folded;
+            marked.insert(word.clone());
+            // Matched as typed: the coverage and exactness tiers plus the word's BM25, in one
+            // pass over its postings.
+            let exact: Box<dyn Query> =
+                Box::new(ShiftQuery::new(Box::new(term(f.text, word)), WORD + EXACT));
+            let mut near: Vec<String> = Vec::new();
+            if q.prefix_last() && i + 1 == words.len() {
+                near.extend(expand(searcher, f, word, 0, true, MAX_PREFIX_VARIANTS)?);
+            }
+            // Typos are looked for where the word itself finds little: a word most listings hold
+            // is no typo, and expanding it would only add noise (and cost) to a large result.
+            let budget = typo_budget(word);
+            let frequency = searcher.doc_freq(&Term::from_field_text(f.text, word))?;
+            if budget > 0 && frequency < (searcher.num_docs() / 500).max(2) {
+                near.extend(expand(searcher, f, word, budget, false, MAX_TYPO_VARIANTS)?);
+            }
+            if near.is_empty() {
+                return Ok(exact);
+            }
             marked.extend(near.iter().cloned());
-            ways.push(constant(any_word(f, &near), WORD));
-        }
-        Ok(Box::new(DisjunctionMaxQuery::new(ways)))
-    };
+            Ok(Box::new(DisjunctionMaxQuery::new(vec![exact, constant(any_word(f, &near), WORD)])))
+        };
     let mut in_synonym = vec![false; words.len()];
     for synonym in q.synonyms() {
         let span = synonym.start..synonym.start + synonym.len;
@@ -349,27 +410,36 @@ fn text_query(
         ways.push(Box::new(BooleanQuery::new(separate)));
         clauses.push((Occur::Should, Box::new(DisjunctionMaxQuery::new(ways))));
     }
-    for i in 0..words.len() {
-        if !in_synonym[i] {
+    for (i, covered) in in_synonym.iter().enumerate() {
+        if !covered {
             clauses.push((Occur::Should, word_clause(i, &mut marked)?));
         }
     }
     for w in words.windows(2) {
-        clauses.push((Occur::Should, constant(Box::new(term(f.pairs, &pair(&w[0].folded, &w[1].folded))), PAIR)));
+        clauses.push((
+            Occur::Should,
+            constant(Box::new(term(f.pairs, &pair(&w[0].folded, &w[1].folded))), PAIR),
+        ));
     }
     for word in words {
         if let Some(accented) = &word.accented {
             clauses.push((Occur::Should, constant(Box::new(term(f.accented, accented)), ACCENT)));
         }
-        clauses.push((Occur::Should, boosted(term(f.title, &word.folded), TITLE_BOOST)));
-        clauses.push((Occur::Should, Box::new(term(f.body, &word.folded))));
+        let in_title =
+            TermQuery::new(Term::from_field_text(f.title, &word.folded), IndexRecordOption::Basic);
+        clauses.push((Occur::Should, constant(Box::new(in_title), TITLE)));
     }
     Ok((Box::new(BooleanQuery::new(clauses)), Highlight::new(marked)))
 }
 
 /// `text` (when given) restricted to published documents of `doc_type` passing `filters`;
 /// filters score nothing.
-fn filtered(f: &Fields, doc_type: DocType, x: &Filters, text: Option<Box<dyn Query>>) -> BooleanQuery {
+fn filtered(
+    f: &Fields,
+    doc_type: DocType,
+    x: &Filters,
+    text: Option<Box<dyn Query>>,
+) -> BooleanQuery {
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let exact = |field: Field, value: &str| -> Box<dyn Query> {
         constant(
@@ -413,13 +483,19 @@ fn filtered(f: &Fields, doc_type: DocType, x: &Filters, text: Option<Box<dyn Que
             Some(t) => Bound::Included(Term::from_field_u64(f.trl, u64::from(t))),
             None => Bound::Unbounded,
         };
-        must.push((Occur::Must, constant(Box::new(RangeQuery::new(bound(x.trl_min), bound(x.trl_max))), 0.0)));
+        must.push((
+            Occur::Must,
+            constant(Box::new(RangeQuery::new(bound(x.trl_min), bound(x.trl_max))), 0.0),
+        ));
     }
     if let Some(max) = x.price_max {
         must.push((
             Occur::Must,
             constant(
-                Box::new(RangeQuery::new(Bound::Unbounded, Bound::Included(Term::from_field_i64(f.price_min, max)))),
+                Box::new(RangeQuery::new(
+                    Bound::Unbounded,
+                    Bound::Included(Term::from_field_i64(f.price_min, max)),
+                )),
                 0.0,
             ),
         ));

@@ -17,7 +17,7 @@ use crate::store::demands::Demand;
 use crate::store::technologies::Listing;
 
 /// Bump when the fields or the analyser change: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Which side of the exchange a document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +42,10 @@ pub struct Fields {
     pub id: Field,
     pub id_hi: Field,
     pub id_lo: Field,
-    /// Folded syllables of the title, and of the rest of the text.
+    /// Folded syllables of the title and the rest of the text.
+    pub text: Field,
+    /// Folded syllables of the title alone (a ranking tier: query words in the title).
     pub title: Field,
-    pub body: Field,
     /// Syllables with their accents (title and text).
     pub accented: Field,
     /// Adjacent folded syllables (`nuoc_thai`).
@@ -87,8 +88,15 @@ impl Fields {
             id: b.add_text_field("id", STRING),
             id_hi: b.add_u64_field("id_hi", FAST),
             id_lo: b.add_u64_field("id_lo", FAST),
-            title: b.add_text_field("title", words.clone()),
-            body: b.add_text_field("body", words.clone()),
+            text: b.add_text_field("text", words.clone()),
+            title: b.add_text_field(
+                "title",
+                TextOptions::default().set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer("whitespace")
+                        .set_index_option(IndexRecordOption::Basic),
+                ),
+            ),
             accented: b.add_text_field("accented", words.clone()),
             pairs: b.add_text_field("pairs", words),
             kind: b.add_text_field("kind", keyword.clone()),
@@ -123,8 +131,8 @@ impl Fields {
     fn text(&self, doc: &mut TantivyDocument, title: &str, rest: &[&str]) {
         let t = analyse(&[title]);
         let r = analyse(rest);
+        doc.add_text(self.text, format!("{} {}", t.folded, r.folded));
         doc.add_text(self.title, &t.folded);
-        doc.add_text(self.body, &r.folded);
         doc.add_text(self.accented, format!("{} {}", t.accented, r.accented));
         doc.add_text(self.pairs, format!("{} {}", t.pairs, r.pairs));
     }
@@ -160,13 +168,16 @@ impl Fields {
         let mut doc = TantivyDocument::default();
         self.common(&mut doc, DocType::Technology, l.id, l.organization_id);
         let keywords = c.keywords.join(", ");
-        let mut rest =
-            vec![c.summary.as_str(), keywords.as_str(), c.description.as_str()];
+        let mut rest = vec![c.summary.as_str(), keywords.as_str(), c.description.as_str()];
         rest.extend(c.advantages.as_deref());
         rest.extend(c.applications.as_deref());
         if let Some(r) = &c.research {
             rest.extend(r.programme.as_deref());
-            rest.extend([r.task_code.as_str(), r.host_organization.as_str(), r.managing_agency.as_str()]);
+            rest.extend([
+                r.task_code.as_str(),
+                r.host_organization.as_str(),
+                r.managing_agency.as_str(),
+            ]);
             doc.add_text(self.funding_level, r.funding_level.as_str());
             doc.add_text(self.rights_status, r.rights_status.as_str());
         }
@@ -215,10 +226,7 @@ impl Fields {
             doc.add_text(self.transfer_form, form);
         }
         doc.add_text(self.verified, if d.organization_verified { "true" } else { "false" });
-        doc.add_text(
-            self.hides_organization,
-            if c.hide_organization { "true" } else { "false" },
-        );
+        doc.add_text(self.hides_organization, if c.hide_organization { "true" } else { "false" });
         let at = d.published_at.unwrap_or(d.created_at);
         doc.add_i64(self.published_at, at.and_utc().timestamp_micros());
         doc

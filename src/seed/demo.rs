@@ -25,13 +25,13 @@ use crate::domain::listing::{
 };
 use crate::domain::valuation_request::Status as VStatus;
 use crate::error::ApiError;
+use crate::search::Search;
+use crate::search::matching::{notify_for_demand, notify_for_technology};
 use crate::store::deals::{self, By, Deal, Move, NewDeal, Sides, Terms, TransferForm};
 use crate::store::inquiries::{self, NewInquiry};
 use crate::store::organizations::{self, Profile};
 use crate::store::users::{self, NewUser};
 use crate::store::valuations::{self, Change, NewRequest, Outcome as ValuationOutcome};
-use crate::search::Search;
-use crate::search::matching::{notify_for_demand, notify_for_technology};
 use crate::store::{demands, technologies};
 
 /// The administrator of the demo; its presence means the demo is loaded.
@@ -635,7 +635,11 @@ pub fn is_loaded(conn: &mut DbConn) -> Result<bool, ApiError> {
 /// Loads the demo unless it is there already. Migrations must have run.
 /// `search` is an index the loading run keeps current itself (standing matches are found
 /// through it as the demo publishes).
-pub fn load(conn: &mut DbConn, settings: Settings, search: &Search) -> Result<LoadOutcome, ApiError> {
+pub fn load(
+    conn: &mut DbConn,
+    settings: Settings,
+    search: &Search,
+) -> Result<LoadOutcome, ApiError> {
     if is_loaded(conn)? {
         return Ok(LoadOutcome::AlreadyLoaded);
     }

@@ -80,7 +80,10 @@ pub fn published_demands(
 }
 
 /// Every listing and demand of `organization` (its name or verification changed).
-pub fn of_organization(conn: &mut DbConn, organization: Id) -> Result<(Vec<Id>, Vec<Id>), ApiError> {
+pub fn of_organization(
+    conn: &mut DbConn,
+    organization: Id,
+) -> Result<(Vec<Id>, Vec<Id>), ApiError> {
     let listings = technologies::table
         .select(technologies::id)
         .filter(technologies::organization_id.eq(organization))

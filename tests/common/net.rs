@@ -152,6 +152,8 @@ impl ServerProcess {
             .env("TECHX_RATE_LIMIT_AUTH_PER_MINUTE", "100000")
             .env("TECHX_RATE_LIMIT_WRITES_PER_MINUTE", "100000")
             .env("TECHX_MAIL_DIR", dir.path().join("mail"))
+            // Each process keeps its own search index.
+            .env("TECHX_SEARCH_DIR", dir.path().join("search-index"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
