@@ -7,7 +7,7 @@
 //!
 //! ```sh
 //! cargo run --release --example search_bench -- \
-//!     [--listings 100000] [--runs 50] [--backends sqlite,postgres]
+//!     [--listings 100000] [--runs 50] [--backends sqlite,postgres] [--only-matches]
 //! ```
 //!
 //! PostgreSQL: `TECHX_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
@@ -295,8 +295,12 @@ fn main() {
             loaded.as_secs_f64(),
             rebuilt.as_secs_f64()
         );
-        let mut measured: Vec<Measured> =
-            queries().iter().map(|q| measure(&search, q, runs)).collect();
+        let only_matches = std::env::args().any(|a| a == "--only-matches");
+        let mut measured: Vec<Measured> = if only_matches {
+            Vec::new()
+        } else {
+            queries().iter().map(|q| measure(&search, q, runs)).collect()
+        };
         // One demand's matches (page of 20), and the exhaustive reference.
         let mut times = Vec::new();
         let mut top = Vec::new();

@@ -273,11 +273,19 @@ pub struct Criteria {
 }
 
 fn ids_of(searcher: &Searcher, addresses: &[DocAddress]) -> Result<Vec<Id>, SearchError> {
+    // Opening a column decodes its header: once per segment, not once per document.
+    let mut columns: BTreeMap<u32, (Column<u64>, Column<u64>)> = BTreeMap::new();
     let mut ids = Vec::with_capacity(addresses.len());
     for address in addresses {
-        let fast = searcher.segment_reader(address.segment_ord).fast_fields();
-        let hi = fast.u64("id_hi")?.first(address.doc_id).unwrap_or(0);
-        let lo = fast.u64("id_lo")?.first(address.doc_id).unwrap_or(0);
+        let (hi, lo) = match columns.entry(address.segment_ord) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+                e.insert((fast.u64("id_hi")?, fast.u64("id_lo")?))
+            }
+        };
+        let hi = hi.first(address.doc_id).unwrap_or(0);
+        let lo = lo.first(address.doc_id).unwrap_or(0);
         ids.push(Id::from(uuid::Uuid::from_u128((u128::from(hi) << 64) | u128::from(lo))));
     }
     Ok(ids)
