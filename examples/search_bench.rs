@@ -27,18 +27,24 @@ use techx::seed::synthetic;
 use techx::store::organizations::{self, Profile};
 use techx::store::users::{self, NewUser};
 
+/// Quotes, operators and 10 kB of text: only the first 1 kB and 12 words are read.
+const HOSTILE: &str = concat!(
+    "\"* NEAR( title:x^9 AND -lua || dieu tri \u{0} \u{200f} ",
+    "cong nghe xu ly nuoc thai chan nuoi sinh hoc vac xin ca tra gach khong nung may say ",
+);
+
 struct Query {
     name: &'static str,
-    text: Option<&'static str>,
+    text: Option<String>,
     filters: Filters,
     order: Order,
     facets: Vec<FacetName>,
 }
 
 fn queries() -> Vec<Query> {
-    let q = |name, text, order| Query {
+    let q = |name, text: &str, order| Query {
         name,
-        text: Some(text),
+        text: Some(text.to_owned()),
         filters: Filters::default(),
         order,
         facets: vec![],
@@ -112,7 +118,7 @@ fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
 }
 
 fn measure(search: &Search, query: &Query, runs: usize) -> Measured {
-    let text = query.text.and_then(SearchQuery::parse);
+    let text = query.text.as_deref().and_then(SearchQuery::parse);
     let mut times = Vec::with_capacity(runs);
     let mut matches = 0;
     for i in 0..runs + 3 {

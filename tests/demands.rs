@@ -232,6 +232,11 @@ backend_tests! {
         assert_eq!(found["items"][0]["id"], published["id"]);
         assert!(found["items"][0]["snippet"].as_str().unwrap().contains("<mark>"));
         assert_eq!(ctx.get("/api/v1/demands?q=lua%20gao").await.ok()["total"], 0);
+        // Facets over the result, from the same request.
+        let faceted = ctx.get("/api/v1/demands?q=nuoc%20thai&facets=province,sector,transfer_form").await.ok();
+        assert_eq!(faceted["facets"]["province"], json!({"thanh-hoa": 1}));
+        assert_eq!(faceted["facets"]["sector"], json!({"2": 1, "2.7": 1}));
+        assert_eq!(faceted["facets"]["transfer_form"], json!({"usage_licence": 1}));
         // Renew keeps it published; drafts only are deleted; archive is final.
         let renewed = ctx.demand_action(&published, "renew", &w.buyer.access, None).await.ok();
         assert_eq!(ctx.mail_count(&w.buyer.email, "demand_published"), 1, "renewal is not a publication");

@@ -134,6 +134,8 @@ backend_tests! {
         assert_eq!(report.published_technologies, 190);
         assert_eq!(report.published_demands, 48);
         assert_eq!(report.completed_deals, 9);
+        // Loaded behind the API: the index follows the change feed (the server's follower).
+        ctx.state.search.sync(&mut conn).unwrap();
 
         let published = ctx.get("/api/v1/technologies?per_page=1").await.ok();
         assert_eq!(published["total"], 190);

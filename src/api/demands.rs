@@ -380,7 +380,8 @@ const DEMAND_FACETS: [FacetName; 6] = [
     FacetName::Verified,
 ];
 
-/// Search published demands (public), best match first with `q`, else newest. Moderators
+/// Search published demands (public), best match first with `q` (ranked like listings),
+/// else newest, with facet counts on request (`facets`). Moderators
 /// may filter by any `status`.
 #[utoipa::path(
     tag = "demands",

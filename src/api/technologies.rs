@@ -476,8 +476,10 @@ pub enum SortParam {
 #[into_params(parameter_in = Query)]
 pub struct TechnologySearch {
     /// Free text. Accents and case are ignored ("cong nghe sinh hoc" finds "Công nghệ sinh
-    /// học"); all words must match, the last one (from 4 letters) as a prefix. Operators and
-    /// punctuation are ignored; at most 12 words are used.
+    /// học"), accents typed are preferred; every word is optional and results holding more of
+    /// them come first; one-letter typos are forgiven (two from 8 letters); the last word
+    /// also matches as a prefix unless followed by a space; spelling variants (vaccine / vắc
+    /// xin) are synonyms. Operators and punctuation are ignored; at most 12 words are used.
     pub q: Option<String>,
     #[param(inline)]
     pub kind: Option<Kind>,
@@ -529,7 +531,8 @@ pub(crate) fn check_code(
     }
 }
 
-/// Search published listings (public). Moderators may filter by any `status`.
+/// Search and browse published listings (public), best match first with `q`, with facet
+/// counts on request (`facets`). Moderators may list any `status` (without `q` or `facets`).
 #[utoipa::path(
     tag = "technologies",
     params(TechnologySearch, PageParams),
