@@ -63,6 +63,13 @@ fn queries() -> Vec<Query> {
             Order::Relevance,
         ),
         Query {
+            name: "q=hostile 10 kB",
+            text: Some(HOSTILE.repeat(60)),
+            filters: Filters::default(),
+            order: Order::Relevance,
+            facets: vec![],
+        },
+        Query {
             facets: facets.clone(),
             ..q("q=cong nghe + facets sector,province,kind", "cong nghe", Order::Relevance)
         },
