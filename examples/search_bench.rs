@@ -7,7 +7,8 @@
 //!
 //! ```sh
 //! cargo run --release --example search_bench -- \
-//!     [--listings 100000] [--runs 50] [--backends sqlite,postgres] [--only-matches]
+//!     [--listings 100000] [--runs 50] [--backends sqlite,postgres] [--only-matches] \
+//!     [--keep DIR]
 //! ```
 //!
 //! PostgreSQL: `TECHX_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
@@ -291,16 +292,31 @@ fn main() {
     let mut results: Vec<(Backend, Vec<Measured>)> = Vec::new();
     for backend in backends {
         eprintln!("{}: loading {listings} listings", backend.name());
-        let db = fresh(backend);
+        // --keep DIR: keep (or reuse) the loaded database and index in DIR, to time changes
+        // to the engine without loading again.
+        let kept = arg("--keep").map(std::path::PathBuf::from);
+        let (db, reused) = match &kept {
+            Some(dir) => kept_db(backend, dir),
+            None => (fresh(backend), false),
+        };
         let mut conn = dialect::establish(&db.target, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("connect: {e}"));
         dialect::run_migrations(&mut conn).unwrap_or_else(|e| panic!("migrate: {e}"));
-        let (loaded, published) = load(&mut conn, listings);
-        let demand = bench_demand(&mut conn);
-        let dir = tempfile_dir();
+        let (loaded, published) =
+            if reused { (Duration::ZERO, 0) } else { load(&mut conn, listings) };
+        let demand = if reused { last_demand(&mut conn) } else { bench_demand(&mut conn) };
+        let dir = match &kept {
+            Some(dir) => dir.join(format!("index-{}", backend.name())),
+            None => tempfile_dir(),
+        };
         let search = Search::open(Some(&dir)).unwrap_or_else(|e| panic!("{e}"));
         let started = Instant::now();
-        let documents = search.rebuild(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        let documents = if reused {
+            search.catch_up(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+            0
+        } else {
+            search.rebuild(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+        };
         let rebuilt = started.elapsed();
         eprintln!(
             "{}: loaded {published} published in {:.0} s; index rebuilt ({documents} documents) in {:.1} s",
@@ -350,7 +366,11 @@ fn main() {
             reference.last().map(|r| r.1)
         );
         drop(search);
-        let _ = std::fs::remove_dir_all(&dir);
+        if kept.is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            std::mem::forget(db);
+        }
         results.push((backend, measured));
     }
     println!(
@@ -373,6 +393,46 @@ fn main() {
             println!("{row}");
         }
     }
+}
+
+/// A database kept in `dir` (SQLite file, or a PostgreSQL database named after it); whether
+/// it was there already.
+fn kept_db(backend: Backend, dir: &std::path::Path) -> (BenchDb, bool) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+    let marker = dir.join(format!("{}.loaded", backend.name()));
+    let reused = marker.exists();
+    let target = match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("bench.db").display()),
+        Backend::Postgres => {
+            let admin_url = std::env::var("TECHX_TEST_PG_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            if !reused {
+                let mut admin =
+                    PgConnection::establish(&admin_url).unwrap_or_else(|e| panic!("{e}"));
+                let _ =
+                    admin.batch_execute("DROP DATABASE IF EXISTS techx_bench_kept WITH (FORCE)");
+                admin
+                    .batch_execute("CREATE DATABASE techx_bench_kept")
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b).to_owned();
+            format!("{base}/techx_bench_kept")
+        }
+    };
+    std::fs::write(&marker, b"").unwrap_or_else(|e| panic!("{e}"));
+    let target = DbTarget::parse(&target).unwrap_or_else(|e| panic!("{e}"));
+    (BenchDb { target, cleanup: Box::new(|| {}) }, reused)
+}
+
+/// The benchmark's demand in a kept database.
+fn last_demand(conn: &mut DbConn) -> techx::store::demands::Demand {
+    use techx::db::schema::demands::dsl as d;
+    let id: techx::db::types::Id = d::demands
+        .filter(d::title.eq("Công nghệ xử lý nước thải chăn nuôi"))
+        .select(d::id)
+        .first(conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    techx::store::demands::get(conn, id).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

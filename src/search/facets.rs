@@ -64,6 +64,8 @@ pub type FacetCounts = BTreeMap<FacetName, BTreeMap<String, u64>>;
 pub struct Facets(pub Vec<FacetName>);
 
 enum Source {
+    /// At most one value per document (kind, province…): read directly.
+    Single(StrColumn),
     Str(StrColumn),
     U64(Column<u64>),
     None,
@@ -87,10 +89,14 @@ impl Collector for Facets {
         for name in &self.0 {
             let source = match name {
                 FacetName::Trl => fast.u64(name.as_str()).map(Source::U64).unwrap_or(Source::None),
-                _ => fast.str(name.as_str())?.map_or(Source::None, Source::Str),
+                _ => match fast.str(name.as_str())? {
+                    Some(c) if c.ords().get_cardinality().is_multivalue() => Source::Str(c),
+                    Some(c) => Source::Single(c),
+                    None => Source::None,
+                },
             };
             let slots = match &source {
-                Source::Str(column) => column.num_terms(),
+                Source::Str(column) | Source::Single(column) => column.num_terms(),
                 Source::U64(_) => 10,
                 Source::None => 0,
             };
@@ -126,6 +132,13 @@ impl SegmentCollector for SegmentFacets {
     fn collect(&mut self, doc: DocId, _score: Score) {
         for (_, source, counts) in &mut self.columns {
             match source {
+                Source::Single(column) => {
+                    if let Some(slot) =
+                        column.ords().first(doc).and_then(|o| counts.get_mut(o as usize))
+                    {
+                        *slot += 1;
+                    }
+                }
                 Source::Str(column) => {
                     for ord in column.term_ords(doc) {
                         if let Some(slot) = counts.get_mut(ord as usize) {
@@ -152,7 +165,7 @@ impl SegmentCollector for SegmentFacets {
             let mut text = String::new();
             for (slot, n) in counts.into_iter().enumerate().filter(|(_, n)| *n > 0) {
                 match &source {
-                    Source::Str(column) => {
+                    Source::Str(column) | Source::Single(column) => {
                         text.clear();
                         if column.ord_to_str(slot as u64, &mut text).unwrap_or(false) {
                             values.insert(text.clone(), n);

@@ -119,16 +119,13 @@ impl Search {
                 // how the index happens to be split into segments.
                 let top = TopDocs::with_limit(window.max(1)).tweak_score(
                     |segment: &tantivy::SegmentReader| {
-                        let fast = segment.fast_fields();
-                        let newest =
-                            fast.i64("published_at").ok().map(|c| c.first_or_default_col(0));
-                        let id = fast.u64("id_lo").ok().map(|c| c.first_or_default_col(0));
+                        let recency = segment
+                            .fast_fields()
+                            .i64("recency")
+                            .ok()
+                            .map(|c| c.first_or_default_col(0));
                         move |doc: tantivy::DocId, score: tantivy::Score| {
-                            (
-                                score,
-                                newest.as_ref().map_or(0, |c| c.get_val(doc)),
-                                id.as_ref().map_or(0, |c| c.get_val(doc)),
-                            )
+                            (score, recency.as_ref().map_or(0, |c| c.get_val(doc)))
                         }
                     },
                 );
@@ -137,7 +134,7 @@ impl Search {
             }
             (order, _) => {
                 let (field, direction) = match order {
-                    Order::Relevance | Order::Newest => ("published_at", TantivyOrder::Desc),
+                    Order::Relevance | Order::Newest => ("recency", TantivyOrder::Desc),
                     Order::PriceAsc => ("price_key", TantivyOrder::Asc),
                     Order::PriceDesc => ("price_min", TantivyOrder::Desc),
                 };
