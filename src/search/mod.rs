@@ -139,12 +139,31 @@ impl Search {
     ) {
         let search = self.clone();
         let spawned = std::thread::Builder::new().name("search-feed".into()).spawn(move || {
+            // While the database is away, say so once every half minute, not five times a
+            // second.
+            let mut failing_since: Option<Instant> = None;
+            let mut last_said = Instant::now();
             loop {
                 let result = db.conn().and_then(|mut conn| {
-                    if search.is_ready() { search.sync(&mut conn).map(|_| ()) } else { search.catch_up(&mut conn) }
+                    if search.is_ready() {
+                        search.sync(&mut conn).map(|_| ())
+                    } else {
+                        search.catch_up(&mut conn)
+                    }
                 });
-                if let Err(e) = result {
-                    tracing::warn!(error = %e.detail, "search index: cannot apply the change feed; retrying");
+                match (result, failing_since) {
+                    (Ok(()), Some(since)) => {
+                        tracing::info!(after_secs = since.elapsed().as_secs(), "search index: following the change feed again");
+                        failing_since = None;
+                    }
+                    (Ok(()), None) => {}
+                    (Err(e), since) => {
+                        if since.is_none() || last_said.elapsed() >= std::time::Duration::from_secs(30) {
+                            tracing::warn!(error = %e.detail, "search index: cannot apply the change feed; retrying");
+                            last_said = Instant::now();
+                        }
+                        failing_since = since.or(Some(Instant::now()));
+                    }
                 }
                 std::thread::sleep(interval);
             }
