@@ -841,6 +841,21 @@ backend_tests! {
             .ok();
         let uri = format!("/api/v1/deals/{}", id(&deal));
 
+        // An enquiry's thread grows without its version changing: its ETag follows the body,
+        // so the grown thread is never answered 304, while If-Match still reads the version.
+        let enquiry = format!("/api/v1/inquiries/{}", id(&inquiry));
+        let read = ctx.get_as(&enquiry, &w.buyer.access).await;
+        let etag = read.header("etag").unwrap().to_owned();
+        assert!(etag.starts_with(&format!("\"{}-", read.json()["version"])), "{etag}");
+        assert_eq!(read.header("cache-control"), Some("private, no-store"));
+        ctx.get_if(&enquiry, Some(&w.buyer.access), Some(&etag)).await.assert_not_modified(&etag, "private, no-store");
+        let posted = ctx.post_as(&format!("{enquiry}/messages"), &w.buyer.access, &json!({"body": "Xin thêm tài liệu."})).await;
+        assert_eq!(posted.status, 201, "{}", posted.text());
+        let res = ctx.get_if(&enquiry, Some(&w.buyer.access), Some(&etag)).await;
+        assert_eq!(res.status, 200, "a grown thread is never answered 304");
+        assert_eq!(res.json()["version"], read.json()["version"]);
+        assert_ne!(res.header("etag"), Some(etag.as_str()));
+
         let (res, statements) = ctx.counted_get(&uri, Some(&w.seller.access), None).await;
         assert_eq!(res.status, 200, "{}", res.text());
         assert_eq!(statements, 2, "the caller (one statement), the deal with its checklist (one)");

@@ -5,8 +5,10 @@
 //!   compares `If-None-Match` first and, on a match, answers 304 without building the body.
 //! - The [`conditional`] middleware covers every other GET under `/api/`: it gives a `200`
 //!   JSON answer without an `ETag` a weak one over its bytes (lists, the statistics
-//!   overview, taxonomy), answers 304 when `If-None-Match` matches the `ETag` — the
-//!   handler's or its own — and gives an answer without `Cache-Control` the safe default
+//!   overview, taxonomy); to a handler's version ETag (`"3"`) it adds a digest of the bytes
+//!   (`"3-…"`), since only `respond`'s callers vouch that their version covers all the body
+//!   shows (an enquiry's thread grows without its version); it answers 304 when
+//!   `If-None-Match` matches, and gives an answer without `Cache-Control` the safe default
 //!   (`private, no-store` with credentials, `no-cache` without).
 //!
 //! A 304 carries the `ETag`, `Cache-Control` and `Vary` the 200 would have, and no body.
@@ -58,20 +60,14 @@ impl Policy {
 /// What a representation depends on besides its URL.
 pub const VARY_AUTH: &str = "Authorization";
 pub const VARY_LANG: &str = "Accept-Language";
-pub const VARY_AUTH_LANG: &str = "Authorization, Accept-Language";
 
-/// A strong ETag: the resource's version, and where the body also shows other rows (the
-/// owner's name, a contact person), a short digest of what it shows of them, so a change
+/// A strong ETag for a body that shows other rows besides the resource (the owner's name, a
+/// contact person): its version and a short digest of what it shows of them, so a change
 /// there is a new ETag too. `If-Match` reads the version alone (see `common::if_match`).
-pub fn strong_etag(version: i32, joined: Option<&dyn Fn(&mut dyn Hasher)>) -> String {
-    match joined {
-        None => format!("\"{version}\""),
-        Some(feed) => {
-            let mut hasher = std::hash::DefaultHasher::new();
-            feed(&mut hasher);
-            format!("\"{version}-{:08x}\"", hasher.finish() as u32)
-        }
-    }
+pub fn joined_etag(version: i32, joined: impl Hash) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    joined.hash(&mut hasher);
+    format!("\"{version}-{:08x}\"", hasher.finish() as u32)
 }
 
 /// A weak ETag over a body's bytes.
@@ -99,6 +95,10 @@ fn insert(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
     }
 }
 
+/// Marks an answer whose `ETag` its handler decided (see [`respond`]): the middleware
+/// leaves it as it is.
+struct Decided;
+
 /// The `200` with `body`, or `304` without building it when the caller already holds
 /// `etag`.
 pub fn respond<T: Serialize>(
@@ -119,6 +119,7 @@ pub fn respond<T: Serialize>(
     if let Some(vary) = vary {
         insert(headers, header::VARY, vary);
     }
+    response.extensions_mut().insert(Decided);
     Ok(response)
 }
 
@@ -131,7 +132,10 @@ pub async fn conditional(
         matches!(*req.method(), Method::GET | Method::HEAD) && req.path().starts_with("/api/");
     let signed_in = req.headers().contains_key(header::AUTHORIZATION);
     let res = next.call(req).await?;
-    if !applies || res.status() != StatusCode::OK {
+    if !applies
+        || res.status() != StatusCode::OK
+        || res.response().extensions().get::<Decided>().is_some()
+    {
         return Ok(res.map_into_boxed_body());
     }
     let (request, response) = res.into_parts();
@@ -143,14 +147,22 @@ pub async fn conditional(
     }
     let json =
         headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
-    let body = match (headers.get(header::ETAG).is_some(), body.size()) {
+    let version = headers.get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = match body.size() {
         // A JSON answer built in memory (never a streamed export): hash what it says.
-        (false, BodySize::Sized(_)) if json => {
+        BodySize::Sized(_) if json => {
             let bytes = actix_web::body::to_bytes(body).await.map_err(|e| {
                 let e: Box<dyn std::error::Error> = e.into();
                 actix_web::error::ErrorInternalServerError(e.to_string())
             })?;
-            insert(head.headers_mut(), header::ETAG, &weak_etag(&bytes));
+            let etag = match version.as_deref() {
+                None => weak_etag(&bytes),
+                // `If-Match` still reads the version before the `-`.
+                Some(version) => {
+                    format!("\"{}-{}\"", version.trim_matches('"'), &weak_etag(&bytes)[3..11])
+                }
+            };
+            insert(head.headers_mut(), header::ETAG, &etag);
             BoxBody::new(bytes)
         }
         _ => body.boxed(),

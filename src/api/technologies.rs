@@ -3,8 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use std::hash::Hash;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -194,14 +192,7 @@ pub(crate) fn shown_etag(
     owner: Option<(&str, bool)>,
     contact: Option<&ContactDto>,
 ) -> String {
-    cache::strong_etag(
-        version,
-        Some(&|h: &mut dyn std::hash::Hasher| {
-            let mut h = h;
-            owner.hash(&mut h);
-            contact.map(|c| (&c.name, &c.email)).hash(&mut h);
-        }),
-    )
+    cache::joined_etag(version, (owner, contact.map(|c| (&c.name, &c.email))))
 }
 
 fn etag_of(body: &TechnologyDto) -> String {

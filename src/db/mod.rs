@@ -95,11 +95,10 @@ impl ManageConnection for ConnectionManager {
     }
 
     /// Checked when a connection returns to the pool: one whose statement found the server
-    /// gone is dropped here, so the next checkout opens a fresh one.
+    /// gone is dropped here (diesel marks a PostgreSQL connection whose libpq status is lost
+    /// as broken), so the next checkout opens a fresh one.
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        std::thread::panicking()
-            || conn.is_broken()
-            || conn.instrumentation().downcast_ref::<Probe>().is_some_and(Probe::lost)
+        std::thread::panicking() || conn.is_broken()
     }
 }
 

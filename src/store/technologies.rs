@@ -347,12 +347,8 @@ pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, ApiError> {
 /// A listing with everything its page shows (owner, research data, contact person) in one
 /// statement: the read path of `GET /technologies/{id}`.
 pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), ApiError> {
-    let row: Option<(
-        TechnologyRow,
-        (String, bool),
-        Option<ResearchRow>,
-        Option<(String, String)>,
-    )> = technologies::table
+    type Row = (TechnologyRow, (String, bool), Option<ResearchRow>, Option<(String, String)>);
+    let row: Option<Row> = technologies::table
         .inner_join(organizations::table)
         .left_join(research_results::table)
         .left_join(users::table.on(users::id.eq(technologies::created_by)))
