@@ -254,6 +254,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::ACCEPT,
             header::ACCEPT_LANGUAGE,
             header::IF_MATCH,
+            header::IF_NONE_MATCH,
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-request-id"),
         ])
@@ -302,6 +303,7 @@ pub fn build(
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec))
         .default_service(web::to(unmatched))
         .wrap(from_fn(api::search::apply_own_changes))
+        .wrap(from_fn(api::cache::conditional))
         .wrap(from_fn(api::limits::deadline))
         .wrap(from_fn(api::limits::rate_limit))
         .wrap(from_fn(api::limits::header_limit))

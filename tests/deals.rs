@@ -827,4 +827,56 @@ backend_tests! {
         assert_eq!(stored["stage"], "negotiating");
         assert_eq!(stored["version"], deal["version"].as_i64().unwrap() + 1);
     }
+
+    async fn a_deal_is_read_in_one_statement_private_and_revalidated(backend) {
+        let ctx = start(backend).await;
+        let w = world(&ctx).await;
+        let inquiry = ctx
+            .post_as(&format!("/api/v1/technologies/{}/inquiries", w.listing), &w.buyer.access, &inquiry_body(&w.buyer_org))
+            .await
+            .ok();
+        let deal = ctx
+            .post_as("/api/v1/deals", &w.seller.access, &json!({"inquiry_id": inquiry["id"], "terms": terms()}))
+            .await
+            .ok();
+        let uri = format!("/api/v1/deals/{}", id(&deal));
+
+        // An enquiry's thread grows without its version changing: its ETag follows the body,
+        // so the grown thread is never answered 304, while If-Match still reads the version.
+        let enquiry = format!("/api/v1/inquiries/{}", id(&inquiry));
+        let read = ctx.get_as(&enquiry, &w.buyer.access).await;
+        let etag = read.header("etag").unwrap().to_owned();
+        assert!(etag.starts_with(&format!("\"{}-", read.json()["version"])), "{etag}");
+        assert_eq!(read.header("cache-control"), Some("private, no-store"));
+        ctx.get_if(&enquiry, Some(&w.buyer.access), Some(&etag)).await.assert_not_modified(&etag, "private, no-store");
+        let posted = ctx.post_as(&format!("{enquiry}/messages"), &w.buyer.access, &json!({"body": "Xin thêm tài liệu."})).await;
+        assert_eq!(posted.status, 201, "{}", posted.text());
+        let res = ctx.get_if(&enquiry, Some(&w.buyer.access), Some(&etag)).await;
+        assert_eq!(res.status, 200, "a grown thread is never answered 304");
+        assert_eq!(res.json()["version"], read.json()["version"]);
+        assert_ne!(res.header("etag"), Some(etag.as_str()));
+
+        let (res, statements) = ctx.counted_get(&uri, Some(&w.seller.access), None).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        assert_eq!(statements, 2, "the caller (one statement), the deal with its checklist (one)");
+        assert_eq!(res.json()["checklist"].as_array().unwrap().len(), 9);
+        assert_eq!(res.json()["checklist"][0]["item"], "object");
+        assert_eq!(res.header("cache-control"), Some("private, no-store"));
+        assert_eq!(res.header("etag"), Some("\"1\""));
+        let (res, statements) = ctx.counted_get(&uri, Some(&w.seller.access), Some("\"1\"")).await;
+        res.assert_not_modified("\"1\"", "private, no-store");
+        assert_eq!(statements, 2);
+        // Not a party: 404 whatever the ETag, never a 304.
+        ctx.get_if(&uri, Some(&w.outsider.access), Some("\"1\"")).await.problem(404, "not_found");
+
+        // A ticked checklist item is a change: the old ETag gets the new body.
+        let ticked = ctx
+            .authed(Method::PUT, &format!("{uri}/checklist/object"), &w.seller.access, Some(&json!({"ticked": true, "note": "Đã thống nhất"})))
+            .await;
+        assert_eq!(ticked.status, 200, "{}", ticked.text());
+        let res = ctx.get_if(&uri, Some(&w.seller.access), Some("\"1\"")).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.json()["checklist"][0]["ticked"], true);
+        assert_eq!(res.header("etag"), Some("\"2\""));
+    }
 }

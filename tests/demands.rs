@@ -644,4 +644,36 @@ backend_tests! {
         let unknown = format!("/api/v1/matches/{}/{}/dismiss", uuid::Uuid::now_v7(), id(&demand));
         ctx.post_as(&unknown, &w.buyer.access, &json!({})).await.problem(404, "not_found");
     }
+
+    async fn a_demand_is_read_in_one_statement_and_revalidated(backend) {
+        let ctx = start(backend).await;
+        let w = world(&ctx).await;
+        let mut body = demand_body(&w.buyer_org);
+        body["hide_organization"] = json!(true);
+        let demand = ctx.publish_demand(&w.buyer, &w.moderator, &body).await;
+        let public = "public, max-age=60, stale-while-revalidate=300";
+
+        let (res, statements) = ctx.counted_get(&uri(&demand), None, None).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        assert_eq!(statements, 1);
+        assert_eq!(res.header("cache-control"), Some(public));
+        assert!(res.header("vary").unwrap_or_default().starts_with("Authorization"), "{:?}", res.header("vary"));
+        let etag = res.header("etag").unwrap().to_owned();
+        let (res, statements) = ctx.counted_get(&uri(&demand), None, Some(&etag)).await;
+        res.assert_not_modified(&etag, public);
+        assert_eq!(statements, 1);
+
+        // Its members see the organisation: another representation, private.
+        let member = ctx.get_if(&uri(&demand), Some(&w.buyer.access), Some(&etag)).await;
+        assert_eq!(member.status, 200);
+        assert_eq!(member.json()["organization"]["id"], w.buyer_org.as_str());
+        assert_eq!(member.header("cache-control"), Some("private, no-store"));
+        assert_ne!(member.header("etag"), Some(etag.as_str()));
+
+        // Renewed: a new version, so the old ETag gets the new body.
+        let renewed = ctx.demand_action(&demand, "renew", &w.buyer.access, None).await.ok();
+        let res = ctx.get_if(&uri(&demand), None, Some(&etag)).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.json()["version"], renewed["version"]);
+    }
 }

@@ -245,6 +245,7 @@ async fn database_outage_is_503_then_recovers_without_restart() {
         techx::db::Db::new(&techx::db::DbTarget::parse(&via_proxy).unwrap(), 4, config.db_timeout);
     let state = actix_web::web::Data::new(techx::state::AppState::new(config, pool.clone()));
     state.search.catch_up(&mut pool.conn().unwrap()).unwrap();
+    let pool_statements = pool.clone();
     let app = actix_web::test::init_service(techx::app::build(state)).await;
 
     assert_eq!(call(&app, TestRequest::get().uri("/api/v1/organizations")).await.status, 200);
@@ -291,6 +292,24 @@ async fn database_outage_is_503_then_recovers_without_restart() {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(call(&app, TestRequest::get().uri("/readyz")).await.status, 200);
+    // The pool tests no connection on checkout: each connection that met the outage was
+    // dropped when it came back broken, so none is left to fail a request after recovery.
+    // Concurrent requests take every pooled connection, the oldest too.
+    for _ in 0..3 {
+        let all = futures_util::future::join_all(
+            (0..8).map(|_| call(&app, TestRequest::get().uri("/api/v1/organizations"))),
+        )
+        .await;
+        for res in all {
+            assert_eq!(res.status, 200, "a broken connection was handed out again: {}", res.text());
+        }
+    }
+    let before = pool_statements.statements();
+    assert_eq!(call(&app, TestRequest::get().uri("/api/v1/taxonomy/sectors")).await.status, 200);
+    let org_list = call(&app, TestRequest::get().uri("/api/v1/organizations")).await;
+    assert_eq!(org_list.status, 200);
+    // Taxonomy needs no statement; the list its count and its page, and no `SELECT 1`.
+    assert_eq!(pool_statements.statements() - before, 2);
 
     // The mail queued before the outage goes out after it, once.
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -70,13 +70,14 @@ impl<T> Page<T> {
     }
 }
 
-/// The strong ETag of a resource version.
+/// The strong ETag of a resource version whose body shows no other row.
 pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
 /// The version an `If-Match` header names: 428 without one, 400 when it is not one of our
-/// ETags.
+/// ETags. An ETag may carry a digest of joined rows after the version (`"3-1a2b3c4d"`, see
+/// `cache::strong_etag`); a write is guarded by the resource's own version alone.
 pub fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
     let value = req.headers().get("if-match").ok_or_else(|| {
         ApiError::new(
@@ -89,6 +90,7 @@ pub fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
         .to_str()
         .ok()
         .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+        .map(|v| v.split_once('-').map_or(v, |(version, _)| version))
         .and_then(|v| v.parse::<i32>().ok())
         .ok_or_else(|| ApiError::invalid("If-Match", "must be an ETag returned by this API"))
 }

@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::cache::{self, Policy};
 use crate::api::common::{
     Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
 };
 use crate::api::extract::{Json, Path, Query};
+use crate::api::technologies::IF_NONE_MATCH_DOC;
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
@@ -552,29 +554,35 @@ fn load(conn: &mut DbConn, actor: &Actor, id: Id, action: DealAction) -> Result<
 #[utoipa::path(
     tag = "deals",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
     responses(
-        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 200, body = DealDto, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 401, description = "Not signed in"),
         (status = 404, description = "No such deal, or not a party to it"),
     )
 )]
 #[get("/deals/{id}")]
 pub async fn get_deal(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Auth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let actor = auth.0;
-    let body = state
+    let (deal, checklist) = state
         .db
         .run(move |conn| {
-            let deal = load(conn, &actor, id, DealAction::View)?;
-            full(conn, deal)
+            let (deal, checklist) = store::read(conn, id)?;
+            policy::deal(&actor, &parties(&deal), DealAction::View)?;
+            Ok((deal, checklist))
         })
         .await?;
-    Ok(respond(StatusCode::OK, &body))
+    // The version counts every change the body shows, the checklist's included.
+    cache::respond(&req, &etag(deal.version), Policy::Private, Some(cache::VARY_AUTH), || {
+        dto(deal, Some(checklist))
+    })
 }
 
 /// A field that is present (even as `null`) is `Some`, so a PATCH tells "leave it" (absent)
@@ -775,9 +783,10 @@ pub async fn set_checklist_item(
 #[utoipa::path(
     tag = "deals",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
     responses(
-        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 200, body = DealDto, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 401, description = "Not signed in"),
         (status = 403, description = "Not the buyer or the seller"),
         (status = 404, description = "No such deal, or not a party to it"),
@@ -809,9 +818,10 @@ pub async fn accept_deal(
 #[utoipa::path(
     tag = "deals",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
     responses(
-        (status = 200, body = DealDto, headers(("ETag" = String))),
+        (status = 200, body = DealDto, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 401, description = "Not signed in"),
         (status = 403, description = "Not the buyer or the seller"),
         (status = 404, description = "No such deal, or not a party to it"),

@@ -7,14 +7,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::cache::{self, Policy};
 use crate::api::common::{
     Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
 };
 use crate::api::extract::{Json, LangParam, Path, Query, RequestLang};
 use crate::api::search::{self as api_search, SearchPage};
 use crate::api::technologies::{
-    IF_MATCH_DOC, OwnerDto, ReviewDecision, ReviewRequest, TechnologySummaryDto, check_code,
-    invalid_transition_of, present_field, summary as technology_summary,
+    IF_MATCH_DOC, IF_NONE_MATCH_DOC, OwnerDto, ReviewDecision, ReviewRequest, TechnologySummaryDto,
+    check_code, invalid_transition_of, present_field, shown_etag, summary as technology_summary,
 };
 use crate::api::validate::Validator;
 use crate::auth::Actor;
@@ -162,8 +163,15 @@ fn summary(actor: Option<&Actor>, d: &Demand, query: Option<&Highlight>) -> Dema
     }
 }
 
+/// The demand's version and the owner it shows (hidden, or renamed, is another ETag).
+fn etag_of(version: i32, owner: Option<&OwnerDto>) -> String {
+    shown_etag(version, owner.map(|o| (o.name.as_str(), o.verified)), None)
+}
+
 fn with_etag(mut response: actix_web::HttpResponseBuilder, body: &DemandDto) -> HttpResponse {
-    response.insert_header((header::ETAG, etag(body.version))).json(body)
+    response
+        .insert_header((header::ETAG, etag_of(body.version, body.organization.as_ref())))
+        .json(body)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -482,14 +490,16 @@ pub async fn search_demands(
 /// only for the owning organisation's members and staff (404 for everybody else).
 #[utoipa::path(
     tag = "demands",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
     responses(
-        (status = 200, body = DemandDto, headers(("ETag" = String))),
+        (status = 200, body = DemandDto, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
         (status = 404, description = "No such demand, or not visible to the caller"),
     )
 )]
 #[get("/demands/{id}")]
 pub async fn get_demand(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: MaybeAuth,
     path: Path<uuid::Uuid>,
@@ -510,7 +520,9 @@ pub async fn get_demand(
         })
         .await?;
     let (demand, actor) = demand;
-    Ok(with_etag(HttpResponse::Ok(), &dto(actor.as_ref(), demand)))
+    let etag = etag_of(demand.version, owner_for(actor.as_ref(), &demand).as_ref());
+    let policy = Policy::for_caller(demand.status.is_public(), actor.is_some());
+    cache::respond(&req, &etag, policy, Some(cache::VARY_AUTH), || Ok(dto(actor.as_ref(), demand)))
 }
 
 /// Edit a demand (members of the owning organisation). Needs `If-Match`. Same rules as

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource: extract, authorise, validate, map DTOs.
 
 pub mod auth;
+pub mod cache;
 pub mod common;
 pub mod deals;
 pub mod demands;

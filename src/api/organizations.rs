@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::cache::{self, Policy};
 use crate::api::common::{Page, PageParams, etag, idempotency_key, if_match, request_fingerprint};
 use crate::api::extract::{Json, Path, Query};
+use crate::api::technologies::IF_NONE_MATCH_DOC;
 use crate::api::validate::{Validator, normalize_email};
 use crate::auth::OrgRole;
 use crate::auth::extract::Auth;
@@ -296,30 +298,35 @@ pub async fn list_organizations(
     };
     let (items, total) =
         state.db.run(move |conn| store::list(conn, &filter, page.offset(), page.limit())).await?;
-    Ok(HttpResponse::Ok().json(Page::new(
-        items.iter().map(OrganizationDto::from).collect(),
-        page,
-        total,
-    )))
+    // Public profiles, the same for every caller; the middleware adds the weak ETag.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, Policy::Public.cache_control()))
+        .json(Page::new(items.iter().map(OrganizationDto::from).collect(), page, total)))
 }
 
 /// An organisation's public profile.
 #[utoipa::path(
     tag = "organizations",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
     responses(
-        (status = 200, body = OrganizationDto, headers(("ETag" = String))),
+        (status = 200, body = OrganizationDto, headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 404, description = "No such organisation"),
     )
 )]
 #[get("/organizations/{id}")]
 pub async fn get_organization(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let org = state.db.run(move |conn| store::get(conn, id)).await?;
-    Ok(with_etag(HttpResponse::Ok(), &OrganizationDto::from(&org)))
+    // The same public profile for everybody, signed in or not: any cache may keep it, and
+    // the version counts every change (verification too).
+    cache::respond(&req, &etag(org.version), Policy::Public, None, || {
+        Ok(OrganizationDto::from(&org))
+    })
 }
 
 /// Change the profile (owners). Needs `If-Match` with the current `ETag`.

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, http::header};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::cache::Policy;
 use crate::api::extract::{LangParam, RequestLang};
 use crate::domain::taxonomy::{self, ProvinceKind, Term};
 
@@ -53,10 +54,12 @@ pub struct TrlLevelDto {
     pub label: String,
 }
 
+/// Changes only with a release: a day in any cache; the `conditional` middleware adds the
+/// ETag (over the body) that revalidates it after.
 fn cached(body: impl Serialize) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .insert_header((header::VARY, "Accept-Language"))
+        .insert_header((header::CACHE_CONTROL, Policy::Static.cache_control()))
+        .insert_header((header::VARY, crate::api::cache::VARY_LANG))
         .json(body)
 }
 

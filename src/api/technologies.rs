@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::cache::{self, Policy};
 use crate::api::common::{
-    Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
+    Page, PageParams, idempotency_key, if_match, precondition_failed, request_fingerprint,
 };
 use crate::api::extract::{Json, Path, Query};
 use crate::api::search::{self as api_search, SearchPage};
@@ -169,18 +170,39 @@ fn present(
     actor: Option<&Actor>,
     listing: Listing,
 ) -> Result<TechnologyDto, ApiError> {
-    let visible = policy::listing_contact_visible(
-        actor,
-        listing.organization_id,
-        listing.content.contact_visibility,
-    );
-    let contact = if visible {
+    let contact = if contact_visible(actor, &listing) {
         users::find(conn, listing.created_by)?
             .map(|u| ContactDto { name: u.display_name, email: u.email })
     } else {
         None
     };
     Ok(dto(listing, contact))
+}
+
+fn contact_visible(actor: Option<&Actor>, listing: &Listing) -> bool {
+    policy::listing_contact_visible(
+        actor,
+        listing.organization_id,
+        listing.content.contact_visibility,
+    )
+}
+
+/// The ETag of a listing or demand as shown: its version, and a digest of the owner and
+/// contact person it shows (they change without the version changing).
+pub(crate) fn shown_etag(
+    version: i32,
+    owner: Option<(&str, bool)>,
+    contact: Option<&ContactDto>,
+) -> String {
+    cache::joined_etag(version, (owner, contact.map(|c| (&c.name, &c.email))))
+}
+
+fn etag_of(body: &TechnologyDto) -> String {
+    shown_etag(
+        body.version,
+        Some((&body.organization.name, body.organization.verified)),
+        body.contact.as_ref(),
+    )
 }
 
 /// Where the query matched: the field covering most of it (the summary first on a tie).
@@ -228,7 +250,7 @@ pub(crate) fn summary(l: &Listing, query: Option<&Highlight>) -> TechnologySumma
 }
 
 fn with_etag(mut response: actix_web::HttpResponseBuilder, body: &TechnologyDto) -> HttpResponse {
-    response.insert_header((header::ETAG, etag(body.version))).json(body)
+    response.insert_header((header::ETAG, etag_of(body))).json(body)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -418,6 +440,7 @@ async fn change<T: Send + 'static>(
 }
 
 pub(crate) const IF_MATCH_DOC: &str = "The ETag you last read";
+pub(crate) const IF_NONE_MATCH_DOC: &str = "ETags you hold: 304 without a body when one is current";
 
 /// Create a draft listing for an organisation you belong to. Honours `Idempotency-Key`.
 #[utoipa::path(
@@ -743,34 +766,46 @@ pub async fn organization_technologies(
 /// and staff (404 for everybody else).
 #[utoipa::path(
     tag = "technologies",
-    params(("id" = uuid::Uuid, Path)),
+    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
     responses(
-        (status = 200, body = TechnologyDto, headers(("ETag" = String))),
+        (status = 200, body = TechnologyDto, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
         (status = 404, description = "No such listing, or not visible to the caller"),
     )
 )]
 #[get("/technologies/{id}")]
 pub async fn get_technology(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: MaybeAuth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let actor = auth.0;
-    let body = state
+    let (listing, contact, actor) = state
         .db
         .run(move |conn| {
-            let listing = store::get(conn, id)?;
+            // One statement: the listing, its owner, research data and contact person.
+            let (listing, contact) = store::read(conn, id)?;
             policy::listing(
                 actor.as_ref(),
                 listing.organization_id,
                 listing.status.is_public(),
                 ListingAction::View,
             )?;
-            present(conn, actor.as_ref(), listing)
+            Ok((listing, contact, actor))
         })
         .await?;
-    Ok(with_etag(HttpResponse::Ok(), &body))
+    let contact = contact
+        .filter(|_| contact_visible(actor.as_ref(), &listing))
+        .map(|c| ContactDto { name: c.name, email: c.email });
+    let etag = shown_etag(
+        listing.version,
+        Some((&listing.organization_name, listing.organization_verified)),
+        contact.as_ref(),
+    );
+    let policy = Policy::for_caller(listing.status.is_public(), actor.is_some());
+    cache::respond(&req, &etag, policy, Some(cache::VARY_AUTH), || Ok(dto(listing, contact)))
 }
 
 /// Edit a listing (members of the owning organisation). Needs `If-Match`.

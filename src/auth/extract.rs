@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 
 use super::{Actor, OrgRole, PlatformRole};
-use crate::db::schema::{memberships, users};
+use crate::db::schema::{memberships, refresh_tokens, users};
 use crate::db::types::Id;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -41,26 +41,40 @@ async fn load_actor(req: HttpRequest, token: String) -> Result<Actor, ApiError> 
     state
         .db
         .run(move |conn| {
-            let found: Option<(String, Option<chrono::NaiveDateTime>)> = users::table
-                .find(user_id)
-                .select((users::platform_role, users::disabled_at))
-                .first(conn)
-                .optional()?;
-            let (role, disabled_at) = found.ok_or_else(invalid)?;
+            // One statement: the account, whether the session is live, and one row per
+            // membership (a single row of nulls without any).
+            let live = diesel::dsl::exists(
+                refresh_tokens::table
+                    .filter(refresh_tokens::family_id.eq(session_id))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            );
+            type Row = (String, Option<chrono::NaiveDateTime>, bool, Option<Id>, Option<String>);
+            let rows: Vec<Row> = users::table
+                .left_join(memberships::table)
+                .filter(users::id.eq(user_id))
+                .select((
+                    users::platform_role,
+                    users::disabled_at,
+                    live,
+                    memberships::organization_id.nullable(),
+                    memberships::role.nullable(),
+                ))
+                .load(conn)?;
+            let (role, disabled_at, live) = rows
+                .first()
+                .map(|(role, disabled_at, live, _, _)| (role.clone(), *disabled_at, *live))
+                .ok_or_else(invalid)?;
             if disabled_at.is_some() {
                 return Err(ApiError::unauthorized("This account is disabled."));
             }
             // A signed-out or revoked session stops its access tokens at once, too.
-            if !crate::store::sessions::session_active(conn, session_id)? {
+            if !live {
                 return Err(ApiError::unauthorized("This session has ended; sign in again."));
             }
             let role = PlatformRole::parse(&role).ok_or_else(ApiError::internal)?;
-            let memberships = memberships::table
-                .filter(memberships::user_id.eq(user_id))
-                .select((memberships::organization_id, memberships::role))
-                .load::<(Id, String)>(conn)?
+            let memberships = rows
                 .into_iter()
-                .filter_map(|(org, role)| OrgRole::parse(&role).map(|r| (org, r)))
+                .filter_map(|(_, _, _, org, role)| Some((org?, OrgRole::parse(&role?)?)))
                 .collect();
             Ok(Actor { user_id, role, session_id, memberships })
         })

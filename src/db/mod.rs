@@ -2,14 +2,20 @@
 //! [`Db::run`], the one way handlers reach the database (off the async workers).
 
 pub mod dialect;
+pub mod probe;
 pub mod raw;
 pub mod schema;
 pub mod types;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use diesel::connection::Connection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
+
+use self::probe::Probe;
 
 use crate::error::ApiError;
 
@@ -70,6 +76,8 @@ impl DbTarget {
 pub struct ConnectionManager {
     target: DbTarget,
     busy_timeout: Duration,
+    /// Statements run by every connection of the pool, connection setup excluded.
+    statements: Arc<AtomicU64>,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -77,13 +85,18 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        dialect::establish(&self.target, self.busy_timeout)
+        let mut conn = dialect::establish(&self.target, self.busy_timeout)?;
+        conn.set_instrumentation(Probe::new(self.statements.clone()));
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
         conn.ping().map_err(r2d2::Error::QueryError)
     }
 
+    /// Checked when a connection returns to the pool: one whose statement found the server
+    /// gone is dropped here (diesel marks a PostgreSQL connection whose libpq status is lost
+    /// as broken), so the next checkout opens a fresh one.
     fn has_broken(&self, conn: &mut DbConn) -> bool {
         std::thread::panicking() || conn.is_broken()
     }
@@ -96,19 +109,37 @@ pub type DbPool = r2d2::Pool<ConnectionManager>;
 pub struct Db {
     pool: DbPool,
     backend: Backend,
+    statements: Arc<AtomicU64>,
 }
 
 impl Db {
     /// A pool that opens connections lazily: start-up and tests decide when to connect, and
     /// an unreachable database makes requests fail with 503 instead of stopping the process.
+    ///
+    /// Connections are not tested on checkout (r2d2's default would add a `SELECT 1` round
+    /// trip to every request): a connection whose statement finds the server gone is
+    /// discarded when it returns (see [`ConnectionManager::has_broken`]), and that request
+    /// answers 503 like any other outage.
     pub fn new(target: &DbTarget, max_size: u32, timeout: Duration) -> Self {
-        let manager = ConnectionManager { target: target.clone(), busy_timeout: timeout };
+        let statements = Arc::new(AtomicU64::new(0));
+        let manager = ConnectionManager {
+            target: target.clone(),
+            busy_timeout: timeout,
+            statements: statements.clone(),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .min_idle(Some(0))
+            .test_on_check_out(false)
             .connection_timeout(timeout)
             .build_unchecked(manager);
-        Self { pool, backend: target.backend }
+        Self { pool, backend: target.backend, statements }
+    }
+
+    /// Statements this pool's connections have run since it was made (connection setup
+    /// excluded): tests hold a request to its round trips with it.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> Backend {

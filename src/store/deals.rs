@@ -362,6 +362,23 @@ pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, ApiErro
     Ok(rows)
 }
 
+/// A deal with its checklist in one statement (the deal's columns repeat on each of the
+/// few checklist rows): the read path of `GET /deals/{id}`.
+pub fn read(conn: &mut DbConn, id: Id) -> Result<(Deal, Vec<ChecklistRow>), ApiError> {
+    let rows: Vec<(Deal, Option<ChecklistRow>)> = deals::table
+        .left_join(deal_checklist::table)
+        .filter(deals::id.eq(id))
+        .select((deals::all_columns, deal_checklist::all_columns.nullable()))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let (deal, first) = rows.next().ok_or_else(|| ApiError::not_found("No such deal."))?;
+    let position = |name: &str| ChecklistItem::ALL.iter().position(|i| item_name(*i) == name);
+    let mut checklist: Vec<ChecklistRow> =
+        first.into_iter().chain(rows.filter_map(|(_, item)| item)).collect();
+    checklist.sort_by_key(|r| position(&r.item));
+    Ok((deal, checklist))
+}
+
 /// The timeline, oldest first.
 pub fn events(
     conn: &mut DbConn,

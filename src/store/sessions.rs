@@ -205,16 +205,6 @@ pub fn revoke_all_for_user(conn: &mut DbConn, user: Id, keep: Option<Id>) -> Res
     Ok(())
 }
 
-/// Whether a session (family) is still alive: not revoked.
-pub fn session_active(conn: &mut DbConn, family: Id) -> Result<bool, ApiError> {
-    let live: i64 = refresh_tokens::table
-        .filter(refresh_tokens::family_id.eq(family))
-        .filter(refresh_tokens::revoked_at.is_null())
-        .count()
-        .get_result(conn)?;
-    Ok(live > 0)
-}
-
 // ---- login throttling ----------------------------------------------------------------
 
 pub fn account_key(user: Id) -> String {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::api::common::precondition_failed;
 use crate::db::raw::RawSql;
-use crate::db::schema::{organizations, research_results, technologies, technology_reviews};
+use crate::db::schema::{organizations, research_results, technologies, technology_reviews, users};
 use crate::db::types::{Id, SqlUuid, now, utc};
 use crate::db::{DbConn, dialect};
 use crate::domain::lang::Lang;
@@ -45,10 +45,6 @@ struct TechnologyRow {
     price_basis: Option<String>,
     province: String,
     contact_visibility: String,
-    #[allow(dead_code)]
-    title_folded: String,
-    #[allow(dead_code)]
-    search_text: String,
     rejection_reason: Option<String>,
     submitted_at: Option<NaiveDateTime>,
     published_at: Option<NaiveDateTime>,
@@ -95,7 +91,53 @@ pub struct Listing {
     pub version: i32,
 }
 
+/// The columns a [`TechnologyRow`] reads: all but the search columns, which can be as long
+/// as the text itself and no reader shows.
+macro_rules! listing_columns {
+    () => {
+        (
+            technologies::id,
+            technologies::organization_id,
+            technologies::created_by,
+            technologies::kind,
+            technologies::status,
+            technologies::language,
+            technologies::title,
+            technologies::summary,
+            technologies::description,
+            technologies::advantages,
+            technologies::applications,
+            technologies::sectors,
+            technologies::keywords,
+            technologies::trl,
+            technologies::ip_records,
+            technologies::transfer_forms,
+            technologies::price_min,
+            technologies::price_max,
+            technologies::currency,
+            technologies::price_basis,
+            technologies::province,
+            technologies::contact_visibility,
+            technologies::rejection_reason,
+            technologies::submitted_at,
+            technologies::published_at,
+            technologies::expires_at,
+            technologies::expiry_warned_at,
+            technologies::created_at,
+            technologies::updated_at,
+            technologies::version,
+        )
+    };
+}
+
 type Joined = (TechnologyRow, (String, bool), Option<ResearchRow>);
+
+/// The person who created a listing, its contact where `contact_visibility` allows.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub name: String,
+    pub email: String,
+}
 
 fn assemble(
     (row, (organization_name, organization_verified), research): Joined,
@@ -293,12 +335,35 @@ pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, ApiError> {
         .left_join(research_results::table)
         .filter(technologies::id.eq_any(ids))
         .select((
-            technologies::all_columns,
+            listing_columns!(),
             (organizations::name, organizations::verified),
             research_results::all_columns.nullable(),
         ))
         .load(conn)?;
     rows.into_iter().map(assemble).collect()
+}
+
+/// A listing with everything its page shows (owner, research data, contact person) in one
+/// statement: the read path of `GET /technologies/{id}`.
+pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), ApiError> {
+    type Row = (TechnologyRow, (String, bool), Option<ResearchRow>, Option<(String, String)>);
+    let row: Option<Row> = technologies::table
+        .inner_join(organizations::table)
+        .left_join(research_results::table)
+        .left_join(users::table.on(users::id.eq(technologies::created_by)))
+        .filter(technologies::id.eq(id))
+        .select((
+            listing_columns!(),
+            (organizations::name, organizations::verified),
+            research_results::all_columns.nullable(),
+            (users::display_name, users::email).nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    let (row, owner, research, contact) =
+        row.ok_or_else(|| ApiError::not_found("No such technology."))?;
+    let listing = assemble((row, owner, research))?;
+    Ok((listing, contact.map(|(name, email)| Contact { name, email })))
 }
 
 pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Listing>, ApiError> {

@@ -661,3 +661,53 @@ pub fn url_encode(text: &str) -> String {
         )
         .collect()
 }
+
+// ---- Conditional reads ----------------------------------------------------------------
+
+impl<S, B> Ctx<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    /// `GET uri`, signed in or not, with `If-None-Match` when given.
+    pub async fn get_if(
+        &self,
+        uri: &str,
+        token: Option<&str>,
+        if_none_match: Option<&str>,
+    ) -> Resp {
+        let mut req = TestRequest::get().uri(uri);
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        if let Some(etag) = if_none_match {
+            req = req.insert_header(("If-None-Match", etag.to_owned()));
+        }
+        self.call(req).await
+    }
+
+    /// The response to `GET uri` and the SQL statements the pool ran for it. The same GET
+    /// runs once before, so the pool holds an open connection and connection setup is not
+    /// counted.
+    pub async fn counted_get(
+        &self,
+        uri: &str,
+        token: Option<&str>,
+        if_none_match: Option<&str>,
+    ) -> (Resp, u64) {
+        self.get_if(uri, token, if_none_match).await;
+        let before = self.state.db.statements();
+        let res = self.get_if(uri, token, if_none_match).await;
+        (res, self.state.db.statements() - before)
+    }
+}
+
+impl Resp {
+    /// A 304: no body, and the validator and caching headers the 200 carries.
+    pub fn assert_not_modified(&self, etag: &str, cache_control: &str) {
+        assert_eq!(self.status, 304, "{}", self.text());
+        assert!(self.body.is_empty(), "a 304 has no body: {}", self.text());
+        assert_eq!(self.header("etag"), Some(etag));
+        assert_eq!(self.header("cache-control"), Some(cache_control));
+    }
+}
