@@ -199,6 +199,10 @@ fn validate_terms(v: &mut Validator, t: &Terms, brokered: bool) {
 ///
 /// A side opening the deal accepts it for that side by doing so; the other side (both, for
 /// a broker) accepts with `POST /deals/{id}/accept`.
+///
+/// A demand that hides its organisation (`hide_organization`) keeps it hidden from
+/// sellers: only a member of the demand's own organisation may open a deal from it (from
+/// a proposal or a match); the seller's members get 403 and wait for the buyer to open it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDealRequest {
@@ -393,6 +397,10 @@ fn from_proposal(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiEr
              the technology (a match) instead.",
         )
     })?;
+    // The listing may have been withdrawn or sent back to review since the proposal.
+    technologies::find(conn, technology)?
+        .filter(|l| l.status == Status::Published && l.organization_id == seller)
+        .ok_or_else(|| ApiError::invalid("technology_id", "is not a published listing"))?;
     no_live_deal(conn, technology, demand.id)?;
     Ok(Plan {
         technology_id: technology,
@@ -770,8 +778,9 @@ pub async fn set_checklist_item(
     Ok(respond(StatusCode::OK, &body))
 }
 
-/// Accept a deal for your side (members of the buyer or the seller) while it is `open`. A
-/// brokered deal leaves `open` once both sides accepted.
+/// Accept a deal for your side (members of the buyer or the seller) while it is `open`.
+/// Accepting never moves the stage: every deal, brokered or not, stays `open` until a party
+/// moves it with `POST /deals/{id}/transitions`, which needs both sides' acceptance.
 #[utoipa::path(
     tag = "deals",
     security(("bearer" = [])),
