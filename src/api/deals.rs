@@ -193,8 +193,8 @@ fn validate_terms(v: &mut Validator, t: &Terms, brokered: bool) {
 /// | origin | fields | who | buyer / seller |
 /// |---|---|---|---|
 /// | enquiry | `inquiry_id` | a member of either side | the enquirer / the listing's owner |
-/// | accepted proposal | `proposal_id` | a member of either side | the demand's organisation / the proposer, over the proposal's technology |
-/// | match | `technology_id` + `demand_id` | a member of either side | the demand's organisation / the technology's |
+/// | accepted proposal | `proposal_id` | a member of either side (the demand's side only, for a demand hiding its organisation) | the demand's organisation / the proposer, over the proposal's technology, which must still be published |
+/// | match | `technology_id` + `demand_id` | a member of either side (the demand's side only, for a demand hiding its organisation) | the demand's organisation / the technology's |
 /// | broker | `broker_organization_id` + `technology_id` + `buyer_organization_id` + `seller_organization_id` | a member of the intermediary | as named |
 ///
 /// A side opening the deal accepts it for that side by doing so; the other side (both, for
@@ -463,9 +463,9 @@ fn from_match(
     request_body = CreateDealRequest,
     responses(
         (status = 201, description = "Open", body = DealDto, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, description = "Invalid fields"),
+        (status = 400, description = "Invalid fields; `technology_id` is not a published listing (a match, a broker, or a proposal whose technology is no longer published)"),
         (status = 401, description = "Not signed in"),
-        (status = 403, description = "Not a member of the broker, or it is not an intermediary; not a member of either side of a match"),
+        (status = 403, description = "Not a member of the broker, or it is not an intermediary; not a member of either side of a match; the seller, when the demand hides its organisation"),
         (status = 404, description = "No such enquiry or proposal, or not a side of it"),
         (status = 409, description = "The enquiry is closed (`inquiry_closed`); the enquiry, or the technology and demand, already have a live deal (`deal_exists`); the proposal is not accepted (`proposal_not_accepted`) or names no technology (`proposal_without_technology`)"),
         (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
