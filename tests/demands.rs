@@ -237,12 +237,15 @@ backend_tests! {
         assert_eq!(faceted["facets"]["province"], json!({"thanh-hoa": 1}));
         assert_eq!(faceted["facets"]["sector"], json!({"2": 1, "2.7": 1}));
         assert_eq!(faceted["facets"]["transfer_form"], json!({"usage_licence": 1}));
-        // Renew keeps it published; drafts only are deleted; archive is final.
+        // Renew keeps it published; deleting what was ever submitted archives it; archive is
+        // final.
         let renewed = ctx.demand_action(&published, "renew", &w.buyer.access, None).await.ok();
         assert_eq!(ctx.mail_count(&w.buyer.email, "demand_published"), 1, "renewal is not a publication");
-        ctx.send(Method::DELETE, &uri(&renewed), Some(&w.buyer.access), Some(&etag_of(&renewed)), None).await.problem(409, "not_a_draft");
-        let archived = ctx.demand_action(&renewed, "archive", &w.buyer.access, None).await.ok();
+        let res = ctx.send(Method::DELETE, &uri(&renewed), Some(&w.buyer.access), Some(&etag_of(&renewed)), None).await;
+        assert_eq!(res.status, 204, "{}", res.text());
+        let archived = ctx.get_as(&uri(&renewed), &w.buyer.access).await.ok();
         assert_eq!(archived["status"], "archived");
+        ctx.demand_action(&archived, "archive", &w.buyer.access, None).await.problem(409, "invalid_transition");
         ctx.get(&uri(&archived)).await.problem(404, "not_found");
         ctx.demand_action(&archived, "renew", &w.buyer.access, None).await.problem(409, "invalid_transition");
 

@@ -458,6 +458,14 @@ where
             .set(technologies::submitted_at.eq(Some(decided - Duration::hours(hours))))
             .execute(&mut conn)
             .unwrap();
+        // Each decision records the submission it decided: that is what is measured.
+        diesel::update(
+            technology_reviews::table
+                .filter(technology_reviews::technology_id.eq(db_id(&id(listing)))),
+        )
+        .set(technology_reviews::submitted_at.eq(Some(decided - Duration::hours(hours))))
+        .execute(&mut conn)
+        .unwrap();
     }
     let asked: NaiveDateTime = inquiries::table
         .find(db_id(&id(&i1)))

@@ -437,8 +437,10 @@ backend_tests! {
         assert_eq!(again["title"], "Máy sấy nông sản bơm nhiệt");
         assert_eq!(ctx.mail_count(&w.owner.email, "listing_published"), 2);
 
-        // Only drafts are deleted.
-        ctx.send(Method::DELETE, &uri(&again), Some(&w.owner.access), Some(&etag_of(&again)), None).await.problem(409, "not_a_draft");
+        // Only drafts never submitted are erased: a published listing is archived instead.
+        let res = ctx.send(Method::DELETE, &uri(&again), Some(&w.owner.access), Some(&etag_of(&again)), None).await;
+        assert_eq!(res.status, 204, "{}", res.text());
+        assert_eq!(ctx.get_as(&uri(&again), &w.owner.access).await.ok()["status"], "archived");
         let doomed = ctx.create_technology(&w.owner.access, &technology_body(&w.org, "Xoá đi")).await;
         ctx.send(Method::DELETE, &uri(&doomed), Some(&w.owner.access), None, None).await.problem(428, "precondition_required");
         let res = ctx.send(Method::DELETE, &uri(&doomed), Some(&w.member.access), Some(&etag_of(&doomed)), None).await;

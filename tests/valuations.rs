@@ -272,11 +272,11 @@ backend_tests! {
         let claim = json!({"organization_id": id_of(&w.appraiser_org)});
         ctx.send(Method::POST, &uri(&own, "claim"), Some(&w.appraiser.access), Some(&etag_of(&own)), Some(&claim))
             .await
-            .invalid_field("organization_id");
+            .problem(409, "appraiser_not_independent");
         let assign = json!({"appraiser_organization_id": id_of(&w.appraiser_org)});
         ctx.send(Method::POST, &uri(&own, "assign"), Some(&w.moderator.access), Some(&etag_of(&own)), Some(&assign))
             .await
-            .invalid_field("appraiser_organization_id");
+            .problem(409, "appraiser_not_independent");
         assert_eq!(snapshot(&ctx.db), before);
         // An independent appraiser may.
         let rival = json!({"organization_id": id_of(&w.rival_org)});

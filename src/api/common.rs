@@ -86,13 +86,17 @@ pub fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
             "Send `If-Match` with the ETag you last read, so concurrent edits are not lost.",
         )
     })?;
-    value
-        .to_str()
-        .ok()
-        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
-        .map(|v| v.split_once('-').map_or(v, |(version, _)| version))
-        .and_then(|v| v.parse::<i32>().ok())
-        .ok_or_else(|| ApiError::invalid("If-Match", "must be an ETag returned by this API"))
+    let text = value.to_str().unwrap_or_default().trim();
+    // RFC 9110 §13.1.1: If-Match uses the strong comparison, so a weak tag never matches.
+    if text.starts_with("W/") {
+        return Err(precondition_failed());
+    }
+    let tag = text.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(text);
+    // A page's ETag may be `"version-digest"` (`api::cache`): the version decides.
+    tag.split_once('-')
+        .map_or(tag, |(version, _)| version)
+        .parse::<i32>()
+        .map_err(|_| ApiError::invalid("If-Match", "must be an ETag returned by this API"))
 }
 
 pub fn precondition_failed() -> ApiError {

@@ -195,12 +195,16 @@ fn validate_terms(v: &mut Validator, t: &Terms, brokered: bool) {
 /// | origin | fields | who | buyer / seller |
 /// |---|---|---|---|
 /// | enquiry | `inquiry_id` | a member of either side | the enquirer / the listing's owner |
-/// | accepted proposal | `proposal_id` | a member of either side | the demand's organisation / the proposer, over the proposal's technology |
-/// | match | `technology_id` + `demand_id` | a member of either side | the demand's organisation / the technology's |
+/// | accepted proposal | `proposal_id` | a member of either side (the demand's side only, for a demand hiding its organisation) | the demand's organisation / the proposer, over the proposal's technology, which must still be published |
+/// | match | `technology_id` + `demand_id` | a member of either side (the demand's side only, for a demand hiding its organisation) | the demand's organisation / the technology's |
 /// | broker | `broker_organization_id` + `technology_id` + `buyer_organization_id` + `seller_organization_id` | a member of the intermediary | as named |
 ///
 /// A side opening the deal accepts it for that side by doing so; the other side (both, for
 /// a broker) accepts with `POST /deals/{id}/accept`.
+///
+/// A demand that hides its organisation (`hide_organization`) keeps it hidden from
+/// sellers: only a member of the demand's own organisation may open a deal from it (from
+/// a proposal or a match); the seller's members get 403 and wait for the buyer to open it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDealRequest {
@@ -395,6 +399,10 @@ fn from_proposal(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiEr
              the technology (a match) instead.",
         )
     })?;
+    // The listing may have been withdrawn or sent back to review since the proposal.
+    technologies::find(conn, technology)?
+        .filter(|l| l.status == Status::Published && l.organization_id == seller)
+        .ok_or_else(|| ApiError::invalid("technology_id", "is not a published listing"))?;
     no_live_deal(conn, technology, demand.id)?;
     Ok(Plan {
         technology_id: technology,
@@ -457,9 +465,9 @@ fn from_match(
     request_body = CreateDealRequest,
     responses(
         (status = 201, description = "Open", body = DealDto, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, description = "Invalid fields"),
+        (status = 400, description = "Invalid fields; `technology_id` is not a published listing (a match, a broker, or a proposal whose technology is no longer published)"),
         (status = 401, description = "Not signed in"),
-        (status = 403, description = "Not a member of the broker, or it is not an intermediary; not a member of either side of a match"),
+        (status = 403, description = "Not a member of the broker, or it is not an intermediary; not a member of either side of a match; the seller, when the demand hides its organisation"),
         (status = 404, description = "No such enquiry or proposal, or not a side of it"),
         (status = 409, description = "The enquiry is closed (`inquiry_closed`); the enquiry, or the technology and demand, already have a live deal (`deal_exists`); the proposal is not accepted (`proposal_not_accepted`) or names no technology (`proposal_without_technology`)"),
         (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
@@ -778,8 +786,9 @@ pub async fn set_checklist_item(
     Ok(respond(StatusCode::OK, &body))
 }
 
-/// Accept a deal for your side (members of the buyer or the seller) while it is `open`. A
-/// brokered deal leaves `open` once both sides accepted.
+/// Accept a deal for your side (members of the buyer or the seller) while it is `open`.
+/// Accepting never moves the stage: every deal, brokered or not, stays `open` until a party
+/// moves it with `POST /deals/{id}/transitions`, which needs both sides' acceptance.
 #[utoipa::path(
     tag = "deals",
     security(("bearer" = [])),

@@ -567,16 +567,18 @@ pub async fn update_demand(
     Ok(with_etag(HttpResponse::Ok(), &body))
 }
 
-/// Delete a draft demand (members of the owning organisation). Needs `If-Match`.
+/// Delete a demand (members of the owning organisation). Needs `If-Match`. A draft that
+/// was never submitted is erased; a demand that was ever submitted is archived instead, so
+/// its moderation history and the activity report stay whole. Either way it answers 204.
 #[utoipa::path(
     tag = "demands",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Erased (a never-submitted draft) or archived"),
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
-        (status = 409, description = "Not a draft (`not_a_draft`)"),
+        (status = 409, description = "Already archived (`invalid_transition`)"),
         (status = 412, description = "Changed since you read it"),
         (status = 428, description = "`If-Match` missing"),
     )
@@ -588,18 +590,25 @@ pub async fn delete_demand(
     auth: Auth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    change(&state, &req, auth.0, path.0.into(), ListingAction::Manage, None, |conn, _, d, _| {
-        if !d.status.deletable() {
-            return Err(ApiError::conflict(
-                "not_a_draft",
-                format!(
-                    "Only drafts are deleted; this demand is {}: archive it instead.",
-                    d.status.as_str()
-                ),
-            ));
-        }
-        store::delete(conn, d)
-    })
+    let validity = state.config.listing_validity_days;
+    change(
+        &state,
+        &req,
+        auth.0,
+        path.0.into(),
+        ListingAction::Manage,
+        None,
+        move |conn, _, d, _| {
+            if d.status.deletable(d.submitted_at.is_some()) {
+                return store::delete(conn, d);
+            }
+            let to = d
+                .status
+                .next(Transition::Archive)
+                .ok_or_else(|| invalid_transition_of("demand", d.status, Transition::Archive))?;
+            store::transition(conn, d, to, None, validity).map(|_| ())
+        },
+    )
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -835,6 +844,7 @@ pub struct CreateProposalRequest {
     request_body = CreateProposalRequest,
     responses(
         (status = 201, body = ProposalDto),
+        (status = 400, description = "Invalid fields; `technology_id` is not a published listing of the offering organisation"),
         (status = 403, description = "Not a member of the offering organisation, or it is the demand's own"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "The demand is not published (`not_published`)"),
@@ -897,10 +907,12 @@ pub async fn create_proposal(
                 }
                 if let Some(technology) = new.technology_id {
                     let listing = technologies::find(conn, technology)?;
-                    if listing.is_none_or(|l| l.organization_id != new.organization_id) {
+                    if listing.is_none_or(|l| {
+                        l.organization_id != new.organization_id || l.status != Status::Published
+                    }) {
                         return Err(ApiError::invalid(
                             "technology_id",
-                            "is not a listing of the offering organisation",
+                            "is not a published listing of the offering organisation",
                         ));
                     }
                 }

@@ -48,6 +48,8 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(organizations::set_member_role)
         .service(organizations::remove_member)
         .service(organizations::invite_member)
+        .service(organizations::list_invitations)
+        .service(organizations::revoke_invitation)
         .service(organizations::accept_invitation)
         .service(organizations::verify_organization)
         .service(webhooks::create_webhook)

@@ -591,13 +591,83 @@ pub async fn invite_member(
             })
         })
         .await?;
-    Ok(HttpResponse::Created().json(InvitationDto {
+    Ok(HttpResponse::Created().json(invitation_dto(invitation)))
+}
+
+fn invitation_dto(invitation: store::Invitation) -> InvitationDto {
+    InvitationDto {
         id: invitation.id.into(),
         organization_id: invitation.organization_id.into(),
         email: invitation.email_normalized,
         role: OrgRole::parse(&invitation.role).unwrap_or(OrgRole::Member),
         expires_at: utc(invitation.expires_at),
-    }))
+    }
+}
+
+/// The organisation's pending invitations (owners): not yet accepted and not expired,
+/// oldest first. Tokens are never shown.
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, body = Vec<InvitationDto>),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Not an owner"),
+        (status = 404, description = "No such organisation"),
+    )
+)]
+#[get("/organizations/{id}/invitations")]
+pub async fn list_invitations(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let org: Id = path.0.into();
+    let actor = auth.0;
+    let pending = state
+        .db
+        .run(move |conn| {
+            store::get(conn, org)?;
+            policy::organization(&actor, org, OrgAction::ManageMembers)?;
+            store::pending_invitations(conn, org)
+        })
+        .await?;
+    let body: Vec<InvitationDto> = pending.into_iter().map(invitation_dto).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Revoke an invitation that was not accepted (owners): its token is no longer accepted
+/// (`POST /invitations/accept` answers 400 `invalid_token`).
+#[utoipa::path(
+    tag = "organizations",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("invitation_id" = uuid::Uuid, Path)),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not signed in"),
+        (status = 403, description = "Not an owner"),
+        (status = 404, description = "No such organisation, or no such invitation of it"),
+        (status = 409, description = "Already accepted (`invitation_accepted`)"),
+    )
+)]
+#[delete("/organizations/{id}/invitations/{invitation_id}")]
+pub async fn revoke_invitation(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<(uuid::Uuid, uuid::Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, invitation): (Id, Id) = (path.0.0.into(), path.0.1.into());
+    let actor = auth.0;
+    state
+        .db
+        .run(move |conn| {
+            store::get(conn, org)?;
+            policy::organization(&actor, org, OrgAction::ManageMembers)?;
+            dialect::write_transaction(conn, |conn| store::revoke_invitation(conn, org, invitation))
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -431,9 +431,11 @@ pub struct MonthActivity {
 /// Median durations; null when there was nothing to measure.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Turnaround {
-    /// Listing submission → moderation decision, for decisions in the period, in hours.
+    /// Listing submission → moderation decision, in hours: every decision in the period,
+    /// each from the submission it decided (a listing rejected, approved and re-approved
+    /// counts three).
     pub review_median_hours: Option<f64>,
-    /// Decisions measured.
+    /// Decisions measured: every decision in the period whose submission is known.
     pub reviews_measured: i64,
     /// Enquiry → first answer, for enquiries made in the period, in hours.
     pub inquiry_response_median_hours: Option<f64>,

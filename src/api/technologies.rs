@@ -854,17 +854,19 @@ pub async fn update_technology(
     Ok(with_etag(HttpResponse::Ok(), &body))
 }
 
-/// Delete a draft (members of the owning organisation). Needs `If-Match`. Listings that were
-/// ever submitted are archived instead.
+/// Delete a listing (members of the owning organisation). Needs `If-Match`. A draft that
+/// was never submitted is erased; a listing that was ever submitted (including a rejected
+/// one edited back to a draft) is archived instead, so its moderation history and the
+/// activity report stay whole. Either way it answers 204.
 #[utoipa::path(
     tag = "technologies",
     security(("bearer" = [])),
     params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Erased (a never-submitted draft) or archived"),
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
-        (status = 409, description = "Not a draft (`not_a_draft`)"),
+        (status = 409, description = "Already archived (`invalid_transition`)"),
         (status = 412, description = "Changed since you read it"),
         (status = 428, description = "`If-Match` missing"),
     )
@@ -884,16 +886,14 @@ pub async fn delete_technology(
         ListingAction::Manage,
         None,
         |conn, _, listing, _| {
-            if !listing.status.deletable() {
-                return Err(ApiError::conflict(
-                    "not_a_draft",
-                    format!(
-                        "Only drafts are deleted; this listing is {}: archive it instead.",
-                        listing.status.as_str()
-                    ),
-                ));
+            if listing.status.deletable(listing.submitted_at.is_some()) {
+                return store::delete(conn, listing);
             }
-            store::delete(conn, listing)
+            listing
+                .status
+                .next(Transition::Archive)
+                .ok_or_else(|| invalid_transition(listing.status, Transition::Archive))?;
+            store::archive(conn, listing).map(|_| ())
         },
     )
     .await?;

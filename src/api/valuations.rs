@@ -575,8 +575,10 @@ async fn change(
 
 const IF_MATCH_DOC: &str = "The ETag you last read";
 
-/// The appraiser must be an intermediary offering valuation, and independent: neither the
-/// requester nor the listing's owner values its own technology.
+/// The appraiser must be an intermediary offering valuation (400 naming `field`), and
+/// independent (409 `appraiser_not_independent`): it is neither the requester's
+/// organisation nor the listing owner's, and shares no member with either, so nobody values
+/// their own technology through an appraiser organisation of their own.
 fn check_appraiser(conn: &mut DbConn, v: &Valuation, org: Id, field: &str) -> Result<(), ApiError> {
     if store::appraisers_among(conn, &[org])?.is_empty() {
         return Err(ApiError::invalid(
@@ -584,10 +586,12 @@ fn check_appraiser(conn: &mut DbConn, v: &Valuation, org: Id, field: &str) -> Re
             "is not an intermediary organisation offering valuation",
         ));
     }
-    if org == v.row.requester_organization_id || org == v.listing_owner {
-        return Err(ApiError::invalid(
-            field,
-            "is the requester or the listing's owner: an appraiser must be independent",
+    let interested = [v.row.requester_organization_id, v.listing_owner];
+    if interested.contains(&org) || store::shares_member(conn, org, &interested)? {
+        return Err(ApiError::conflict(
+            "appraiser_not_independent",
+            "The appraiser must be independent: not the requester's organisation nor the \
+             listing owner's, and sharing no member with either.",
         ));
     }
     Ok(())
@@ -601,6 +605,8 @@ pub struct AssignRequest {
 }
 
 /// Name the appraiser organisation of a submitted request (moderators). Needs `If-Match`.
+/// The appraiser must be independent: not the requester's organisation nor the listing
+/// owner's, and sharing no member with either (409 `appraiser_not_independent`).
 #[utoipa::path(
     tag = "valuations",
     security(("bearer" = [])),
@@ -608,11 +614,11 @@ pub struct AssignRequest {
     request_body = AssignRequest,
     responses(
         (status = 200, description = "Now `assigned`", body = ValuationRequestDto, headers(("ETag" = String))),
-        (status = 400, description = "Not an appraiser organisation, or not independent of the requester and the listing owner (`validation_failed`)"),
+        (status = 400, description = "Not an intermediary organisation offering valuation (`validation_failed`)"),
         (status = 401, description = "Not signed in"),
         (status = 403, description = "Staff only"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
-        (status = 409, description = "Not `submitted` (`invalid_transition`), or completed (`valuation_completed`)"),
+        (status = 409, description = "Not independent of the requester and the listing owner (`appraiser_not_independent`); not `submitted` (`invalid_transition`), or completed (`valuation_completed`)"),
         (status = 412, description = "Changed since you read it"),
         (status = 428, description = "`If-Match` missing"),
     )
@@ -651,6 +657,8 @@ pub struct ClaimRequest {
 }
 
 /// Claim a submitted request for an appraiser organisation you belong to. Needs `If-Match`.
+/// The appraiser must be independent: not the requester's organisation nor the listing
+/// owner's, and sharing no member with either (409 `appraiser_not_independent`).
 #[utoipa::path(
     tag = "valuations",
     security(("bearer" = [])),
@@ -658,11 +666,11 @@ pub struct ClaimRequest {
     request_body = ClaimRequest,
     responses(
         (status = 200, description = "Now `assigned` to that organisation", body = ValuationRequestDto, headers(("ETag" = String))),
-        (status = 400, description = "Not an appraiser organisation, or not independent of the requester and the listing owner (`validation_failed`)"),
+        (status = 400, description = "Not an intermediary organisation offering valuation (`validation_failed`)"),
         (status = 401, description = "Not signed in"),
         (status = 403, description = "Not a member of an appraiser organisation, or not of the one named"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
-        (status = 409, description = "No longer `submitted` (`invalid_transition`), or completed (`valuation_completed`)"),
+        (status = 409, description = "Not independent of the requester and the listing owner (`appraiser_not_independent`); no longer `submitted` (`invalid_transition`), or completed (`valuation_completed`)"),
         (status = 412, description = "Changed since you read it"),
         (status = 428, description = "`If-Match` missing"),
     )

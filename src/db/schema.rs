@@ -276,6 +276,7 @@ diesel::table! {
         reason -> Nullable<Text>,
         decided_by -> SqlUuid,
         created_at -> Timestamp,
+        submitted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -204,10 +204,11 @@ impl Status {
         }
     }
 
-    /// Only drafts are deleted; anything that was ever submitted is archived instead, so
-    /// the moderation history keeps its subject.
-    pub fn deletable(self) -> bool {
-        self == Status::Draft
+    /// Only drafts never submitted are erased; anything that was ever submitted (even a
+    /// rejected listing edited back to a draft) is archived instead, so the moderation
+    /// history and the activity report keep their subject.
+    pub fn deletable(self, ever_submitted: bool) -> bool {
+        self == Status::Draft && !ever_submitted
     }
 
     /// Only published listings are public.
@@ -896,7 +897,8 @@ mod tests {
                 .filter(|(_, _, to)| *to == Some(Published))
                 .all(|(from, t, _)| *t == Approve || (*from == Published && *t == Renew))
         );
-        assert_eq!(Status::ALL.iter().filter(|s| s.deletable()).collect::<Vec<_>>(), [&Draft]);
+        assert_eq!(Status::ALL.iter().filter(|s| s.deletable(false)).collect::<Vec<_>>(), [&Draft]);
+        assert!(Status::ALL.iter().all(|s| !s.deletable(true)));
         assert_eq!(Status::ALL.iter().filter(|s| s.is_public()).collect::<Vec<_>>(), [&Published]);
     }
 

@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 /// Generates a snake_case text enum with `ALL`, `as_str` and `parse`, for the TEXT + CHECK
 /// columns.
 macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident $(as $schema:ident)? { $($variant:ident = $text:literal),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        $(#[schema(as = $schema)])?
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($variant,)*
@@ -34,8 +35,9 @@ macro_rules! text_enum {
 }
 
 text_enum! {
-    /// Where a valuation request stands.
-    Status {
+    /// Where a valuation request stands. Named `ValuationStatus` in the OpenAPI document:
+    /// a bare `Status` would collide with the listing status there.
+    Status as ValuationStatus {
         Submitted = "submitted",
         Assigned = "assigned",
         InProgress = "in_progress",

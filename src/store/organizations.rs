@@ -331,6 +331,51 @@ pub fn invite(
     Ok((invitation, token))
 }
 
+/// The organisation's invitations that can still be accepted (not accepted, not expired),
+/// oldest first.
+pub fn pending_invitations(conn: &mut DbConn, org: Id) -> Result<Vec<Invitation>, ApiError> {
+    Ok(invitations::table
+        .filter(invitations::organization_id.eq(org))
+        .filter(invitations::accepted_at.is_null())
+        .filter(invitations::expires_at.gt(now()))
+        .order((invitations::created_at, invitations::id))
+        .select(invitations::all_columns)
+        .load(conn)?)
+}
+
+/// Revokes an invitation of `org` that was not accepted: the row goes, so its token is no
+/// longer accepted. 404 when `org` has no such invitation; 409 `invitation_accepted` when it
+/// was already used (the membership is managed through the members instead).
+pub fn revoke_invitation(conn: &mut DbConn, org: Id, invitation: Id) -> Result<(), ApiError> {
+    let found: Option<Option<NaiveDateTime>> = invitations::table
+        .find(invitation)
+        .filter(invitations::organization_id.eq(org))
+        .select(invitations::accepted_at)
+        .first(conn)
+        .optional()?;
+    match found {
+        None => Err(ApiError::not_found("No such invitation.")),
+        Some(Some(_)) => Err(ApiError::conflict(
+            "invitation_accepted",
+            "This invitation was already accepted; remove the member instead.",
+        )),
+        Some(None) => {
+            let rows = diesel::delete(
+                invitations::table.find(invitation).filter(invitations::accepted_at.is_null()),
+            )
+            .execute(conn)?;
+            if rows == 1 {
+                Ok(())
+            } else {
+                Err(ApiError::conflict(
+                    "invitation_accepted",
+                    "This invitation was accepted meanwhile; remove the member instead.",
+                ))
+            }
+        }
+    }
+}
+
 /// Accepts an invitation for `user` (whose email must be the invited one). Returns the
 /// organisation and role. Run in a write transaction.
 pub fn accept_invitation(

@@ -298,16 +298,16 @@ fn medians(conn: &mut DbConn, inner: RawSql) -> Result<Vec<Median>, ApiError> {
 /// decisions in the period), `inquiry` (enquiry → first answer, for enquiries made in the
 /// period) and `valuation` (request → completion, for completions in the period).
 ///
-/// A listing's `submitted_at` is its latest submission, so a decision taken before a
-/// resubmission has no known submit time and is left out.
+/// Every decision counts once, measured from the submission it decided (recorded with the
+/// decision); only decisions older than that record, with no known submission, are left out.
 pub fn turnarounds(conn: &mut DbConn, period: &Period) -> Result<Vec<Median>, ApiError> {
-    let review = dialect::seconds_between(conn, "r.created_at", "t.submitted_at");
+    let review = dialect::seconds_between(conn, "r.created_at", "r.submitted_at");
     let inquiry = dialect::seconds_between(conn, "i.answered_at", "i.created_at");
     let valuation = dialect::seconds_between(conn, "v.completed_at", "v.created_at");
     let mut sql = RawSql::new(format!(
         "SELECT 'review' AS k, {review} AS v \
          FROM technology_reviews r JOIN technologies t ON t.id = r.technology_id \
-         WHERE t.submitted_at IS NOT NULL AND t.submitted_at <= r.created_at AND"
+         WHERE r.submitted_at IS NOT NULL AND r.submitted_at <= r.created_at AND"
     ));
     let mut filter = Filter::new(period);
     filter.push(&mut sql, "r.created_at", OF_LISTING_R);

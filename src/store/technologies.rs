@@ -447,9 +447,11 @@ pub fn submit(conn: &mut DbConn, listing: &Listing) -> Result<Listing, ApiError>
     get(conn, listing.id)
 }
 
+/// Records a decision on `listing` as read before it, with the submission it decides, so
+/// each decision's turnaround stays measurable after later resubmissions.
 fn record_review(
     conn: &mut DbConn,
-    id: Id,
+    listing: &Listing,
     decision: &str,
     reason: Option<&str>,
     by: Id,
@@ -458,7 +460,8 @@ fn record_review(
     diesel::insert_into(technology_reviews::table)
         .values((
             technology_reviews::id.eq(Id::new()),
-            technology_reviews::technology_id.eq(id),
+            technology_reviews::technology_id.eq(listing.id),
+            technology_reviews::submitted_at.eq(listing.submitted_at),
             technology_reviews::decision.eq(decision),
             technology_reviews::reason.eq(reason),
             technology_reviews::decided_by.eq(by),
@@ -530,7 +533,7 @@ pub fn approve(
         ))
         .execute(conn)?;
     changed(rows)?;
-    record_review(conn, listing.id, "approved", None, moderator, at)?;
+    record_review(conn, listing, "approved", None, moderator, at)?;
     let updated = get(conn, listing.id)?;
     notify_owners(
         conn,
@@ -570,7 +573,7 @@ pub fn reject(
         ))
         .execute(conn)?;
     changed(rows)?;
-    record_review(conn, listing.id, "rejected", Some(reason), moderator, at)?;
+    record_review(conn, listing, "rejected", Some(reason), moderator, at)?;
     let updated = get(conn, listing.id)?;
     notify_owners(conn, &updated, Template::ListingRejected, json!({"reason": reason}))?;
     Ok(updated)

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::api::common::precondition_failed;
 use crate::db::DbConn;
 use crate::db::schema::{
-    deals, organizations, technologies, valuation_request_events, valuation_requests,
+    deals, memberships, organizations, technologies, valuation_request_events, valuation_requests,
 };
 use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
@@ -405,6 +405,24 @@ pub fn appraisers_among(conn: &mut DbConn, orgs: &[Id]) -> Result<Vec<Id>, ApiEr
         .select((organizations::id, organizations::kind, organizations::services))
         .load(conn)?;
     Ok(rows.into_iter().filter(|(_, k, s)| is_appraiser(k, s)).map(|(id, _, _)| id).collect())
+}
+
+/// Whether `org` shares a member (one user in both) with any of `others`: an appraiser
+/// that does is not independent of them.
+pub fn shares_member(conn: &mut DbConn, org: Id, others: &[Id]) -> Result<bool, ApiError> {
+    let users: Vec<Id> = memberships::table
+        .filter(memberships::organization_id.eq(org))
+        .select(memberships::user_id)
+        .load(conn)?;
+    if users.is_empty() || others.is_empty() {
+        return Ok(false);
+    }
+    let shared: i64 = memberships::table
+        .filter(memberships::organization_id.eq_any(others))
+        .filter(memberships::user_id.eq_any(&users))
+        .count()
+        .get_result(conn)?;
+    Ok(shared > 0)
 }
 
 /// A deal's parties: buyer, seller and broker.

@@ -1,0 +1,1 @@
+ALTER TABLE technology_reviews DROP COLUMN submitted_at;
