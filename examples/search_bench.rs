@@ -358,8 +358,9 @@ fn main() {
     for backend in backends {
         eprintln!("{}: loading {listings} listings in transactions of 1000", backend.name());
         let db = fresh(backend);
-        let mut conn = dialect::establish(&db.target, Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let mut conn =
+            dialect::establish(&db.target, &techx::db::Deadlines::new(Duration::from_secs(30)))
+                .unwrap_or_else(|e| panic!("connect: {e}"));
         dialect::run_migrations(&mut conn).unwrap_or_else(|e| panic!("migrate: {e}"));
         let (loaded, published) = load(&mut conn, listings);
         eprintln!(
