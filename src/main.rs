@@ -248,7 +248,7 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
             // The listener is bound here so that a duplicate of it can be shut down at the
             // first signal: actix's pause only stops accepting, leaving the port open and new
             // clients hanging until the process exits.
-            let listener = std::net::TcpListener::bind(bind)?;
+            let listener = bind_listener(bind)?;
             let listening = listener.try_clone()?;
             let server = HttpServer::new({
                 let state = state.clone();
@@ -276,6 +276,16 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
             result
         })
         .map_err(|e| format!("cannot serve on TECHX_BIND={bind}: {e}"))
+}
+
+/// A listening socket as actix's own `bind` makes it: address reuse, a backlog of 1024.
+fn bind_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// What the shutdown may take beyond `TECHX_SHUTDOWN_TIMEOUT_SECS` (stopping the workers,
