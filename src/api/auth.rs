@@ -61,6 +61,13 @@ pub struct PasswordResetRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ResendVerificationRequest {
+    #[schema(example = "lan.nguyen@vast.vn")]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     pub token: String,
     pub new_password: String,
@@ -226,13 +233,13 @@ pub async fn register(
 /// and whether or not it is verified: the answer reveals nothing.
 #[utoipa::path(
     tag = "auth",
-    request_body = PasswordResetRequest,
+    request_body = ResendVerificationRequest,
     responses((status = 202, description = "If an unverified account has this email, a new verification mail is on its way"))
 )]
 #[post("/auth/verify-email/resend")]
 pub async fn resend_verification(
     state: web::Data<AppState>,
-    body: Json<PasswordResetRequest>,
+    body: Json<ResendVerificationRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = normalize_email(&body.0.email);
     let st = state.clone();
