@@ -299,8 +299,9 @@ fn main() {
             Some(dir) => kept_db(backend, dir),
             None => (fresh(backend), false),
         };
-        let mut conn = dialect::establish(&db.target, Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let mut conn =
+            dialect::establish(&db.target, &techx::db::Deadlines::new(Duration::from_secs(30)))
+                .unwrap_or_else(|e| panic!("connect: {e}"));
         dialect::run_migrations(&mut conn).unwrap_or_else(|e| panic!("migrate: {e}"));
         let (loaded, published) =
             if reused { (Duration::ZERO, 0) } else { load(&mut conn, listings) };

@@ -120,7 +120,8 @@ fn main() {
 
     let url = std::env::var("DATABASE_URL").expect("set DATABASE_URL (or TECHX_URL)");
     let target = DbTarget::parse(&url).expect("DATABASE_URL");
-    let mut conn = dialect::establish(&target, Duration::from_secs(30)).expect("connect");
+    let mut conn = dialect::establish(&target, &techx::db::Deadlines::new(Duration::from_secs(30)))
+        .expect("connect");
     let all = period(from, to, None).expect("period");
     let one = period(from, to, Some(args.province.clone())).expect("period");
     let last = period(recent.0, recent.1, None).expect("period");

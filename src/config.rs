@@ -23,6 +23,10 @@ pub struct Config {
     pub database_url: String,
     pub db_pool_size: u32,
     pub db_timeout: Duration,
+    /// PostgreSQL `statement_timeout` on every connection.
+    pub db_statement_timeout: Duration,
+    /// PostgreSQL TCP keepalive idle time on every connection.
+    pub db_keepalive: Duration,
     pub max_body_bytes: usize,
     pub environment: Environment,
     pub log_format: LogFormat,
@@ -204,6 +208,18 @@ impl Config {
                 5_000,
                 50..=120_000,
             )?),
+            db_statement_timeout: Duration::from_millis(parse_in(
+                &get,
+                "TECHX_DB_STATEMENT_TIMEOUT_MS",
+                10_000,
+                100..=3_600_000,
+            )?),
+            db_keepalive: Duration::from_secs(parse_in(
+                &get,
+                "TECHX_DB_KEEPALIVE_SECS",
+                30,
+                1..=7_200,
+            )?),
             max_body_bytes: parse_in(&get, "TECHX_MAX_BODY_BYTES", 1_048_576, 1_024..=67_108_864)?,
             environment: match get("TECHX_ENV").as_deref() {
                 None | Some("dev") => Environment::Dev,
@@ -252,6 +268,14 @@ impl Config {
             mail: crate::mail::MailConfig::from_lookup(get)?,
             webhooks,
         };
+        let mut config = config;
+        // Unless set, the lease is sized from the slower channel's timeout (see
+        // `MailConfig::default_lease`).
+        if get("TECHX_OUTBOX_LEASE_MS").is_none() {
+            config.mail.lease = crate::mail::MailConfig::default_lease(
+                config.mail.smtp_timeout.max(config.webhooks.timeout),
+            );
+        }
         // A batch of webhooks is delivered concurrently, each within its timeout, then
         // recorded: the outbox lease must outlast that, as it must for mail.
         if config.mail.lease < config.webhooks.timeout * 2 {

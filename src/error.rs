@@ -230,6 +230,14 @@ impl From<diesel::result::Error> for ApiError {
                 tracing::warn!(%error, "database unavailable");
                 Self::unavailable("The database is unavailable; try again shortly.")
             }
+            // PostgreSQL's statement_timeout (SQLSTATE 57014): the database is stuck or
+            // overloaded; the client may retry.
+            Error::DatabaseError(Kind::Unknown, info)
+                if info.message().contains("canceling statement due to statement timeout") =>
+            {
+                tracing::warn!(%error, "database statement timed out");
+                Self::unavailable("The database did not answer in time; try again shortly.")
+            }
             Error::DatabaseError(Kind::Unknown, info)
                 if info.message().contains("database is locked") =>
             {

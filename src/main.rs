@@ -122,7 +122,12 @@ fn load() -> Result<(Config, Db), String> {
     techx::observability::init_tracing(config.log_format);
     let target = DbTarget::parse(&config.database_url)
         .map_err(|e| format!("invalid configuration: DATABASE_URL: {e}"))?;
-    let db = Db::new(&target, config.db_pool_size, config.db_timeout);
+    let deadlines = techx::db::Deadlines {
+        busy_timeout: config.db_timeout,
+        statement_timeout: config.db_statement_timeout,
+        keepalive: config.db_keepalive,
+    };
+    let db = Db::with_deadlines(&target, config.db_pool_size, config.db_timeout, deadlines);
     Ok((config, db))
 }
 
@@ -275,6 +280,11 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
                     limits.rate_limits.prune();
                 }
             });
+            // The listener is bound here so that a duplicate of it can be shut down at the
+            // first signal: actix's pause only stops accepting, leaving the port open and new
+            // clients hanging until the process exits.
+            let listener = bind_listener(bind)?;
+            let listening = listener.try_clone()?;
             let server = HttpServer::new({
                 let state = state.clone();
                 move || techx::app::build(state.clone())
@@ -284,12 +294,17 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
             .client_request_timeout(client_timeout)
             .keep_alive(std::time::Duration::from_secs(30))
             .disable_signals()
-            .bind(bind)?
+            .listen(listener)?
             .run();
-            actix_web::rt::spawn(drain_on_signal(server.handle(), state, shutdown_timeout));
+            actix_web::rt::spawn(drain_on_signal(
+                server.handle(),
+                listening,
+                state,
+                shutdown_timeout,
+            ));
             let result = server.await;
             // Then mail and webhooks in flight are finished and recorded before the process
-            // exits.
+            // exits (the watchdog bounds this too).
             mail_worker.stop().await;
             webhook_worker.stop().await;
             tracing::info!("server stopped");
@@ -298,14 +313,31 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
         .map_err(|e| format!("cannot serve on TECHX_BIND={bind}: {e}"))
 }
 
-/// Graceful shutdown on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (up
-/// to the shutdown timeout), then stop the workers.
+/// A listening socket as actix's own `bind` makes it: address reuse, a backlog of 1024.
+fn bind_listener(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// What the shutdown may take beyond `TECHX_SHUTDOWN_TIMEOUT_SECS` (stopping the workers,
+/// recording the outbox rounds in progress) before the watchdog ends the process.
+const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Graceful shutdown on SIGTERM/SIGINT: stop listening at once (new connections are
+/// refused), let in-flight requests finish (up to the shutdown timeout), then stop the
+/// workers. A watchdog ends the process if the whole shutdown outlasts the timeout plus
+/// [`SHUTDOWN_MARGIN`]; a second signal ends it at once.
 ///
 /// actix's own signal handling stops the accept loop and the workers at the same moment,
 /// and a worker can see its connection channel close before its stop message and exit,
 /// dropping requests in flight; draining first avoids that race.
 async fn drain_on_signal(
     server: actix_web::dev::ServerHandle,
+    listening: std::net::TcpListener,
     state: web::Data<AppState>,
     shutdown_timeout: u64,
 ) {
@@ -317,16 +349,50 @@ async fn drain_on_signal(
         return;
     };
     tokio_select(term.recv(), int.recv()).await;
+    let timeout = std::time::Duration::from_secs(shutdown_timeout);
+    start_watchdog(timeout + SHUTDOWN_MARGIN);
+    // The accept loop first stops polling the socket, then the socket leaves the listening
+    // state (shutdown acts on the socket, not on this duplicate descriptor): connections
+    // are refused from here on, and any not yet accepted are reset.
+    server.pause().await;
+    if let Err(e) = socket2::SockRef::from(&listening).shutdown(std::net::Shutdown::Both) {
+        tracing::error!(error = %e, "cannot close the listening socket");
+    }
+    drop(listening);
     tracing::info!(
         in_flight = state.metrics.in_flight(),
-        "shutting down: no new connections, draining"
+        timeout_secs = shutdown_timeout,
+        "shutting down: listening socket closed, draining requests in flight"
     );
-    server.pause().await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(shutdown_timeout);
+    actix_web::rt::spawn(async move {
+        tokio_select(term.recv(), int.recv()).await;
+        tracing::warn!("second shutdown signal: exiting at once");
+        std::process::exit(1);
+    });
+    let deadline = std::time::Instant::now() + timeout;
     while state.metrics.in_flight() > 0 && std::time::Instant::now() < deadline {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    if state.metrics.in_flight() > 0 {
+        tracing::warn!(
+            in_flight = state.metrics.in_flight(),
+            "shutdown timeout reached with requests in flight; stopping anyway"
+        );
+    }
     server.stop(true).await;
+}
+
+/// Ends the process after `limit`, on its own thread so that nothing stuck on the runtime
+/// (a hung database call, a slow SMTP round) can hold the process past it.
+fn start_watchdog(limit: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        tracing::error!(
+            limit_secs = limit.as_secs(),
+            "shutdown did not finish in time: exiting without waiting further"
+        );
+        std::process::exit(1);
+    });
 }
 
 /// Runs the listing expiry job at start-up and then every `TECHX_EXPIRY_INTERVAL_SECS`, off

@@ -108,9 +108,15 @@ backend_tests! {
         let res = ctx.post("/api/v1/auth/register", &register("a@b.vn", "matkhau123", "A")).await;
         assert!(res.invalid_field("password")["errors"][0]["message"].as_str().unwrap().contains("too common"));
 
+        // An unverified address: the same answer again, and the verification mail re-sent.
         assert_eq!(ctx.register("dup@b.vn").await.status, 201);
-        ctx.register("DUP@b.vn").await.problem(409, "email_taken");
-        assert_eq!(ctx.mail_count("DUP@b.vn", "verify_email"), 0, "nothing queued for the refused one");
+        assert_eq!(ctx.register("DUP@b.vn").await.status, 201);
+        assert_eq!(ctx.mail_count("dup@b.vn", "verify_email"), 2);
+        // A verified one is taken.
+        ctx.signup("taken@b.vn").await;
+        ctx.register("TAKEN@b.vn").await.problem(409, "email_taken");
+        assert_eq!(ctx.mail_count("TAKEN@b.vn", "verify_email"), 0, "nothing queued for the refused one");
+        assert_eq!(ctx.mail_count("taken@b.vn", "verify_email"), 1);
     }
 
     async fn malformed_bodies_are_problems_naming_the_field(backend) {

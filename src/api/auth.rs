@@ -61,6 +61,13 @@ pub struct PasswordResetRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ResendVerificationRequest {
+    #[schema(example = "lan.nguyen@vast.vn")]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
     pub token: String,
     pub new_password: String,
@@ -128,13 +135,48 @@ fn mail_lang(language: &str) -> Lang {
     Lang::parse(language).unwrap_or_default()
 }
 
+/// Issues a verification token for `user` and queues its mail, in the caller's transaction.
+fn queue_verification(
+    conn: &mut crate::db::DbConn,
+    st: &AppState,
+    user: &users::User,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    let token = sessions::issue_email_token(
+        conn,
+        user.id,
+        EmailPurpose::VerifyEmail,
+        st.config.auth.verify_email_ttl,
+    )?;
+    mail::enqueue(
+        conn,
+        &Mail {
+            to: user.email.clone(),
+            template: Template::VerifyEmail,
+            lang,
+            context: serde_json::json!({
+                "display_name": user.display_name,
+                "verify_url": st.config.mail.link(&format!("/verify-email?token={token}")),
+                "token": token,
+            }),
+        },
+    )?;
+    Ok(())
+}
+
 /// Create an account; a verification mail is sent.
+///
+/// Registering again with an address whose account is not verified yet answers 201 as well
+/// and sends a new verification mail, but changes nothing stored: the password, name and
+/// language of the first registration stay (no one has proved the mailbox yet, so a second
+/// registration must not be able to take over the account). Whoever owns the mailbox and does
+/// not know that password uses the password reset, which also verifies the address.
 #[utoipa::path(
     tag = "auth",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Account created; verification mail queued", body = UserDto),
-        (status = 409, description = "An account with this email exists (`email_taken`)"),
+        (status = 201, description = "Account created, or an unverified account's verification mail re-sent", body = UserDto),
+        (status = 409, description = "A verified (or disabled) account has this email (`email_taken`)"),
     )
 )]
 #[post("/auth/register")]
@@ -156,11 +198,22 @@ pub async fn register(
         .db
         .run(move |conn| {
             dialect::write_transaction(conn, |conn| {
+                let email_normalized = normalize_email(&body.email);
+                if let Some(existing) = users::find_by_email(conn, &email_normalized)? {
+                    if existing.email_verified_at.is_some() || existing.disabled_at.is_some() {
+                        return Err(ApiError::conflict(
+                            "email_taken",
+                            "An account with this email already exists.",
+                        ));
+                    }
+                    queue_verification(conn, &st, &existing, mail_lang(&existing.language))?;
+                    return Ok(existing);
+                }
                 let user = users::create(
                     conn,
                     &NewUser {
                         email: &body.email,
-                        email_normalized: &normalize_email(&body.email),
+                        email_normalized: &email_normalized,
                         password_hash: &hash,
                         display_name: &body.display_name,
                         language: lang.code(),
@@ -168,30 +221,41 @@ pub async fn register(
                         verified: false,
                     },
                 )?;
-                let token = sessions::issue_email_token(
-                    conn,
-                    user.id,
-                    EmailPurpose::VerifyEmail,
-                    st.config.auth.verify_email_ttl,
-                )?;
-                mail::enqueue(
-                    conn,
-                    &Mail {
-                        to: user.email.clone(),
-                        template: Template::VerifyEmail,
-                        lang,
-                        context: serde_json::json!({
-                            "display_name": user.display_name,
-                            "verify_url": st.config.mail.link(&format!("/verify-email?token={token}")),
-                            "token": token,
-                        }),
-                    },
-                )?;
+                queue_verification(conn, &st, &user, lang)?;
                 Ok(user)
             })
         })
         .await?;
     Ok(HttpResponse::Created().json(UserDto::from(&user)))
+}
+
+/// Send the verification mail again. Always 202, whether or not the email has an account,
+/// and whether or not it is verified: the answer reveals nothing.
+#[utoipa::path(
+    tag = "auth",
+    request_body = ResendVerificationRequest,
+    responses((status = 202, description = "If an unverified account has this email, a new verification mail is on its way"))
+)]
+#[post("/auth/verify-email/resend")]
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    body: Json<ResendVerificationRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let email = normalize_email(&body.0.email);
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            dialect::write_transaction(conn, |conn| {
+                let Some(user) = users::find_by_email(conn, &email)? else { return Ok(()) };
+                if user.email_verified_at.is_some() || user.disabled_at.is_some() {
+                    return Ok(());
+                }
+                queue_verification(conn, &st, &user, mail_lang(&user.language))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Confirm an email address with the token from the verification mail.
@@ -462,7 +526,10 @@ pub async fn password_reset_confirm(
                 let user = users::get(conn, user_id)?;
                 password::check_policy("new_password", &new_password, &user.email)?;
                 users::set_password(conn, user.id, &hash)?;
-                // Whoever could read the mailbox proved it; unlock the account too.
+                // Whoever could read the mailbox proved it: the address is verified (an
+                // account whose verification mail was lost recovers this way) and the
+                // account unlocked.
+                users::mark_verified(conn, user.id)?;
                 sessions::clear(conn, &sessions::account_key(user.id))?;
                 sessions::revoke_all_for_user(conn, user.id, None)?;
                 mail::enqueue(

@@ -56,14 +56,31 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .json(Readiness { status: "ok".into(), database: state.db.backend().name().into() }))
 }
 
-/// Prometheus metrics: request counts and latency histograms per route.
+/// Prometheus metrics: request counts and latency histograms per route, and
+/// `techx_outbox_failed{channel}`, the mails and webhooks given up on (read from the database
+/// at each scrape; left out while it is unreachable).
 #[utoipa::path(
     tag = "ops",
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    use std::fmt::Write;
+    let mut body = state.metrics.render();
+    if let Ok(failed) = state.db.run(crate::store::outbox::count_failed).await {
+        body.push_str(
+            "# HELP techx_outbox_failed Outbox rows given up on (failed), by channel.\n\
+             # TYPE techx_outbox_failed gauge\n",
+        );
+        for channel in
+            [crate::store::outbox::Channel::Email, crate::store::outbox::Channel::Webhook]
+        {
+            let name = channel.as_str();
+            let count = failed.iter().find(|(c, _)| c == name).map_or(0, |(_, n)| *n);
+            let _ = writeln!(body, "techx_outbox_failed{{channel=\"{name}\"}} {count}");
+        }
+    }
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
-        .body(state.metrics.render())
+        .body(body)
 }

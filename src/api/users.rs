@@ -344,3 +344,38 @@ pub async fn list_outbox(
         rows.into_iter().map(crate::mail::OutboxEntry::try_from).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
 }
+
+/// Put a `failed` mail or webhook back in the queue (moderators and administrators): it is
+/// due at once and gets `TECHX_OUTBOX_MAX_ATTEMPTS` new attempts.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "Outbox row id")),
+    responses(
+        (status = 200, description = "Re-queued (`pending`)", body = crate::mail::OutboxEntry),
+        (status = 403, description = "Staff only"),
+        (status = 404, description = "No such row"),
+        (status = 409, description = "The row is not `failed` (`outbox_not_failed`)"),
+    )
+)]
+#[post("/admin/outbox/{id}/retry")]
+pub async fn retry_outbox(
+    state: web::Data<AppState>,
+    auth: Auth,
+    id: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    policy::platform(&auth.0, PlatformAction::RetryOutbox)?;
+    let id = crate::db::types::Id(id.0);
+    let requeued = state.db.run(move |conn| crate::store::outbox::requeue(conn, id)).await?;
+    match requeued {
+        None => Err(ApiError::not_found("No outbox row has this id.")),
+        Some(Err(status)) => Err(ApiError::conflict(
+            "outbox_not_failed",
+            format!("Only failed rows can be retried; this one is {}.", status.as_str()),
+        )),
+        Some(Ok(row)) => {
+            tracing::info!(outbox_id = %row.id, actor = %auth.0.user_id, "failed outbox row re-queued");
+            Ok(HttpResponse::Ok().json(crate::mail::OutboxEntry::try_from(row)?))
+        }
+    }
+}

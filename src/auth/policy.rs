@@ -34,6 +34,8 @@ pub enum PlatformAction {
     ListUsers,
     ManageUsers,
     ViewOutbox,
+    /// Re-queue a failed outbox row.
+    RetryOutbox,
     Moderate,
 }
 
@@ -447,7 +449,9 @@ pub fn platform(actor: &Actor, action: PlatformAction) -> Result<(), ApiError> {
         PlatformAction::ListUsers | PlatformAction::ManageUsers => {
             actor.role == PlatformRole::Admin
         }
-        PlatformAction::ViewOutbox | PlatformAction::Moderate => actor.is_staff(),
+        PlatformAction::ViewOutbox | PlatformAction::RetryOutbox | PlatformAction::Moderate => {
+            actor.is_staff()
+        }
     };
     if allowed { Ok(()) } else { Err(ApiError::forbidden("Your role does not allow this.")) }
 }

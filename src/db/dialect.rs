@@ -14,7 +14,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::schema::outbox;
 use super::types::{Id, SqlUuid};
-use super::{Backend, DbConn, DbTarget};
+use super::{Backend, DbConn, DbTarget, Deadlines};
 use crate::store::outbox::OutboxRow;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -31,11 +31,20 @@ pub fn backend(conn: &DbConn) -> Backend {
     }
 }
 
-pub fn establish(target: &DbTarget, busy_timeout: Duration) -> Result<DbConn, r2d2::Error> {
+pub fn establish(target: &DbTarget, deadlines: &Deadlines) -> Result<DbConn, r2d2::Error> {
     match target.backend {
-        Backend::Postgres => PgConnection::establish(&target.location)
-            .map(DbConn::Pg)
-            .map_err(r2d2::Error::ConnectionError),
+        Backend::Postgres => {
+            let url = with_keepalives(&target.location, deadlines.keepalive);
+            let mut conn = PgConnection::establish(&url).map_err(r2d2::Error::ConnectionError)?;
+            // A statement running past this is cancelled by the server (SQLSTATE 57014),
+            // which the request answers with 503.
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {}",
+                deadlines.statement_timeout.as_millis()
+            ))
+            .map_err(r2d2::Error::QueryError)?;
+            Ok(DbConn::Pg(conn))
+        }
         Backend::Sqlite => {
             let mut conn = SqliteConnection::establish(&target.location)
                 .map_err(r2d2::Error::ConnectionError)?;
@@ -44,12 +53,27 @@ pub fn establish(target: &DbTarget, busy_timeout: Duration) -> Result<DbConn, r2
             conn.batch_execute(&format!(
                 "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                busy_timeout.as_millis()
+                deadlines.busy_timeout.as_millis()
             ))
             .map_err(r2d2::Error::QueryError)?;
             Ok(DbConn::Sqlite(conn))
         }
     }
+}
+
+/// The PostgreSQL URL with libpq's TCP keepalive parameters added (unless the URL sets its
+/// own): a server that stops answering is noticed after `idle` plus three probes 10 s apart,
+/// instead of the kernel's two hours. A statement that hangs is ended sooner by
+/// `statement_timeout`; keepalives cover a connection whose server froze between statements.
+pub fn with_keepalives(url: &str, idle: Duration) -> String {
+    if url.contains("keepalives") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!(
+        "{url}{separator}keepalives=1&keepalives_idle={}&keepalives_interval=10&keepalives_count=3",
+        idle.as_secs().max(1)
+    )
 }
 
 type MigrationError = Box<dyn std::error::Error + Send + Sync>;

@@ -71,11 +71,34 @@ impl DbTarget {
     }
 }
 
+/// Deadlines set on every new connection, so that a database that hangs (rather than
+/// refuses) cannot hold a request or a worker for as long as it hangs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// SQLite: how long a writer waits for the lock (`busy_timeout`).
+    pub busy_timeout: Duration,
+    /// PostgreSQL: `statement_timeout` of every statement (`TECHX_DB_STATEMENT_TIMEOUT_MS`).
+    pub statement_timeout: Duration,
+    /// PostgreSQL: idle time before TCP keepalive probes (`TECHX_DB_KEEPALIVE_SECS`).
+    pub keepalive: Duration,
+}
+
+impl Deadlines {
+    /// The defaults of `TECHX_DB_STATEMENT_TIMEOUT_MS` and `TECHX_DB_KEEPALIVE_SECS`.
+    pub fn new(busy_timeout: Duration) -> Self {
+        Self {
+            busy_timeout,
+            statement_timeout: Duration::from_secs(10),
+            keepalive: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Opens connections for the pool, on the backend named by the URL.
 #[derive(Debug)]
 pub struct ConnectionManager {
     target: DbTarget,
-    busy_timeout: Duration,
+    deadlines: Deadlines,
     /// Statements run by every connection of the pool, connection setup excluded.
     statements: Arc<AtomicU64>,
 }
@@ -85,7 +108,7 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        let mut conn = dialect::establish(&self.target, self.busy_timeout)?;
+        let mut conn = dialect::establish(&self.target, &self.deadlines)?;
         conn.set_instrumentation(Probe::new(self.statements.clone()));
         Ok(conn)
     }
@@ -110,6 +133,9 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     statements: Arc<AtomicU64>,
+    /// Longest wait for one [`Db::run`] (PostgreSQL's statement timeout): a server that
+    /// freezes never cancels its own statements, so the caller stops waiting instead.
+    call_deadline: Option<Duration>,
 }
 
 impl Db {
@@ -121,19 +147,31 @@ impl Db {
     /// discarded when it returns (see [`ConnectionManager::has_broken`]), and that request
     /// answers 503 like any other outage.
     pub fn new(target: &DbTarget, max_size: u32, timeout: Duration) -> Self {
+        Self::with_deadlines(target, max_size, timeout, Deadlines::new(timeout))
+    }
+
+    /// [`Db::new`] with the connections' deadlines given.
+    pub fn with_deadlines(
+        target: &DbTarget,
+        max_size: u32,
+        timeout: Duration,
+        deadlines: Deadlines,
+    ) -> Self {
         let statements = Arc::new(AtomicU64::new(0));
-        let manager = ConnectionManager {
-            target: target.clone(),
-            busy_timeout: timeout,
-            statements: statements.clone(),
-        };
+        let manager =
+            ConnectionManager { target: target.clone(), deadlines, statements: statements.clone() };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .min_idle(Some(0))
             .test_on_check_out(false)
             .connection_timeout(timeout)
             .build_unchecked(manager);
-        Self { pool, backend: target.backend, statements }
+        let call_deadline = match target.backend {
+            Backend::Postgres => Some(deadlines.statement_timeout),
+            // SQLite cannot hang on a network; its writers wait `busy_timeout` at most.
+            Backend::Sqlite => None,
+        };
+        Self { pool, backend: target.backend, statements, call_deadline }
     }
 
     /// Statements this pool's connections have run since it was made (connection setup
@@ -152,18 +190,34 @@ impl Db {
     }
 
     /// Runs `work` on a pooled connection on the blocking thread pool, never on an async
-    /// worker.
+    /// worker. On PostgreSQL the caller waits at most the statement timeout, then gets 503;
+    /// the work itself goes on until the database answers (a transaction then commits or
+    /// rolls back whole), holding its connection meanwhile.
     pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
+        let blocked = actix_web::web::block(move || {
             let mut conn = pool.get()?;
             work(&mut conn)
-        })
-        .await
-        .map_err(|_| ApiError::internal())?
+        });
+        let done = match self.call_deadline {
+            None => blocked.await,
+            Some(limit) => match tokio::time::timeout(limit, blocked).await {
+                Ok(done) => done,
+                Err(_) => {
+                    tracing::warn!(
+                        limit_ms = limit.as_millis() as u64,
+                        "database call outlived the statement timeout; answering 503"
+                    );
+                    return Err(ApiError::unavailable(
+                        "The database did not answer in time; try again shortly.",
+                    ));
+                }
+            },
+        };
+        done.map_err(|_| ApiError::internal())?
     }
 }

@@ -97,6 +97,7 @@ impl MailConfig {
             ));
         }
 
+        let smtp_timeout = ms("TECHX_SMTP_TIMEOUT_MS", 30_000, 50..=600_000)?;
         let config = Self {
             smtp_url,
             mail_dir: PathBuf::from(get("TECHX_MAIL_DIR").unwrap_or_else(|| "./mail".into())),
@@ -106,8 +107,12 @@ impl MailConfig {
             max_attempts: parse_in(&get, "TECHX_OUTBOX_MAX_ATTEMPTS", 8, 1..=100)?,
             backoff_base: ms("TECHX_OUTBOX_BACKOFF_BASE_MS", 30_000, 1..=86_400_000)?,
             backoff_max: ms("TECHX_OUTBOX_BACKOFF_MAX_MS", 3_600_000, 1..=604_800_000)?,
-            lease: ms("TECHX_OUTBOX_LEASE_MS", 300_000, 100..=86_400_000)?,
-            smtp_timeout: ms("TECHX_SMTP_TIMEOUT_MS", 30_000, 50..=600_000)?,
+            lease: ms(
+                "TECHX_OUTBOX_LEASE_MS",
+                Self::default_lease(smtp_timeout).as_millis() as u64,
+                100..=86_400_000,
+            )?,
+            smtp_timeout,
             batch_size: parse_in(&get, "TECHX_OUTBOX_BATCH_SIZE", 10, 1..=100)?,
         };
         if config.backoff_max < config.backoff_base {
@@ -127,6 +132,13 @@ impl MailConfig {
             ));
         }
         Ok(config)
+    }
+
+    /// The lease when `TECHX_OUTBOX_LEASE_MS` is not set: twice the slowest delivery's
+    /// timeout plus 5 s to record the outcome. It is also how long a row claimed by a process
+    /// that died waits before another worker sends it again (65 s at the defaults).
+    pub fn default_lease(delivery_timeout: Duration) -> Duration {
+        delivery_timeout * 2 + Duration::from_secs(5)
     }
 
     /// An absolute link into the exchange's front-end, e.g. `link("/verify-email?token=…")`.

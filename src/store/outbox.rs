@@ -167,6 +167,43 @@ pub fn list(
     Ok((rows, total))
 }
 
+/// Puts a `failed` row back in the queue, due now, with its attempts counted from zero again
+/// (its `last_error` kept until the next attempt). `None` when the row does not exist;
+/// `Some(Err(status))` when it is not `failed`.
+pub fn requeue(
+    conn: &mut DbConn,
+    id: Id,
+) -> Result<Option<Result<OutboxRow, OutboxStatus>>, ApiError> {
+    let at = now();
+    let updated = diesel::update(
+        outbox::table.find(id).filter(outbox::status.eq(OutboxStatus::Failed.as_str())),
+    )
+    .set((
+        outbox::status.eq(OutboxStatus::Pending.as_str()),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(at),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::lease_id.eq(None::<Id>),
+        outbox::updated_at.eq(at),
+    ))
+    .execute(conn)?;
+    let Some(row) = get(conn, id)? else { return Ok(None) };
+    if updated == 1 {
+        return Ok(Some(Ok(row)));
+    }
+    Ok(Some(Err(row.status().unwrap_or(OutboxStatus::Pending))))
+}
+
+/// Rows given up on (`failed`), per channel: the `techx_outbox_failed` gauge.
+pub fn count_failed(conn: &mut DbConn) -> Result<Vec<(String, i64)>, ApiError> {
+    Ok(outbox::table
+        .filter(outbox::status.eq(OutboxStatus::Failed.as_str()))
+        .group_by(outbox::channel)
+        .select((outbox::channel, diesel::dsl::count_star()))
+        .order(outbox::channel)
+        .load(conn)?)
+}
+
 /// Claims up to `limit` due rows of `channel` for `lease` (see `dialect::claim_outbox`).
 /// Each returned row is `sending`, has its `attempts` counted and carries `lease_id`.
 pub fn claim(

@@ -122,7 +122,8 @@ impl TestDb {
 
     /// A direct connection, for asserting on rows.
     pub fn connect(&self) -> DbConn {
-        dialect::establish(&self.target(), Duration::from_secs(5)).expect("test db connection")
+        dialect::establish(&self.target(), &techx::db::Deadlines::new(Duration::from_secs(5)))
+            .expect("test db connection")
     }
 }
 

@@ -224,6 +224,8 @@ pub struct Proxy {
     pub port: u16,
     upstream: String,
     running: Arc<AtomicBool>,
+    /// While set, bytes are read but held back: the upstream seems to hang, not to refuse.
+    frozen: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -234,6 +236,7 @@ impl Proxy {
             port: free_port(),
             upstream: upstream.to_owned(),
             running: Arc::new(AtomicBool::new(false)),
+            frozen: Arc::new(AtomicBool::new(false)),
             connections: Arc::new(Mutex::new(Vec::new())),
             acceptor: None,
         };
@@ -248,6 +251,7 @@ impl Proxy {
         self.running.store(true, Ordering::SeqCst);
         let (running, connections, upstream) =
             (self.running.clone(), self.connections.clone(), self.upstream.clone());
+        let frozen = self.frozen.clone();
         self.acceptor = Some(std::thread::spawn(move || {
             while running.load(Ordering::SeqCst) {
                 match listener.accept() {
@@ -261,8 +265,9 @@ impl Proxy {
                             (client.try_clone().unwrap(), server.try_clone().unwrap()),
                             (server, client),
                         ] {
+                            let frozen = frozen.clone();
                             std::thread::spawn(move || {
-                                let _ = std::io::copy(&mut from, &mut to);
+                                forward(&mut from, &mut to, &frozen);
                                 let _ = to.shutdown(Shutdown::Both);
                             });
                         }
@@ -271,6 +276,17 @@ impl Proxy {
                 }
             }
         }));
+    }
+
+    /// Stops forwarding without closing anything: the database "hangs" (as if SIGSTOPped;
+    /// new connections are accepted and then hang too).
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    /// Forwards again, the bytes held back first.
+    pub fn thaw(&self) {
+        self.frozen.store(false, Ordering::SeqCst);
     }
 
     /// Stops listening and cuts every open connection: the database "goes away".
@@ -288,5 +304,22 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.cut();
+    }
+}
+
+/// Copies `from` to `to` until either closes, holding bytes back while `frozen` is set.
+fn forward(from: &mut TcpStream, to: &mut TcpStream, frozen: &AtomicBool) {
+    let mut buf = [0_u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while frozen.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            return;
+        }
     }
 }
