@@ -651,6 +651,23 @@ backend_tests! {
         std::fs::write(dir.join("meta.json"), b"{not json").unwrap();
         let search = techx::search::Search::open(Some(&dir)).unwrap();
         search.catch_up(&mut ctx.db.connect()).unwrap();
+        drop(search);
+        // The same folder pointed at another database: rebuilt from that one, not trusted.
+        let other = TestDb::create(backend);
+        techx::db::dialect::run_migrations(&mut other.connect()).unwrap();
+        let search = techx::search::Search::open(Some(&dir)).unwrap();
+        search.catch_up(&mut other.connect()).unwrap();
+        let filters = techx::search::Filters::default();
+        let everything = techx::search::Request {
+            doc_type: techx::search::DocType::Technology,
+            text: None,
+            filters: &filters,
+            order: techx::search::Order::Newest,
+            offset: 0,
+            limit: 20,
+            facets: &[],
+        };
+        assert_eq!(search.find(&everything).unwrap().total, 0, "nothing of the first database");
         assert_eq!(ids.len(), CATALOGUE.len());
     }
 

@@ -28,7 +28,19 @@ impl Search {
     /// Brings the index up to date: rebuilds it when it must be, then applies the feed;
     /// marks the index ready. Run at start-up (and by `techx search reindex`).
     pub fn catch_up(&self, conn: &mut DbConn) -> Result<(), ApiError> {
-        let needs_rebuild = self.lock().needs_rebuild;
+        let origin = search_feed::origin(conn)?;
+        let head = search_feed::head(conn)?;
+        let needs_rebuild = {
+            let mut w = self.lock();
+            // An index of another database (or of this one before it was emptied) would
+            // answer with someone else's listings: rebuild it.
+            let known = w.position.origin.is_none() || w.position.origin == origin;
+            if !w.needs_rebuild && (!known || head < w.position.cursor) {
+                tracing::warn!(dir = ?self.dir, "search index was built from another database: rebuilding it");
+                w.needs_rebuild = true;
+            }
+            w.needs_rebuild
+        };
         if needs_rebuild {
             self.rebuild(conn)?;
         }
@@ -53,6 +65,9 @@ impl Search {
                 break;
             }
             read += changes.len();
+            if w.position.origin.is_none() {
+                w.position.origin = search_feed::origin(conn)?;
+            }
             self.apply(conn, &mut w, &changes)?;
             advance(&mut w.position, &changes);
             self.commit(&mut w)?;
@@ -103,6 +118,7 @@ impl Search {
         }
         w.position.cursor = (head - REBUILD_LOOKBACK).max(0);
         w.position.gaps.clear();
+        w.position.origin = search_feed::origin(conn)?;
         self.commit(&mut w)?;
         w.needs_rebuild = false;
         tracing::info!(

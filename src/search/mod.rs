@@ -60,6 +60,8 @@ impl From<SearchError> for ApiError {
 struct Position {
     cursor: i64,
     gaps: Vec<(i64, Instant)>,
+    /// The feed's first entity when the index last read it (`store::search_feed::origin`).
+    origin: Option<String>,
 }
 
 struct Writer {
@@ -83,6 +85,8 @@ struct Payload {
     cursor: i64,
     #[serde(default)]
     gaps: Vec<i64>,
+    #[serde(default)]
+    origin: Option<String>,
 }
 
 impl Search {
@@ -101,7 +105,11 @@ impl Search {
             Some(p) => {
                 let now = Instant::now();
                 (
-                    Position { cursor: p.cursor, gaps: p.gaps.iter().map(|g| (*g, now)).collect() },
+                    Position {
+                        cursor: p.cursor,
+                        gaps: p.gaps.iter().map(|g| (*g, now)).collect(),
+                        origin: p.origin,
+                    },
                     false,
                 )
             }
@@ -184,6 +192,7 @@ impl Search {
             schema: SCHEMA_VERSION,
             cursor: w.position.cursor,
             gaps: w.position.gaps.iter().map(|(g, _)| *g).collect(),
+            origin: w.position.origin.clone(),
         };
         let payload = serde_json::to_string(&payload).map_err(|e| SearchError(e.to_string()))?;
         let mut prepared = w.writer.prepare_commit()?;

@@ -43,6 +43,18 @@ pub fn head(conn: &mut DbConn) -> Result<i64, ApiError> {
     Ok(max.unwrap_or(0))
 }
 
+/// What tells this database's feed from another's: the entity of its first change (`None`
+/// while the feed is empty). An index remembers it, so one built from another database
+/// (the same `TECHX_SEARCH_DIR` pointed at a new `DATABASE_URL`) is rebuilt, not trusted.
+pub fn origin(conn: &mut DbConn) -> Result<Option<String>, ApiError> {
+    let first: Option<Id> = search_changes::table
+        .select(search_changes::entity_id)
+        .order(search_changes::seq.asc())
+        .first(conn)
+        .optional()?;
+    Ok(first.map(|id| id.to_string()))
+}
+
 /// Published listing ids after `after` (by id), at most `limit`: a rebuild's walk.
 pub fn published_technologies(
     conn: &mut DbConn,

@@ -147,6 +147,9 @@ pub fn test_config(url: &str) -> Config {
     config.auth.jwt_secret = TEST_JWT_SECRET.as_bytes().to_vec();
     config.auth.jwt_secret_generated = false;
     config.mail.public_url = "https://san.techx.vn".into();
+    // Tests that need a search index on disk give theirs (`TestDb::search_dir`); elsewhere a
+    // folder that cannot be made keeps the index in memory and the working tree clean.
+    config.search_dir = "/nonexistent-techx-dir/search-index".into();
     // Tests share one client address; rate limits are tested on their own.
     config.limits.auth_per_minute = 1_000_000;
     config.limits.writes_per_minute = 1_000_000;
