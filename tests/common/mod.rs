@@ -148,8 +148,8 @@ pub fn test_config(url: &str) -> Config {
     config.auth.jwt_secret_generated = false;
     config.mail.public_url = "https://san.techx.vn".into();
     // Tests that need a search index on disk give theirs (`TestDb::search_dir`); elsewhere a
-    // folder that cannot be made keeps the index in memory and the working tree clean.
-    config.search_dir = "/nonexistent-techx-dir/search-index".into();
+    // folder that cannot be made (even by root: /dev/null is a file) keeps the index in memory and the working tree clean.
+    config.search_dir = "/dev/null/search-index".into();
     // Tests share one client address; rate limits are tested on their own.
     config.limits.auth_per_minute = 1_000_000;
     config.limits.writes_per_minute = 1_000_000;
@@ -206,7 +206,7 @@ pub async fn start_unreachable_with(
     configure: impl FnOnce(&mut Config),
 ) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
     let url = match backend {
-        Backend::Sqlite => "sqlite:///nonexistent-techx-dir/techx.db".to_owned(),
+        Backend::Sqlite => "sqlite:///dev/null/techx.db".to_owned(),
         Backend::Postgres => "postgres://postgres@127.0.0.1:1/techx".to_owned(),
     };
     let mut config = test_config(&url);
