@@ -8,7 +8,7 @@
 //! ```sh
 //! cargo run --release --example search_bench -- \
 //!     [--listings 100000] [--runs 50] [--backends sqlite,postgres] [--only-matches] \
-//!     [--keep DIR]
+//!     [--keep DIR] [--only QUERY-NAME-PART]
 //! ```
 //!
 //! PostgreSQL: `TECHX_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
@@ -329,8 +329,19 @@ fn main() {
         let mut measured: Vec<Measured> = if only_matches {
             Vec::new()
         } else {
-            queries().iter().map(|q| measure(&search, q, runs)).collect()
+            // --only TEXT: just the queries whose name holds TEXT (to profile one).
+            let only = arg("--only").unwrap_or_default();
+            queries()
+                .iter()
+                .filter(|q| q.name.contains(&only))
+                .map(|q| measure(&search, q, runs))
+                .collect()
         };
+        if arg("--only").is_some() {
+            std::mem::forget(db);
+            results.push((backend, measured));
+            continue;
+        }
         // One demand's matches (page of 20), and the exhaustive reference.
         let mut times = Vec::new();
         let mut top = Vec::new();

@@ -518,6 +518,31 @@ backend_tests! {
         assert!(title < body, "{fish:?}");
     }
 
+    async fn small_pages_rank_as_the_whole_result_does(backend) {
+        // A small page is answered from the documents holding every query word when they fill
+        // it, a large one from every match: walking small pages must give the same order.
+        let ctx = start(backend).await;
+        let ids = realistic(&ctx).await;
+        for q in ["ca tra", "vaccine ca tra", "may say ca phe cong suat lon", "cong nghe xu ly", "nuoc thia chan nuoi"] {
+            let q = url_encode(q);
+            let whole = ctx.get(&format!("/api/v1/technologies?q={q}&per_page=50")).await.ok();
+            let expected = keys(&ids, &whole);
+            assert!(expected.len() >= 3, "{q}: {expected:?}");
+            for per_page in [1, 2] {
+                let mut walked = Vec::new();
+                for page in 1..=expected.len().div_ceil(per_page) {
+                    let got = ctx
+                        .get(&format!("/api/v1/technologies?q={q}&per_page={per_page}&page={page}"))
+                        .await
+                        .ok();
+                    assert_eq!(got["total"], whole["total"], "{q}");
+                    walked.extend(keys(&ids, &got));
+                }
+                assert_eq!(walked, expected, "{q}, {per_page} per page");
+            }
+        }
+    }
+
     async fn snippets_mark_typo_prefix_and_synonym_matches(backend) {
         let ctx = start(backend).await;
         let ids = realistic(&ctx).await;

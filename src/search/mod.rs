@@ -17,6 +17,7 @@ pub mod matching;
 mod query;
 mod schema;
 mod shift;
+mod top;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

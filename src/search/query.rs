@@ -22,6 +22,7 @@ use tantivy::{DocAddress, Order as TantivyOrder, Searcher, Term};
 use super::facets::{FacetCounts, FacetName, Facets};
 use super::schema::{DocType, Fields};
 use super::shift::ShiftQuery;
+use super::top::TopByScore;
 use super::{Search, SearchError};
 use crate::db::types::Id;
 use crate::domain::search::{Highlight, SearchQuery, pair, typo_budget};
@@ -103,34 +104,42 @@ impl Search {
     pub fn find(&self, req: &Request<'_>) -> Result<Found, SearchError> {
         let searcher = self.reader.searcher();
         let f = &self.fields;
-        let (text, highlight) = match req.text {
+        let (text, strict, highlight) = match req.text {
             Some(q) => {
-                let (query, highlight) = text_query(&searcher, f, q)?;
-                (Some(query), highlight)
+                let text = text_query(&searcher, f, q)?;
+                (Some(text.any), text.all, text.highlight)
             }
-            None => (None, Highlight::default()),
+            None => (None, None, Highlight::default()),
         };
         let query = filtered(f, req.doc_type, req.filters, text);
         let window = req.offset + req.limit;
         let facets = Facets(req.facets.to_vec());
         let (addresses, total, facets) = match (req.order, req.text.is_some()) {
             (Order::Relevance, true) => {
-                // Equal scores: newest first, then by id, so the order does not depend on
-                // how the index happens to be split into segments.
-                let top = TopDocs::with_limit(window.max(1)).tweak_score(
-                    |segment: &tantivy::SegmentReader| {
-                        let recency = segment
-                            .fast_fields()
-                            .i64("recency")
-                            .ok()
-                            .map(|c| c.first_or_default_col(0));
-                        move |doc: tantivy::DocId, score: tantivy::Score| {
-                            (score, recency.as_ref().map_or(0, |c| c.get_val(doc)))
-                        }
-                    },
-                );
-                let (hits, (total, facets)) = searcher.search(&query, &(top, (Count, facets)))?;
-                (hits.into_iter().map(|h| h.1).collect::<Vec<_>>(), total, facets)
+                let top = || TopByScore { limit: window.max(1) };
+                // Documents holding every query word outrank all others (the first ranking
+                // rule): when they fill the window, only they are scored, and the whole result
+                // is only counted.
+                let mut best = None;
+                if let Some(strict) = strict {
+                    let strict = filtered(f, req.doc_type, req.filters, Some(strict));
+                    let (hits, holding_all) = searcher.search(&strict, &(top(), Count))?;
+                    if holding_all >= window {
+                        best = Some(hits);
+                    }
+                }
+                let (hits, total, facets) = match best {
+                    Some(hits) => {
+                        let (total, facets) = searcher.search(&query, &(Count, facets))?;
+                        (hits, total, facets)
+                    }
+                    None => {
+                        let (hits, (total, facets)) =
+                            searcher.search(&query, &(top(), (Count, facets)))?;
+                        (hits, total, facets)
+                    }
+                };
+                (hits.into_iter().map(|h| h.address).collect::<Vec<_>>(), total, facets)
             }
             (order, _) => {
                 let (field, direction) = match order {
@@ -360,14 +369,18 @@ fn expand(
     Ok(ranked.into_iter().take(cap).map(|(w, _)| w).collect())
 }
 
-/// The text part of a search: one clause per query word (or synonym phrase) scoring a
-/// coverage unit, plus an exactness unit and its BM25 when matched as typed (not through a
-/// typo or as a prefix); pair and accent clauses on top. Returns the words a snippet should mark.
-fn text_query(
-    searcher: &Searcher,
-    f: &Fields,
-    q: &SearchQuery,
-) -> Result<(Box<dyn Query>, Highlight), SearchError> {
+/// The text part of a search, as documents holding any query word (`any`) and, for several
+/// words, those holding every one (`all`, scored alike), with the words a snippet should mark.
+struct TextQuery {
+    any: Box<dyn Query>,
+    all: Option<Box<dyn Query>>,
+    highlight: Highlight,
+}
+
+/// One clause per query word (or synonym phrase) scoring a coverage unit, plus an exactness
+/// unit and its BM25 when matched as typed (not through a typo or as a prefix); pair, accent
+/// and title clauses on top.
+fn text_query(searcher: &Searcher, f: &Fields, q: &SearchQuery) -> Result<TextQuery, SearchError> {
     let words = q.words();
     let mut marked: BTreeSet<String> = BTreeSet::new();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -396,6 +409,8 @@ fn text_query(
             marked.extend(near.iter().cloned());
             Ok(Box::new(DisjunctionMaxQuery::new(vec![exact, constant(any_word(f, &near), WORD)])))
         };
+    // Each word's (or synonym phrase's) clause, required, for `all`.
+    let mut every_word: Vec<Box<dyn Query>> = Vec::new();
     let mut in_synonym = vec![false; words.len()];
     for synonym in q.synonyms() {
         let span = synonym.start..synonym.start + synonym.len;
@@ -407,17 +422,26 @@ fn text_query(
             ways.push(constant(phrase(f, alternative), units));
         }
         // Or the phrase's words one by one, each as any other word.
-        let mut separate: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut separate: Vec<Box<dyn Query>> = Vec::new();
         for i in span.clone() {
             in_synonym[i] = true;
-            separate.push((Occur::Should, word_clause(i, &mut marked)?));
+            separate.push(word_clause(i, &mut marked)?);
         }
-        ways.push(Box::new(BooleanQuery::new(separate)));
+        let mut all_ways: Vec<Box<dyn Query>> = ways.iter().map(|w| w.box_clone()).collect();
+        all_ways.push(Box::new(BooleanQuery::new(
+            separate.iter().map(|w| (Occur::Must, w.box_clone())).collect(),
+        )));
+        ways.push(Box::new(BooleanQuery::new(
+            separate.into_iter().map(|w| (Occur::Should, w)).collect(),
+        )));
         clauses.push((Occur::Should, Box::new(DisjunctionMaxQuery::new(ways))));
+        every_word.push(Box::new(DisjunctionMaxQuery::new(all_ways)));
     }
     for (i, covered) in in_synonym.iter().enumerate() {
         if !covered {
-            clauses.push((Occur::Should, word_clause(i, &mut marked)?));
+            let clause = word_clause(i, &mut marked)?;
+            every_word.push(clause.box_clone());
+            clauses.push((Occur::Should, clause));
         }
     }
     for w in words.windows(2) {
@@ -434,7 +458,20 @@ fn text_query(
             TermQuery::new(Term::from_field_text(f.title, &word.folded), IndexRecordOption::Basic);
         clauses.push((Occur::Should, constant(Box::new(in_title), TITLE)));
     }
-    Ok((Box::new(BooleanQuery::new(clauses)), Highlight::new(marked)))
+    // Ranking extras (pairs, accents, titles) score alike in both; `all` requires every
+    // word's clause instead of any.
+    let all = (every_word.len() > 1).then(|| {
+        let extras = clauses.len() - every_word.len();
+        let mut required: Vec<(Occur, Box<dyn Query>)> =
+            every_word.into_iter().map(|w| (Occur::Must, w)).collect();
+        required.extend(clauses[clauses.len() - extras..].iter().map(|(o, c)| (*o, c.box_clone())));
+        Box::new(BooleanQuery::new(required)) as Box<dyn Query>
+    });
+    Ok(TextQuery {
+        any: Box::new(BooleanQuery::new(clauses)),
+        all,
+        highlight: Highlight::new(marked),
+    })
 }
 
 /// `text` (when given) restricted to published documents of `doc_type` passing `filters`;
