@@ -52,6 +52,10 @@ pub struct Problem {
     /// Present for an illegal state transition: the states reachable from the current one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed: Option<Vec<String>>,
+    /// Present when an API key lacks the scope the operation needs (`insufficient_scope`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "listings:write")]
+    pub required_scope: Option<String>,
 }
 
 #[derive(Debug)]
@@ -63,6 +67,8 @@ pub struct ApiError {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// See [`Problem::allowed`].
     pub allowed: Option<Vec<String>>,
+    /// See [`Problem::required_scope`].
+    pub required_scope: Option<String>,
 }
 
 impl ApiError {
@@ -74,6 +80,7 @@ impl ApiError {
             errors: Vec::new(),
             headers: Vec::new(),
             allowed: None,
+            required_scope: None,
         }
     }
 
@@ -178,6 +185,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let mut problem = problem(self.status, self.code, &self.detail, self.errors.clone());
         problem.allowed.clone_from(&self.allowed);
+        problem.required_scope.clone_from(&self.required_scope);
         problem
     }
 }
@@ -191,6 +199,7 @@ pub fn problem(status: StatusCode, code: &str, detail: &str, errors: Vec<FieldEr
         code: code.to_owned(),
         errors,
         allowed: None,
+        required_scope: None,
     }
 }
 

@@ -27,6 +27,8 @@ pub enum OrgAction {
     ViewWebhooks,
     /// Mark verified or revoke it.
     Verify,
+    /// Create, list, roll and revoke its API keys; read its audit log.
+    ManageApiKeys,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,7 +422,10 @@ pub fn request_valuation(
 pub fn organization(actor: &Actor, org: Id, action: OrgAction) -> Result<(), ApiError> {
     let role = actor.org_role(org);
     let allowed = match action {
-        OrgAction::Update | OrgAction::ManageMembers | OrgAction::ManageWebhooks => {
+        OrgAction::Update
+        | OrgAction::ManageMembers
+        | OrgAction::ManageWebhooks
+        | OrgAction::ManageApiKeys => {
             role == Some(OrgRole::Owner)
         }
         OrgAction::RemoveMember(target) => {
@@ -471,7 +476,7 @@ mod tests {
     use super::*;
 
     fn actor(role: PlatformRole, memberships: Vec<(Id, OrgRole)>) -> Actor {
-        Actor { user_id: Id::new(), role, session_id: Id::new(), memberships }
+        Actor { user_id: Id::new(), role, session_id: Id::new(), memberships, api_key: None }
     }
 
     #[test]

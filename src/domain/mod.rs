@@ -1,6 +1,7 @@
 //! Pure rules of the exchange: no I/O, unit-tested next to the code.
 
 pub mod deals;
+pub mod scopes;
 pub mod demand;
 pub mod fold;
 pub mod lang;
