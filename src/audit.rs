@@ -145,6 +145,11 @@ impl WriteHook for Recorder {
 
     fn after_write(&self, conn: &mut DbConn, value: &dyn std::any::Any) -> Result<(), ApiError> {
         let Some(actor) = self.lock().actor.clone() else { return Ok(()) };
+        // A replayed Idempotency-Key answer changed nothing (its attempted insert lost a
+        // race and rolled back to its savepoint).
+        if value.downcast_ref::<Created>().is_some_and(|c| c.replayed) {
+            return Ok(());
+        }
         let resource_id = self.info.resource_id.clone().or_else(|| created_id(value));
         let entry = self.entry(conn, &actor, resource_id, "succeeded", None)?;
         audit::append(conn, &entry)?;

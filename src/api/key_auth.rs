@@ -224,3 +224,46 @@ pub async fn authenticate(
     req.extensions_mut().insert(KeyAuthenticated(actor));
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
+
+/// Adds API keys to the OpenAPI document: the `api_key` security scheme, the key as an
+/// alternative to the bearer token on every operation a key may call (the requirement
+/// lists the scope it needs), and `x-scopes` on every operation naming the scopes that
+/// allow it (public ones too: a key without the scope is refused there).
+pub fn document(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+    let components = spec.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-Api-Key",
+            "An organisation API key (`techx_live_…`), created by an owner under \
+             `/organizations/{id}/api-keys`. Also accepted as `Authorization: Bearer \
+             techx_live_…`. A key acts for its organisation with the role chosen at creation, \
+             limited to its scopes: each operation's requirement (and `x-scopes`) names the \
+             scope it needs; without it the answer is 403 `insufficient_scope` naming it.",
+        ))),
+    );
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let operations = [
+            ("GET", &mut item.get),
+            ("POST", &mut item.post),
+            ("PUT", &mut item.put),
+            ("PATCH", &mut item.patch),
+            ("DELETE", &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            let (Some(operation), Some(known)) = (operation.as_mut(), scopes::find(method, path))
+            else {
+                continue;
+            };
+            let Access::Scope(scope) = known.access else { continue };
+            operation
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert("x-scopes".to_owned(), serde_json::json!([scope.as_str()]));
+            if let Some(security) = operation.security.as_mut().filter(|s| !s.is_empty()) {
+                security.push(SecurityRequirement::new("api_key", [scope.as_str()]));
+            }
+        }
+    }
+}
