@@ -83,7 +83,11 @@ impl Recorder {
             (Some((_, org)), _) => Some(org),
             (None, Some(org)) => Some(org),
             (None, None) => {
-                let owners = match resource_id.as_deref().and_then(|id| uuid::Uuid::parse_str(id).ok()).map(Id::from) {
+                let owners = match resource_id
+                    .as_deref()
+                    .and_then(|id| uuid::Uuid::parse_str(id).ok())
+                    .map(Id::from)
+                {
                     Some(id) => audit::owners_of(conn, self.info.operation.resource, id)?,
                     None => Vec::new(),
                 };

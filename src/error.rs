@@ -67,8 +67,9 @@ pub struct ApiError {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// See [`Problem::allowed`].
     pub allowed: Option<Vec<String>>,
-    /// See [`Problem::required_scope`].
-    pub required_scope: Option<String>,
+    /// See [`Problem::required_scope`] (an enum: a string would push the error over the size
+    /// every `Result` pays for).
+    pub required_scope: Option<crate::domain::scopes::Scope>,
 }
 
 impl ApiError {
@@ -185,7 +186,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let mut problem = problem(self.status, self.code, &self.detail, self.errors.clone());
         problem.allowed.clone_from(&self.allowed);
-        problem.required_scope.clone_from(&self.required_scope);
+        problem.required_scope = self.required_scope.map(|s| s.as_str().to_owned());
         problem
     }
 }

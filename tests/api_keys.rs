@@ -351,15 +351,24 @@ fn signup_on(server: &ServerProcess, db: &TestDb, email: &str) -> (String, Strin
         .select(outbox::payload)
         .first(&mut db.connect())
         .unwrap();
-    let token = serde_json::from_str::<Value>(&payload).unwrap()["token"].as_str().unwrap().to_owned();
-    assert_eq!(server.request("POST", "/api/v1/auth/verify-email", &[], Some(&json!({"token": token}))).status, 204);
+    let token =
+        serde_json::from_str::<Value>(&payload).unwrap()["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        server
+            .request("POST", "/api/v1/auth/verify-email", &[], Some(&json!({"token": token})))
+            .status,
+        204
+    );
     let login = json!({"email": email, "password": PASSWORD});
-    let access = server.request("POST", "/api/v1/auth/login", &[], Some(&login)).json()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access =
+        server.request("POST", "/api/v1/auth/login", &[], Some(&login)).json()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let bearer = format!("Bearer {access}");
     let org = json!({"name": "Trung tâm A", "kind": "intermediary", "province": "thanh-hoa"});
-    let org = server.request("POST", "/api/v1/organizations", &[("Authorization", &bearer)], Some(&org)).json();
+    let org = server
+        .request("POST", "/api/v1/organizations", &[("Authorization", &bearer)], Some(&org))
+        .json();
     (access, id_of(&org))
 }

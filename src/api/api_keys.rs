@@ -65,7 +65,10 @@ impl From<&ApiKey> for ApiKeyDto {
             last_used_at: k.last_used_at.map(utc),
             last_used_address: k.last_used_address.clone(),
             rolled_at: k.rolled_at.map(utc),
-            previous_secret_expires_at: k.previous_expires_at.filter(|_| k.rolled_at.is_some()).map(utc),
+            previous_secret_expires_at: k
+                .previous_expires_at
+                .filter(|_| k.rolled_at.is_some())
+                .map(utc),
             revoked_at: k.revoked_at.map(utc),
         }
     }
@@ -170,11 +173,7 @@ pub async fn create_api_key(
     let mut v = Validator::new();
     v.text("name", &body.name, 100);
     v.check(!body.scopes.is_empty(), "scopes", "must name at least one scope");
-    v.check(
-        body.expires_at.is_none_or(|e| e > Utc::now()),
-        "expires_at",
-        "must be in the future",
-    );
+    v.check(body.expires_at.is_none_or(|e| e > Utc::now()), "expires_at", "must be in the future");
     v.finish()?;
     let role = body.role.unwrap_or(OrgRole::Member);
     let mut scopes: Vec<String> = body.scopes.iter().map(|s| s.as_str().to_owned()).collect();

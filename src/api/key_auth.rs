@@ -147,7 +147,7 @@ pub fn check_access(key: &ApiKey, access: Access) -> Result<(), ApiError> {
                 "insufficient_scope",
                 format!("This API key lacks the scope `{}`.", scope.as_str()),
             );
-            error.required_scope = Some(scope.as_str().to_owned());
+            error.required_scope = Some(scope);
             Err(error)
         }
     }
@@ -159,12 +159,13 @@ async fn record_use(state: &AppState, key: &ApiKey, address: String) {
     if !state.key_uses.due(key.id, &address) {
         return;
     }
-    let (id, org, name, prefix) = (key.id, key.organization_id, key.name.clone(), key.prefix.clone());
+    let (id, org, name, prefix) =
+        (key.id, key.organization_id, key.name.clone(), key.prefix.clone());
     let public_url = state.config.mail.public_url.clone();
     let addr = address.clone();
     let recorded = state
         .db
-        .run(move |conn| {
+        .run_unaudited(move |conn| {
             crate::db::dialect::write_transaction(conn, |conn| {
                 if crate::store::api_keys::record_use(conn, id, &addr)? {
                     crate::api::api_keys::mail_owners(
@@ -218,7 +219,10 @@ pub async fn authenticate(
         tracing::info!(api_key = %key.prefix, operation = operation.operation_id, code = e.code, "API key refused");
         return Ok(req.error_response(e).map_into_right_body());
     }
-    let address = req.peer_addr().map(|a| a.ip()).map_or_else(|| "unknown".to_owned(), |ip: IpAddr| ip.to_string());
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .map_or_else(|| "unknown".to_owned(), |ip: IpAddr| ip.to_string());
     record_use(&state, &key, address).await;
     tracing::debug!(api_key = %key.prefix, operation = operation.operation_id, "API key accepted");
     req.extensions_mut().insert(KeyAuthenticated(actor));

@@ -112,7 +112,8 @@ mod tests {
         assert_eq!(key.len(), PREFIX.len() + LOOKUP_LEN + SECRET_LEN);
         assert_eq!(prefix_of(&key), Some(prefix.as_str()));
         assert_ne!(regenerate(&prefix), key);
-        for bad in ["", "techx_live_", "techx_live_short", &format!("{key}x"), &key.replace('t', "-")]
+        for bad in
+            ["", "techx_live_", "techx_live_short", &format!("{key}x"), &key.replace('t', "-")]
         {
             assert_eq!(prefix_of(bad), None, "{bad}");
         }

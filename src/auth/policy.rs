@@ -425,9 +425,7 @@ pub fn organization(actor: &Actor, org: Id, action: OrgAction) -> Result<(), Api
         OrgAction::Update
         | OrgAction::ManageMembers
         | OrgAction::ManageWebhooks
-        | OrgAction::ManageApiKeys => {
-            role == Some(OrgRole::Owner)
-        }
+        | OrgAction::ManageApiKeys => role == Some(OrgRole::Owner),
         OrgAction::RemoveMember(target) => {
             role == Some(OrgRole::Owner) || (role.is_some() && target == actor.user_id)
         }

@@ -198,8 +198,30 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
         let hook = WRITE_HOOK.try_with(Arc::clone).ok().filter(|h| h.pending());
+        self.run_hooked(hook, work).await
+    }
+
+    /// Like [`Db::run`], but outside the request's audit: for bookkeeping that is not the
+    /// request's change (an API key's last use).
+    pub async fn run_unaudited<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_hooked(None, work).await
+    }
+
+    async fn run_hooked<T, F>(
+        &self,
+        hook: Option<Arc<dyn WriteHook>>,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
         let blocked = actix_web::web::block(move || {
             let mut conn = pool.get()?;
             match hook {

@@ -102,10 +102,8 @@ pub fn list(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<ApiKey>, i64), ApiError> {
-    let total = api_keys::table
-        .filter(api_keys::organization_id.eq(org))
-        .count()
-        .get_result(conn)?;
+    let total =
+        api_keys::table.filter(api_keys::organization_id.eq(org)).count().get_result(conn)?;
     let items = api_keys::table
         .filter(api_keys::organization_id.eq(org))
         .order((api_keys::created_at.desc(), api_keys::id.desc()))

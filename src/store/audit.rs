@@ -106,10 +106,10 @@ pub fn prune(conn: &mut DbConn, days: u32) -> Result<usize, ApiError> {
 /// broker). Empty for a kind without an owner or an id that is gone.
 pub fn owners_of(conn: &mut DbConn, kind: &str, id: Id) -> Result<Vec<Id>, ApiError> {
     let ids = match kind {
-        "technology" => technologies::table
-            .find(id)
-            .select(technologies::organization_id)
-            .load(conn)?,
+        "organization" => vec![id],
+        "technology" => {
+            technologies::table.find(id).select(technologies::organization_id).load(conn)?
+        }
         "demand" => demands::table.find(id).select(demands::organization_id).load(conn)?,
         "proposal" => proposals::table.find(id).select(proposals::organization_id).load(conn)?,
         "inquiry" => inquiries::table
