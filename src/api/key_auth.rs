@@ -229,6 +229,17 @@ pub async fn authenticate(
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
+fn problem_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            crate::error::PROBLEM_CONTENT_TYPE,
+            ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+        )
+        .build()
+}
+
 /// Adds API keys to the OpenAPI document: the `api_key` security scheme, the key as an
 /// alternative to the bearer token on every operation a key may call (the requirement
 /// lists the scope it needs), and `x-scopes` on every operation naming the scopes that
@@ -267,6 +278,17 @@ pub fn document(spec: &mut utoipa::openapi::OpenApi) {
                 .insert("x-scopes".to_owned(), serde_json::json!([scope.as_str()]));
             if let Some(security) = operation.security.as_mut().filter(|s| !s.is_empty()) {
                 security.push(SecurityRequirement::new("api_key", [scope.as_str()]));
+            }
+            // Any such call may meet the key's scope check and its rate limit.
+            for (status, description) in [
+                ("403", "Not allowed; with an API key, outside its scopes (`insufficient_scope`)"),
+                ("429", "Too many requests; retry after `Retry-After` seconds"),
+            ] {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem_response(description).into());
             }
         }
     }

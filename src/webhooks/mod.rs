@@ -214,7 +214,7 @@ mod tests {
         }
         assert_eq!(EventType::parse("listing_published"), None);
         assert!(!EventType::Ping.subscribable());
-        assert_eq!(EventType::ALL.iter().filter(|e| e.subscribable()).count(), 5);
+        assert_eq!(EventType::ALL.iter().filter(|e| e.subscribable()).count(), 6);
     }
 
     #[test]
