@@ -34,6 +34,7 @@ stable `code`; validation errors list every rejected field in `errors`. Lists ta
         (name = "auth", description = "Registration, sign-in, tokens and password reset"),
         (name = "me", description = "The signed-in user"),
         (name = "organizations", description = "Organisations, members, invitations and verification"),
+        (name = "api-keys", description = "Organisation API keys for integrated systems (scoped, revocable, rolled with a grace period) and the audit log of every write"),
         (name = "webhooks", description = "Signed HTTP notifications to an organisation's systems: endpoints, delivery log, test ping. Every request body is a `WebhookEvent`; see registering a webhook for the headers and how to verify the signature"),
         (name = "technologies", description = "Technology, equipment and research-result listings: moderation, expiry and Vietnamese-aware search"),
         (name = "inquiries", description = "Enquiries about published listings and their threads"),
@@ -131,6 +132,7 @@ fn complete_spec(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     let components = spec.components.get_or_insert_with(Default::default);
     components
         .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    api::key_auth::document(&mut spec);
     spec
 }
 
@@ -302,6 +304,8 @@ pub fn build(
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", spec))
         .default_service(web::to(unmatched))
+        .wrap(from_fn(api::key_auth::authenticate))
+        .wrap(from_fn(api::audit::record))
         .wrap(from_fn(api::search::apply_own_changes))
         .wrap(from_fn(api::cache::conditional))
         .wrap(from_fn(api::limits::deadline))

@@ -40,6 +40,8 @@ pub struct Config {
     pub expiry_interval: Duration,
     /// How long a process reuses the public statistics overview it computed.
     pub stats_cache_ttl: Duration,
+    /// Days audit entries are kept (`TECHX_AUDIT_RETENTION_DAYS`); 0 keeps them forever.
+    pub audit_retention_days: u32,
     /// Folder of this process's search index (`TECHX_SEARCH_DIR`); each process needs its
     /// own.
     pub search_dir: std::path::PathBuf,
@@ -57,6 +59,8 @@ pub struct LimitsConfig {
     pub auth_per_minute: u32,
     /// Writing requests (POST, PUT, PATCH, DELETE) per minute per client address.
     pub writes_per_minute: u32,
+    /// Requests per minute per API key (whatever the method).
+    pub api_key_per_minute: u32,
     /// Origins allowed to call the API from a browser; none means no cross-origin access.
     pub cors_origins: Vec<String>,
     /// Longest a request may take before it is abandoned with 503.
@@ -94,6 +98,12 @@ impl LimitsConfig {
                 120,
                 1..=1_000_000,
             )?,
+            api_key_per_minute: parse_in(
+                get,
+                "TECHX_RATE_LIMIT_API_KEY_PER_MINUTE",
+                600,
+                1..=1_000_000,
+            )?,
             cors_origins,
             request_timeout: Duration::from_millis(parse_in(
                 get,
@@ -120,6 +130,9 @@ pub struct AuthConfig {
     pub jwt_secret: Vec<u8>,
     /// True when no `TECHX_JWT_SECRET` was given and a random one was made at start-up.
     pub jwt_secret_generated: bool,
+    /// Key of the HMAC that API keys are stored as (`TECHX_API_KEY_PEPPER`, else derived
+    /// from the JWT secret).
+    pub api_key_pepper: Vec<u8>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub verify_email_ttl: Duration,
@@ -161,10 +174,21 @@ impl AuthConfig {
                 (secret, true)
             }
         };
+        let api_key_pepper = match get("TECHX_API_KEY_PEPPER") {
+            Some(pepper) if pepper.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(ConfigError {
+                    setting: "TECHX_API_KEY_PEPPER",
+                    message: format!("must be at least {MIN_JWT_SECRET_BYTES} bytes long"),
+                });
+            }
+            Some(pepper) => pepper.into_bytes(),
+            None => crate::auth::api_keys::derive_pepper(&jwt_secret),
+        };
         let secs = |n: u64| Duration::from_secs(n);
         Ok(Self {
             jwt_secret,
             jwt_secret_generated,
+            api_key_pepper,
             access_ttl: secs(parse_in(get, "TECHX_ACCESS_TOKEN_TTL_SECS", 900, 30..=86_400)?),
             refresh_ttl: secs(86_400 * parse_in(get, "TECHX_REFRESH_TOKEN_TTL_DAYS", 30, 1..=365)?),
             verify_email_ttl: secs(
@@ -257,6 +281,7 @@ impl Config {
                 60,
                 0..=3_600,
             )?),
+            audit_retention_days: parse_in(&get, "TECHX_AUDIT_RETENTION_DAYS", 365, 0..=36_500)?,
             search_dir: match get("TECHX_SEARCH_DIR") {
                 Some(dir) => dir.into(),
                 None => default_search_dir(

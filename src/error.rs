@@ -52,6 +52,10 @@ pub struct Problem {
     /// Present for an illegal state transition: the states reachable from the current one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed: Option<Vec<String>>,
+    /// Present when an API key lacks the scope the operation needs (`insufficient_scope`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "listings:write")]
+    pub required_scope: Option<String>,
 }
 
 #[derive(Debug)]
@@ -63,6 +67,9 @@ pub struct ApiError {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// See [`Problem::allowed`].
     pub allowed: Option<Vec<String>>,
+    /// See [`Problem::required_scope`] (an enum: a string would push the error over the size
+    /// every `Result` pays for).
+    pub required_scope: Option<crate::domain::scopes::Scope>,
 }
 
 impl ApiError {
@@ -74,6 +81,7 @@ impl ApiError {
             errors: Vec::new(),
             headers: Vec::new(),
             allowed: None,
+            required_scope: None,
         }
     }
 
@@ -178,6 +186,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let mut problem = problem(self.status, self.code, &self.detail, self.errors.clone());
         problem.allowed.clone_from(&self.allowed);
+        problem.required_scope = self.required_scope.map(|s| s.as_str().to_owned());
         problem
     }
 }
@@ -191,6 +200,7 @@ pub fn problem(status: StatusCode, code: &str, detail: &str, errors: Vec<FieldEr
         code: code.to_owned(),
         errors,
         allowed: None,
+        required_scope: None,
     }
 }
 

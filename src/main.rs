@@ -423,6 +423,14 @@ fn spawn_listing_expiry(state: web::Data<AppState>) {
                     tracing::warn!(error = %e, "listing expiry job failed; retrying at the next interval")
                 }
             }
+            // The audit log's retention rides on the same tick (0 days: kept forever).
+            let days = state.config.audit_retention_days;
+            if days > 0 {
+                match state.db.run(move |conn| techx::store::audit::prune(conn, days)).await {
+                    Ok(pruned) => tracing::info!(pruned, days, "audit retention job ran"),
+                    Err(e) => tracing::warn!(error = %e, "audit retention job failed"),
+                }
+            }
         }
     });
 }

@@ -15,6 +15,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub jwt: JwtKeys,
     pub rate_limits: RateLimits,
+    /// API key uses this process recorded lately (last-used time, new addresses).
+    pub key_uses: crate::api::key_auth::KeyUses,
     /// This process's search index (a read model of the database).
     pub search: Arc<Search>,
     /// The statistics overview last computed, and when (`TECHX_STATS_CACHE_SECS`).
@@ -48,6 +50,7 @@ impl AppState {
             metrics: Metrics::new(),
             jwt,
             rate_limits,
+            key_uses: Default::default(),
             search: Arc::new(search),
             overview_cache: tokio::sync::Mutex::new(None),
         }

@@ -71,6 +71,7 @@ fn rust_enums() -> Vec<(&'static str, Vec<String>)> {
         ("Stage", wire(&deals::Stage::ALL)),
         ("ChecklistItem", wire(&deals::ChecklistItem::ALL)),
         ("EventType", wire(&EventType::ALL)),
+        ("Scope", wire(&techx::domain::scopes::Scope::ALL)),
         ("OutboxStatus", wire(&OutboxStatus::ALL)),
     ]
 }
@@ -98,6 +99,7 @@ const STORED: &[(&str, &str, &str, &str)] = &[
     ("Terms", "transfer_form", "deals", "transfer_form"),
     ("ChecklistEntryDto", "item", "deal_checklist", "item"),
     ("OrganizationDto", "kind", "organizations", "kind"),
+    ("ApiKeyDto", "role", "api_keys", "role"),
     ("MemberDto", "role", "memberships", "role"),
     ("MembershipDto", "role", "memberships", "role"),
     ("InvitationDto", "role", "invitations", "role"),

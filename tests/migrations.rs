@@ -46,7 +46,10 @@ fn check_schema(conn: &mut techx::db::DbConn) {
         demands,
         proposals,
         match_notifications,
-        match_dismissals
+        match_dismissals,
+        api_keys,
+        api_key_addresses,
+        audit_events
     );
 }
 

@@ -18,6 +18,8 @@ use crate::state::AppState;
 pub struct RateLimits {
     auth: DefaultKeyedRateLimiter<IpAddr>,
     writes: DefaultKeyedRateLimiter<IpAddr>,
+    /// Per API key, whatever the client address.
+    api_keys: DefaultKeyedRateLimiter<crate::db::types::Id>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -29,6 +31,7 @@ impl RateLimits {
         Self {
             auth: RateLimiter::keyed(per_minute(config.auth_per_minute)),
             writes: RateLimiter::keyed(per_minute(config.writes_per_minute)),
+            api_keys: RateLimiter::keyed(per_minute(config.api_key_per_minute)),
         }
     }
 
@@ -36,6 +39,14 @@ impl RateLimits {
     pub fn prune(&self) {
         self.auth.retain_recent();
         self.writes.retain_recent();
+        self.api_keys.retain_recent();
+    }
+
+    /// `Err(seconds to wait)` when the API key is over its budget.
+    pub fn check_key(&self, key: crate::db::types::Id) -> Result<(), u64> {
+        self.api_keys.check_key(&key).map_err(|not_until| {
+            not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1)
+        })
     }
 
     /// `Err(seconds to wait)` when the client is over its budget for this request.

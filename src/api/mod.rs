@@ -1,5 +1,7 @@
 //! HTTP handlers, one module per resource: extract, authorise, validate, map DTOs.
 
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod common;
@@ -7,6 +9,7 @@ pub mod deals;
 pub mod demands;
 pub mod extract;
 pub mod inquiries;
+pub mod key_auth;
 pub mod limits;
 pub mod ops;
 pub mod organizations;
@@ -54,6 +57,13 @@ pub fn v1_routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(organizations::revoke_invitation)
         .service(organizations::accept_invitation)
         .service(organizations::verify_organization)
+        .service(api_keys::create_api_key)
+        .service(api_keys::list_api_keys)
+        .service(api_keys::get_api_key)
+        .service(api_keys::revoke_api_key)
+        .service(api_keys::roll_api_key)
+        .service(audit::list_audit_events)
+        .service(audit::list_all_audit_events)
         .service(webhooks::create_webhook)
         .service(webhooks::list_webhooks)
         .service(webhooks::get_webhook)

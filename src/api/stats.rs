@@ -41,7 +41,7 @@ pub enum ReportFormat {
 }
 
 /// The report format: `?format=` wins, else `Accept: text/csv` means CSV, else JSON.
-fn report_format(req: &HttpRequest, format: Option<ReportFormat>) -> ReportFormat {
+pub(crate) fn report_format(req: &HttpRequest, format: Option<ReportFormat>) -> ReportFormat {
     format.unwrap_or_else(|| {
         if accepts(req, &["text/csv"]) { ReportFormat::Csv } else { ReportFormat::Json }
     })
@@ -57,19 +57,19 @@ fn accepts(req: &HttpRequest, types: &[&str]) -> bool {
 }
 
 /// A CSV document: UTF-8 with a byte order mark, RFC 4180 quoting (the `csv` crate).
-struct Csv {
+pub(crate) struct Csv {
     writer: csv::Writer<Vec<u8>>,
 }
 
 impl Csv {
-    fn new(header: &[&str], bom: bool) -> Result<Self, ApiError> {
+    pub(crate) fn new(header: &[&str], bom: bool) -> Result<Self, ApiError> {
         let buffer = if bom { BOM.as_bytes().to_vec() } else { Vec::new() };
         let mut writer = csv::Writer::from_writer(buffer);
         writer.write_record(header).map_err(csv_error)?;
         Ok(Self { writer })
     }
 
-    fn row<I, T>(&mut self, fields: I) -> Result<(), ApiError>
+    pub(crate) fn row<I, T>(&mut self, fields: I) -> Result<(), ApiError>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
@@ -78,7 +78,7 @@ impl Csv {
         self.writer.write_record(fields).map_err(csv_error)
     }
 
-    fn finish(self) -> Result<Vec<u8>, ApiError> {
+    pub(crate) fn finish(self) -> Result<Vec<u8>, ApiError> {
         self.writer.into_inner().map_err(|e| csv_error(e.into_error()))
     }
 }
@@ -97,7 +97,7 @@ fn csv_error(error: impl std::fmt::Display) -> ApiError {
     ApiError::internal()
 }
 
-fn csv_response(body: Vec<u8>, name: &str) -> HttpResponse {
+pub(crate) fn csv_response(body: Vec<u8>, name: &str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(CSV_TYPE)
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))

@@ -6,7 +6,12 @@ use actix_web::{FromRequest, HttpRequest, web};
 use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 
-use super::{Actor, OrgRole, PlatformRole};
+use std::sync::Arc;
+
+use actix_web::HttpMessage;
+
+use super::{Actor, OrgRole, PlatformRole, api_keys};
+use crate::audit::Recorder;
 use crate::db::schema::{memberships, refresh_tokens, users};
 use crate::db::types::Id;
 use crate::error::ApiError;
@@ -76,10 +81,35 @@ async fn load_actor(req: HttpRequest, token: String) -> Result<Actor, ApiError> 
                 .into_iter()
                 .filter_map(|(_, _, _, org, role)| Some((org?, OrgRole::parse(&role?)?)))
                 .collect();
-            Ok(Actor { user_id, role, session_id, memberships })
+            Ok(Actor { user_id, role, session_id, memberships, api_key: None })
         })
         .await
 }
+
+/// The caller of `req`: the API key the key middleware accepted, else the bearer JWT.
+async fn caller(req: HttpRequest) -> Result<Option<Actor>, ApiError> {
+    if let Some(actor) = req.extensions().get::<KeyAuthenticated>() {
+        return Ok(Some(actor.0.clone()));
+    }
+    let token = match bearer(&req)? {
+        // A key the middleware did not accept (it checks every route it knows) is never
+        // read as a JWT.
+        Some(token) if api_keys::looks_like_key(&token) => {
+            return Err(ApiError::unauthorized("The access token is invalid."));
+        }
+        Some(token) => token,
+        None => return Ok(None),
+    };
+    let actor = load_actor(req.clone(), token).await?;
+    if let Some(recorder) = req.extensions().get::<Arc<Recorder>>() {
+        recorder.set_actor(actor.audit());
+    }
+    Ok(Some(actor))
+}
+
+/// Put in the request's extensions by the key middleware once a key is accepted.
+#[derive(Clone)]
+pub struct KeyAuthenticated(pub Actor);
 
 impl FromRequest for Auth {
     type Error = ApiError;
@@ -88,9 +118,10 @@ impl FromRequest for Auth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let token = bearer(&req)?
-                .ok_or_else(|| ApiError::unauthorized("Sign in: this needs an access token."))?;
-            load_actor(req, token).await.map(Auth)
+            caller(req)
+                .await?
+                .map(Auth)
+                .ok_or_else(|| ApiError::unauthorized("Sign in: this needs an access token."))
         })
     }
 }
@@ -101,11 +132,6 @@ impl FromRequest for MaybeAuth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            match bearer(&req)? {
-                None => Ok(MaybeAuth(None)),
-                Some(token) => load_actor(req, token).await.map(|a| MaybeAuth(Some(a))),
-            }
-        })
+        Box::pin(async move { caller(req).await.map(MaybeAuth) })
     }
 }

@@ -1,5 +1,6 @@
 //! Identity: who is calling (`Actor`), passwords, tokens, and the permission policy.
 
+pub mod api_keys;
 pub mod extract;
 pub mod password;
 pub mod policy;
@@ -76,6 +77,18 @@ pub struct Actor {
     /// Refresh-token family of the session the access token was issued for.
     pub session_id: Id,
     pub memberships: Vec<(Id, OrgRole)>,
+    /// Set when the caller authenticated with an organisation API key: it acts as that
+    /// organisation (its one membership), attributed to the user who created the key.
+    pub api_key: Option<KeyActor>,
+}
+
+/// The API key a request authenticated with.
+#[derive(Debug, Clone)]
+pub struct KeyActor {
+    pub id: Id,
+    pub organization_id: Id,
+    /// The shown prefix, for logs (never the secret).
+    pub prefix: String,
 }
 
 impl Actor {
@@ -85,5 +98,14 @@ impl Actor {
 
     pub fn is_staff(&self) -> bool {
         self.role.is_staff()
+    }
+
+    /// How the audit log names this caller.
+    pub fn audit(&self) -> crate::audit::AuditActor {
+        crate::audit::AuditActor {
+            user_id: self.user_id,
+            api_key: self.api_key.as_ref().map(|k| (k.id, k.organization_id)),
+            organizations: self.memberships.iter().map(|(org, _)| *org).collect(),
+        }
     }
 }

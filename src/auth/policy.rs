@@ -27,6 +27,8 @@ pub enum OrgAction {
     ViewWebhooks,
     /// Mark verified or revoke it.
     Verify,
+    /// Create, list, roll and revoke its API keys; read its audit log.
+    ManageApiKeys,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,9 +422,10 @@ pub fn request_valuation(
 pub fn organization(actor: &Actor, org: Id, action: OrgAction) -> Result<(), ApiError> {
     let role = actor.org_role(org);
     let allowed = match action {
-        OrgAction::Update | OrgAction::ManageMembers | OrgAction::ManageWebhooks => {
-            role == Some(OrgRole::Owner)
-        }
+        OrgAction::Update
+        | OrgAction::ManageMembers
+        | OrgAction::ManageWebhooks
+        | OrgAction::ManageApiKeys => role == Some(OrgRole::Owner),
         OrgAction::RemoveMember(target) => {
             role == Some(OrgRole::Owner) || (role.is_some() && target == actor.user_id)
         }
@@ -471,7 +474,7 @@ mod tests {
     use super::*;
 
     fn actor(role: PlatformRole, memberships: Vec<(Id, OrgRole)>) -> Actor {
-        Actor { user_id: Id::new(), role, session_id: Id::new(), memberships }
+        Actor { user_id: Id::new(), role, session_id: Id::new(), memberships, api_key: None }
     }
 
     #[test]

@@ -125,6 +125,13 @@ pub fn write_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    // Inside a transaction already (a request's audited call): a savepoint.
+    let depth = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(E::from)?;
+    if depth.is_some() {
+        return conn.transaction(work);
+    }
     match conn {
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,

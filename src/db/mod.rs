@@ -198,10 +198,36 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        let hook = WRITE_HOOK.try_with(Arc::clone).ok().filter(|h| h.pending());
+        self.run_hooked(hook, work).await
+    }
+
+    /// Like [`Db::run`], but outside the request's audit: for bookkeeping that is not the
+    /// request's change (an API key's last use).
+    pub async fn run_unaudited<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_hooked(None, work).await
+    }
+
+    async fn run_hooked<T, F>(
+        &self,
+        hook: Option<Arc<dyn WriteHook>>,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
         let pool = self.pool.clone();
         let blocked = actix_web::web::block(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            match hook {
+                None => work(&mut conn),
+                Some(hook) => hooked(&mut conn, &*hook, work),
+            }
         });
         let done = match self.call_deadline {
             None => blocked.await,
@@ -220,4 +246,45 @@ impl Db {
         };
         done.map_err(|_| ApiError::internal())?
     }
+}
+
+/// Told about the writes of one request (the audit log): `after_write` runs inside the
+/// transaction of every database call that changed something, before it commits.
+pub trait WriteHook: Send + Sync {
+    /// Whether the hook still wants to hear of a write.
+    fn pending(&self) -> bool;
+    /// `value` is what the call returns (a created body, say), to name what it made.
+    fn after_write(&self, conn: &mut DbConn, value: &dyn std::any::Any) -> Result<(), ApiError>;
+    /// The transaction `after_write` ran in did not commit.
+    fn rolled_back(&self);
+}
+
+tokio::task_local! {
+    /// The hook of the request being served, set around its handler by the audit middleware.
+    pub static WRITE_HOOK: Arc<dyn WriteHook>;
+}
+
+/// Runs `work` in one write transaction with the hook: the hook's entry commits or rolls back
+/// with the change (inner `write_transaction`s become savepoints).
+fn hooked<T: 'static>(
+    conn: &mut DbConn,
+    hook: &dyn WriteHook,
+    work: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut told = false;
+    let result = dialect::write_transaction(conn, |conn| {
+        let before = probe::watch_writes();
+        let value = work(conn);
+        let wrote = probe::unwatch_writes() > before;
+        let value = value?;
+        if wrote {
+            hook.after_write(conn, &value)?;
+            told = true;
+        }
+        Ok(value)
+    });
+    if told && result.is_err() {
+        hook.rolled_back();
+    }
+    result
 }

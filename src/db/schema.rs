@@ -538,6 +538,65 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    api_keys (id) {
+        id -> SqlUuid,
+        organization_id -> SqlUuid,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        previous_hash -> Nullable<Text>,
+        previous_expires_at -> Nullable<Timestamp>,
+        scopes -> Text,
+        role -> Text,
+        expires_at -> Nullable<Timestamp>,
+        created_by -> SqlUuid,
+        created_at -> Timestamp,
+        rolled_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        last_used_address -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<SqlUuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    api_key_addresses (api_key_id, address) {
+        api_key_id -> SqlUuid,
+        address -> Text,
+        first_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlUuid;
+
+    audit_events (id) {
+        id -> SqlUuid,
+        occurred_at -> Timestamp,
+        organization_id -> Nullable<SqlUuid>,
+        actor_type -> Text,
+        user_id -> Nullable<SqlUuid>,
+        api_key_id -> Nullable<SqlUuid>,
+        operation_id -> Text,
+        method -> Text,
+        path -> Text,
+        resource_type -> Text,
+        resource_id -> Nullable<Text>,
+        address -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        outcome -> Text,
+        status -> Nullable<Integer>,
+    }
+}
+
 diesel::joinable!(email_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
@@ -559,6 +618,8 @@ diesel::joinable!(valuation_requests -> technologies (technology_id));
 diesel::joinable!(valuation_request_events -> valuation_requests (valuation_request_id));
 diesel::joinable!(demands -> organizations (organization_id));
 diesel::joinable!(proposals -> demands (demand_id));
+diesel::joinable!(api_keys -> organizations (organization_id));
+diesel::joinable!(api_key_addresses -> api_keys (api_key_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     email_tokens,
@@ -584,4 +645,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     proposals,
     match_notifications,
     match_dismissals,
+    api_keys,
+    api_key_addresses,
+    audit_events,
 );

@@ -6,6 +6,7 @@ pub mod fold;
 pub mod lang;
 pub mod listing;
 pub mod matching;
+pub mod scopes;
 pub mod search;
 pub mod synonyms;
 pub mod taxonomy;

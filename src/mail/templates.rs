@@ -74,6 +74,11 @@ mail_templates! {
     WebhookDisabled = "webhook_disabled" {
         "display_name", "organization_name", "webhook_url", "failures", "last_error", "manage_url"
     }
+    /// An API key of the organisation was created, rolled, revoked, or used from a new
+    /// address (`event`: created, rolled, revoked, new_address).
+    ApiKeyActivity = "api_key_activity" {
+        "organization_name", "key_name", "key_prefix", "event", "actor", "address", "manage_url"
+    }
     /// A listing was approved and is public.
     ListingPublished = "listing_published" {
         "title", "organization_name", "listing_path", "published_at", "expires_at"

@@ -1,5 +1,7 @@
 //! Queries and transactions, one module per aggregate, as functions over `&mut DbConn`.
 
+pub mod api_keys;
+pub mod audit;
 pub mod deals;
 pub mod demands;
 pub mod expiry;

@@ -55,6 +55,9 @@ pub enum EventType {
     /// A valuation changed status.
     #[serde(rename = "valuation.status_changed")]
     ValuationStatusChanged,
+    /// An owner revoked one of the organisation's API keys.
+    #[serde(rename = "api_key.revoked")]
+    ApiKeyRevoked,
     /// Sent by `POST …/webhooks/{webhook_id}/test` to that endpoint only; cannot be
     /// subscribed to.
     #[serde(rename = "ping")]
@@ -62,12 +65,13 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         Self::ListingPublished,
         Self::MatchFound,
         Self::InquiryReceived,
         Self::DealStageChanged,
         Self::ValuationStatusChanged,
+        Self::ApiKeyRevoked,
         Self::Ping,
     ];
 
@@ -78,6 +82,7 @@ impl EventType {
             Self::InquiryReceived => "inquiry.received",
             Self::DealStageChanged => "deal.stage_changed",
             Self::ValuationStatusChanged => "valuation.status_changed",
+            Self::ApiKeyRevoked => "api_key.revoked",
             Self::Ping => "ping",
         }
     }
@@ -209,7 +214,7 @@ mod tests {
         }
         assert_eq!(EventType::parse("listing_published"), None);
         assert!(!EventType::Ping.subscribable());
-        assert_eq!(EventType::ALL.iter().filter(|e| e.subscribable()).count(), 5);
+        assert_eq!(EventType::ALL.iter().filter(|e| e.subscribable()).count(), 6);
     }
 
     #[test]

@@ -1,0 +1,3 @@
+DROP TABLE audit_events;
+DROP TABLE api_key_addresses;
+DROP TABLE api_keys;
