@@ -131,6 +131,7 @@ fn complete_spec(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     let components = spec.components.get_or_insert_with(Default::default);
     components
         .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    crate::openapi::finish(&mut spec);
     spec
 }
 

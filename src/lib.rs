@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod observability;
+pub mod openapi;
 pub mod search;
 pub mod seed;
 pub mod state;

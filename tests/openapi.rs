@@ -35,3 +35,43 @@ fn every_operation_documents_problem_errors() {
         }
     }
 }
+
+/// Each operation's `security` follows its handler's extractor: `Auth` → bearer,
+/// `MaybeAuth` → optional (`[{}, {"bearer": []}]`), neither → public (`[]`). Read from the
+/// handlers' source, so a new handler cannot leave Swagger UI guessing.
+#[test]
+fn security_follows_the_handlers_extractors() {
+    let spec: serde_json::Value = serde_json::from_str(&techx::app::openapi_json()).unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let prefix = if path.ends_with("ops.rs") { "" } else { "/api/v1" };
+        for chunk in source.split("#[utoipa::path(").skip(1) {
+            let route = ["get", "post", "put", "patch", "delete"].into_iter().find_map(|m| {
+                let start = chunk.find(&format!("#[{m}(\""))? + m.len() + 4;
+                let end = start + chunk[start..].find('"')?;
+                Some((m, &chunk[start..end]))
+            });
+            let (method, route) = route.unwrap_or_else(|| panic!("a route in {path:?}"));
+            let signature = &chunk[chunk.find("pub async fn").unwrap()..];
+            let signature = &signature[..signature.find('{').unwrap()];
+            let expected = if signature.contains(": MaybeAuth") {
+                serde_json::json!([{}, {"bearer": []}])
+            } else if signature.contains(": Auth") {
+                serde_json::json!([{"bearer": []}])
+            } else {
+                serde_json::json!([])
+            };
+            let op = &spec["paths"][format!("{prefix}{route}")][method];
+            assert!(op.is_object(), "{method} {prefix}{route} is in the spec");
+            assert_eq!(op["security"], expected, "{method} {prefix}{route}");
+            checked += 1;
+        }
+    }
+    let operations: usize =
+        spec["paths"].as_object().unwrap().values().map(|i| i.as_object().unwrap().len()).sum();
+    assert_eq!(checked, operations, "every operation's handler was read");
+    assert!(spec["servers"][0]["url"].is_string(), "a servers entry");
+}
