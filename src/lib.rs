@@ -11,6 +11,7 @@ pub mod db;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod error_codes;
 pub mod mail;
 pub mod observability;
 pub mod openapi;

@@ -72,6 +72,8 @@ fn rust_enums() -> Vec<(&'static str, Vec<String>)> {
         ("ChecklistItem", wire(&deals::ChecklistItem::ALL)),
         ("EventType", wire(&EventType::ALL)),
         ("OutboxStatus", wire(&OutboxStatus::ALL)),
+        ("FieldCode", wire(&techx::error_codes::FieldCode::ALL)),
+        ("ProblemCode", techx::error_codes::PROBLEMS.iter().map(|p| p.code.to_owned()).collect()),
     ]
 }
 
