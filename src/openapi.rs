@@ -30,7 +30,11 @@ pub fn finish(spec: &mut OpenApi) {
     webhooks(spec);
     if let Some(components) = spec.components.as_mut() {
         components.schemas.insert("ProblemCode".into(), ProblemCodeSchema::schema());
+        crate::api::codes::register(components);
+        crate::api::payloads::register(components);
     }
+    closed_sets(spec);
+    request_examples(spec);
     problem_examples(spec);
 }
 
@@ -211,4 +215,171 @@ fn webhooks(spec: &mut OpenApi) {
     spec.extensions
         .get_or_insert_with(Default::default)
         .insert("webhooks".into(), serde_json::json!({ "event": { "post": operation } }));
+}
+
+/// Reference-data codes are closed sets: each string property and query parameter named
+/// after one (`province`, `sectors`, `currency`, `transfer_form(s)`, `form`, `ip_type`, and
+/// an IP record's `type`) refers to its code schema ([`crate::api::codes`]), which lists the
+/// values its validator accepts. Properties already typed (an enum, a `$ref`) stay.
+fn closed_sets(spec: &mut OpenApi) {
+    use serde_json::Value;
+    /// The JSON schema with its plain strings (or array items) replaced by `name`.
+    fn closed(schema: &Value, name: &str) -> Option<Value> {
+        let reference = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+        let is_plain_string = |s: &Value| {
+            s.get("enum").is_none() && s.get("format").is_none() && s.get("$ref").is_none()
+        };
+        let types: Vec<&str> = match schema.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => return None,
+        };
+        let nullable = types.contains(&"null");
+        if types.contains(&"string") && is_plain_string(schema) {
+            let mut out = if nullable {
+                serde_json::json!({ "oneOf": [{"type": "null"}, reference] })
+            } else {
+                reference
+            };
+            for key in ["description", "example"] {
+                if let Some(v) = schema.get(key) {
+                    out[key] = v.clone();
+                }
+            }
+            return Some(out);
+        }
+        if types.contains(&"array") {
+            let items = schema.get("items")?;
+            let replaced = closed(items, name)?;
+            let mut out = schema.clone();
+            out["items"] = replaced;
+            return Some(out);
+        }
+        None
+    }
+    let retype = |name: &str, schema: &mut RefOr<Schema>, code: &str| {
+        let Ok(json) = serde_json::to_value(&*schema) else { return };
+        if let Some(new) = closed(&json, code) {
+            match serde_json::from_value(new) {
+                Ok(new) => *schema = new,
+                Err(e) => unreachable!("{name}: a schema deserialises: {e}"),
+            }
+        }
+    };
+    if let Some(components) = spec.components.as_mut() {
+        for (schema_name, schema) in components.schemas.iter_mut() {
+            let RefOr::T(Schema::Object(object)) = schema else { continue };
+            for (property, schema) in object.properties.iter_mut() {
+                let code = if schema_name == "IpRecord" && property == "type" {
+                    Some("IpTypeCode")
+                } else {
+                    crate::api::codes::schema_for(property)
+                };
+                if let Some(code) = code {
+                    retype(property, schema, code);
+                }
+            }
+        }
+    }
+    for item in spec.paths.paths.values_mut() {
+        for operation in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete]
+                .into_iter()
+                .flatten()
+        {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let Some(code) = crate::api::codes::schema_for(&parameter.name) else { continue };
+                if let Some(schema) = parameter.schema.as_mut() {
+                    retype(&parameter.name, schema, code);
+                }
+            }
+        }
+    }
+}
+
+/// Every JSON request body shows an example: the body schema's own, else one built from its
+/// required properties and those with an example (each property's example, else its
+/// enum's first value, else a value of its type and bounds).
+fn request_examples(spec: &mut OpenApi) {
+    use serde_json::Value;
+    let Ok(components) = serde_json::to_value(&spec.components) else { return };
+    let schemas = &components["schemas"];
+    fn build(schemas: &Value, schema: &Value, depth: usize) -> Value {
+        if depth > 6 {
+            return Value::Null;
+        }
+        if let Some(example) = schema.get("example") {
+            return example.clone();
+        }
+        if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+            let name = target.rsplit('/').next().unwrap_or_default();
+            return build(schemas, &schemas[name], depth + 1);
+        }
+        if let Some(first) = schema.get("enum").and_then(|e| e.get(0)) {
+            return first.clone();
+        }
+        for key in ["oneOf", "anyOf", "allOf"] {
+            if let Some(options) = schema.get(key).and_then(Value::as_array) {
+                let chosen = options.iter().find(|o| o.get("type") != Some(&"null".into()));
+                if let Some(option) = chosen {
+                    return build(schemas, option, depth + 1);
+                }
+            }
+        }
+        let types: Vec<&str> = match schema.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let format = schema.get("format").and_then(Value::as_str).unwrap_or_default();
+        if types.contains(&"object") || schema.get("properties").is_some() {
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let mut out = serde_json::Map::new();
+            for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+                if required.contains(&name.as_str()) || property.get("example").is_some() {
+                    out.insert(name.clone(), build(schemas, property, depth + 1));
+                }
+            }
+            return Value::Object(out);
+        }
+        if types.contains(&"array") {
+            let item = build(schemas, &schema["items"], depth + 1);
+            return if item.is_null() { serde_json::json!([]) } else { serde_json::json!([item]) };
+        }
+        if types.contains(&"integer") || types.contains(&"number") {
+            return schema.get("minimum").cloned().unwrap_or_else(|| 1.into());
+        }
+        if types.contains(&"boolean") {
+            return false.into();
+        }
+        if types.contains(&"string") {
+            return match format {
+                "uuid" => "0193a5b2-7c4e-7d10-9f3a-5b6c7d8e9f01".into(),
+                "date-time" => "2026-11-27T08:30:00Z".into(),
+                "date" => "2026-11-27".into(),
+                "email" => "lan.nguyen@vast.vn".into(),
+                _ => "…".into(),
+            };
+        }
+        Value::Null
+    }
+    for item in spec.paths.paths.values_mut() {
+        for operation in
+            [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            let Some(body) = operation.request_body.as_mut() else { continue };
+            let Some(content) = body.content.get_mut("application/json") else { continue };
+            if content.example.is_some() || !content.examples.is_empty() {
+                continue;
+            }
+            let Some(schema) = content.schema.as_ref().and_then(|s| serde_json::to_value(s).ok())
+            else {
+                continue;
+            };
+            content.example = Some(build(schemas, &schema, 0));
+        }
+    }
 }

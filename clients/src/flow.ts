@@ -28,9 +28,21 @@ export function stageLabel(stage: Schemas["Stage"]): string {
   }
 }
 
+/** Translatable field errors: a front-end keys its own texts by the stable code. */
+export function fieldMessage(error: Schemas["FieldError"]): string {
+  switch (error.code) {
+    case "required": return "Bắt buộc";
+    case "too_long": return `Tối đa ${error.params?.max ?? "?"} ký tự`;
+    case "unknown_value": return `Giá trị không hợp lệ (${(error.params?.allowed ?? []).join(", ")})`;
+    default: return error.message;
+  }
+}
+
 /** How a failed call is shown: the stable code and each field's own code. */
 export function describeProblem(problem: Problem): string {
-  const fields = (problem.errors ?? []).map((e) => `${e.field}: ${e.message}`);
+  const code: Schemas["ProblemCode"] = problem.code;
+  if (code === "precondition_failed") return "Dữ liệu đã thay đổi: tải lại rồi thử lại.";
+  const fields = (problem.errors ?? []).map((e) => `${e.field}: ${fieldMessage(e)}`);
   return [`${problem.code} (${problem.status}): ${problem.detail}`, ...fields].join("\n");
 }
 
@@ -61,7 +73,7 @@ export async function mainFlow(baseUrl: string, suffix: string): Promise<string>
 
   // 2. An organisation.
   const org = await client.POST("/api/v1/organizations", {
-    body: { name: `Viện Công nghệ ${suffix}`, kind: "research_institute", province: "01" },
+    body: { name: `Viện Công nghệ ${suffix}`, kind: "research_institute", province: "thanh-hoa" },
   });
   if (org.error) throw new Error(describeProblem(org.error));
 
@@ -73,9 +85,9 @@ export async function mainFlow(baseUrl: string, suffix: string): Promise<string>
       title: "Quy trình xử lý nước thải chế biến thuỷ sản",
       summary: "Xử lý nước thải bằng màng sinh học.",
       description: "Công nghệ màng sinh học cho cơ sở chế biến thuỷ sản quy mô vừa.",
-      sectors: ["2"],
+      sectors: ["2.7"],
       transfer_forms: [{ form: "usage_licence", exclusive: false, term_months: 60 }],
-      province: "01",
+      province: "thanh-hoa",
       trl: 7,
       price: { basis: "firm", min: 750000000, max: 750000000, currency: "VND" },
     },
@@ -89,7 +101,7 @@ export async function mainFlow(baseUrl: string, suffix: string): Promise<string>
 
   // 4. Search, and render a result row.
   const found = await anonymous.GET("/api/v1/technologies", {
-    params: { query: { q: "xử lý nước thải", province: "01", per_page: 20 } },
+    params: { query: { q: "xử lý nước thải", province: "thanh-hoa", per_page: 20 } },
   });
   if (found.error) throw new Error(describeProblem(found.error));
   const rows = found.data.items.map((item) => {
@@ -127,7 +139,13 @@ export async function mainFlow(baseUrl: string, suffix: string): Promise<string>
     params: { path: { id: deal.data.id } },
   });
   if (events.error) throw new Error(describeProblem(events.error));
-  const timeline = events.data.items.map((e) => `${e.kind} ${e.created_at}`);
+  const timeline = events.data.items.map((e) => {
+    const after = e.after;
+    if (e.kind === "accepted" && after && "buyer_accepted" in after) {
+      return `accepted: buyer ${after.buyer_accepted}, seller ${after.seller_accepted}`;
+    }
+    return `${e.kind} ${e.created_at}`;
+  });
 
   return [...rows, ...dealRows, ...timeline].join("\n");
 }

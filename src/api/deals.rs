@@ -55,6 +55,7 @@ pub struct DealDto {
     pub stage: Stage,
     pub terms: Terms,
     /// Recorded on completion.
+    #[schema(minimum = 0)]
     pub final_price: Option<i64>,
     pub buyer_accepted_at: Option<DateTime<Utc>>,
     pub seller_accepted_at: Option<DateTime<Utc>>,
@@ -620,6 +621,7 @@ pub struct UpdateDealRequest {
     pub sublicensing: Option<Option<bool>>,
     #[serde(default, deserialize_with = "present_field")]
     #[schema(value_type = Option<i64>)]
+    #[schema(minimum = 0)]
     pub price: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present_field")]
     #[schema(value_type = Option<String>)]
@@ -629,6 +631,7 @@ pub struct UpdateDealRequest {
     pub payment_schedule: Option<Option<String>>,
     #[serde(default, deserialize_with = "present_field")]
     #[schema(value_type = Option<i64>)]
+    #[schema(minimum = 0)]
     pub broker_fee: Option<Option<i64>>,
 }
 
@@ -995,18 +998,20 @@ pub struct DealNoteRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DealEventDto {
     pub id: uuid::Uuid,
-    /// `created`, `accepted`, `stage_changed`, `terms_changed`, `checklist`,
-    /// `signing_confirmed`, `note`, `valuation` or `document_link` (`after`: `{title, url}`).
-    #[schema(example = "stage_changed")]
+    /// What happened; it says which payload `before` and `after` hold (see
+    /// `DealEventPayload`).
+    #[schema(value_type = DealEventKind, example = "stage_changed")]
     pub kind: String,
     pub actor_id: uuid::Uuid,
     /// The party the actor acted for.
     pub actor_organization_id: Option<uuid::Uuid>,
     pub from_stage: Option<Stage>,
     pub to_stage: Option<Stage>,
-    #[schema(value_type = Option<Object>)]
+    /// The state before the event (`terms_changed`, `checklist`), else null.
+    #[schema(value_type = Option<crate::api::payloads::DealEventPayload>)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
+    /// The state after the event, by `kind`; null for `note` and most stage changes.
+    #[schema(value_type = Option<crate::api::payloads::DealEventPayload>)]
     pub after: Option<serde_json::Value>,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,

@@ -84,6 +84,7 @@ pub struct DemandSummaryDto {
     pub status: Status,
     pub title: String,
     pub sectors: Vec<String>,
+    #[schema(minimum = 1, maximum = 9)]
     pub trl_min: Option<u8>,
     pub budget: Option<Budget>,
     pub transfer_forms: Vec<String>,

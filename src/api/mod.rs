@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod codes;
 pub mod common;
 pub mod deals;
 pub mod demands;
@@ -10,6 +11,7 @@ pub mod inquiries;
 pub mod limits;
 pub mod ops;
 pub mod organizations;
+pub mod payloads;
 pub mod search;
 pub mod stats;
 pub mod taxonomy;

@@ -105,6 +105,7 @@ pub struct TechnologySummaryDto {
     pub title: String,
     pub summary: String,
     pub sectors: Vec<String>,
+    #[schema(minimum = 1, maximum = 9)]
     pub trl: Option<u8>,
     pub price: Option<Price>,
     pub province: String,
