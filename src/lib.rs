@@ -17,6 +17,7 @@ pub mod observability;
 pub mod openapi;
 pub mod search;
 pub mod seed;
+pub mod startup;
 pub mod state;
 pub mod store;
 pub mod webhooks;

@@ -213,5 +213,10 @@ backend_tests! {
 
         let body = c.get("/api/v1/technologies?trl_min=abc").await.invalid_field("trl_min");
         assert_eq!(body["errors"][0]["code"], "wrong_type");
+
+        // Query filters over closed sets refuse unknown codes (the spec's enums say so).
+        let body = c.get("/api/v1/organizations?sector=AAA&province=atlantis").await.invalid_field("sector");
+        let codes: Vec<&Value> = body["errors"].as_array().unwrap().iter().map(|e| &e["code"]).collect();
+        assert_eq!(codes, [&json!("unknown_value"), &json!("unknown_value")], "{body}");
     }
 }
