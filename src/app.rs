@@ -263,6 +263,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
+            header::LINK,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("idempotent-replayed"),
         ])

@@ -35,6 +35,7 @@ pub fn finish(spec: &mut OpenApi) {
     }
     closed_sets(spec);
     request_examples(spec);
+    page_links(spec);
     problem_examples(spec);
 }
 
@@ -380,6 +381,37 @@ fn request_examples(spec: &mut OpenApi) {
                 continue;
             };
             content.example = Some(build(schemas, &schema, 0));
+        }
+    }
+}
+
+/// Every page answers with RFC 8288 `Link` (see [`crate::api::links`]).
+fn page_links(spec: &mut OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::ObjectBuilder;
+    for item in spec.paths.paths.values_mut() {
+        let Some(operation) = item.get.as_mut() else { continue };
+        let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") else { continue };
+        let is_page =
+            ok.content.get("application/json").and_then(|c| c.schema.as_ref()).is_some_and(
+                |schema| match schema {
+                    RefOr::Ref(r) => {
+                        let name = r.ref_location.rsplit('/').next().unwrap_or_default();
+                        name.starts_with("Page_") || name.starts_with("SearchPage_")
+                    }
+                    RefOr::T(_) => false,
+                },
+            );
+        if is_page {
+            let header = HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(utoipa::openapi::Type::String))
+                .description(Some(
+                    "RFC 8288 links to the `first`, `prev` (after the first page), `next` \
+                     (before the last) and `last` pages, keeping the other query parameters: \
+                     `</api/v1/deals?per_page=20&page=2>; rel=\"next\"`",
+                ))
+                .build();
+            ok.headers.insert("Link".into(), header);
         }
     }
 }

@@ -83,6 +83,10 @@ async function check(identity, template, path, token) {
     failures.push(`${where}: status not documented (${Object.keys(documented).join(", ")})`);
     return null;
   }
+  const headerSpec = documented[status].headers ?? {};
+  for (const name of Object.keys(headerSpec)) {
+    if (name === "Link" && !response.headers.get("link")) failures.push(`${where}: no Link header`);
+  }
   const type = response.headers.get("content-type") ?? "";
   if (!type.includes("json")) return null;
   const body = await response.json();

@@ -9,6 +9,7 @@ pub mod demands;
 pub mod extract;
 pub mod inquiries;
 pub mod limits;
+pub mod links;
 pub mod ops;
 pub mod organizations;
 pub mod payloads;
