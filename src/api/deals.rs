@@ -39,9 +39,31 @@ pub struct ChecklistEntryDto {
     pub ticked_at: Option<DateTime<Utc>>,
 }
 
+/// The listing a deal is over, as a list row shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealTechnologyDto {
+    pub id: uuid::Uuid,
+    pub title: String,
+}
+
+/// A party of a deal, as a list row shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealPartyDto {
+    pub id: uuid::Uuid,
+    pub name: String,
+    #[schema(value_type = crate::api::organizations::OrganizationKind)]
+    pub kind: String,
+}
+
+/// A deal. Lists and single-deal answers carry the technology's title and the parties'
+/// names and kinds, so a deals page renders from one request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DealDto {
     pub id: uuid::Uuid,
+    pub technology: DealTechnologyDto,
+    pub buyer: DealPartyDto,
+    pub seller: DealPartyDto,
+    pub broker: Option<DealPartyDto>,
     pub technology_id: uuid::Uuid,
     pub buyer_organization_id: uuid::Uuid,
     pub seller_organization_id: uuid::Uuid,
@@ -74,7 +96,21 @@ pub struct DealDto {
     pub version: i32,
 }
 
-fn dto(d: Deal, checklist: Option<Vec<store::ChecklistRow>>) -> Result<DealDto, ApiError> {
+fn dto(
+    d: Deal,
+    checklist: Option<Vec<store::ChecklistRow>>,
+    labels: &store::Labels,
+) -> Result<DealDto, ApiError> {
+    let party = |id: Id| -> Result<DealPartyDto, ApiError> {
+        let (name, kind) = labels.organizations.get(&id).cloned().ok_or_else(ApiError::internal)?;
+        Ok(DealPartyDto { id: id.into(), name, kind })
+    };
+    let technology = DealTechnologyDto {
+        id: d.technology_id.into(),
+        title: labels.titles.get(&d.technology_id).cloned().ok_or_else(ApiError::internal)?,
+    };
+    let (buyer, seller) = (party(d.buyer_organization_id)?, party(d.seller_organization_id)?);
+    let broker = d.broker_organization_id.map(party).transpose()?;
     let checklist = match checklist {
         None => None,
         Some(rows) => Some(
@@ -95,6 +131,10 @@ fn dto(d: Deal, checklist: Option<Vec<store::ChecklistRow>>) -> Result<DealDto, 
     };
     Ok(DealDto {
         id: d.id.into(),
+        technology,
+        buyer,
+        seller,
+        broker,
         technology_id: d.technology_id.into(),
         buyer_organization_id: d.buyer_organization_id.into(),
         seller_organization_id: d.seller_organization_id.into(),
@@ -123,7 +163,8 @@ fn dto(d: Deal, checklist: Option<Vec<store::ChecklistRow>>) -> Result<DealDto, 
 /// The deal with its checklist, as every single-deal response shows it.
 fn full(conn: &mut DbConn, deal: Deal) -> Result<DealDto, ApiError> {
     let checklist = store::checklist(conn, deal.id)?;
-    dto(deal, Some(checklist))
+    let labels = store::labels(conn, std::slice::from_ref(&deal))?;
+    dto(deal, Some(checklist), &labels)
 }
 
 fn respond(status: StatusCode, body: &DealDto) -> HttpResponse {
@@ -544,11 +585,16 @@ pub async fn list_deals(
     let orgs: Option<Vec<Id>> =
         (!actor.is_staff()).then(|| actor.memberships.iter().map(|(org, _)| *org).collect());
     let stage = params.0.stage;
-    let (items, total) = state
+    let (items, total, labels) = state
         .db
-        .run(move |conn| store::list(conn, orgs.as_deref(), stage, page.offset(), page.limit()))
+        .run(move |conn| {
+            let (items, total) =
+                store::list(conn, orgs.as_deref(), stage, page.offset(), page.limit())?;
+            let labels = store::labels(conn, &items)?;
+            Ok::<_, ApiError>((items, total, labels))
+        })
         .await?;
-    let items = items.into_iter().map(|d| dto(d, None)).collect::<Result<Vec<_>, _>>()?;
+    let items = items.into_iter().map(|d| dto(d, None, &labels)).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
 }
 
@@ -580,17 +626,17 @@ pub async fn get_deal(
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let actor = auth.0;
-    let (deal, checklist) = state
+    let (deal, checklist, labels) = state
         .db
         .run(move |conn| {
-            let (deal, checklist) = store::read(conn, id)?;
+            let (deal, checklist, labels) = store::read(conn, id)?;
             policy::deal(&actor, &parties(&deal), DealAction::View)?;
-            Ok((deal, checklist))
+            Ok((deal, checklist, labels))
         })
         .await?;
     // The version counts every change the body shows, the checklist's included.
     cache::respond(&req, &etag(deal.version), Policy::Private, Some(cache::VARY_AUTH), || {
-        dto(deal, Some(checklist))
+        dto(deal, Some(checklist), &labels)
     })
 }
 

@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(c.max_attempts, 8);
         assert_eq!(
             c.link("/verify-email?token=abc"),
-            "http://127.0.0.1:8080/verify-email?token=abc"
+            "http://localhost:3000/verify-email?token=abc"
         );
     }
 

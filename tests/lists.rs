@@ -1,10 +1,11 @@
-//! Every page of a list carries RFC 8288 `Link` headers (`first`, `prev`, `next`, `last`)
-//! that keep the request's other parameters, on both backends.
+//! Lists a page can render, on both backends: every page carries RFC 8288 `Link` headers
+//! (`first`, `prev`, `next`, `last`) that keep the request's other parameters, and a deals
+//! list shows each deal's technology title and parties' names and kinds from one request.
 
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use techx::auth::PlatformRole;
 
 fn links(resp: &Resp) -> Vec<(String, String)> {
@@ -62,5 +63,45 @@ backend_tests! {
             checked += 1;
         }
         assert!(checked >= 8, "{checked} lists checked");
+    }
+
+    async fn a_deals_list_renders_from_one_request(backend) {
+        let c = start(backend).await;
+        let seller = c.signup("seller@vast.vn").await;
+        let buyer = c.signup("buyer@xanh.vn").await;
+        let moderator = c.staff("mod@techx.vn", PlatformRole::Moderator).await;
+        let seller_org = c.create_org(&seller, "Viện Công nghệ Môi trường", "research_institute").await;
+        let buyer_org = c.create_org(&buyer, "Công ty Phân bón Xanh", "enterprise").await;
+        let seller_id = seller_org["id"].as_str().unwrap();
+        let buyer_id = buyer_org["id"].as_str().unwrap();
+        let listing = c
+            .publish_technology(&seller, &moderator, &technology_body(seller_id, "Xử lý nước thải chăn nuôi"))
+            .await;
+        let inquiry = c
+            .post_as(
+                &format!("/api/v1/technologies/{}/inquiries", listing["id"].as_str().unwrap()),
+                &buyer.access,
+                &json!({"organization_id": buyer_id, "message": "Xin thông tin.",
+                        "intended_use": "Trang trại", "transfer_form": "usage_licence"}),
+            )
+            .await
+            .ok();
+        c.post_as(
+            "/api/v1/deals",
+            &buyer.access,
+            &json!({"inquiry_id": inquiry["id"], "terms": {"transfer_form": "usage_licence"}}),
+        )
+        .await
+        .ok();
+        let page = c.get_as("/api/v1/deals", &seller.access).await.ok();
+        let row = &page["items"][0];
+        assert_eq!(row["technology"], json!({"id": listing["id"], "title": "Xử lý nước thải chăn nuôi"}));
+        assert_eq!(row["seller"], json!({"id": seller_id, "name": "Viện Công nghệ Môi trường", "kind": "research_institute"}));
+        assert_eq!(row["buyer"], json!({"id": buyer_id, "name": "Công ty Phân bón Xanh", "kind": "enterprise"}));
+        assert_eq!(row["broker"], Value::Null);
+        // The single deal has the same shape.
+        let one = c.get_as(&format!("/api/v1/deals/{}", row["id"].as_str().unwrap()), &buyer.access).await.ok();
+        assert_eq!(one["technology"], row["technology"]);
+        assert_eq!(one["buyer"], row["buyer"]);
     }
 }
