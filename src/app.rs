@@ -133,6 +133,7 @@ fn complete_spec(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     components
         .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     api::key_auth::document(&mut spec);
+    crate::openapi::finish(&mut spec);
     spec
 }
 
@@ -264,6 +265,7 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
+            header::LINK,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("idempotent-replayed"),
         ])

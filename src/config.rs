@@ -223,7 +223,15 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let webhooks = crate::webhooks::WebhookConfig::from_lookup(&get)?;
         let config = Self {
-            bind: parse(&get, "TECHX_BIND", "127.0.0.1:8080")?,
+            bind: parse(&get, "TECHX_BIND", "127.0.0.1:8080").map_err(|e| ConfigError {
+                setting: "TECHX_BIND",
+                message: format!(
+                    "{} — expected IP:PORT, e.g. 127.0.0.1:8080 (this machine only) or \
+                     0.0.0.0:8080 (every interface); a host name such as localhost is not \
+                     accepted",
+                    e.message
+                ),
+            })?,
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://techx.db".into()),
             db_pool_size: parse_in(&get, "TECHX_DB_POOL_SIZE", 10, 1..=512)?,
             db_timeout: Duration::from_millis(parse_in(
@@ -294,6 +302,18 @@ impl Config {
             webhooks,
         };
         let mut config = config;
+        // Links in mails lead to the web front-end; in production there is no safe guess.
+        if config.environment == Environment::Prod
+            && get("TECHX_FRONTEND_URL").is_none()
+            && get("TECHX_PUBLIC_URL").is_none()
+        {
+            return Err(ConfigError {
+                setting: "TECHX_FRONTEND_URL",
+                message: "required in production: set it to the web front-end's address (e.g. \
+                          https://san.techx.vn), which links in mails lead to"
+                    .into(),
+            });
+        }
         // Unless set, the lease is sized from the slower channel's timeout (see
         // `MailConfig::default_lease`).
         if get("TECHX_OUTBOX_LEASE_MS").is_none() {

@@ -7,20 +7,33 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::error_codes::{FieldCode, FieldParams};
+
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
-/// One rejected input, named by its JSON path (`price.min`, `sectors[2]`) or parameter name.
+/// One rejected input, named by its JSON path (`price.min`, `sectors[2]`) or parameter name,
+/// with a stable `code` (and its `params`) for programs and an English `message` for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"field": "title", "code": "too_long", "message": "must be at most 200 characters", "params": {"max": 200}}))]
 pub struct FieldError {
     #[schema(example = "title")]
     pub field: String,
-    #[schema(example = "must not be empty")]
+    pub code: FieldCode,
+    #[schema(example = "must be at most 200 characters")]
     pub message: String,
+    /// The values `code` refers to (`max` for `too_long`, …); absent when it needs none.
+    #[serde(skip_serializing_if = "FieldParams::is_empty")]
+    #[schema(nullable = false)]
+    pub params: FieldParams,
 }
 
 impl FieldError {
+    /// The code and parameters follow from the message template
+    /// ([`crate::error_codes::classify`]).
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        let message = message.into();
+        let (code, params) = crate::error_codes::classify(&message);
+        Self { field: field.into(), code, message, params }
     }
 }
 
@@ -33,7 +46,7 @@ impl FieldError {
     "status": 400,
     "detail": "The request has invalid fields.",
     "code": "validation_failed",
-    "errors": [{"field": "title", "message": "must not be empty"}]
+    "errors": [{"field": "title", "code": "required", "message": "must not be empty"}]
 }))]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -44,7 +57,7 @@ pub struct Problem {
     #[schema(example = 404)]
     pub status: u16,
     pub detail: String,
-    #[schema(example = "not_found")]
+    #[schema(value_type = crate::error_codes::ProblemCodeSchema)]
     pub code: String,
     /// Present for validation failures: every rejected field with its reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -74,6 +87,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        debug_assert!(
+            crate::error_codes::problem(code).is_some(),
+            "problem code {code} is not in error_codes::PROBLEMS"
+        );
         Self {
             status,
             code,

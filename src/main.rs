@@ -10,7 +10,13 @@ use techx::db::{Db, DbTarget, dialect};
 use techx::state::AppState;
 
 #[derive(Parser)]
-#[command(name = "techx", version, about = "Technology exchange backend (sàn giao dịch công nghệ)")]
+#[command(
+    name = "techx",
+    version,
+    about = "Technology exchange backend (sàn giao dịch công nghệ)",
+    after_help = "Settings come from the environment (TECHX_*, DATABASE_URL) or a .env file in \
+                  the working directory; .env.example lists each one with its default."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -127,6 +133,17 @@ fn load() -> Result<(Config, Db), String> {
         statement_timeout: config.db_statement_timeout,
         keepalive: config.db_keepalive,
     };
+    // One connection first: a permanent cause (no such database, role or folder) is named
+    // at once; a server that is down or starting gets TECHX_DB_TIMEOUT_MS to come up.
+    let waited = std::time::Instant::now();
+    while let Some(line) =
+        techx::startup::check_database(&target, &config.database_url, &deadlines)?
+    {
+        if waited.elapsed() >= config.db_timeout {
+            return Err(line);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     let db = Db::with_deadlines(&target, config.db_pool_size, config.db_timeout, deadlines);
     Ok((config, db))
 }
@@ -248,7 +265,10 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
              a restart nor work across several processes"
         );
     }
+    techx::startup::check_mail_dir(&config.mail)?;
     let bind = config.bind;
+    // Bound before anything says "listening": a taken port is named with its fix.
+    let listener = techx::startup::bind(bind, bind_listener)?;
     let workers = config.workers;
     let shutdown_timeout = config.shutdown_timeout.as_secs();
     let mail_config = config.mail.clone();
@@ -280,10 +300,9 @@ fn serve(config: Config, db: Db) -> Result<(), String> {
                     limits.rate_limits.prune();
                 }
             });
-            // The listener is bound here so that a duplicate of it can be shut down at the
-            // first signal: actix's pause only stops accepting, leaving the port open and new
-            // clients hanging until the process exits.
-            let listener = bind_listener(bind)?;
+            // A duplicate of the listener is shut down at the first signal: actix's pause
+            // only stops accepting, leaving the port open and new clients hanging until the
+            // process exits.
             let listening = listener.try_clone()?;
             let server = HttpServer::new({
                 let state = state.clone();

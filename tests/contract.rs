@@ -12,7 +12,7 @@ use diesel::sql_types::Text;
 use serde::Serialize;
 use serde_json::Value;
 use techx::db::DbConn;
-use techx::domain::{deals, listing, valuation_request};
+use techx::domain::{deals, listing, taxonomy, valuation_request};
 
 fn spec() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
@@ -48,6 +48,10 @@ fn enum_of(spec: &Value, schema: &Value) -> Option<Vec<String>> {
     schema.get("items").and_then(|items| enum_of(spec, items))
 }
 
+fn owned<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    values.map(str::to_owned).collect()
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -73,6 +77,19 @@ fn rust_enums() -> Vec<(&'static str, Vec<String>)> {
         ("EventType", wire(&EventType::ALL)),
         ("Scope", wire(&techx::domain::scopes::Scope::ALL)),
         ("OutboxStatus", wire(&OutboxStatus::ALL)),
+        ("FieldCode", wire(&techx::error_codes::FieldCode::ALL)),
+        // Reference codes: the tables their validators accept.
+        ("CurrencyCode", owned(listing::CURRENCIES.iter().map(|c| c.0))),
+        ("ProvinceCode", owned(taxonomy::PROVINCES.iter().map(|p| p.code))),
+        (
+            "SectorCode",
+            owned(taxonomy::SECTORS.iter().flat_map(|s| {
+                std::iter::once(s.field.0).chain(s.subfields.iter().map(|sub| sub.0))
+            })),
+        ),
+        ("TransferFormCode", owned(taxonomy::TRANSFER_FORMS.iter().map(|t| t.0))),
+        ("IpTypeCode", owned(taxonomy::IP_TYPES.iter().map(|t| t.0))),
+        ("ProblemCode", techx::error_codes::PROBLEMS.iter().map(|p| p.code.to_owned()).collect()),
     ]
 }
 
@@ -96,6 +113,7 @@ const STORED: &[(&str, &str, &str, &str)] = &[
     ("DealDto", "stage", "deals", "stage"),
     ("DealEventDto", "from_stage", "deals", "stage"),
     ("DealEventDto", "to_stage", "deals", "stage"),
+    ("DealEventDto", "kind", "deal_events", "kind"),
     ("Terms", "transfer_form", "deals", "transfer_form"),
     ("ChecklistEntryDto", "item", "deal_checklist", "item"),
     ("OrganizationDto", "kind", "organizations", "kind"),

@@ -35,3 +35,170 @@ fn every_operation_documents_problem_errors() {
         }
     }
 }
+
+/// Each operation's `security` follows its handler's extractor: `Auth` → bearer,
+/// `MaybeAuth` → optional (`[{}, {"bearer": []}]`), neither → public (`[]`). Read from the
+/// handlers' source, so a new handler cannot leave Swagger UI guessing.
+#[test]
+fn security_follows_the_handlers_extractors() {
+    let spec: serde_json::Value = serde_json::from_str(&techx::app::openapi_json()).unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let prefix = if path.ends_with("ops.rs") { "" } else { "/api/v1" };
+        for chunk in source.split("#[utoipa::path(").skip(1) {
+            let route = ["get", "post", "put", "patch", "delete"].into_iter().find_map(|m| {
+                let start = chunk.find(&format!("#[{m}(\""))? + m.len() + 4;
+                let end = start + chunk[start..].find('"')?;
+                Some((m, &chunk[start..end]))
+            });
+            let (method, route) = route.unwrap_or_else(|| panic!("a route in {path:?}"));
+            let signature = &chunk[chunk.find("pub async fn").unwrap()..];
+            let signature = &signature[..signature.find('{').unwrap()];
+            let expected = if signature.contains(": MaybeAuth") {
+                serde_json::json!([{}, {"bearer": []}])
+            } else if signature.contains(": Auth") {
+                serde_json::json!([{"bearer": []}])
+            } else {
+                serde_json::json!([])
+            };
+            let op = &spec["paths"][format!("{prefix}{route}")][method];
+            assert!(op.is_object(), "{method} {prefix}{route} is in the spec");
+            // Signed-in operations an API key may call accept the key too, with its scope.
+            let mut expected = expected;
+            if let (Some(alternatives), Some(scopes)) =
+                (expected.as_array_mut().filter(|a| !a.is_empty()), op["x-scopes"].as_array())
+            {
+                alternatives.push(serde_json::json!({"api_key": scopes}));
+            }
+            assert_eq!(op["security"], expected, "{method} {prefix}{route}");
+            checked += 1;
+        }
+    }
+    let operations: usize =
+        spec["paths"].as_object().unwrap().values().map(|i| i.as_object().unwrap().len()).sum();
+    assert_eq!(checked, operations, "every operation's handler was read");
+    assert!(spec["servers"][0]["url"].is_string(), "a servers entry");
+}
+
+/// No schema in the document leaves a front-end guessing: no untyped `object` (what
+/// `openapi-typescript` turns into `Record<string, never>`), no free `string` where the
+/// server has a closed set (reference codes, kinds, statuses, stages, languages, roles,
+/// problem and field codes), and every JSON request body has an example.
+#[test]
+fn schemas_are_exact() {
+    use serde_json::Value;
+    const CLOSED: &[&str] = &[
+        "province",
+        "provinces",
+        "sector",
+        "sectors",
+        "currency",
+        "transfer_form",
+        "transfer_forms",
+        "form",
+        "ip_type",
+        "kind",
+        "status",
+        "stage",
+        "from_stage",
+        "to_stage",
+        "language",
+        "role",
+        "platform_role",
+        "code",
+        "lang",
+        "event_type",
+        "event_types",
+        "basis",
+        "funding_level",
+        "rights_status",
+        "decision",
+        "purpose",
+    ];
+    /// Exempt: the health and readiness words are not sets a client branches on, and a
+    /// taxonomy entry's `code` is how the transfer-form and IP-type lists define their sets
+    /// (`TransferFormCode`, `IpTypeCode`).
+    const FREE: &[(&str, &str)] =
+        &[("Health", "status"), ("Readiness", "status"), ("LabelledCode", "code")];
+    fn is_typed_string(schema: &Value) -> bool {
+        schema.get("enum").is_some()
+            || schema.get("$ref").is_some()
+            || ["oneOf", "anyOf", "allOf"].iter().any(|k| {
+                schema.get(*k).and_then(Value::as_array).is_some_and(|options| {
+                    options.iter().any(|o| o.get("$ref").is_some() || o.get("enum").is_some())
+                })
+            })
+    }
+    fn types(schema: &Value) -> Vec<String> {
+        match schema.get("type") {
+            Some(Value::String(t)) => vec![t.clone()],
+            Some(Value::Array(ts)) => {
+                ts.iter().filter_map(|t| t.as_str().map(String::from)).collect()
+            }
+            _ => vec![],
+        }
+    }
+    fn walk(schema: &Value, at: &str, problems: &mut Vec<String>) {
+        match schema {
+            Value::Object(map) => {
+                let t = types(schema);
+                if t.iter().any(|t| t == "object")
+                    && !map.contains_key("properties")
+                    && !map.contains_key("additionalProperties")
+                    && !map.contains_key("oneOf")
+                {
+                    problems.push(format!("{at}: untyped object"));
+                }
+                for (key, value) in map {
+                    walk(value, &format!("{at}/{key}"), problems);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{at}/{i}"), problems);
+                }
+            }
+            _ => {}
+        }
+    }
+    let check_closed = |owner: &str, name: &str, schema: &Value, problems: &mut Vec<String>| {
+        if !CLOSED.contains(&name) || FREE.contains(&(owner, name)) {
+            return;
+        }
+        let target =
+            if types(schema).iter().any(|t| t == "array") { &schema["items"] } else { schema };
+        let plain = types(target).iter().any(|t| t == "string") && !is_typed_string(target);
+        if plain {
+            problems.push(format!("{owner}.{name}: a free string for a closed set"));
+        }
+    };
+    let spec: Value = serde_json::from_str(&techx::app::openapi_json()).unwrap();
+    let mut problems = Vec::new();
+    walk(&spec, "#", &mut problems);
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        for (property, value) in schema["properties"].as_object().into_iter().flatten() {
+            check_closed(name, property, value, &mut problems);
+        }
+    }
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                check_closed(
+                    &format!("{method} {path}"),
+                    name,
+                    &parameter["schema"],
+                    &mut problems,
+                );
+            }
+            let body = &op["requestBody"]["content"]["application/json"];
+            if body.is_object() && body.get("example").is_none() && body.get("examples").is_none() {
+                problems.push(format!("{method} {path}: request body without an example"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "inexact schemas:\n{}", problems.join("\n"));
+}

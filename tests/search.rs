@@ -295,7 +295,9 @@ backend_tests! {
         let first = &get("per_page=1").await["items"][0];
         assert_eq!(first["organization"]["name"], "Trường Đại học Cần Thơ");
         assert_eq!(first["organization"]["verified"], false);
-        assert_eq!(first["transfer_forms"], json!(["usage_licence"]));
+        // The same offer shape as the detail: forms with their licence terms.
+        assert_eq!(first["transfer_forms"].as_array().map(Vec::len), Some(1));
+        assert_eq!(first["transfer_forms"][0]["form"], "usage_licence");
         assert_eq!(first["price"]["currency"], "USD");
         let verified = &get("verified_only=true&per_page=1").await["items"][0];
         assert_eq!(verified["organization"]["verified"], true);

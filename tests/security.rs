@@ -34,7 +34,10 @@ fn operations() -> Vec<(Method, String, bool)> {
     let mut ops = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            // Bearer required: not public (`[]`), not optional (`[{}, {"bearer": []}]`).
+            let secured = op["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty() && !s.contains(&serde_json::json!({})));
             ops.push((
                 Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
                 path.clone(),

@@ -253,7 +253,7 @@ backend_tests! {
         let mut body = technology_body(&w.org, "Kết quả nghiên cứu");
         body["kind"] = json!("research_result");
         let problem = post(body.clone()).await.problem(400, "validation_failed");
-        assert_eq!(problem["errors"], json!([{"field": "research", "message": "is required for research_result listings"}]));
+        assert_eq!(problem["errors"], json!([{"field": "research", "code": "required", "message": "is required for research_result listings"}]));
         body["research"] = json!({"funding_level": "national", "task_code": " ", "host_organization": "A",
             "managing_agency": "B", "rights_status": "ownership_assigned", "completion_year": 1900,
             "budget_spent": {"amount": -5, "currency": "vnd"}});

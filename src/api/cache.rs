@@ -163,6 +163,10 @@ pub async fn conditional(
                 }
             };
             insert(head.headers_mut(), header::ETAG, &etag);
+            let path = request.path();
+            if let Some(links) = super::links::header_value(path, request.query_string(), &bytes) {
+                insert(head.headers_mut(), header::LINK, &links);
+            }
             BoxBody::new(bytes)
         }
         _ => body.boxed(),
@@ -172,7 +176,9 @@ pub async fn conditional(
     let response = if matched {
         let mut not_modified = HttpResponse::NotModified().finish();
         // RFC 9110 §15.4.5: what the 200 would have sent to keep a cached copy current.
-        for name in [header::ETAG, header::CACHE_CONTROL, header::VARY, header::EXPIRES] {
+        for name in
+            [header::ETAG, header::CACHE_CONTROL, header::VARY, header::EXPIRES, header::LINK]
+        {
             if let Some(value) = head.headers().get(&name) {
                 not_modified.headers_mut().insert(name, value.clone());
             }

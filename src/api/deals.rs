@@ -39,9 +39,31 @@ pub struct ChecklistEntryDto {
     pub ticked_at: Option<DateTime<Utc>>,
 }
 
+/// The listing a deal is over, as a list row shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealTechnologyDto {
+    pub id: uuid::Uuid,
+    pub title: String,
+}
+
+/// A party of a deal, as a list row shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DealPartyDto {
+    pub id: uuid::Uuid,
+    pub name: String,
+    #[schema(value_type = crate::api::organizations::OrganizationKind)]
+    pub kind: String,
+}
+
+/// A deal. Lists and single-deal answers carry the technology's title and the parties'
+/// names and kinds, so a deals page renders from one request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DealDto {
     pub id: uuid::Uuid,
+    pub technology: DealTechnologyDto,
+    pub buyer: DealPartyDto,
+    pub seller: DealPartyDto,
+    pub broker: Option<DealPartyDto>,
     pub technology_id: uuid::Uuid,
     pub buyer_organization_id: uuid::Uuid,
     pub seller_organization_id: uuid::Uuid,
@@ -55,6 +77,7 @@ pub struct DealDto {
     pub stage: Stage,
     pub terms: Terms,
     /// Recorded on completion.
+    #[schema(minimum = 0)]
     pub final_price: Option<i64>,
     pub buyer_accepted_at: Option<DateTime<Utc>>,
     pub seller_accepted_at: Option<DateTime<Utc>>,
@@ -73,7 +96,21 @@ pub struct DealDto {
     pub version: i32,
 }
 
-fn dto(d: Deal, checklist: Option<Vec<store::ChecklistRow>>) -> Result<DealDto, ApiError> {
+fn dto(
+    d: Deal,
+    checklist: Option<Vec<store::ChecklistRow>>,
+    labels: &store::Labels,
+) -> Result<DealDto, ApiError> {
+    let party = |id: Id| -> Result<DealPartyDto, ApiError> {
+        let (name, kind) = labels.organizations.get(&id).cloned().ok_or_else(ApiError::internal)?;
+        Ok(DealPartyDto { id: id.into(), name, kind })
+    };
+    let technology = DealTechnologyDto {
+        id: d.technology_id.into(),
+        title: labels.titles.get(&d.technology_id).cloned().ok_or_else(ApiError::internal)?,
+    };
+    let (buyer, seller) = (party(d.buyer_organization_id)?, party(d.seller_organization_id)?);
+    let broker = d.broker_organization_id.map(party).transpose()?;
     let checklist = match checklist {
         None => None,
         Some(rows) => Some(
@@ -94,6 +131,10 @@ fn dto(d: Deal, checklist: Option<Vec<store::ChecklistRow>>) -> Result<DealDto, 
     };
     Ok(DealDto {
         id: d.id.into(),
+        technology,
+        buyer,
+        seller,
+        broker,
         technology_id: d.technology_id.into(),
         buyer_organization_id: d.buyer_organization_id.into(),
         seller_organization_id: d.seller_organization_id.into(),
@@ -122,7 +163,8 @@ fn dto(d: Deal, checklist: Option<Vec<store::ChecklistRow>>) -> Result<DealDto, 
 /// The deal with its checklist, as every single-deal response shows it.
 fn full(conn: &mut DbConn, deal: Deal) -> Result<DealDto, ApiError> {
     let checklist = store::checklist(conn, deal.id)?;
-    dto(deal, Some(checklist))
+    let labels = store::labels(conn, std::slice::from_ref(&deal))?;
+    dto(deal, Some(checklist), &labels)
 }
 
 fn respond(status: StatusCode, body: &DealDto) -> HttpResponse {
@@ -543,11 +585,16 @@ pub async fn list_deals(
     let orgs: Option<Vec<Id>> =
         (!actor.is_staff()).then(|| actor.memberships.iter().map(|(org, _)| *org).collect());
     let stage = params.0.stage;
-    let (items, total) = state
+    let (items, total, labels) = state
         .db
-        .run(move |conn| store::list(conn, orgs.as_deref(), stage, page.offset(), page.limit()))
+        .run(move |conn| {
+            let (items, total) =
+                store::list(conn, orgs.as_deref(), stage, page.offset(), page.limit())?;
+            let labels = store::labels(conn, &items)?;
+            Ok::<_, ApiError>((items, total, labels))
+        })
         .await?;
-    let items = items.into_iter().map(|d| dto(d, None)).collect::<Result<Vec<_>, _>>()?;
+    let items = items.into_iter().map(|d| dto(d, None, &labels)).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
 }
 
@@ -579,17 +626,17 @@ pub async fn get_deal(
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let actor = auth.0;
-    let (deal, checklist) = state
+    let (deal, checklist, labels) = state
         .db
         .run(move |conn| {
-            let (deal, checklist) = store::read(conn, id)?;
+            let (deal, checklist, labels) = store::read(conn, id)?;
             policy::deal(&actor, &parties(&deal), DealAction::View)?;
-            Ok((deal, checklist))
+            Ok((deal, checklist, labels))
         })
         .await?;
     // The version counts every change the body shows, the checklist's included.
     cache::respond(&req, &etag(deal.version), Policy::Private, Some(cache::VARY_AUTH), || {
-        dto(deal, Some(checklist))
+        dto(deal, Some(checklist), &labels)
     })
 }
 
@@ -620,6 +667,7 @@ pub struct UpdateDealRequest {
     pub sublicensing: Option<Option<bool>>,
     #[serde(default, deserialize_with = "present_field")]
     #[schema(value_type = Option<i64>)]
+    #[schema(minimum = 0)]
     pub price: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present_field")]
     #[schema(value_type = Option<String>)]
@@ -629,6 +677,7 @@ pub struct UpdateDealRequest {
     pub payment_schedule: Option<Option<String>>,
     #[serde(default, deserialize_with = "present_field")]
     #[schema(value_type = Option<i64>)]
+    #[schema(minimum = 0)]
     pub broker_fee: Option<Option<i64>>,
 }
 
@@ -995,18 +1044,20 @@ pub struct DealNoteRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DealEventDto {
     pub id: uuid::Uuid,
-    /// `created`, `accepted`, `stage_changed`, `terms_changed`, `checklist`,
-    /// `signing_confirmed`, `note`, `valuation` or `document_link` (`after`: `{title, url}`).
-    #[schema(example = "stage_changed")]
+    /// What happened; it says which payload `before` and `after` hold (see
+    /// `DealEventPayload`).
+    #[schema(value_type = DealEventKind, example = "stage_changed")]
     pub kind: String,
     pub actor_id: uuid::Uuid,
     /// The party the actor acted for.
     pub actor_organization_id: Option<uuid::Uuid>,
     pub from_stage: Option<Stage>,
     pub to_stage: Option<Stage>,
-    #[schema(value_type = Option<Object>)]
+    /// The state before the event (`terms_changed`, `checklist`), else null.
+    #[schema(value_type = Option<crate::api::payloads::DealEventPayload>)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>)]
+    /// The state after the event, by `kind`; null for `note` and most stage changes.
+    #[schema(value_type = Option<crate::api::payloads::DealEventPayload>)]
     pub after: Option<serde_json::Value>,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,

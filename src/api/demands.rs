@@ -84,6 +84,7 @@ pub struct DemandSummaryDto {
     pub status: Status,
     pub title: String,
     pub sectors: Vec<String>,
+    #[schema(minimum = 1, maximum = 9)]
     pub trl_min: Option<u8>,
     pub budget: Option<Budget>,
     pub transfer_forms: Vec<String>,
@@ -392,6 +393,7 @@ const DEMAND_FACETS: [FacetName; 6] = [
 /// else newest, with facet counts on request (`facets`). Moderators
 /// may filter by any `status`.
 #[utoipa::path(
+    security((), ("bearer" = [])),
     tag = "demands",
     params(DemandSearch, PageParams),
     responses(
@@ -489,6 +491,7 @@ pub async fn search_demands(
 /// A demand. Published ones are public (without the organisation when it is hidden); others
 /// only for the owning organisation's members and staff (404 for everybody else).
 #[utoipa::path(
+    security((), ("bearer" = [])),
     tag = "demands",
     params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
     responses(

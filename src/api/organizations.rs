@@ -287,6 +287,16 @@ pub async fn list_organizations(
     let f = filter.0;
     let mut v = Validator::new();
     v.optional_text("q", f.q.as_deref(), 200);
+    if let Some(province) = f.province.as_deref() {
+        v.check(
+            crate::domain::taxonomy::province(province).is_some(),
+            "province",
+            "is not a known province code",
+        );
+    }
+    if let Some(sector) = f.sector.as_deref() {
+        v.check(crate::domain::taxonomy::is_sector(sector), "sector", "is not a known sector code");
+    }
     v.finish()?;
     let filter = store::Filter {
         q: f.q,

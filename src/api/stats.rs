@@ -459,12 +459,13 @@ pub struct CurrencyAmount {
     /// Deals carrying a price in this currency.
     pub deals: i64,
     #[schema(example = 750000000)]
+    #[schema(minimum = 0)]
     pub amount: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StageCount {
-    #[schema(example = "signed")]
+    #[schema(value_type = crate::domain::deals::Stage, example = "signed")]
     pub stage: String,
     pub count: i64,
 }
@@ -820,17 +821,22 @@ pub struct OpenDataParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OpenTechnology {
     pub id: uuid::Uuid,
+    #[schema(value_type = crate::domain::listing::Kind)]
     pub kind: String,
     pub title: String,
     pub summary: String,
+    #[schema(value_type = crate::domain::lang::Lang)]
     pub language: String,
     /// FORD sector codes.
     pub sectors: Vec<String>,
     pub keywords: Vec<String>,
+    #[schema(minimum = 1, maximum = 9)]
     pub trl: Option<i32>,
     /// Transfer form codes offered.
     pub transfer_forms: Vec<String>,
+    #[schema(minimum = 0)]
     pub price_min: Option<i64>,
+    #[schema(minimum = 0)]
     pub price_max: Option<i64>,
     pub currency: Option<String>,
     pub price_basis: Option<String>,
@@ -842,11 +848,13 @@ pub struct OpenTechnology {
     pub organization_verified: bool,
     /// Research results: funding level, programme, task code, host organisation, managing
     /// agency and rights status.
+    #[schema(value_type = Option<crate::domain::listing::FundingLevel>)]
     pub funding_level: Option<String>,
     pub programme: Option<String>,
     pub task_code: Option<String>,
     pub host_organization: Option<String>,
     pub managing_agency: Option<String>,
+    #[schema(value_type = Option<crate::domain::listing::RightsStatus>)]
     pub rights_status: Option<String>,
     /// The contact person, only where the listing's organisation made it public.
     pub contact_name: Option<String>,

@@ -18,7 +18,7 @@ pub struct LabelledCode {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SectorFieldDto {
-    #[schema(example = "4")]
+    #[schema(value_type = crate::api::codes::SectorCode, example = "4")]
     pub code: String,
     #[schema(example = "Khoa học nông nghiệp")]
     pub label: String,
@@ -35,7 +35,7 @@ pub enum ProvinceKindDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProvinceDto {
-    #[schema(example = "thanh-hoa")]
+    #[schema(value_type = crate::api::codes::ProvinceCode, example = "thanh-hoa")]
     pub code: String,
     #[schema(example = "Thanh Hóa")]
     pub name: String,

@@ -105,11 +105,12 @@ pub struct TechnologySummaryDto {
     pub title: String,
     pub summary: String,
     pub sectors: Vec<String>,
+    #[schema(minimum = 1, maximum = 9)]
     pub trl: Option<u8>,
     pub price: Option<Price>,
     pub province: String,
-    /// Transfer form codes offered.
-    pub transfer_forms: Vec<String>,
+    /// The offers, as in the listing itself (one shape in lists and in the detail).
+    pub transfer_forms: Vec<TransferOffer>,
     pub published_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -241,7 +242,7 @@ pub(crate) fn summary(l: &Listing, query: Option<&Highlight>) -> TechnologySumma
         trl: c.trl,
         price: c.price.clone(),
         province: c.province.clone(),
-        transfer_forms: c.transfer_forms.iter().map(|t| t.form.clone()).collect(),
+        transfer_forms: c.transfer_forms.clone(),
         published_at: l.published_at.map(utc),
         expires_at: l.expires_at.map(utc),
         updated_at: utc(l.updated_at),
@@ -557,6 +558,7 @@ pub(crate) fn check_code(
 /// Search and browse published listings (public), best match first with `q`, with facet
 /// counts on request (`facets`). Moderators may list any `status` (without `q` or `facets`).
 #[utoipa::path(
+    security((), ("bearer" = [])),
     tag = "technologies",
     params(TechnologySearch, PageParams),
     responses(
@@ -719,6 +721,7 @@ pub struct PortfolioParams {
 /// An organisation's listings, newest first: all of them for its members and staff,
 /// the published ones for everybody else.
 #[utoipa::path(
+    security((), ("bearer" = [])),
     tag = "technologies",
     params(("id" = uuid::Uuid, Path), PortfolioParams, PageParams),
     responses(
@@ -765,6 +768,7 @@ pub async fn organization_technologies(
 /// A listing. Published ones are public; others only for the owning organisation's members
 /// and staff (404 for everybody else).
 #[utoipa::path(
+    security((), ("bearer" = [])),
     tag = "technologies",
     params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
     responses(

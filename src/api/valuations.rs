@@ -120,8 +120,11 @@ pub struct ValuedTechnology {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValuationResultDto {
     /// Minor units of `currency`.
+    #[schema(minimum = 0)]
     pub value_point: Option<i64>,
+    #[schema(minimum = 0)]
     pub value_low: Option<i64>,
+    #[schema(minimum = 0)]
     pub value_high: Option<i64>,
     pub currency: String,
     pub methods: Vec<Method>,
@@ -1045,7 +1048,9 @@ pub struct MarketEstimateDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValueRange {
+    #[schema(minimum = 0)]
     pub min: i64,
+    #[schema(minimum = 0)]
     pub max: i64,
 }
 

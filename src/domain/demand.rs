@@ -24,8 +24,10 @@ pub const MAX_TIMELINE_MONTHS: u32 = 120;
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     #[schema(example = 200_000_000)]
+    #[schema(minimum = 0)]
     pub min: Option<i64>,
     #[schema(example = 800_000_000)]
+    #[schema(minimum = 0)]
     pub max: Option<i64>,
     /// ISO 4217 code.
     #[schema(example = "VND")]

@@ -283,8 +283,10 @@ pub struct TransferOffer {
 pub struct Price {
     /// The lowest amount asked; required when `max` is given and for `floor` and `firm`.
     #[schema(example = 500_000_000)]
+    #[schema(minimum = 0)]
     pub min: Option<i64>,
     #[schema(example = 1_200_000_000)]
+    #[schema(minimum = 0)]
     pub max: Option<i64>,
     /// ISO 4217 code.
     #[schema(example = "VND")]
@@ -297,6 +299,7 @@ pub struct Price {
 #[serde(deny_unknown_fields)]
 pub struct Money {
     #[schema(example = 2_400_000_000_i64)]
+    #[schema(minimum = 0)]
     pub amount: i64,
     #[schema(example = "VND")]
     pub currency: String,

@@ -83,7 +83,12 @@ impl MailConfig {
             )
         })?;
 
-        let public_raw = get("TECHX_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        // TECHX_PUBLIC_URL is the former name of TECHX_FRONTEND_URL.
+        let (setting, public_raw) = match (get("TECHX_FRONTEND_URL"), get("TECHX_PUBLIC_URL")) {
+            (Some(url), _) => ("TECHX_FRONTEND_URL", url),
+            (None, Some(url)) => ("TECHX_PUBLIC_URL", url),
+            (None, None) => ("TECHX_FRONTEND_URL", "http://localhost:3000".into()),
+        };
         let public_url = public_raw.trim().trim_end_matches('/').to_owned();
         let has_host = public_url
             .strip_prefix("https://")
@@ -91,7 +96,7 @@ impl MailConfig {
             .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
         if !has_host {
             return Err(invalid(
-                "TECHX_PUBLIC_URL",
+                setting,
                 &public_raw,
                 "expected an http:// or https:// URL such as https://techx.example.vn",
             ));
@@ -179,12 +184,12 @@ mod tests {
         assert_eq!(c.smtp_url, None);
         assert_eq!(c.mail_dir, PathBuf::from("./mail"));
         assert_eq!(c.from.to_string(), "techx <no-reply@techx.local>");
-        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.public_url, "http://localhost:3000");
         assert_eq!(c.poll_interval, Duration::from_secs(1));
         assert_eq!(c.max_attempts, 8);
         assert_eq!(
             c.link("/verify-email?token=abc"),
-            "http://127.0.0.1:8080/verify-email?token=abc"
+            "http://localhost:3000/verify-email?token=abc"
         );
     }
 

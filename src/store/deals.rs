@@ -352,6 +352,47 @@ pub fn list(
     Ok((items, total))
 }
 
+/// What a deal's list row shows beside its ids: the technology's title and each party's
+/// name and kind, for a page of deals in two statements (not one per deal).
+#[derive(Debug, Default)]
+pub struct Labels {
+    pub titles: std::collections::HashMap<Id, String>,
+    /// `(name, kind)` by organisation.
+    pub organizations: std::collections::HashMap<Id, (String, String)>,
+}
+
+pub fn labels(conn: &mut DbConn, deals: &[Deal]) -> Result<Labels, ApiError> {
+    if deals.is_empty() {
+        return Ok(Labels::default());
+    }
+    let technology_ids: Vec<Id> = deals.iter().map(|d| d.technology_id).collect();
+    let organization_ids: Vec<Id> = deals
+        .iter()
+        .flat_map(|d| {
+            [
+                Some(d.buyer_organization_id),
+                Some(d.seller_organization_id),
+                d.broker_organization_id,
+            ]
+        })
+        .flatten()
+        .collect();
+    let titles = technologies::table
+        .filter(technologies::id.eq_any(technology_ids))
+        .select((technologies::id, technologies::title))
+        .load::<(Id, String)>(conn)?
+        .into_iter()
+        .collect();
+    let organizations = organizations::table
+        .filter(organizations::id.eq_any(organization_ids))
+        .select((organizations::id, organizations::name, organizations::kind))
+        .load::<(Id, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name, kind)| (id, (name, kind)))
+        .collect();
+    Ok(Labels { titles, organizations })
+}
+
 pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, ApiError> {
     let rows: Vec<ChecklistRow> =
         deal_checklist::table.filter(deal_checklist::deal_id.eq(id)).load(conn)?;
@@ -362,21 +403,50 @@ pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, ApiErro
     Ok(rows)
 }
 
-/// A deal with its checklist in one statement (the deal's columns repeat on each of the
-/// few checklist rows): the read path of `GET /deals/{id}`.
-pub fn read(conn: &mut DbConn, id: Id) -> Result<(Deal, Vec<ChecklistRow>), ApiError> {
-    let rows: Vec<(Deal, Option<ChecklistRow>)> = deals::table
-        .left_join(deal_checklist::table)
+/// A deal with its checklist and its labels (the technology's title, the parties' names
+/// and kinds) in one statement (the deal's columns repeat on each of the few checklist
+/// rows): the read path of `GET /deals/{id}`.
+pub fn read(conn: &mut DbConn, id: Id) -> Result<(Deal, Vec<ChecklistRow>, Labels), ApiError> {
+    let (buyer, seller, broker) = diesel::alias!(
+        organizations as buyer_org,
+        organizations as seller_org,
+        organizations as broker_org
+    );
+    type Party = (String, String);
+    type Row = (Deal, Option<ChecklistRow>, String, Party, Party, Option<Party>);
+    let rows: Vec<Row> = deals::table
+        .inner_join(technologies::table.on(technologies::id.eq(deals::technology_id)))
+        .inner_join(buyer.on(buyer.field(organizations::id).eq(deals::buyer_organization_id)))
+        .inner_join(seller.on(seller.field(organizations::id).eq(deals::seller_organization_id)))
+        .left_join(
+            broker.on(broker.field(organizations::id).nullable().eq(deals::broker_organization_id)),
+        )
+        .left_join(deal_checklist::table.on(deal_checklist::deal_id.eq(deals::id)))
         .filter(deals::id.eq(id))
-        .select((deals::all_columns, deal_checklist::all_columns.nullable()))
+        .select((
+            deals::all_columns,
+            deal_checklist::all_columns.nullable(),
+            technologies::title,
+            buyer.fields((organizations::name, organizations::kind)),
+            seller.fields((organizations::name, organizations::kind)),
+            broker.fields((organizations::name, organizations::kind)).nullable(),
+        ))
         .load(conn)?;
     let mut rows = rows.into_iter();
-    let (deal, first) = rows.next().ok_or_else(|| ApiError::not_found("No such deal."))?;
+    let (deal, first, title, buyer, seller, broker) =
+        rows.next().ok_or_else(|| ApiError::not_found("No such deal."))?;
     let position = |name: &str| ChecklistItem::ALL.iter().position(|i| item_name(*i) == name);
     let mut checklist: Vec<ChecklistRow> =
-        first.into_iter().chain(rows.filter_map(|(_, item)| item)).collect();
+        first.into_iter().chain(rows.filter_map(|(_, item, ..)| item)).collect();
     checklist.sort_by_key(|r| position(&r.item));
-    Ok((deal, checklist))
+    let mut labels = Labels::default();
+    labels.titles.insert(deal.technology_id, title);
+    labels.organizations.insert(deal.buyer_organization_id, buyer);
+    labels.organizations.insert(deal.seller_organization_id, seller);
+    if let (Some(id), Some(broker)) = (deal.broker_organization_id, broker) {
+        labels.organizations.insert(id, broker);
+    }
+    Ok((deal, checklist, labels))
 }
 
 /// The timeline, oldest first.

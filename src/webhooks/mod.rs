@@ -105,7 +105,12 @@ impl EventType {
     "type": "listing.published",
     "created_at": "2026-11-27T08:30:00.123456Z",
     "organization_id": "0193a5b2-1111-7d10-9f3a-5b6c7d8e9f01",
-    "data": {"listing_id": "0193a5b2-2222-7d10-9f3a-5b6c7d8e9f01"}
+    "data": {
+        "technology_id": "0193a5b2-2222-7d10-9f3a-5b6c7d8e9f01",
+        "title": "Quy trình sản xuất chế phẩm sinh học",
+        "published_at": "2026-11-27T08:30:00.123456Z",
+        "expires_at": "2027-11-27T08:30:00.123456Z"
+    }
 }))]
 pub struct WebhookEvent {
     /// The event's id: the same in every endpoint's copy and every retry. Receivers should
@@ -115,8 +120,8 @@ pub struct WebhookEvent {
     pub event_type: EventType,
     pub created_at: DateTime<Utc>,
     pub organization_id: uuid::Uuid,
-    /// Event-specific fields.
-    #[schema(value_type = Object)]
+    /// Event-specific fields, by `type` (see `WebhookEventData`).
+    #[schema(value_type = crate::api::payloads::WebhookEventData)]
     pub data: serde_json::Value,
 }
 

@@ -251,6 +251,12 @@ impl Resp {
         assert_eq!(body["type"], format!("urn:techx:problem:{code}"), "{body}");
         assert!(body["title"].as_str().is_some_and(|t| !t.is_empty()), "{body}");
         assert!(body["detail"].as_str().is_some(), "{body}");
+        // The contract's vocabulary: the code is in the ProblemCode enum, and each field
+        // error carries a stable code beside its message.
+        assert!(techx::error_codes::problem(code).is_some(), "{code} is not in PROBLEMS");
+        for error in body["errors"].as_array().into_iter().flatten() {
+            assert!(error["code"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
+        }
         body
     }
 
