@@ -338,7 +338,7 @@ fn main() {
                 .collect()
         };
         if arg("--only").is_some() {
-            std::mem::forget(db);
+            release(search, &dir, db, kept.is_some());
             results.push((backend, measured));
             continue;
         }
@@ -377,12 +377,7 @@ fn main() {
             reference.first().map(|r| r.1),
             reference.last().map(|r| r.1)
         );
-        drop(search);
-        if kept.is_none() {
-            let _ = std::fs::remove_dir_all(&dir);
-        } else {
-            std::mem::forget(db);
-        }
+        release(search, &dir, db, kept.is_some());
         results.push((backend, measured));
     }
     println!(
@@ -404,6 +399,17 @@ fn main() {
             }
             println!("{row}");
         }
+    }
+}
+
+/// Closes the index; a kept database and index stay for the next run, others are removed.
+fn release(search: Search, dir: &std::path::Path, db: BenchDb, kept: bool) {
+    drop(search);
+    if kept {
+        std::mem::forget(db);
+    } else {
+        let _ = std::fs::remove_dir_all(dir);
+        drop(db);
     }
 }
 
