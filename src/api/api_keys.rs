@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::common::{Page, PageParams};
 use crate::api::extract::{Json, Path, Query};
@@ -375,4 +376,13 @@ pub async fn roll_api_key(
         })
         .await?;
     Ok(HttpResponse::Ok().json(rolled))
+}
+
+/// The api keys routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_api_key)
+        .service(list_api_keys)
+        .service(get_api_key)
+        .service(revoke_api_key)
+        .service(roll_api_key);
 }

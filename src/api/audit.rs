@@ -3,6 +3,7 @@
 //! the API updates or deletes an entry.
 
 use std::sync::Arc;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -310,6 +311,11 @@ pub async fn list_all_audit_events(
         return Err(ApiError::forbidden("Only exchange staff read the whole audit log."));
     }
     answer(&req, &state, query.0, None, |_| Ok(())).await
+}
+
+/// The audit routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_audit_events).service(list_all_audit_events);
 }
 
 #[cfg(test)]

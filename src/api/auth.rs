@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::extract::Json;
 use crate::api::users::UserDto;
@@ -546,4 +547,16 @@ pub async fn password_reset_confirm(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The auth routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(register)
+        .service(verify_email)
+        .service(resend_verification)
+        .service(login)
+        .service(refresh_tokens)
+        .service(logout)
+        .service(password_reset)
+        .service(password_reset_confirm);
 }

@@ -25,6 +25,11 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
+/// The OpenAPI text of an `If-Match` header.
+pub const IF_MATCH_DOC: &str = "The ETag you last read";
+/// The OpenAPI text of an `If-None-Match` header.
+pub const IF_NONE_MATCH_DOC: &str = "ETags you hold: 304 without a body when one is current";
+
 /// Who may keep a response, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {

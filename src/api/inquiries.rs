@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::common::{
     Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
@@ -394,4 +395,13 @@ pub async fn close_inquiry(
         .await?;
     let body = dto(inquiry, None)?;
     Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(body.version))).json(body))
+}
+
+/// The inquiries routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_inquiry)
+        .service(list_inquiries)
+        .service(get_inquiry)
+        .service(post_inquiry_message)
+        .service(close_inquiry);
 }

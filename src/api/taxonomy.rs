@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, get, http::header};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::cache::Policy;
 use crate::api::extract::{LangParam, RequestLang};
@@ -151,4 +152,13 @@ pub async fn transfer_forms(lang: RequestLang) -> HttpResponse {
 #[get("/taxonomy/ip-types")]
 pub async fn ip_types(lang: RequestLang) -> HttpResponse {
     cached(labelled(taxonomy::IP_TYPES, lang))
+}
+
+/// The taxonomy routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(sectors)
+        .service(provinces)
+        .service(trl_levels)
+        .service(transfer_forms)
+        .service(ip_types);
 }

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::common::{Page, PageParams};
 use crate::api::extract::{Json, Path, Query};
@@ -378,4 +379,15 @@ pub async fn retry_outbox(
             Ok(HttpResponse::Ok().json(crate::mail::OutboxEntry::try_from(row)?))
         }
     }
+}
+
+/// The users routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(get_me)
+        .service(update_me)
+        .service(change_password)
+        .service(list_users)
+        .service(update_user)
+        .service(list_outbox)
+        .service(retry_outbox);
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::common::{Page, PageParams, etag, idempotency_key, if_match, request_fingerprint};
 use crate::api::extract::{Json, Path, Query};
@@ -496,4 +497,15 @@ pub async fn test_webhook(
         .await?;
     Ok(HttpResponse::Accepted()
         .json(WebhookTestDto { event_id: event_id.into(), delivery_id: delivery_id.into() }))
+}
+
+/// The webhooks routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_webhook)
+        .service(list_webhooks)
+        .service(get_webhook)
+        .service(update_webhook)
+        .service(delete_webhook)
+        .service(list_webhook_deliveries)
+        .service(test_webhook);
 }

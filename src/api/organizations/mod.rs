@@ -1,28 +1,30 @@
-//! Organisations: profiles, membership, invitations and verification.
+//! Organisations: public profiles, created and edited by their owners, verified by moderators;
+//! membership in `members`, invitations in `invitations`.
+
+mod invitations;
+mod members;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::cache::IF_NONE_MATCH_DOC;
 use crate::api::cache::{self, Policy};
 use crate::api::common::{Page, PageParams, etag, idempotency_key, if_match, request_fingerprint};
 use crate::api::extract::{Json, Path, Query};
-use crate::api::technologies::IF_NONE_MATCH_DOC;
-use crate::api::validate::{Validator, normalize_email};
-use crate::auth::OrgRole;
+use crate::api::validate::Validator;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, OrgAction};
 use crate::db::dialect;
 use crate::db::types::{Id, utc};
-use crate::domain::lang::Lang;
 use crate::domain::taxonomy;
 use crate::error::ApiError;
-use crate::mail::{self, Mail, Template};
 use crate::state::AppState;
+use crate::store::idempotency;
 use crate::store::organizations::{self as store, Organization, Profile};
-use crate::store::{idempotency, users};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -400,330 +402,6 @@ pub async fn update_organization(
     Ok(with_etag(HttpResponse::Ok(), &OrganizationDto::from(&org)))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemberDto {
-    pub user_id: uuid::Uuid,
-    pub display_name: String,
-    pub email: String,
-    pub role: OrgRole,
-    pub joined_at: DateTime<Utc>,
-}
-
-/// Members of an organisation (its members and staff).
-#[utoipa::path(
-    tag = "organizations",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path)),
-    responses(
-        (status = 200, body = Vec<MemberDto>),
-        (status = 403, description = "Not a member"),
-        (status = 404, description = "No such organisation"),
-    )
-)]
-#[get("/organizations/{id}/members")]
-pub async fn list_members(
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
-    let actor = auth.0;
-    let members = state
-        .db
-        .run(move |conn| {
-            store::get(conn, id)?;
-            policy::organization(&actor, id, OrgAction::ViewMembers)?;
-            store::members(conn, id)
-        })
-        .await?;
-    let body: Vec<MemberDto> = members
-        .into_iter()
-        .map(|m| MemberDto {
-            user_id: m.user_id.into(),
-            display_name: m.display_name,
-            email: m.email,
-            role: OrgRole::parse(&m.role).unwrap_or(OrgRole::Member),
-            joined_at: utc(m.joined_at),
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(body))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MemberRoleRequest {
-    pub role: OrgRole,
-}
-
-/// Change a member's role (owners). The last owner cannot be demoted.
-#[utoipa::path(
-    tag = "organizations",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)),
-    request_body = MemberRoleRequest,
-    responses(
-        (status = 204, description = "Role changed"),
-        (status = 403, description = "Not an owner"),
-        (status = 404, description = "No such organisation or member"),
-        (status = 409, description = "Would leave the organisation without an owner (`last_owner`)"),
-    )
-)]
-#[patch("/organizations/{id}/members/{user_id}")]
-pub async fn set_member_role(
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<(uuid::Uuid, uuid::Uuid)>,
-    body: Json<MemberRoleRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let (org, user) = (Id::from(path.0.0), Id::from(path.0.1));
-    let actor = auth.0;
-    let role = body.0.role;
-    state
-        .db
-        .run(move |conn| {
-            store::get(conn, org)?;
-            policy::organization(&actor, org, OrgAction::ManageMembers)?;
-            dialect::write_transaction(conn, |conn| store::set_member_role(conn, org, user, role))
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Remove a member (owners), or leave (any member removing themselves). The last owner
-/// cannot leave.
-#[utoipa::path(
-    tag = "organizations",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("user_id" = uuid::Uuid, Path)),
-    responses(
-        (status = 204, description = "Removed"),
-        (status = 403, description = "Not allowed"),
-        (status = 404, description = "No such organisation or member"),
-        (status = 409, description = "Would leave the organisation without an owner (`last_owner`)"),
-    )
-)]
-#[delete("/organizations/{id}/members/{user_id}")]
-pub async fn remove_member(
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<(uuid::Uuid, uuid::Uuid)>,
-) -> Result<HttpResponse, ApiError> {
-    let (org, user) = (Id::from(path.0.0), Id::from(path.0.1));
-    let actor = auth.0;
-    state
-        .db
-        .run(move |conn| {
-            store::get(conn, org)?;
-            policy::organization(&actor, org, OrgAction::RemoveMember(user))?;
-            dialect::write_transaction(conn, |conn| store::remove_member(conn, org, user))
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InvitationRequest {
-    #[schema(example = "minh.tran@vast.vn")]
-    pub email: String,
-    pub role: OrgRole,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvitationDto {
-    pub id: uuid::Uuid,
-    pub organization_id: uuid::Uuid,
-    pub email: String,
-    pub role: OrgRole,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// Invite someone by email (owners). The mail carries a single-use token.
-#[utoipa::path(
-    tag = "organizations",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path)),
-    request_body = InvitationRequest,
-    responses(
-        (status = 201, description = "Invitation mailed", body = InvitationDto),
-        (status = 403, description = "Not an owner"),
-        (status = 404, description = "No such organisation"),
-    )
-)]
-#[post("/organizations/{id}/invitations")]
-pub async fn invite_member(
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-    body: Json<InvitationRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let org_id: Id = path.0.into();
-    let actor = auth.0;
-    let body = body.0;
-    let mut v = Validator::new();
-    v.email("email", &body.email);
-    v.finish()?;
-    let st = state.clone();
-    let invitation = state
-        .db
-        .run(move |conn| {
-            let org = store::get(conn, org_id)?;
-            policy::organization(&actor, org_id, OrgAction::ManageMembers)?;
-            let inviter = users::get(conn, actor.user_id)?;
-            let email = normalize_email(&body.email);
-            // Mail in the invitee's language when they already have an account.
-            let lang = users::find_by_email(conn, &email)?
-                .map_or(Lang::default(), |u| Lang::parse(&u.language).unwrap_or_default());
-            dialect::write_transaction(conn, |conn| {
-                let (invitation, token) = store::invite(
-                    conn,
-                    org_id,
-                    &email,
-                    body.role,
-                    actor.user_id,
-                    st.config.auth.invitation_ttl,
-                )?;
-                mail::enqueue(
-                    conn,
-                    &Mail {
-                        to: body.email.trim().to_owned(),
-                        template: Template::OrganizationInvitation,
-                        lang,
-                        context: serde_json::json!({
-                            "organization_name": org.name,
-                            "inviter_name": inviter.display_name,
-                            "accept_url": st.config.mail.link(&format!("/invitations/accept?token={token}")),
-                            "token": token,
-                        }),
-                    },
-                )?;
-                Ok(invitation)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(invitation_dto(invitation)))
-}
-
-fn invitation_dto(invitation: store::Invitation) -> InvitationDto {
-    InvitationDto {
-        id: invitation.id.into(),
-        organization_id: invitation.organization_id.into(),
-        email: invitation.email_normalized,
-        role: OrgRole::parse(&invitation.role).unwrap_or(OrgRole::Member),
-        expires_at: utc(invitation.expires_at),
-    }
-}
-
-/// The organisation's pending invitations (owners): not yet accepted and not expired,
-/// oldest first. Tokens are never shown.
-#[utoipa::path(
-    tag = "organizations",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path)),
-    responses(
-        (status = 200, body = Vec<InvitationDto>),
-        (status = 401, description = "Not signed in"),
-        (status = 403, description = "Not an owner"),
-        (status = 404, description = "No such organisation"),
-    )
-)]
-#[get("/organizations/{id}/invitations")]
-pub async fn list_invitations(
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let org: Id = path.0.into();
-    let actor = auth.0;
-    let pending = state
-        .db
-        .run(move |conn| {
-            store::get(conn, org)?;
-            policy::organization(&actor, org, OrgAction::ManageMembers)?;
-            store::pending_invitations(conn, org)
-        })
-        .await?;
-    let body: Vec<InvitationDto> = pending.into_iter().map(invitation_dto).collect();
-    Ok(HttpResponse::Ok().json(body))
-}
-
-/// Revoke an invitation that was not accepted (owners): its token is no longer accepted
-/// (`POST /invitations/accept` answers 400 `invalid_token`).
-#[utoipa::path(
-    tag = "organizations",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("invitation_id" = uuid::Uuid, Path)),
-    responses(
-        (status = 204, description = "Revoked"),
-        (status = 401, description = "Not signed in"),
-        (status = 403, description = "Not an owner"),
-        (status = 404, description = "No such organisation, or no such invitation of it"),
-        (status = 409, description = "Already accepted (`invitation_accepted`)"),
-    )
-)]
-#[delete("/organizations/{id}/invitations/{invitation_id}")]
-pub async fn revoke_invitation(
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<(uuid::Uuid, uuid::Uuid)>,
-) -> Result<HttpResponse, ApiError> {
-    let (org, invitation): (Id, Id) = (path.0.0.into(), path.0.1.into());
-    let actor = auth.0;
-    state
-        .db
-        .run(move |conn| {
-            store::get(conn, org)?;
-            policy::organization(&actor, org, OrgAction::ManageMembers)?;
-            dialect::write_transaction(conn, |conn| store::revoke_invitation(conn, org, invitation))
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptInvitationRequest {
-    pub token: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AcceptedInvitationDto {
-    pub organization_id: uuid::Uuid,
-    pub role: OrgRole,
-}
-
-/// Accept an invitation with the mailed token; the signed-in user's email must be the
-/// invited one.
-#[utoipa::path(
-    tag = "organizations",
-    security(("bearer" = [])),
-    request_body = AcceptInvitationRequest,
-    responses(
-        (status = 200, body = AcceptedInvitationDto),
-        (status = 400, description = "Invalid, expired or used token (`invalid_token`)"),
-        (status = 403, description = "The invitation was for another email"),
-    )
-)]
-#[post("/invitations/accept")]
-pub async fn accept_invitation(
-    state: web::Data<AppState>,
-    auth: Auth,
-    body: Json<AcceptInvitationRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let user_id = auth.0.user_id;
-    let token = body.0.token;
-    let (org, role) = state
-        .db
-        .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
-                let user = users::get(conn, user_id)?;
-                store::accept_invitation(conn, &token, user_id, &user.email_normalized)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(AcceptedInvitationDto { organization_id: org.into(), role }))
-}
-
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationStatus {
@@ -774,4 +452,20 @@ pub async fn verify_organization(
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), &OrganizationDto::from(&org)))
+}
+
+/// The organisation routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_organization)
+        .service(list_organizations)
+        .service(get_organization)
+        .service(update_organization)
+        .service(members::list_members)
+        .service(members::set_member_role)
+        .service(members::remove_member)
+        .service(invitations::invite_member)
+        .service(invitations::list_invitations)
+        .service(invitations::revoke_invitation)
+        .service(invitations::accept_invitation)
+        .service(verify_organization);
 }

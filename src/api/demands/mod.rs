@@ -1,0 +1,439 @@
+//! Technology demands: what an enterprise needs, created, read and edited by its organisation;
+//! the moderation lifecycle it shares with listings is in `moderation`, search in `search`,
+//! answers in `proposals`.
+
+mod lifecycle;
+
+use lifecycle::Demands;
+mod find;
+mod proposals;
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::cache::{self, Policy};
+use crate::api::cache::{IF_MATCH_DOC, IF_NONE_MATCH_DOC};
+use crate::api::common::{idempotency_key, request_fingerprint};
+use crate::api::extract::{Json, Path};
+use crate::api::moderation;
+use crate::api::technologies::{OwnerDto, present_field, shown_etag};
+use crate::auth::Actor;
+use crate::auth::extract::{Auth, MaybeAuth};
+use crate::auth::policy::{self, ListingAction, OrgAction};
+use crate::db::types::{Id, now, utc};
+use crate::domain::demand::{self, Budget, DemandContent};
+use crate::domain::lang::Lang;
+use crate::domain::listing::{Status, Transition};
+use crate::domain::search::{self, Highlight};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::demands::{self as store, Demand};
+use crate::store::idempotency;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemandDto {
+    pub id: uuid::Uuid,
+    /// Who posted it; absent when `hide_organization` hides it from the caller.
+    pub organization: Option<OwnerDto>,
+    /// Public demands may hide who posted them; the organisation and staff still see it.
+    pub hide_organization: bool,
+    pub status: Status,
+    pub language: Lang,
+    #[schema(example = "Xử lý nước thải chăn nuôi lợn quy mô trang trại")]
+    pub title: String,
+    /// The problem to solve.
+    pub problem: String,
+    /// Technical requirements.
+    pub requirements: Option<String>,
+    #[schema(example = json!(["2.7"]))]
+    pub sectors: Vec<String>,
+    pub keywords: Vec<String>,
+    /// Lowest acceptable TRL, 1–9.
+    #[schema(minimum = 1, maximum = 9)]
+    pub trl_min: Option<u8>,
+    pub budget: Option<Budget>,
+    /// Transfer form codes wanted.
+    #[schema(example = json!(["usage_licence"]))]
+    pub transfer_forms: Vec<String>,
+    #[schema(example = "thanh-hoa")]
+    pub province: String,
+    pub deadline: Option<NaiveDate>,
+    pub rejection_reason: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Send as `If-Match` (the `ETag`) when changing the demand.
+    pub version: i32,
+}
+
+/// A demand in a result list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DemandSummaryDto {
+    pub id: uuid::Uuid,
+    /// Absent when `hide_organization` hides it from the caller.
+    pub organization: Option<OwnerDto>,
+    pub status: Status,
+    pub title: String,
+    pub sectors: Vec<String>,
+    #[schema(minimum = 1, maximum = 9)]
+    pub trl_min: Option<u8>,
+    pub budget: Option<Budget>,
+    pub transfer_forms: Vec<String>,
+    pub province: String,
+    pub deadline: Option<NaiveDate>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// With `q`: an excerpt around the first match, HTML-escaped, words in `<mark>`.
+    pub snippet: Option<String>,
+}
+
+fn owner_for(actor: Option<&Actor>, d: &Demand) -> Option<OwnerDto> {
+    policy::demand_organization_visible(actor, d.organization_id, d.content.hide_organization).then(
+        || OwnerDto {
+            id: d.organization_id.into(),
+            name: d.organization_name.clone(),
+            verified: d.organization_verified,
+        },
+    )
+}
+
+fn dto(actor: Option<&Actor>, d: Demand) -> DemandDto {
+    let organization = owner_for(actor, &d);
+    let c = d.content;
+    DemandDto {
+        id: d.id.into(),
+        organization,
+        hide_organization: c.hide_organization,
+        status: d.status,
+        language: c.language,
+        title: c.title,
+        problem: c.problem,
+        requirements: c.requirements,
+        sectors: c.sectors,
+        keywords: c.keywords,
+        trl_min: c.trl_min,
+        budget: c.budget,
+        transfer_forms: c.transfer_forms,
+        province: c.province,
+        deadline: c.deadline,
+        rejection_reason: d.rejection_reason,
+        submitted_at: d.submitted_at.map(utc),
+        published_at: d.published_at.map(utc),
+        expires_at: d.expires_at.map(utc),
+        created_at: utc(d.created_at),
+        updated_at: utc(d.updated_at),
+        version: d.version,
+    }
+}
+
+pub(crate) fn summary(
+    actor: Option<&Actor>,
+    d: &Demand,
+    query: Option<&Highlight>,
+) -> DemandSummaryDto {
+    let c = &d.content;
+    let snippet = query.and_then(|q| {
+        let keywords = c.keywords.join(", ");
+        let texts = [
+            Some(c.title.as_str()),
+            Some(c.problem.as_str()),
+            c.requirements.as_deref(),
+            Some(keywords.as_str()),
+        ];
+        search::best_snippet(texts.into_iter().flatten(), q, search::SNIPPET_CHARS)
+    });
+    DemandSummaryDto {
+        id: d.id.into(),
+        organization: owner_for(actor, d),
+        status: d.status,
+        title: c.title.clone(),
+        sectors: c.sectors.clone(),
+        trl_min: c.trl_min,
+        budget: c.budget.clone(),
+        transfer_forms: c.transfer_forms.clone(),
+        province: c.province.clone(),
+        deadline: c.deadline,
+        published_at: d.published_at.map(utc),
+        expires_at: d.expires_at.map(utc),
+        snippet,
+    }
+}
+
+/// The demand's version and the owner it shows (hidden, or renamed, is another ETag).
+fn etag_of(version: i32, owner: Option<&OwnerDto>) -> String {
+    shown_etag(version, owner.map(|o| (o.name.as_str(), o.verified)), None)
+}
+
+/// The ETag of a demand as shown.
+pub(crate) fn demand_etag(body: &DemandDto) -> String {
+    etag_of(body.version, body.organization.as_ref())
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDemandRequest {
+    /// The organisation that needs it; the caller must be a member.
+    pub organization_id: uuid::Uuid,
+    /// At most 200 characters.
+    #[schema(example = "Xử lý nước thải chăn nuôi lợn quy mô trang trại")]
+    pub title: String,
+    /// The problem to solve, at most 20 000 characters.
+    #[schema(example = "Trang trại 2 000 con lợn cần xử lý nước thải đạt QCVN 62:2016.")]
+    pub problem: String,
+    /// Technical requirements, at most 5 000 characters.
+    pub requirements: Option<String>,
+    /// 1–10 FORD sector codes.
+    #[schema(example = json!(["2.7"]))]
+    pub sectors: Vec<String>,
+    #[serde(default)]
+    #[schema(example = json!(["nước thải", "chăn nuôi"]))]
+    pub keywords: Vec<String>,
+    #[schema(minimum = 1, maximum = 9, example = 6)]
+    pub trl_min: Option<u8>,
+    pub budget: Option<Budget>,
+    /// Transfer form codes from `/taxonomy/transfer-forms`.
+    #[serde(default)]
+    #[schema(example = json!(["usage_licence"]))]
+    pub transfer_forms: Vec<String>,
+    #[schema(example = "thanh-hoa")]
+    pub province: String,
+    /// Not in the past.
+    pub deadline: Option<NaiveDate>,
+    /// Hide the organisation from the public (default false).
+    #[serde(default)]
+    pub hide_organization: bool,
+    /// Default `vi`.
+    pub language: Option<Lang>,
+}
+
+impl CreateDemandRequest {
+    fn content(&self) -> DemandContent {
+        DemandContent {
+            language: self.language.unwrap_or_default(),
+            title: self.title.clone(),
+            problem: self.problem.clone(),
+            requirements: self.requirements.clone(),
+            sectors: self.sectors.clone(),
+            keywords: self.keywords.clone(),
+            trl_min: self.trl_min,
+            budget: self.budget.clone(),
+            transfer_forms: self.transfer_forms.clone(),
+            province: self.province.clone(),
+            deadline: self.deadline,
+            hide_organization: self.hide_organization,
+        }
+        .normalized()
+    }
+}
+
+/// Fields to change; absent fields stay, `null` clears an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDemandRequest {
+    pub title: Option<String>,
+    pub problem: Option<String>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<String>)]
+    pub requirements: Option<Option<String>>,
+    pub sectors: Option<Vec<String>>,
+    pub keywords: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 9)]
+    pub trl_min: Option<Option<u8>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<Budget>)]
+    pub budget: Option<Option<Budget>>,
+    pub transfer_forms: Option<Vec<String>>,
+    pub province: Option<String>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub deadline: Option<Option<NaiveDate>>,
+    pub hide_organization: Option<bool>,
+    pub language: Option<Lang>,
+}
+
+impl UpdateDemandRequest {
+    fn apply(self, mut c: DemandContent) -> DemandContent {
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(value) = self.$field {
+                    c.$field = value;
+                }
+            )*};
+        }
+        set!(title, problem, requirements, sectors, keywords, trl_min, budget, transfer_forms);
+        set!(province, deadline, hide_organization, language);
+        c.normalized()
+    }
+}
+
+fn validate(content: &DemandContent) -> Result<(), ApiError> {
+    let errors = demand::validate(content, now().date());
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
+}
+
+/// Create a draft demand for an organisation you belong to. Honours `Idempotency-Key`.
+#[utoipa::path(
+    tag = "demands",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: the same key and body return the first response")),
+    request_body = CreateDemandRequest,
+    responses(
+        (status = 201, description = "Created as a draft", body = DemandDto, headers(("ETag" = String), ("Location" = String))),
+        (status = 403, description = "Not a member of the organisation"),
+        (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
+    )
+)]
+#[post("/demands")]
+pub async fn create_demand(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<CreateDemandRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let body = body.0;
+    let actor = auth.0;
+    let organization: Id = body.organization_id.into();
+    policy::organization(&actor, organization, OrgAction::ActFor)?;
+    let fingerprint = request_fingerprint(&body);
+    let content = body.content();
+    validate(&content)?;
+    let created = state
+        .db
+        .run(move |conn| {
+            idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
+                let demand = store::create(conn, organization, actor.user_id, &content)?;
+                serde_json::to_value(dto(Some(&actor), demand)).map_err(|_| ApiError::internal())
+            })
+        })
+        .await?;
+    Ok(crate::api::common::created_response("/api/v1/demands", created))
+}
+
+/// A demand. Published ones are public (without the organisation when it is hidden); others
+/// only for the owning organisation's members and staff (404 for everybody else).
+#[utoipa::path(
+    security((), ("bearer" = [])),
+    tag = "demands",
+    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
+    responses(
+        (status = 200, body = DemandDto, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+        (status = 404, description = "No such demand, or not visible to the caller"),
+    )
+)]
+#[get("/demands/{id}")]
+pub async fn get_demand(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id: Id = path.0.into();
+    let actor = auth.0;
+    let demand = state
+        .db
+        .run(move |conn| {
+            let demand = store::get(conn, id)?;
+            policy::demand(
+                actor.as_ref(),
+                demand.organization_id,
+                demand.status.is_public(),
+                ListingAction::View,
+            )?;
+            Ok((demand, actor))
+        })
+        .await?;
+    let (demand, actor) = demand;
+    let etag = etag_of(demand.version, owner_for(actor.as_ref(), &demand).as_ref());
+    let policy = Policy::for_caller(demand.status.is_public(), actor.is_some());
+    cache::respond(&req, &etag, policy, Some(cache::VARY_AUTH), || Ok(dto(actor.as_ref(), demand)))
+}
+
+/// Edit a demand (members of the owning organisation). Needs `If-Match`. Same rules as
+/// listings: a rejected demand becomes a draft, a published one goes back to review.
+#[utoipa::path(
+    tag = "demands",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
+    request_body = UpdateDemandRequest,
+    responses(
+        (status = 200, body = DemandDto, headers(("ETag" = String))),
+        (status = 403, description = "Not a member of the owning organisation"),
+        (status = 404, description = "No such demand, or not visible to the caller"),
+        (status = 409, description = "Archived (`invalid_transition`)"),
+        (status = 412, description = "Changed since you read it"),
+        (status = 428, description = "`If-Match` missing"),
+    )
+)]
+#[patch("/demands/{id}")]
+pub async fn update_demand(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<UpdateDemandRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = body.0;
+    let body = moderation::change::<Demands, _>(
+        &state,
+        &req,
+        auth.0,
+        path.0.into(),
+        ListingAction::Manage,
+        Some(Transition::Edit),
+        move |conn, actor, d, to| {
+            let content = patch.apply(d.content.clone());
+            validate(&content)?;
+            Ok(dto(Some(actor), store::update_content(conn, d, &content, to)?))
+        },
+    )
+    .await?;
+    Ok(moderation::respond::<Demands>(&body))
+}
+
+/// Delete a demand (members of the owning organisation). Needs `If-Match`. A draft that
+/// was never submitted is erased; a demand that was ever submitted is archived instead, so
+/// its moderation history and the activity report stay whole. Either way it answers 204.
+#[utoipa::path(
+    tag = "demands",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
+    responses(
+        (status = 204, description = "Erased (a never-submitted draft) or archived"),
+        (status = 403, description = "Not a member of the owning organisation"),
+        (status = 404, description = "No such demand, or not visible to the caller"),
+        (status = 409, description = "Already archived (`invalid_transition`)"),
+        (status = 412, description = "Changed since you read it"),
+        (status = 428, description = "`If-Match` missing"),
+    )
+)]
+#[delete("/demands/{id}")]
+pub async fn delete_demand(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    moderation::delete::<Demands>(&state, &req, auth.0, path.0.into()).await
+}
+
+/// The demand routes, proposals included, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_demand)
+        .service(find::search_demands)
+        .service(get_demand)
+        .service(update_demand)
+        .service(delete_demand)
+        .service(lifecycle::submit_demand)
+        .service(lifecycle::review_demand)
+        .service(lifecycle::archive_demand)
+        .service(lifecycle::renew_demand);
+    proposals::configure(cfg);
+}

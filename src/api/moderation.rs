@@ -1,0 +1,238 @@
+//! The lifecycle that listings and demands share (draft → review → published → archived),
+//! written once: the guarded change with its `If-Match` check, and what edit, delete, submit,
+//! review, archive and renew do. Each resource says how it loads, authorises, moves, shows
+//! itself and what its publication sets off by implementing [`Moderated`]; its handlers (with
+//! their OpenAPI text) stay in its own module and call these.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::common::{if_match, precondition_failed};
+use crate::api::validate::Validator;
+use crate::auth::Actor;
+use crate::auth::policy::ListingAction;
+use crate::db::types::Id;
+use crate::db::{DbConn, dialect};
+use crate::domain::listing::{self, Status, Transition};
+use crate::error::ApiError;
+use crate::search::Search;
+use crate::state::AppState;
+
+/// A step of the lifecycle as the store carries it out.
+pub struct Step {
+    pub transition: Transition,
+    /// The state the step leads to (already checked against the state machine).
+    pub to: Status,
+    /// Who takes it.
+    pub by: Id,
+    /// A rejection's reason.
+    pub reason: Option<String>,
+    /// Days a publication or renewal lasts (`TECHX_LISTING_VALIDITY_DAYS`).
+    pub validity_days: u32,
+}
+
+/// A resource that goes through moderation.
+pub trait Moderated: 'static {
+    /// The noun in messages ("listing", "demand").
+    const NOUN: &'static str;
+    type Row: Send + 'static;
+    type Dto: Serialize + Send + 'static;
+
+    fn load(conn: &mut DbConn, id: Id) -> Result<Self::Row, ApiError>;
+    /// 404 when the caller may not see it, 403 when they see it but may not take `action`.
+    fn authorize(actor: &Actor, row: &Self::Row, action: ListingAction) -> Result<(), ApiError>;
+    fn status(row: &Self::Row) -> Status;
+    fn version(row: &Self::Row) -> i32;
+    /// Whether it was ever submitted (a never-submitted draft is erased, not archived).
+    fn ever_submitted(row: &Self::Row) -> bool;
+    /// Erases a never-submitted draft.
+    fn erase(conn: &mut DbConn, row: &Self::Row) -> Result<(), ApiError>;
+    /// Carries out `step` (mails and webhook events of the step included).
+    fn take(conn: &mut DbConn, row: &Self::Row, step: &Step) -> Result<Self::Row, ApiError>;
+    /// What a publication sets off beyond the resource itself (standing matches), in its
+    /// transaction.
+    /// `threshold` is `TECHX_MATCH_NOTIFY_THRESHOLD`.
+    fn published(
+        conn: &mut DbConn,
+        search: &Search,
+        threshold: u8,
+        row: &Self::Row,
+    ) -> Result<(), ApiError>;
+    fn present(conn: &mut DbConn, actor: &Actor, row: Self::Row) -> Result<Self::Dto, ApiError>;
+    /// The ETag of what [`Moderated::present`] showed.
+    fn etag(dto: &Self::Dto) -> String;
+}
+
+/// 409 for a moderation transition not allowed from `status`.
+pub fn invalid_transition(noun: &str, status: Status, transition: Transition) -> ApiError {
+    ApiError::conflict(
+        "invalid_transition",
+        format!("A {noun} that is {} cannot be {}.", status.as_str(), transition.verb()),
+    )
+}
+
+/// `200` with the body and its `ETag`.
+pub fn respond<R: Moderated>(body: &R::Dto) -> HttpResponse {
+    HttpResponse::Ok().insert_header((header::ETAG, R::etag(body))).json(body)
+}
+
+/// Loads the resource in a write transaction, checks that the caller may see it and act
+/// (404/403), that they read the current version (428/412) and that `transition` is allowed
+/// from its state (409); then `apply` makes the change, given the state it leads to.
+pub async fn change<R: Moderated, T: Send + 'static>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: Actor,
+    id: Id,
+    action: ListingAction,
+    transition: Option<Transition>,
+    apply: impl FnOnce(&mut DbConn, &Actor, &R::Row, Status) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    // Read now, judged after visibility: a caller who may not see it gets 404, not 428.
+    let expected = if_match(req);
+    state
+        .db
+        .run(move |conn| {
+            dialect::write_transaction(conn, |conn| {
+                let row = R::load(conn, id)?;
+                R::authorize(&actor, &row, action)?;
+                if expected? != R::version(&row) {
+                    return Err(precondition_failed());
+                }
+                let status = R::status(&row);
+                let to = match transition {
+                    Some(t) => {
+                        status.next(t).ok_or_else(|| invalid_transition(R::NOUN, status, t))?
+                    }
+                    None => status,
+                };
+                apply(conn, &actor, &row, to)
+            })
+        })
+        .await
+}
+
+/// Deletes: a draft never submitted is erased; anything ever submitted is archived instead,
+/// so its moderation history and the activity report stay whole. Answers 204 either way.
+pub async fn delete<R: Moderated>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: Actor,
+    id: Id,
+) -> Result<HttpResponse, ApiError> {
+    let validity_days = state.config.listing_validity_days;
+    change::<R, _>(
+        state,
+        req,
+        actor,
+        id,
+        ListingAction::Manage,
+        None,
+        move |conn, actor, row, _| {
+            let status = R::status(row);
+            if status.deletable(R::ever_submitted(row)) {
+                return R::erase(conn, row);
+            }
+            let to = status
+                .next(Transition::Archive)
+                .ok_or_else(|| invalid_transition(R::NOUN, status, Transition::Archive))?;
+            let step = Step {
+                transition: Transition::Archive,
+                to,
+                by: actor.user_id,
+                reason: None,
+                validity_days,
+            };
+            R::take(conn, row, &step).map(|_| ())
+        },
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Submit, archive or renew: a step without a body.
+pub async fn step<R: Moderated>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: Actor,
+    id: Id,
+    action: ListingAction,
+    transition: Transition,
+) -> Result<HttpResponse, ApiError> {
+    take::<R>(state, req, actor, id, action, transition, None).await
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub decision: ReviewDecision,
+    /// Required to reject (at most 2 000 characters; mailed to the owners); not for approve.
+    #[schema(example = "Thiếu thông tin về văn bằng bảo hộ.")]
+    pub reason: Option<String>,
+}
+
+/// A moderator's decision: approval publishes (and sets off what publication does), a
+/// rejection carries its reason to the owners.
+pub async fn review<R: Moderated>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: Actor,
+    id: Id,
+    body: ReviewRequest,
+) -> Result<HttpResponse, ApiError> {
+    let ReviewRequest { decision, reason } = body;
+    let reason = reason.map(|r| r.trim().to_owned());
+    let mut v = Validator::new();
+    match (decision, reason.as_deref()) {
+        (ReviewDecision::Reject, Some(reason)) => v.text("reason", reason, listing::MAX_REASON),
+        (ReviewDecision::Reject, None) => v.error("reason", "is required to reject"),
+        (ReviewDecision::Approve, Some(_)) => v.error("reason", "is only for rejections"),
+        (ReviewDecision::Approve, None) => {}
+    }
+    v.finish()?;
+    let transition = match decision {
+        ReviewDecision::Approve => Transition::Approve,
+        ReviewDecision::Reject => Transition::Reject,
+    };
+    take::<R>(state, req, actor, id, ListingAction::Review, transition, reason).await
+}
+
+async fn take<R: Moderated>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: Actor,
+    id: Id,
+    action: ListingAction,
+    transition: Transition,
+    reason: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let validity_days = state.config.listing_validity_days;
+    let (search, threshold) = (state.search.clone(), state.config.match_notify_threshold);
+    let body = change::<R, _>(
+        state,
+        req,
+        actor,
+        id,
+        action,
+        Some(transition),
+        move |conn, actor, row, to| {
+            let step = Step { transition, to, by: actor.user_id, reason, validity_days };
+            let updated = R::take(conn, row, &step)?;
+            if transition == Transition::Approve {
+                R::published(conn, &search, threshold, &updated)?;
+            }
+            R::present(conn, actor, updated)
+        },
+    )
+    .await?;
+    Ok(respond::<R>(&body))
+}

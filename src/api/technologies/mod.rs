@@ -1,0 +1,338 @@
+//! Technology listings (technologies, equipment, research results): created, read, edited
+//! and deleted by their organisation; how they are shown is in `dto`, search in `search`, the
+//! moderation lifecycle they share with demands in `moderation`.
+
+mod find;
+mod lifecycle;
+mod view;
+
+pub(crate) use find::check_code;
+use lifecycle::Listings;
+use view::{ContactDto, contact_visible, dto, present};
+pub(crate) use view::{OwnerDto, TechnologyDto, TechnologySummaryDto, shown_etag, summary};
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::cache::IF_MATCH_DOC;
+use crate::api::cache::IF_NONE_MATCH_DOC;
+use crate::api::cache::{self, Policy};
+use crate::api::common::{idempotency_key, request_fingerprint};
+use crate::api::extract::{Json, Path};
+use crate::api::moderation;
+use crate::auth::extract::{Auth, MaybeAuth};
+use crate::auth::policy::{self, ListingAction, OrgAction};
+use crate::db::types::{Id, now};
+use crate::domain::lang::Lang;
+use crate::domain::listing::{
+    self, ContactVisibility, Content, IpRecord, Kind, Price, Research, TransferOffer, Transition,
+};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::idempotency;
+use crate::store::technologies::{self as store};
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTechnologyRequest {
+    /// The organisation offering it; the caller must be a member.
+    pub organization_id: uuid::Uuid,
+    pub kind: Kind,
+    /// At most 200 characters.
+    #[schema(example = "Quy trình nhân giống lan bằng nuôi cấy mô")]
+    pub title: String,
+    /// Public summary, at most 500 characters.
+    #[schema(example = "Nhân nhanh giống lan Hồ Điệp sạch bệnh, hệ số nhân 5–7 lần sau 8 tuần.")]
+    pub summary: String,
+    /// At most 20 000 characters.
+    pub description: String,
+    /// At most 5 000 characters.
+    pub advantages: Option<String>,
+    /// At most 5 000 characters.
+    pub applications: Option<String>,
+    /// 1–10 FORD sector codes from `/taxonomy/sectors`.
+    #[schema(example = json!(["4.4"]))]
+    pub sectors: Vec<String>,
+    /// At most 20, each at most 60 characters.
+    #[serde(default)]
+    #[schema(example = json!(["nuôi cấy mô", "hoa lan"]))]
+    pub keywords: Vec<String>,
+    #[schema(minimum = 1, maximum = 9, example = 7)]
+    pub trl: Option<u8>,
+    /// At most 20.
+    #[serde(default)]
+    pub ip_records: Vec<IpRecord>,
+    /// At least one; each form once.
+    pub transfer_forms: Vec<TransferOffer>,
+    pub price: Option<Price>,
+    /// A province code from `/taxonomy/provinces`.
+    #[schema(example = "thanh-hoa")]
+    pub province: String,
+    /// Default `members`.
+    pub contact_visibility: Option<ContactVisibility>,
+    /// Language of the text; default `vi`.
+    pub language: Option<Lang>,
+    /// Required for `research_result`, refused otherwise.
+    pub research: Option<Research>,
+}
+
+impl CreateTechnologyRequest {
+    fn content(&self) -> Content {
+        Content {
+            kind: self.kind,
+            language: self.language.unwrap_or_default(),
+            title: self.title.clone(),
+            summary: self.summary.clone(),
+            description: self.description.clone(),
+            advantages: self.advantages.clone(),
+            applications: self.applications.clone(),
+            sectors: self.sectors.clone(),
+            keywords: self.keywords.clone(),
+            trl: self.trl,
+            ip_records: self.ip_records.clone(),
+            transfer_forms: self.transfer_forms.clone(),
+            price: self.price.clone(),
+            province: self.province.clone(),
+            contact_visibility: self.contact_visibility.unwrap_or(ContactVisibility::Members),
+            research: self.research.clone(),
+        }
+        .normalized()
+    }
+}
+
+/// A field that is present (even as `null`) is `Some`, so a PATCH tells "leave it" (absent)
+/// from "clear it" (`null`).
+pub(crate) fn present_field<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Fields to change; absent fields stay, `null` clears an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTechnologyRequest {
+    pub kind: Option<Kind>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<String>)]
+    pub advantages: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<String>)]
+    pub applications: Option<Option<String>>,
+    pub sectors: Option<Vec<String>>,
+    pub keywords: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 9)]
+    pub trl: Option<Option<u8>>,
+    pub ip_records: Option<Vec<IpRecord>>,
+    pub transfer_forms: Option<Vec<TransferOffer>>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<Price>)]
+    pub price: Option<Option<Price>>,
+    pub province: Option<String>,
+    pub contact_visibility: Option<ContactVisibility>,
+    pub language: Option<Lang>,
+    #[serde(default, deserialize_with = "present_field")]
+    #[schema(value_type = Option<Research>)]
+    pub research: Option<Option<Research>>,
+}
+
+impl UpdateTechnologyRequest {
+    fn apply(self, mut c: Content) -> Content {
+        macro_rules! set {
+            ($($field:ident),*) => {$(
+                if let Some(value) = self.$field {
+                    c.$field = value;
+                }
+            )*};
+        }
+        set!(kind, title, summary, description, advantages, applications, sectors, keywords, trl);
+        set!(ip_records, transfer_forms, price, province, contact_visibility, language, research);
+        c.normalized()
+    }
+}
+
+fn validate(content: &Content) -> Result<(), ApiError> {
+    let errors = listing::validate(content, now().date());
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
+}
+
+/// Create a draft listing for an organisation you belong to. Honours `Idempotency-Key`.
+#[utoipa::path(
+    tag = "technologies",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: the same key and body return the first response")),
+    request_body = CreateTechnologyRequest,
+    responses(
+        (status = 201, description = "Created as a draft", body = TechnologyDto,
+         headers(("ETag" = String), ("Location" = String))),
+        (status = 403, description = "Not a member of the organisation"),
+        (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
+    )
+)]
+#[post("/technologies")]
+pub async fn create_technology(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<CreateTechnologyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(&req)?;
+    let body = body.0;
+    let actor = auth.0;
+    let organization: Id = body.organization_id.into();
+    policy::organization(&actor, organization, OrgAction::ActFor)?;
+    let fingerprint = request_fingerprint(&body);
+    let content = body.content();
+    validate(&content)?;
+    let created = state
+        .db
+        .run(move |conn| {
+            idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
+                let listing = store::create(conn, organization, actor.user_id, &content)?;
+                let body = present(conn, Some(&actor), listing)?;
+                serde_json::to_value(body).map_err(|_| ApiError::internal())
+            })
+        })
+        .await?;
+    Ok(crate::api::common::created_response("/api/v1/technologies", created))
+}
+
+/// A listing. Published ones are public; others only for the owning organisation's members
+/// and staff (404 for everybody else).
+#[utoipa::path(
+    security((), ("bearer" = [])),
+    tag = "technologies",
+    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
+    responses(
+        (status = 200, body = TechnologyDto, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+        (status = 404, description = "No such listing, or not visible to the caller"),
+    )
+)]
+#[get("/technologies/{id}")]
+pub async fn get_technology(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id: Id = path.0.into();
+    let actor = auth.0;
+    let (listing, contact, actor) = state
+        .db
+        .run(move |conn| {
+            // One statement: the listing, its owner, research data and contact person.
+            let (listing, contact) = store::read(conn, id)?;
+            policy::listing(
+                actor.as_ref(),
+                listing.organization_id,
+                listing.status.is_public(),
+                ListingAction::View,
+            )?;
+            Ok((listing, contact, actor))
+        })
+        .await?;
+    let contact = contact
+        .filter(|_| contact_visible(actor.as_ref(), &listing))
+        .map(|c| ContactDto { name: c.name, email: c.email });
+    let etag = shown_etag(
+        listing.version,
+        Some((&listing.organization_name, listing.organization_verified)),
+        contact.as_ref(),
+    );
+    let policy = Policy::for_caller(listing.status.is_public(), actor.is_some());
+    cache::respond(&req, &etag, policy, Some(cache::VARY_AUTH), || Ok(dto(listing, contact)))
+}
+
+/// Edit a listing (members of the owning organisation). Needs `If-Match`.
+///
+/// A rejected listing becomes a draft again; a published one goes back to review (hidden
+/// until a moderator approves it again); one under review stays there. Archived listings
+/// cannot be edited.
+#[utoipa::path(
+    tag = "technologies",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
+    request_body = UpdateTechnologyRequest,
+    responses(
+        (status = 200, body = TechnologyDto, headers(("ETag" = String))),
+        (status = 403, description = "Not a member of the owning organisation"),
+        (status = 404, description = "No such listing, or not visible to the caller"),
+        (status = 409, description = "Archived (`invalid_transition`)"),
+        (status = 412, description = "Changed since you read it"),
+        (status = 428, description = "`If-Match` missing"),
+    )
+)]
+#[patch("/technologies/{id}")]
+pub async fn update_technology(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+    body: Json<UpdateTechnologyRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = body.0;
+    let body = moderation::change::<Listings, _>(
+        &state,
+        &req,
+        auth.0,
+        path.0.into(),
+        ListingAction::Manage,
+        Some(Transition::Edit),
+        move |conn, actor, listing, to| {
+            let content = patch.apply(listing.content.clone());
+            validate(&content)?;
+            let updated = store::update_content(conn, listing, &content, to)?;
+            present(conn, Some(actor), updated)
+        },
+    )
+    .await?;
+    Ok(moderation::respond::<Listings>(&body))
+}
+
+/// Delete a listing (members of the owning organisation). Needs `If-Match`. A draft that
+/// was never submitted is erased; a listing that was ever submitted (including a rejected
+/// one edited back to a draft) is archived instead, so its moderation history and the
+/// activity report stay whole. Either way it answers 204.
+#[utoipa::path(
+    tag = "technologies",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
+    responses(
+        (status = 204, description = "Erased (a never-submitted draft) or archived"),
+        (status = 403, description = "Not a member of the owning organisation"),
+        (status = 404, description = "No such listing, or not visible to the caller"),
+        (status = 409, description = "Already archived (`invalid_transition`)"),
+        (status = 412, description = "Changed since you read it"),
+        (status = 428, description = "`If-Match` missing"),
+    )
+)]
+#[delete("/technologies/{id}")]
+pub async fn delete_technology(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    moderation::delete::<Listings>(&state, &req, auth.0, path.0.into()).await
+}
+
+/// The listing routes, in the order the OpenAPI document lists them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(create_technology)
+        .service(find::search_technologies)
+        .service(get_technology)
+        .service(update_technology)
+        .service(delete_technology)
+        .service(lifecycle::submit_technology)
+        .service(lifecycle::review_technology)
+        .service(lifecycle::archive_technology)
+        .service(lifecycle::renew_technology)
+        .service(find::organization_technologies);
+}
