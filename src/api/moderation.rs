@@ -1,8 +1,9 @@
-//! The lifecycle that listings and demands share (draft → review → published → archived),
-//! written once: the guarded change with its `If-Match` check, and what edit, delete, submit,
-//! review, archive and renew do. Each resource says how it loads, authorises, moves, shows
-//! itself and what its publication sets off by implementing [`Moderated`]; its handlers (with
-//! their OpenAPI text) stay in its own module and call these.
+//! The HTTP side of the lifecycle that listings and demands share (draft → review →
+//! published → archived), written once: the guarded change (404/403, `If-Match` 428/412, the
+//! state machine's 409), and what edit, delete, submit, review, archive and renew answer.
+//! Each resource implements [`Moderated`] (`workflows::moderation`: how it loads, authorises,
+//! moves and what its publication sets off) and [`Shown`] (how it is shown); its handlers,
+//! with their OpenAPI text, stay in its own module and call these.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -15,73 +16,29 @@ use crate::auth::Actor;
 use crate::auth::policy::ListingAction;
 use crate::db::types::Id;
 use crate::db::{DbConn, dialect};
-use crate::domain::listing::{self, Status, Transition};
+use crate::domain::listing::{self};
+use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
-use crate::search::Search;
 use crate::state::AppState;
+use crate::workflows::moderation::{self, Moderated, Notices, Step, invalid_transition};
 
-/// A step of the lifecycle as the store carries it out.
-pub struct Step {
-    pub transition: Transition,
-    /// The state the step leads to (already checked against the state machine).
-    pub to: Status,
-    /// Who takes it.
-    pub by: Id,
-    /// A rejection's reason.
-    pub reason: Option<String>,
-    /// Days a publication or renewal lasts (`TECHX_LISTING_VALIDITY_DAYS`).
-    pub validity_days: u32,
-}
-
-/// A resource that goes through moderation.
-pub trait Moderated: 'static {
-    /// The noun in messages ("listing", "demand").
-    const NOUN: &'static str;
-    type Row: Send + 'static;
+/// How a moderated resource is shown.
+pub trait Shown: Moderated {
     type Dto: Serialize + Send + 'static;
-
-    fn load(conn: &mut DbConn, id: Id) -> Result<Self::Row, ApiError>;
-    /// 404 when the caller may not see it, 403 when they see it but may not take `action`.
-    fn authorize(actor: &Actor, row: &Self::Row, action: ListingAction) -> Result<(), ApiError>;
-    fn status(row: &Self::Row) -> Status;
-    fn version(row: &Self::Row) -> i32;
-    /// Whether it was ever submitted (a never-submitted draft is erased, not archived).
-    fn ever_submitted(row: &Self::Row) -> bool;
-    /// Erases a never-submitted draft.
-    fn erase(conn: &mut DbConn, row: &Self::Row) -> Result<(), ApiError>;
-    /// Carries out `step` (mails and webhook events of the step included).
-    fn take(conn: &mut DbConn, row: &Self::Row, step: &Step) -> Result<Self::Row, ApiError>;
-    /// What a publication sets off beyond the resource itself (standing matches), in its
-    /// transaction.
-    /// `threshold` is `TECHX_MATCH_NOTIFY_THRESHOLD`.
-    fn published(
-        conn: &mut DbConn,
-        search: &Search,
-        threshold: u8,
-        row: &Self::Row,
-    ) -> Result<(), ApiError>;
     fn present(conn: &mut DbConn, actor: &Actor, row: Self::Row) -> Result<Self::Dto, ApiError>;
-    /// The ETag of what [`Moderated::present`] showed.
+    /// The ETag of what [`Shown::present`] showed.
     fn etag(dto: &Self::Dto) -> String;
 }
 
-/// 409 for a moderation transition not allowed from `status`.
-pub fn invalid_transition(noun: &str, status: Status, transition: Transition) -> ApiError {
-    ApiError::conflict(
-        "invalid_transition",
-        format!("A {noun} that is {} cannot be {}.", status.as_str(), transition.verb()),
-    )
-}
-
 /// `200` with the body and its `ETag`.
-pub fn respond<R: Moderated>(body: &R::Dto) -> HttpResponse {
+pub fn respond<R: Shown>(body: &R::Dto) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::ETAG, R::etag(body))).json(body)
 }
 
 /// Loads the resource in a write transaction, checks that the caller may see it and act
 /// (404/403), that they read the current version (428/412) and that `transition` is allowed
 /// from its state (409); then `apply` makes the change, given the state it leads to.
-pub async fn change<R: Moderated, T: Send + 'static>(
+pub async fn change<R: Shown, T: Send + 'static>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -116,7 +73,7 @@ pub async fn change<R: Moderated, T: Send + 'static>(
 
 /// Deletes: a draft never submitted is erased; anything ever submitted is archived instead,
 /// so its moderation history and the activity report stay whole. Answers 204 either way.
-pub async fn delete<R: Moderated>(
+pub async fn delete<R: Shown>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -130,30 +87,14 @@ pub async fn delete<R: Moderated>(
         id,
         ListingAction::Manage,
         None,
-        move |conn, actor, row, _| {
-            let status = R::status(row);
-            if status.deletable(R::ever_submitted(row)) {
-                return R::erase(conn, row);
-            }
-            let to = status
-                .next(Transition::Archive)
-                .ok_or_else(|| invalid_transition(R::NOUN, status, Transition::Archive))?;
-            let step = Step {
-                transition: Transition::Archive,
-                to,
-                by: actor.user_id,
-                reason: None,
-                validity_days,
-            };
-            R::take(conn, row, &step).map(|_| ())
-        },
+        move |conn, actor, row, _| moderation::remove::<R>(conn, actor, row, validity_days),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Submit, archive or renew: a step without a body.
-pub async fn step<R: Moderated>(
+pub async fn step<R: Shown>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -182,7 +123,7 @@ pub struct ReviewRequest {
 
 /// A moderator's decision: approval publishes (and sets off what publication does), a
 /// rejection carries its reason to the owners.
-pub async fn review<R: Moderated>(
+pub async fn review<R: Shown>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -206,7 +147,7 @@ pub async fn review<R: Moderated>(
     take::<R>(state, req, actor, id, ListingAction::Review, transition, reason).await
 }
 
-async fn take<R: Moderated>(
+async fn take<R: Shown>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -226,10 +167,8 @@ async fn take<R: Moderated>(
         Some(transition),
         move |conn, actor, row, to| {
             let step = Step { transition, to, by: actor.user_id, reason, validity_days };
-            let updated = R::take(conn, row, &step)?;
-            if transition == Transition::Approve {
-                R::published(conn, &search, threshold, &updated)?;
-            }
+            let notices = Notices { search: &search, threshold };
+            let updated = moderation::advance::<R>(conn, row, &step, &notices)?;
             R::present(conn, actor, updated)
         },
     )

@@ -2,9 +2,6 @@
 //! opened, listed and read. What opening one links is decided in `opening`; terms, the Art. 23
 //! checklist, acceptance, signing and stage moves are in `progress`; the timeline in `timeline`.
 
-mod opening;
-
-use opening::plan;
 mod progress;
 mod timeline;
 
@@ -29,8 +26,9 @@ use crate::domain::deals::{ChecklistItem, Stage};
 use crate::domain::listing::{self};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::deals::{self as store, By, Deal, NewDeal, Sides, Terms, TransferForm};
+use crate::store::deals::{self as store, By, Deal, Sides, Terms, TransferForm};
 use crate::store::idempotency;
+use crate::workflows::{self, deals::Origin};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChecklistEntryDto {
@@ -294,6 +292,55 @@ impl CreateDealRequest {
         }
         v.finish()
     }
+
+    /// Where the deal comes from, with 400 naming the fields that do not go together or are
+    /// missing; what needs the database is the workflow's.
+    fn origin(&self) -> Result<Origin, ApiError> {
+        if let Some(inquiry_id) = self.inquiry_id {
+            self.only(&["inquiry_id"], "does not go with inquiry_id, which names the parties")?;
+            return Ok(Origin::Inquiry(inquiry_id.into()));
+        }
+        if let Some(proposal_id) = self.proposal_id {
+            self.only(&["proposal_id"], "does not go with proposal_id, which names the parties")?;
+            return Ok(Origin::Proposal(proposal_id.into()));
+        }
+        if let (None, Some(demand)) = (self.broker_organization_id, self.demand_id) {
+            self.only(
+                &["demand_id", "technology_id"],
+                "does not go with a match (demand_id and technology_id name the parties)",
+            )?;
+            let technology = self
+                .technology_id
+                .ok_or_else(|| ApiError::invalid("technology_id", "is required with demand_id"))?;
+            return Ok(Origin::Match { technology: technology.into(), demand: demand.into() });
+        }
+        self.only(
+            &[
+                "broker_organization_id",
+                "technology_id",
+                "buyer_organization_id",
+                "seller_organization_id",
+            ],
+            "does not go with a brokered deal",
+        )?;
+        let mut v = Validator::new();
+        for (field, value) in [
+            ("broker_organization_id", self.broker_organization_id),
+            ("technology_id", self.technology_id),
+            ("buyer_organization_id", self.buyer_organization_id),
+            ("seller_organization_id", self.seller_organization_id),
+        ] {
+            v.check(value.is_some(), field, "is required for a brokered deal");
+        }
+        v.finish()?;
+        let id = |u: Option<uuid::Uuid>| Id::from(u.unwrap_or_default());
+        Ok(Origin::Brokered {
+            broker: id(self.broker_organization_id),
+            technology: id(self.technology_id),
+            buyer: id(self.buyer_organization_id),
+            seller: id(self.seller_organization_id),
+        })
+    }
 }
 
 /// Open a deal: a side from an enquiry, an accepted proposal or a match (that side accepts by
@@ -327,25 +374,13 @@ pub async fn create_deal(
     let mut v = Validator::new();
     validate_terms(&mut v, &body.terms, body.broker_organization_id.is_some());
     v.finish()?;
+    let origin = body.origin()?;
     let fingerprint = request_fingerprint(&body);
     let created = state
         .db
         .run(move |conn| {
             idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
-                let p = plan(conn, &actor, &body)?;
-                let new = NewDeal {
-                    technology_id: p.technology_id,
-                    buyer: p.buyer,
-                    seller: p.seller,
-                    broker: p.broker,
-                    inquiry_id: p.inquiry_id,
-                    demand_id: p.demand_id,
-                    proposal_id: p.proposal_id,
-                    terms: &body.terms,
-                    accepted_side: p.accepted_side,
-                };
-                let organization = p.accepted_side.or(p.broker);
-                let deal = store::create(conn, &new, By { user: actor.user_id, organization })?;
+                let deal = workflows::deals::open(conn, &actor, origin, &body.terms)?;
                 serde_json::to_value(full(conn, deal)?).map_err(|_| ApiError::internal())
             })
         })

@@ -13,7 +13,7 @@ use crate::api::validate::Validator;
 use crate::auth::extract::MaybeAuth;
 use crate::auth::policy::{self, PlatformAction};
 use crate::db::types::Id;
-use crate::domain::listing::Status;
+use crate::domain::moderation::Status;
 use crate::domain::search::SearchQuery;
 use crate::domain::taxonomy;
 use crate::error::ApiError;

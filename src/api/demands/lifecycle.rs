@@ -6,17 +6,18 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use super::{DemandDto, demand_etag, dto};
 use crate::api::cache::IF_MATCH_DOC;
 use crate::api::extract::{Json, Path};
-use crate::api::moderation::{self, Moderated, ReviewRequest, Step};
+use crate::api::moderation::{self, ReviewRequest, Shown};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ListingAction};
 use crate::db::DbConn;
 use crate::db::types::Id;
-use crate::domain::listing::{Status, Transition};
+use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
 use crate::search::Search;
 use crate::state::AppState;
 use crate::store::demands::{self as store, Demand};
+use crate::workflows::moderation::{Moderated, Step};
 
 /// Demands in the moderation lifecycle.
 pub struct Demands;
@@ -24,7 +25,6 @@ pub struct Demands;
 impl Moderated for Demands {
     const NOUN: &'static str = "demand";
     type Row = Demand;
-    type Dto = DemandDto;
 
     fn load(conn: &mut DbConn, id: Id) -> Result<Demand, ApiError> {
         store::get(conn, id)
@@ -62,6 +62,10 @@ impl Moderated for Demands {
     ) -> Result<(), ApiError> {
         crate::search::matching::notify_for_demand(conn, search, row, threshold).map(|_| ())
     }
+}
+
+impl Shown for Demands {
+    type Dto = DemandDto;
 
     fn present(_: &mut DbConn, actor: &Actor, row: Demand) -> Result<DemandDto, ApiError> {
         Ok(dto(Some(actor), row))

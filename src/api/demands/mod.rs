@@ -26,7 +26,7 @@ use crate::auth::policy::{self, ListingAction, OrgAction};
 use crate::db::types::{Id, now, utc};
 use crate::domain::demand::{self, Budget, DemandContent};
 use crate::domain::lang::Lang;
-use crate::domain::listing::{Status, Transition};
+use crate::domain::moderation::{Status, Transition};
 use crate::domain::search::{self, Highlight};
 use crate::error::ApiError;
 use crate::state::AppState;

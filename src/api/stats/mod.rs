@@ -6,6 +6,8 @@ mod activity;
 mod open_data;
 mod overview;
 
+pub use activity::{period, report_dates};
+
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use actix_web::http::header;

@@ -6,17 +6,18 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use super::view::{TechnologyDto, present, technology_etag};
 use crate::api::cache::IF_MATCH_DOC;
 use crate::api::extract::{Json, Path};
-use crate::api::moderation::{self, Moderated, ReviewRequest, Step};
+use crate::api::moderation::{self, ReviewRequest, Shown};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ListingAction};
 use crate::db::DbConn;
 use crate::db::types::Id;
-use crate::domain::listing::{Status, Transition};
+use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
 use crate::search::Search;
 use crate::state::AppState;
 use crate::store::technologies::{self as store, Listing};
+use crate::workflows::moderation::{Moderated, Step};
 
 /// Listings in the moderation lifecycle.
 pub struct Listings;
@@ -24,7 +25,6 @@ pub struct Listings;
 impl Moderated for Listings {
     const NOUN: &'static str = "listing";
     type Row = Listing;
-    type Dto = TechnologyDto;
 
     fn load(conn: &mut DbConn, id: Id) -> Result<Listing, ApiError> {
         store::get(conn, id)
@@ -73,6 +73,10 @@ impl Moderated for Listings {
     ) -> Result<(), ApiError> {
         crate::search::matching::notify_for_technology(conn, search, row, threshold).map(|_| ())
     }
+}
+
+impl Shown for Listings {
+    type Dto = TechnologyDto;
 
     fn present(conn: &mut DbConn, actor: &Actor, row: Listing) -> Result<TechnologyDto, ApiError> {
         present(conn, Some(actor), row)

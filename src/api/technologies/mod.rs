@@ -27,8 +27,9 @@ use crate::auth::policy::{self, ListingAction, OrgAction};
 use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
-    self, ContactVisibility, Content, IpRecord, Kind, Price, Research, TransferOffer, Transition,
+    self, ContactVisibility, Content, IpRecord, Kind, Price, Research, TransferOffer,
 };
+use crate::domain::moderation::Transition;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::idempotency;

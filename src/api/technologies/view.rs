@@ -11,9 +11,8 @@ use crate::auth::policy::{self};
 use crate::db::DbConn;
 use crate::db::types::utc;
 use crate::domain::lang::Lang;
-use crate::domain::listing::{
-    ContactVisibility, IpRecord, Kind, Price, Research, Status, TransferOffer,
-};
+use crate::domain::listing::{ContactVisibility, IpRecord, Kind, Price, Research, TransferOffer};
+use crate::domain::moderation::Status;
 use crate::domain::search::{self, Highlight};
 use crate::error::ApiError;
 use crate::store::technologies::Listing;

@@ -1,6 +1,6 @@
-//! Technology listings: their vocabulary, the moderation state machine and the validation
-//! rules that need no database. `api/technologies.rs` maps requests onto [`Content`];
-//! `store/technologies.rs` persists it.
+//! Technology listings: their vocabulary and the validation rules that need no database
+//! (the moderation state machine they share with demands is in [`crate::domain::moderation`]).
+//! `api/technologies/` maps requests onto [`Content`]; `store/technologies.rs` persists it.
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,9 @@ use crate::domain::fold::fold;
 use crate::domain::lang::Lang;
 use crate::domain::search;
 use crate::domain::taxonomy;
+
+// Until every caller names the shared lifecycle by its own module.
+pub use crate::domain::moderation::{Status, Transition};
 use crate::error::FieldError;
 
 pub const MAX_TITLE: usize = 200;
@@ -38,17 +41,6 @@ pub enum Kind {
     Equipment,
     /// A result of a (usually state-funded) S&T task; carries `research` data.
     ResearchResult,
-}
-
-/// Where a listing is in moderation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Draft,
-    PendingReview,
-    Published,
-    Rejected,
-    Archived,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -109,30 +101,7 @@ pub enum IpStatus {
     NotApplicable,
 }
 
-macro_rules! codes {
-    ($ty:ty { $($variant:ident => $code:literal),* $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$(<$ty>::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $(<$ty>::$variant => $code),* }
-            }
-
-            pub fn parse(code: &str) -> Option<Self> {
-                match code { $($code => Some(<$ty>::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
 codes!(Kind { Technology => "technology", Equipment => "equipment", ResearchResult => "research_result" });
-codes!(Status {
-    Draft => "draft",
-    PendingReview => "pending_review",
-    Published => "published",
-    Rejected => "rejected",
-    Archived => "archived",
-});
 codes!(PriceBasis {
     Indicative => "indicative",
     Floor => "floor",
@@ -151,71 +120,6 @@ codes!(RightsStatus {
     UsageAssigned => "usage_assigned",
     OwnershipAssigned => "ownership_assigned",
 });
-
-/// Something that can happen to a listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
-    /// The owner changes its content.
-    Edit,
-    Submit,
-    Approve,
-    Reject,
-    Archive,
-    Renew,
-    /// The expiry job retires a published listing past `expires_at`.
-    Expire,
-}
-
-impl Transition {
-    pub fn verb(self) -> &'static str {
-        match self {
-            Transition::Edit => "edited",
-            Transition::Submit => "submitted for review",
-            Transition::Approve => "approved",
-            Transition::Reject => "rejected",
-            Transition::Archive => "archived",
-            Transition::Renew => "renewed",
-            Transition::Expire => "expired",
-        }
-    }
-}
-
-impl Status {
-    /// The moderation state machine: the state after `transition`, or `None` when it is not
-    /// allowed from here.
-    ///
-    /// Editing a published listing sends it back to review: moderation would mean little if
-    /// an approved listing could be rewritten unseen. Editing a rejected one makes it a
-    /// draft again; editing one under review keeps it there (the reviewer's `If-Match`
-    /// then fails, so nobody approves a version they did not read).
-    pub fn next(self, transition: Transition) -> Option<Status> {
-        use Status::*;
-        use Transition::*;
-        match (self, transition) {
-            (Draft | Rejected, Edit) => Some(Draft),
-            (PendingReview | Published, Edit) => Some(PendingReview),
-            (Draft, Submit) => Some(PendingReview),
-            (PendingReview, Approve) => Some(Published),
-            (PendingReview, Reject) => Some(Rejected),
-            (Draft | PendingReview | Published | Rejected, Archive) => Some(Archived),
-            (Published, Renew) => Some(Published),
-            (Published, Expire) => Some(Archived),
-            _ => None,
-        }
-    }
-
-    /// Only drafts never submitted are erased; anything that was ever submitted (even a
-    /// rejected listing edited back to a draft) is archived instead, so the moderation
-    /// history and the activity report keep their subject.
-    pub fn deletable(self, ever_submitted: bool) -> bool {
-        self == Status::Draft && !ever_submitted
-    }
-
-    /// Only published listings are public.
-    pub fn is_public(self) -> bool {
-        self == Status::Published
-    }
-}
 
 /// ISO 4217 currencies accepted for prices, with their minor-unit exponent (amounts are
 /// stored in minor units: đồng for VND, cents for USD).
@@ -695,240 +599,4 @@ fn validate_research(e: &mut Errors, r: &Research, today: NaiveDate) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn today() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
-    }
-
-    fn content() -> Content {
-        Content {
-            kind: Kind::Technology,
-            language: Lang::Vi,
-            title: "  Quy trình nhân giống lan bằng nuôi cấy mô ".into(),
-            summary: "Nhân nhanh giống lan sạch bệnh.".into(),
-            description: "Quy trình hoàn chỉnh, đã chuyển giao cho 3 hợp tác xã.".into(),
-            advantages: Some("   ".into()),
-            applications: None,
-            sectors: vec!["4.4".into(), "4.1".into(), "4.4".into()],
-            keywords: vec!["Nuôi cấy mô".into(), "nuoi cay mo".into(), " lan ".into()],
-            trl: Some(7),
-            ip_records: vec![IpRecord {
-                ip_type: "utility_solution".into(),
-                number: Some("2-0001234".into()),
-                status: IpStatus::Granted,
-                filing_date: NaiveDate::from_ymd_opt(2021, 3, 1),
-                grant_date: NaiveDate::from_ymd_opt(2023, 5, 2),
-                territory: Some("Việt Nam".into()),
-            }],
-            transfer_forms: vec![TransferOffer {
-                form: "usage_licence".into(),
-                exclusive: Some(false),
-                sublicensing: Some(false),
-                territory: Some("Thanh Hóa".into()),
-                term_months: Some(36),
-            }],
-            price: Some(Price {
-                min: Some(150_000_000),
-                max: Some(300_000_000),
-                currency: "VND".into(),
-                basis: PriceBasis::Indicative,
-            }),
-            province: "thanh-hoa".into(),
-            contact_visibility: ContactVisibility::Members,
-            research: None,
-        }
-        .normalized()
-    }
-
-    fn research() -> Research {
-        Research {
-            funding_level: FundingLevel::Provincial,
-            programme: None,
-            task_code: "ĐTKHCN.12/2022".into(),
-            host_organization: "Trường Đại học Hồng Đức".into(),
-            managing_agency: "Sở KH&CN Thanh Hóa".into(),
-            budget_spent: Some(Money { amount: 1_200_000_000, currency: "VND".into() }),
-            completion_year: Some(2024),
-            rights_status: RightsStatus::StateOwned,
-            assignee: None,
-        }
-    }
-
-    fn fields(errors: &[FieldError]) -> Vec<&str> {
-        errors.iter().map(|e| e.field.as_str()).collect()
-    }
-
-    #[test]
-    fn a_complete_listing_is_valid_and_normalised() {
-        let c = content();
-        assert!(validate(&c, today()).is_empty(), "{:?}", validate(&c, today()));
-        assert_eq!(c.title, "Quy trình nhân giống lan bằng nuôi cấy mô");
-        assert_eq!(c.advantages, None);
-        assert_eq!(c.sectors, ["4.4", "4.1"]);
-        assert_eq!(c.keywords, ["Nuôi cấy mô", "lan"]);
-    }
-
-    #[test]
-    fn every_bad_field_is_named() {
-        let mut c = content();
-        c.title = String::new();
-        c.summary = "x".repeat(MAX_SUMMARY + 1);
-        c.sectors = vec!["4.1".into(), "9.9".into()];
-        c.keywords = vec!["k".repeat(MAX_KEYWORD + 1)];
-        c.trl = Some(10);
-        c.province = "sai-gon".into();
-        c.ip_records[0].ip_type = "trademark".into();
-        c.ip_records[0].grant_date = NaiveDate::from_ymd_opt(2020, 1, 1);
-        c.transfer_forms.push(TransferOffer {
-            form: "capital_contribution".into(),
-            exclusive: Some(true),
-            sublicensing: None,
-            territory: None,
-            term_months: Some(0),
-        });
-        c.transfer_forms.push(c.transfer_forms[0].clone());
-        c.price = Some(Price {
-            min: Some(5),
-            max: Some(4),
-            currency: "XYZ".into(),
-            basis: PriceBasis::Floor,
-        });
-        let errors = validate(&c, today());
-        assert_eq!(
-            fields(&errors),
-            [
-                "title",
-                "summary",
-                "sectors[1]",
-                "keywords[0]",
-                "trl",
-                "province",
-                "ip_records[0].type",
-                "ip_records[0].grant_date",
-                "transfer_forms[1].exclusive",
-                "transfer_forms[1].term_months",
-                "transfer_forms[2].form",
-                "price.currency",
-                "price.min",
-            ]
-        );
-    }
-
-    #[test]
-    fn price_rules() {
-        let check = |min, max, basis| {
-            let mut c = content();
-            c.price = Some(Price { min, max, currency: "USD".into(), basis });
-            fields(&validate(&c, today())).into_iter().map(str::to_owned).collect::<Vec<_>>()
-        };
-        assert!(check(Some(1), Some(1), PriceBasis::Firm).is_empty());
-        assert!(check(None, None, PriceBasis::Negotiable).is_empty());
-        assert_eq!(check(Some(1), Some(2), PriceBasis::Firm), ["price.max"]);
-        assert_eq!(check(None, None, PriceBasis::Floor), ["price.min"]);
-        assert_eq!(check(None, Some(5), PriceBasis::Negotiable), ["price.min"]);
-        assert_eq!(check(Some(-1), None, PriceBasis::Negotiable), ["price.min"]);
-        assert_eq!(check(Some(0), Some(MAX_AMOUNT + 1), PriceBasis::Indicative), ["price.max"]);
-    }
-
-    #[test]
-    fn research_fields_belong_to_research_results_only() {
-        let mut c = content();
-        c.research = Some(research());
-        assert_eq!(fields(&validate(&c, today())), ["research"]);
-        c.kind = Kind::ResearchResult;
-        assert!(validate(&c, today()).is_empty());
-        c.research = None;
-        assert_eq!(fields(&validate(&c, today())), ["research"]);
-
-        let mut r = research();
-        r.task_code = String::new();
-        r.rights_status = RightsStatus::UsageAssigned;
-        r.completion_year = Some(2031);
-        r.budget_spent = Some(Money { amount: -1, currency: "VN".into() });
-        c.research = Some(r);
-        assert_eq!(
-            fields(&validate(&c, today())),
-            [
-                "research.task_code",
-                "research.budget_spent.amount",
-                "research.budget_spent.currency",
-                "research.completion_year",
-                "research.assignee",
-            ]
-        );
-        let mut r = research();
-        r.assignee = Some("Công ty CP Giống cây trồng".into());
-        c.research = Some(r);
-        assert_eq!(fields(&validate(&c, today())), ["research.assignee"]);
-    }
-
-    #[test]
-    fn the_state_machine() {
-        use Status::*;
-        use Transition::*;
-        let transitions = [Edit, Submit, Approve, Reject, Archive, Renew, Expire];
-        let table: Vec<(Status, Transition, Option<Status>)> = Status::ALL
-            .iter()
-            .flat_map(|s| transitions.iter().map(move |t| (*s, *t, s.next(*t))))
-            .filter(|(_, _, to)| to.is_some())
-            .collect();
-        assert_eq!(
-            table,
-            [
-                (Draft, Edit, Some(Draft)),
-                (Draft, Submit, Some(PendingReview)),
-                (Draft, Archive, Some(Archived)),
-                (PendingReview, Edit, Some(PendingReview)),
-                (PendingReview, Approve, Some(Published)),
-                (PendingReview, Reject, Some(Rejected)),
-                (PendingReview, Archive, Some(Archived)),
-                (Published, Edit, Some(PendingReview)),
-                (Published, Archive, Some(Archived)),
-                (Published, Renew, Some(Published)),
-                (Published, Expire, Some(Archived)),
-                (Rejected, Edit, Some(Draft)),
-                (Rejected, Archive, Some(Archived)),
-            ]
-        );
-        // Laws: archived is final; only review publishes; only drafts are deleted.
-        assert!(transitions.iter().all(|t| Archived.next(*t).is_none()));
-        assert!(
-            table
-                .iter()
-                .filter(|(_, _, to)| *to == Some(Published))
-                .all(|(from, t, _)| *t == Approve || (*from == Published && *t == Renew))
-        );
-        assert_eq!(Status::ALL.iter().filter(|s| s.deletable(false)).collect::<Vec<_>>(), [&Draft]);
-        assert!(Status::ALL.iter().all(|s| !s.deletable(true)));
-        assert_eq!(Status::ALL.iter().filter(|s| s.is_public()).collect::<Vec<_>>(), [&Published]);
-    }
-
-    #[test]
-    fn codes_round_trip_through_serde() {
-        for s in Status::ALL {
-            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
-            assert_eq!(Status::parse(s.as_str()), Some(*s));
-        }
-        for k in Kind::ALL {
-            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
-        }
-        assert_eq!(serde_json::to_value(RightsStatus::UsageAssigned).unwrap(), "usage_assigned");
-        assert_eq!(serde_json::to_value(ContactVisibility::OnRequest).unwrap(), "on_request");
-    }
-
-    #[test]
-    fn the_search_document_is_folded_words() {
-        let mut c = content();
-        c.kind = Kind::ResearchResult;
-        c.research = Some(research());
-        let (title, text) = c.search_document();
-        assert_eq!(title, "quy trinh nhan giong lan bang nuoi cay mo");
-        assert!(text.starts_with("quy trinh nhan giong lan bang nuoi cay mo nhan nhanh giong lan sach benh nuoi cay mo lan quy trinh"), "{text}");
-        assert!(
-            text.contains("dtkhcn 12 2022 truong dai hoc hong duc so kh cn thanh hoa"),
-            "{text}"
-        );
-    }
-}
+mod tests;

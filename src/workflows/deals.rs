@@ -1,113 +1,134 @@
-//! What opening a deal links, decided from the request and the database: an enquiry, an
-//! accepted proposal, a match, or a broker naming both parties.
+//! Opening a deal: what it links, decided from its origin and the database (an enquiry, an
+//! accepted proposal, a match, or a broker naming both parties), and the deal created in the
+//! caller's transaction.
 
-use super::CreateDealRequest;
-use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::policy::{self, DealOrigin, InquiryAction, OrgAction};
 use crate::db::DbConn;
 use crate::db::types::Id;
 use crate::domain::demand::ProposalStatus;
-use crate::domain::listing::Status;
-use crate::error::ApiError;
-use crate::store::deals::{self as store};
+use crate::domain::moderation::Status;
+use crate::error::{ApiError, FieldError};
+use crate::store::deals::{self as store, By, Deal, NewDeal, Terms};
 use crate::store::{demands, inquiries, organizations, technologies};
 
-/// What a deal will link, decided from the request and the database.
-pub(super) struct Plan {
-    pub(super) technology_id: Id,
-    pub(super) buyer: Id,
-    pub(super) seller: Id,
-    pub(super) broker: Option<Id>,
-    pub(super) inquiry_id: Option<Id>,
-    pub(super) demand_id: Option<Id>,
-    pub(super) proposal_id: Option<Id>,
-    /// The side the creator commits by creating.
-    pub(super) accepted_side: Option<Id>,
+/// Where a deal comes from, as the request named it (parsed and checked for shape by the
+/// API; everything that needs the database is checked here).
+#[derive(Debug, Clone, Copy)]
+pub enum Origin {
+    /// The enquirer buys, the listing's owner sells.
+    Inquiry(Id),
+    /// An accepted proposal naming a technology: the demand's organisation buys from the
+    /// proposer.
+    Proposal(Id),
+    /// A published technology and a published demand: the demand's organisation buys.
+    Match { technology: Id, demand: Id },
+    /// A broker (an intermediary the caller belongs to) names both parties.
+    Brokered { broker: Id, technology: Id, buyer: Id, seller: Id },
 }
 
-pub(super) fn plan(
+/// Opens a deal from `origin` on `terms` for `actor`, in the caller's transaction: checks
+/// that the actor may (403/404), that the origin can open one (409 `inquiry_closed`,
+/// `deal_exists`, `proposal_not_accepted`, …), then creates it; the side the creator belongs
+/// to has accepted by creating it.
+pub fn open(
     conn: &mut DbConn,
     actor: &Actor,
-    body: &CreateDealRequest,
+    origin: Origin,
+    terms: &Terms,
+) -> Result<Deal, ApiError> {
+    let p = plan(conn, actor, origin)?;
+    let new = NewDeal {
+        technology_id: p.technology_id,
+        buyer: p.buyer,
+        seller: p.seller,
+        broker: p.broker,
+        inquiry_id: p.inquiry_id,
+        demand_id: p.demand_id,
+        proposal_id: p.proposal_id,
+        terms,
+        accepted_side: p.accepted_side,
+    };
+    let organization = p.accepted_side.or(p.broker);
+    store::create(conn, &new, By { user: actor.user_id, organization })
+}
+
+/// What a deal will link.
+struct Plan {
+    technology_id: Id,
+    buyer: Id,
+    seller: Id,
+    broker: Option<Id>,
+    inquiry_id: Option<Id>,
+    demand_id: Option<Id>,
+    proposal_id: Option<Id>,
+    /// The side the creator commits by creating.
+    accepted_side: Option<Id>,
+}
+
+fn plan(conn: &mut DbConn, actor: &Actor, origin: Origin) -> Result<Plan, ApiError> {
+    match origin {
+        Origin::Inquiry(id) => from_inquiry(conn, actor, id),
+        Origin::Proposal(id) => from_proposal(conn, actor, id),
+        Origin::Match { technology, demand } => from_match(conn, actor, technology, demand),
+        Origin::Brokered { broker, technology, buyer, seller } => {
+            brokered(conn, actor, broker, technology, buyer, seller)
+        }
+    }
+}
+
+/// An enquiry: the enquirer buys, the listing's owner sells.
+fn from_inquiry(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiError> {
+    let inquiry = inquiries::get(conn, id)?;
+    let (buyer, seller) = (inquiry.from_organization_id, inquiry.to_organization_id);
+    policy::inquiry(actor, buyer, seller, InquiryAction::Reply)?;
+    if inquiry.status == "closed" {
+        return Err(ApiError::conflict("inquiry_closed", "This enquiry is closed."));
+    }
+    // The unique index `deals_one_live_per_inquiry` settles a race; this names it.
+    if store::live_for_inquiry(conn, inquiry.id)? {
+        return Err(ApiError::conflict(
+            "deal_exists",
+            "This enquiry already has a deal that is not cancelled.",
+        ));
+    }
+    // The creator's side accepts by creating; the seller first for a member of both.
+    let side = if actor.org_role(seller).is_some() { seller } else { buyer };
+    Ok(Plan {
+        technology_id: inquiry.technology_id,
+        buyer,
+        seller,
+        broker: None,
+        inquiry_id: Some(inquiry.id),
+        demand_id: None,
+        proposal_id: None,
+        accepted_side: Some(side),
+    })
+}
+
+/// A broker naming both parties; each must accept.
+fn brokered(
+    conn: &mut DbConn,
+    actor: &Actor,
+    broker: Id,
+    technology: Id,
+    buyer: Id,
+    seller: Id,
 ) -> Result<Plan, ApiError> {
-    if let Some(inquiry_id) = body.inquiry_id {
-        body.only(&["inquiry_id"], "does not go with inquiry_id, which names the parties")?;
-        let inquiry = inquiries::get(conn, inquiry_id.into())?;
-        let (buyer, seller) = (inquiry.from_organization_id, inquiry.to_organization_id);
-        policy::inquiry(actor, buyer, seller, InquiryAction::Reply)?;
-        if inquiry.status == "closed" {
-            return Err(ApiError::conflict("inquiry_closed", "This enquiry is closed."));
-        }
-        // The unique index `deals_one_live_per_inquiry` settles a race; this names it.
-        if store::live_for_inquiry(conn, inquiry.id)? {
-            return Err(ApiError::conflict(
-                "deal_exists",
-                "This enquiry already has a deal that is not cancelled.",
-            ));
-        }
-        // The creator's side accepts by creating; the seller first for a member of both.
-        let side = if actor.org_role(seller).is_some() { seller } else { buyer };
-        return Ok(Plan {
-            technology_id: inquiry.technology_id,
-            buyer,
-            seller,
-            broker: None,
-            inquiry_id: Some(inquiry.id),
-            demand_id: None,
-            proposal_id: None,
-            accepted_side: Some(side),
-        });
-    }
-    if let Some(proposal_id) = body.proposal_id {
-        body.only(&["proposal_id"], "does not go with proposal_id, which names the parties")?;
-        return from_proposal(conn, actor, proposal_id.into());
-    }
-    if body.broker_organization_id.is_none() && body.demand_id.is_some() {
-        body.only(
-            &["demand_id", "technology_id"],
-            "does not go with a match (demand_id and technology_id name the parties)",
-        )?;
-        let technology = body
-            .technology_id
-            .ok_or_else(|| ApiError::invalid("technology_id", "is required with demand_id"))?;
-        return from_match(
-            conn,
-            actor,
-            technology.into(),
-            body.demand_id.unwrap_or_default().into(),
-        );
-    }
-    body.only(
-        &[
-            "broker_organization_id",
-            "technology_id",
-            "buyer_organization_id",
-            "seller_organization_id",
-        ],
-        "does not go with a brokered deal",
-    )?;
-    let mut v = Validator::new();
-    for (field, value) in [
-        ("broker_organization_id", body.broker_organization_id),
-        ("technology_id", body.technology_id),
-        ("buyer_organization_id", body.buyer_organization_id),
-        ("seller_organization_id", body.seller_organization_id),
-    ] {
-        v.check(value.is_some(), field, "is required for a brokered deal");
-    }
-    v.finish()?;
-    let id = |u: Option<uuid::Uuid>| Id::from(u.unwrap_or_default());
-    let (broker, technology) = (id(body.broker_organization_id), id(body.technology_id));
-    let (buyer, seller) = (id(body.buyer_organization_id), id(body.seller_organization_id));
     policy::organization(actor, broker, OrgAction::ActFor)?;
     if organizations::get(conn, broker)?.kind != "intermediary" {
         return Err(ApiError::forbidden("Only intermediary organisations broker deals."));
     }
-    let mut v = Validator::new();
-    v.check(buyer != seller, "buyer_organization_id", "must differ from the seller");
-    v.check(broker != buyer && broker != seller, "broker_organization_id", "must not be a party");
-    v.finish()?;
+    let mut errors = Vec::new();
+    if buyer == seller {
+        errors.push(FieldError::new("buyer_organization_id", "must differ from the seller"));
+    }
+    if broker == buyer || broker == seller {
+        errors.push(FieldError::new("broker_organization_id", "must not be a party"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let listing =
         technologies::find(conn, technology)?
             .filter(|l| l.status == Status::Published)
