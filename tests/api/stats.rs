@@ -3,7 +3,7 @@
 //! exact), and the exact figures it must produce in JSON and in CSV; the permission rule;
 //! date and province filters; hidden contacts left out of open data.
 
-mod common;
+use crate::common;
 
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
