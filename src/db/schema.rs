@@ -1,5 +1,5 @@
 //! The schema, written by hand for both backends (`diesel print-schema` differs per
-//! backend); `tests/migrations.rs` checks it against both migrated databases.
+//! backend); `tests/api/migrations.rs` checks it against both migrated databases.
 
 diesel::table! {
     use diesel::sql_types::*;

@@ -3,7 +3,7 @@
 //! true status; each error response of the spec shows its own codes; field errors carry a
 //! stable code and its parameters on both backends.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

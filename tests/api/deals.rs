@@ -2,7 +2,7 @@
 //! a completed deal with its mails, webhook events and timeline; brokered deals; illegal
 //! and premature transitions; the permission matrix; concurrent transitions.
 
-mod common;
+use crate::common;
 
 use actix_web::http::Method;
 use common::*;

@@ -3,7 +3,7 @@
 //! the owners' mail over real SMTP), the SSRF policy at registration and at send time, fan-out
 //! of `emit`, and who may do what.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

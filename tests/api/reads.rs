@@ -1,9 +1,9 @@
 //! Reads at the database's ceiling, on both backends: one SQL statement per hot GET,
 //! conditional GET (304 without a body, never for a changed resource), and who may cache
 //! what (public data public, anything private `private, no-store`). Demands and deals have
-//! theirs in tests/demands.rs and tests/deals.rs.
+//! theirs in tests/api/demands.rs and tests/api/deals.rs.
 
-mod common;
+use crate::common;
 
 use actix_web::http::Method;
 use common::*;

@@ -1,7 +1,7 @@
 //! Valuation requests (lifecycle, mails, webhook events, permissions, immutability) and the
 //! indicative calculator, on both backends.
 
-mod common;
+use crate::common;
 
 use actix_web::http::Method;
 use common::*;

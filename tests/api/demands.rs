@@ -3,7 +3,7 @@
 //! permission matrix, standing-match notifications once per pair, and dismissals — on both
 //! backends.
 
-mod common;
+use crate::common;
 
 use actix_http::Request;
 use actix_web::body::MessageBody;

@@ -1,6 +1,6 @@
 //! Abuse limits: per-client rate limits, CORS, request deadline — on both backends.
 
-mod common;
+use crate::common;
 
 use actix_web::test::TestRequest;
 use common::*;

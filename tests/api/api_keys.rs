@@ -1,7 +1,7 @@
 //! Organisation API keys: lifecycle, bad keys, the scope matrix over the OpenAPI document,
 //! other organisations' data, the per-key rate limit, and revocation across processes.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

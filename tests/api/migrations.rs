@@ -1,7 +1,7 @@
 //! Every migration goes up, down and up again on both backends, and the hand-written
 //! schema matches what the migrations create.
 
-mod common;
+use crate::common;
 
 use common::*;
 use diesel::prelude::*;

@@ -4,7 +4,7 @@
 //! backends. A schema-name collision (two Rust enums named alike, one shadowing the other
 //! in the document) fails here.
 
-mod common;
+use crate::common;
 
 use common::*;
 use diesel::RunQueryDsl;
@@ -165,7 +165,7 @@ fn every_enum_schema_in_the_spec_has_a_server_source() {
         });
         assert!(
             rust.contains(&name.as_str()) || referenced || UNSTORED.contains(&name.as_str()),
-            "enum schema {name} is checked against nothing: map it in tests/contract.rs"
+            "enum schema {name} is checked against nothing: map it in tests/api/contract.rs"
         );
     }
 }

@@ -2,7 +2,7 @@
 //! (`first`, `prev`, `next`, `last`) that keep the request's other parameters, and a deals
 //! list shows each deal's technology title and parties' names and kinds from one request.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! that work, a second run that changes nothing) and a small synthetic load (exact counts,
 //! published listings findable by search), on both backends.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

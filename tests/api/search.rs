@@ -3,7 +3,7 @@
 //! queries; the index following every change, in this process and in others, and surviving
 //! deletion, corruption and a kill -9.
 
-mod common;
+use crate::common;
 
 use actix_http::Request;
 use actix_web::body::MessageBody;

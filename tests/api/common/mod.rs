@@ -26,8 +26,8 @@ use techx::state::AppState;
 
 pub use Backend::{Postgres, Sqlite};
 
-/// Runs each listed body once per backend: `mod NAME { fn sqlite; fn postgres }`.
-#[macro_export]
+/// Runs each listed body once per backend: `mod NAME { fn sqlite; fn postgres }`. In scope in
+/// every test module through `#[macro_use] mod common` at the top of `main.rs`.
 macro_rules! backend_tests {
     ($(async fn $name:ident($backend:ident) $body:block)*) => {
         $(

@@ -3,7 +3,7 @@
 //! measured, appraisers are independent, `If-Match` compares strongly, owners list and
 //! revoke invitations.
 
-mod common;
+use crate::common;
 
 use actix_web::http::Method;
 use common::*;

@@ -2,7 +2,7 @@
 //! database cannot hold requests, an account whose verification mail failed can recover, and
 //! a crashed worker's mail is re-sent within its lease.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,6 +1,6 @@
 //! The service skeleton: errors, reference data, ops endpoints — on both backends.
 
-mod common;
+use crate::common;
 
 use actix_web::test::TestRequest;
 use common::*;

@@ -1,7 +1,7 @@
 //! Technology listings: lifecycle and moderation with mails, validation, visibility,
 //! optimistic concurrency, idempotent creation and the expiry job — on both backends.
 
-mod common;
+use crate::common;
 
 use actix_http::Request;
 use actix_web::body::MessageBody;

@@ -1,7 +1,7 @@
 //! Accounts and sessions: registration, verification, sign-in, rotating refresh tokens,
 //! password changes and resets, brute-force limits, administration — on both backends.
 
-mod common;
+use crate::common;
 
 use actix_web::http::Method;
 use actix_web::test::TestRequest;

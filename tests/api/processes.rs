@@ -1,7 +1,7 @@
 //! The real binary under real conditions: graceful shutdown under load, two processes on one
 //! database, and a database outage.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

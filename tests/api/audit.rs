@@ -2,7 +2,7 @@
 //! the change, reads are not, a failed write leaves one `failed` entry and no change, and
 //! owners and staff read it (filters, paging, CSV); retention prunes old entries.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Organisations: profiles with ETags, idempotent creation, search, membership, invitations,
 //! verification, and the cross-tenant permission matrix — on both backends.
 
-mod common;
+use crate::common;
 
 use actix_web::http::Method;
 use actix_web::test::TestRequest;

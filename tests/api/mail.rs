@@ -2,7 +2,7 @@
 //! on both backends: rendering and language, retries while the server is down, giving up,
 //! leases, and several workers sharing one database.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Barrier};

@@ -3,7 +3,7 @@
 //! of an unrelated organisation (no 2xx) unless it is listed below as acting only on the
 //! caller's own data. A new endpoint without a permission check fails here.
 
-mod common;
+use crate::common;
 
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
@@ -17,7 +17,7 @@ const CALLER_SCOPED: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/me"),
     ("POST", "/api/v1/me/password"),
     ("POST", "/api/v1/organizations"),
-    // Lists of the caller's own organisations' enquiries and deals (tests/deals.rs checks
+    // Lists of the caller's own organisations' enquiries and deals (tests/api/deals.rs checks
     // that a stranger's list is empty).
     ("GET", "/api/v1/inquiries"),
     ("GET", "/api/v1/deals"),
