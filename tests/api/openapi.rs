@@ -42,10 +42,16 @@ fn every_operation_documents_problem_errors() {
 #[test]
 fn security_follows_the_handlers_extractors() {
     let spec: serde_json::Value = serde_json::from_str(&techx::app::openapi_json()).unwrap();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
+    let mut dirs = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api"))];
+    let mut files = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() { dirs.push(path) } else { files.push(path) }
+        }
+    }
     let mut checked = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in files {
         let source = std::fs::read_to_string(&path).unwrap();
         let prefix = if path.ends_with("ops.rs") { "" } else { "/api/v1" };
         for chunk in source.split("#[utoipa::path(").skip(1) {
