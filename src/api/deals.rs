@@ -117,7 +117,7 @@ fn dto(
             rows.into_iter()
                 .map(|r| {
                     let item = serde_json::from_value(serde_json::Value::String(r.item))
-                        .map_err(|_| ApiError::internal())?;
+                        .map_err(ApiError::internal_from)?;
                     Ok(ChecklistEntryDto {
                         item,
                         ticked: r.ticked,
@@ -547,7 +547,7 @@ pub async fn create_deal(
                 };
                 let organization = p.accepted_side.or(p.broker);
                 let deal = store::create(conn, &new, By { user: actor.user_id, organization })?;
-                serde_json::to_value(full(conn, deal)?).map_err(|_| ApiError::internal())
+                serde_json::to_value(full(conn, deal)?).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -628,7 +628,7 @@ pub async fn get_deal(
     let actor = auth.0;
     let (deal, checklist, labels) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let (deal, checklist, labels) = store::read(conn, id)?;
             policy::deal(&actor, &parties(&deal), DealAction::View)?;
             Ok((deal, checklist, labels))
@@ -1105,7 +1105,7 @@ pub async fn add_deal_note(
         let mut v = Validator::new();
         v.text("note", &text, 5_000);
         v.finish()?;
-        store::note(conn, &deal, text.trim(), by(actor, &deal))
+        store::note(conn, &deal, text.trim(), by(actor, &deal)).map_err(ApiError::from)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -1155,6 +1155,7 @@ pub async fn attach_deal_document(
             v.https_url("url", url, 2_000);
             v.finish()?;
             store::attach_document(conn, &deal, title, url, by(actor, &deal))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::Created().json(event_dto(event)))
@@ -1228,7 +1229,7 @@ pub async fn list_deal_events(
         .db
         .run(move |conn| {
             load(conn, &actor, id, DealAction::View)?;
-            store::events(conn, id, kind, page.offset(), page.limit())
+            store::events(conn, id, kind, page.offset(), page.limit()).map_err(ApiError::from)
         })
         .await?;
     let items = items.into_iter().map(event_dto).collect();

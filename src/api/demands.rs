@@ -349,7 +349,7 @@ pub async fn create_demand(
         .run(move |conn| {
             idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
                 let demand = store::create(conn, organization, actor.user_id, &content)?;
-                serde_json::to_value(dto(Some(&actor), demand)).map_err(|_| ApiError::internal())
+                serde_json::to_value(dto(Some(&actor), demand)).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -511,7 +511,7 @@ pub async fn get_demand(
     let actor = auth.0;
     let demand = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let demand = store::get(conn, id)?;
             policy::demand(
                 actor.as_ref(),
@@ -603,13 +603,13 @@ pub async fn delete_demand(
         None,
         move |conn, _, d, _| {
             if d.status.deletable(d.submitted_at.is_some()) {
-                return store::delete(conn, d);
+                return Ok(store::delete(conn, d)?);
             }
             let to = d
                 .status
                 .next(Transition::Archive)
                 .ok_or_else(|| invalid_transition_of("demand", d.status, Transition::Archive))?;
-            store::transition(conn, d, to, None, validity).map(|_| ())
+            store::transition(conn, d, to, None, validity).map(|_| ()).map_err(ApiError::from)
         },
     )
     .await?;
@@ -920,7 +920,7 @@ pub async fn create_proposal(
                     }
                 }
                 let proposal = store::propose(conn, &demand, actor.user_id, &new)?;
-                serde_json::to_value(proposal_dto(proposal)?).map_err(|_| ApiError::internal())
+                serde_json::to_value(proposal_dto(proposal)?).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -966,6 +966,7 @@ pub async fn list_proposals(
             let only = (!policy::sees_all_proposals(&actor, demand.organization_id))
                 .then_some(own.as_slice());
             store::list_proposals(conn, demand_id, only, page.offset(), page.limit())
+                .map_err(ApiError::from)
         })
         .await?;
     let items = items.into_iter().map(proposal_dto).collect::<Result<Vec<_>, _>>()?;
@@ -1252,7 +1253,7 @@ pub async fn technology_matches(
     let (search, offset, limit) = matching_window(&state, page)?;
     let ((items, total), actor) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let listing = technologies::get(conn, id)?;
             policy::technology_matches(
                 Some(&actor),
@@ -1297,7 +1298,7 @@ pub async fn dismiss_match(
     state
         .db
         .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 let listing = technologies::get(conn, technology_id)?;
                 policy::listing(
                     Some(&actor),

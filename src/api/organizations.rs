@@ -249,7 +249,7 @@ pub async fn create_organization(
         .run(move |conn| {
             idempotency::create_once(conn, creator, key.as_deref(), &fingerprint, |conn| {
                 let org = store::create(conn, &profile, creator)?;
-                serde_json::to_value(OrganizationDto::from(&org)).map_err(|_| ApiError::internal())
+                serde_json::to_value(OrganizationDto::from(&org)).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -433,7 +433,7 @@ pub async fn list_members(
         .run(move |conn| {
             store::get(conn, id)?;
             policy::organization(&actor, id, OrgAction::ViewMembers)?;
-            store::members(conn, id)
+            store::members(conn, id).map_err(ApiError::from)
         })
         .await?;
     let body: Vec<MemberDto> = members
@@ -484,6 +484,7 @@ pub async fn set_member_role(
             store::get(conn, org)?;
             policy::organization(&actor, org, OrgAction::ManageMembers)?;
             dialect::write_transaction(conn, |conn| store::set_member_role(conn, org, user, role))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -516,6 +517,7 @@ pub async fn remove_member(
             store::get(conn, org)?;
             policy::organization(&actor, org, OrgAction::RemoveMember(user))?;
             dialect::write_transaction(conn, |conn| store::remove_member(conn, org, user))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -574,7 +576,7 @@ pub async fn invite_member(
             // Mail in the invitee's language when they already have an account.
             let lang = users::find_by_email(conn, &email)?
                 .map_or(Lang::default(), |u| Lang::parse(&u.language).unwrap_or_default());
-            dialect::write_transaction(conn, |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 let (invitation, token) = store::invite(
                     conn,
                     org_id,
@@ -640,7 +642,7 @@ pub async fn list_invitations(
         .run(move |conn| {
             store::get(conn, org)?;
             policy::organization(&actor, org, OrgAction::ManageMembers)?;
-            store::pending_invitations(conn, org)
+            store::pending_invitations(conn, org).map_err(ApiError::from)
         })
         .await?;
     let body: Vec<InvitationDto> = pending.into_iter().map(invitation_dto).collect();
@@ -675,6 +677,7 @@ pub async fn revoke_invitation(
             store::get(conn, org)?;
             policy::organization(&actor, org, OrgAction::ManageMembers)?;
             dialect::write_transaction(conn, |conn| store::revoke_invitation(conn, org, invitation))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

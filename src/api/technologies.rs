@@ -477,7 +477,7 @@ pub async fn create_technology(
             idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
                 let listing = store::create(conn, organization, actor.user_id, &content)?;
                 let body = present(conn, Some(&actor), listing)?;
-                serde_json::to_value(body).map_err(|_| ApiError::internal())
+                serde_json::to_value(body).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -788,7 +788,7 @@ pub async fn get_technology(
     let actor = auth.0;
     let (listing, contact, actor) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             // One statement: the listing, its owner, research data and contact person.
             let (listing, contact) = store::read(conn, id)?;
             policy::listing(
@@ -891,13 +891,13 @@ pub async fn delete_technology(
         None,
         |conn, _, listing, _| {
             if listing.status.deletable(listing.submitted_at.is_some()) {
-                return store::delete(conn, listing);
+                return Ok(store::delete(conn, listing)?);
             }
             listing
                 .status
                 .next(Transition::Archive)
                 .ok_or_else(|| invalid_transition(listing.status, Transition::Archive))?;
-            store::archive(conn, listing).map(|_| ())
+            store::archive(conn, listing).map(|_| ()).map_err(ApiError::from)
         },
     )
     .await?;

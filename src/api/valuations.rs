@@ -172,15 +172,15 @@ pub struct ValuationRequestDto {
 
 fn dto(v: Valuation, history: Option<Vec<store::Event>>) -> Result<ValuationRequestDto, ApiError> {
     let r = v.row;
-    // Stored values passed the CHECK constraints; failing to read them back is a bug.
     let bad = ApiError::internal;
+    // Stored values passed the CHECK constraints; failing to read them back is a bug.
     let result = match (r.completed_at, r.currency.clone()) {
         (Some(completed_at), Some(currency)) => Some(ValuationResultDto {
             value_point: r.value_point,
             value_low: r.value_low,
             value_high: r.value_high,
             currency,
-            methods: serde_json::from_str(&r.methods).map_err(|_| bad())?,
+            methods: serde_json::from_str(&r.methods).map_err(ApiError::internal_from)?,
             assumptions: r.assumptions,
             report_summary: r.report_summary,
             report_url: r.report_url,
@@ -221,7 +221,7 @@ fn dto(v: Valuation, history: Option<Vec<store::Event>>) -> Result<ValuationRequ
         },
         valuation_date: r.valuation_date,
         preferred_method: Method::parse(&r.preferred_method).ok_or_else(bad)?,
-        inputs: serde_json::from_str(&r.inputs).map_err(|_| bad())?,
+        inputs: serde_json::from_str(&r.inputs).map_err(ApiError::internal_from)?,
         deadline: r.deadline,
         status: v.status,
         appraiser_organization_id: r.appraiser_organization_id.map(Into::into),
@@ -346,7 +346,7 @@ pub async fn create_valuation_request(
     let actor = auth.0;
     validate_create(&body)?;
     let fingerprint = request_fingerprint(&body);
-    let inputs = serde_json::to_string(&body.inputs).map_err(|_| ApiError::internal())?;
+    let inputs = serde_json::to_string(&body.inputs).map_err(ApiError::internal_from)?;
     let created = state
         .db
         .run(move |conn| {
@@ -400,7 +400,7 @@ pub async fn create_valuation_request(
                     },
                 )?;
                 let dto = detail(conn, created)?;
-                serde_json::to_value(dto).map_err(|_| ApiError::internal())
+                serde_json::to_value(dto).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -424,7 +424,7 @@ async fn list_visible(
     let page = paging.resolve()?;
     let (items, total) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             if let Some(technology) = technology {
                 // The history of a listing the caller cannot see does not exist for them.
                 let listing = technologies::get(conn, technology)?;
@@ -645,6 +645,7 @@ pub async fn assign_valuation_request(
         move |conn, actor, v, to| {
             check_appraiser(conn, v, appraiser, "appraiser_organization_id")?;
             store::transition(conn, v, to, actor.user_id, None, Change::Appraiser(appraiser))
+                .map_err(ApiError::from)
         },
     )
     .await?;
@@ -698,6 +699,7 @@ pub async fn claim_valuation_request(
             policy::organization(actor, org, policy::OrgAction::ActFor)?;
             check_appraiser(conn, v, org, "organization_id")?;
             store::transition(conn, v, to, actor.user_id, None, Change::Appraiser(org))
+                .map_err(ApiError::from)
         },
     )
     .await?;
@@ -733,7 +735,10 @@ pub async fn start_valuation_request(
         path.0.into(),
         ValuationAction::Work,
         Action::Start,
-        |conn, actor, v, to| store::transition(conn, v, to, actor.user_id, None, Change::None),
+        |conn, actor, v, to| {
+            store::transition(conn, v, to, actor.user_id, None, Change::None)
+                .map_err(ApiError::from)
+        },
     )
     .await?;
     Ok(with_etag(HttpResponse::Ok(), &body))
@@ -846,6 +851,7 @@ pub async fn complete_valuation_request(
         Action::Complete,
         move |conn, actor, v, to| {
             store::transition(conn, v, to, actor.user_id, None, Change::Complete(outcome))
+                .map_err(ApiError::from)
         },
     )
     .await?;
@@ -908,6 +914,7 @@ pub async fn decline_valuation_request(
         Action::Decline,
         move |conn, actor, v, to| {
             store::transition(conn, v, to, actor.user_id, note.as_deref(), Change::None)
+                .map_err(ApiError::from)
         },
     )
     .await?;
@@ -949,6 +956,7 @@ pub async fn cancel_valuation_request(
         Action::Cancel,
         move |conn, actor, v, to| {
             store::transition(conn, v, to, actor.user_id, note.as_deref(), Change::None)
+                .map_err(ApiError::from)
         },
     )
     .await?;
