@@ -11,8 +11,8 @@ use crate::db::DbError;
 use crate::error_codes::{FieldCode, FieldParams};
 use crate::store::StoreError;
 
-/// What caused an error, kept to be logged (never sent). Boxed twice so that an `ApiError`
-/// stays small: every `Result` in the API pays for its size.
+/// What caused an error, kept to be logged (never sent). Boxed twice (a thin pointer) so
+/// that an `ApiError` stays small: every `Result` in the API pays for its size.
 pub type Source = Box<Box<dyn std::error::Error + Send + Sync>>;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -82,7 +82,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
-    pub errors: Vec<FieldError>,
+    /// A boxed slice, not a `Vec`: every `Result` in the API pays for this struct's size.
+    pub errors: Box<[FieldError]>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// See [`Problem::allowed`].
     pub allowed: Option<Vec<String>>,
@@ -103,7 +104,7 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
-            errors: Vec::new(),
+            errors: Box::default(),
             headers: Vec::new(),
             allowed: None,
             required_scope: None,
@@ -133,7 +134,7 @@ impl ApiError {
             "validation_failed",
             "The request has invalid fields.",
         );
-        e.errors = errors;
+        e.errors = errors.into_boxed_slice();
         e
     }
 
@@ -233,7 +234,7 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
-        let mut problem = problem(self.status, self.code, &self.detail, self.errors.clone());
+        let mut problem = problem(self.status, self.code, &self.detail, self.errors.to_vec());
         problem.allowed.clone_from(&self.allowed);
         problem.required_scope = self.required_scope.map(|s| s.as_str().to_owned());
         problem

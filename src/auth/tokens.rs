@@ -63,7 +63,7 @@ impl JwtKeys {
             sid: session_id.to_owned(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| ApiError::internal_from(e))
+            .map_err(ApiError::internal_from)
     }
 
     /// Validates signature, algorithm (HS256 only: `none` and others are refused), expiry,
