@@ -11,9 +11,10 @@
 use std::sync::Mutex;
 
 use crate::db::types::{Id, now};
-use crate::db::{DbConn, WriteHook};
+use crate::db::{DbConn, DbError, WriteHook};
 use crate::domain::scopes::Operation;
 use crate::error::ApiError;
+use crate::store::StoreError;
 use crate::store::audit::{self, Entry};
 use crate::store::idempotency::Created;
 
@@ -78,7 +79,7 @@ impl Recorder {
         resource_id: Option<String>,
         outcome: &str,
         status: Option<i32>,
-    ) -> Result<Entry, ApiError> {
+    ) -> Result<Entry, StoreError> {
         let organization_id = match (actor.api_key, self.info.path_organization) {
             (Some((_, org)), _) => Some(org),
             (None, Some(org)) => Some(org),
@@ -128,7 +129,17 @@ impl Recorder {
         let Some(actor) = self.lock().actor.clone() else { return Ok(()) };
         let entry =
             self.entry(conn, &actor, self.info.resource_id.clone(), "failed", Some(status.into()))?;
-        audit::append(conn, &entry)
+        Ok(audit::append(conn, &entry)?)
+    }
+}
+
+/// A statement's failure stays one (the database may be busy: 503); anything else is the
+/// hook's own failure (500), its cause kept.
+fn hook_error(error: StoreError) -> DbError {
+    match error {
+        StoreError::Database(e) => DbError::Query(e),
+        StoreError::Db(e) => e,
+        other => DbError::Hook(Box::new(other)),
     }
 }
 
@@ -147,7 +158,7 @@ impl WriteHook for Recorder {
         state.actor.is_some() && !state.appended
     }
 
-    fn after_write(&self, conn: &mut DbConn, value: &dyn std::any::Any) -> Result<(), ApiError> {
+    fn after_write(&self, conn: &mut DbConn, value: &dyn std::any::Any) -> Result<(), DbError> {
         let Some(actor) = self.lock().actor.clone() else { return Ok(()) };
         // A replayed Idempotency-Key answer changed nothing (its attempted insert lost a
         // race and rolled back to its savepoint).
@@ -155,8 +166,8 @@ impl WriteHook for Recorder {
             return Ok(());
         }
         let resource_id = self.info.resource_id.clone().or_else(|| created_id(value));
-        let entry = self.entry(conn, &actor, resource_id, "succeeded", None)?;
-        audit::append(conn, &entry)?;
+        let entry = self.entry(conn, &actor, resource_id, "succeeded", None).map_err(hook_error)?;
+        audit::append(conn, &entry).map_err(hook_error)?;
         self.lock().appended = true;
         Ok(())
     }

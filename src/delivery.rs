@@ -243,7 +243,7 @@ impl<C: Courier> Worker<C> {
             let written = self
                 .db
                 .run(move |conn| {
-                    dialect::write_transaction(conn, |conn| {
+                    dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                         let id = row.id;
                         let held = match &to_write {
                             Outcome::Sent => outbox::mark_sent(conn, id, lease_id)?,

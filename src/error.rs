@@ -7,7 +7,13 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::DbError;
 use crate::error_codes::{FieldCode, FieldParams};
+use crate::store::StoreError;
+
+/// What caused an error, kept to be logged (never sent). Boxed twice (a thin pointer) so
+/// that an `ApiError` stays small: every `Result` in the API pays for its size.
+pub type Source = Box<Box<dyn std::error::Error + Send + Sync>>;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -76,13 +82,16 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
-    pub errors: Vec<FieldError>,
+    /// A boxed slice, not a `Vec`: every `Result` in the API pays for this struct's size.
+    pub errors: Box<[FieldError]>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// See [`Problem::allowed`].
     pub allowed: Option<Vec<String>>,
     /// See [`Problem::required_scope`] (an enum: a string would push the error over the size
     /// every `Result` pays for).
     pub required_scope: Option<crate::domain::scopes::Scope>,
+    /// The cause, logged with the request id when the answer is a 5xx.
+    pub source: Option<Source>,
 }
 
 impl ApiError {
@@ -95,11 +104,21 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
-            errors: Vec::new(),
+            errors: Box::default(),
             headers: Vec::new(),
             allowed: None,
             required_scope: None,
+            source: None,
         }
+    }
+
+    /// Keeps `source` as the cause (logged when the answer is a 5xx, never sent).
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.source = Some(Box::new(source.into()));
+        self
     }
 
     pub fn with_header(mut self, name: HeaderName, value: impl AsRef<str>) -> Self {
@@ -115,7 +134,7 @@ impl ApiError {
             "validation_failed",
             "The request has invalid fields.",
         );
-        e.errors = errors;
+        e.errors = errors.into_boxed_slice();
         e
     }
 
@@ -200,8 +219,22 @@ impl ApiError {
         )
     }
 
+    /// A 500 that keeps what caused it: `.map_err(ApiError::internal_from)`.
+    pub fn internal_from(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::internal().with_source(source)
+    }
+
+    /// 412: the resource changed since the caller read it.
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "The resource changed since you read it; fetch it again and retry.",
+        )
+    }
+
     pub fn problem(&self) -> Problem {
-        let mut problem = problem(self.status, self.code, &self.detail, self.errors.clone());
+        let mut problem = problem(self.status, self.code, &self.detail, self.errors.to_vec());
         problem.allowed.clone_from(&self.allowed);
         problem.required_scope = self.required_scope.map(|s| s.as_str().to_owned());
         problem
@@ -233,6 +266,19 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // Rendered inside the request's span, so the line carries the request id.
+        if self.status.is_server_error() {
+            match &self.source {
+                Some(source) => {
+                    tracing::error!(status = self.status.as_u16(), code = self.code, error = %source, cause = ?source, "request failed");
+                }
+                None => tracing::debug!(
+                    status = self.status.as_u16(),
+                    code = self.code,
+                    "request failed"
+                ),
+            }
+        }
         let mut response = HttpResponse::build(self.status);
         response.content_type(PROBLEM_CONTENT_TYPE);
         for (name, value) in &self.headers {
@@ -271,17 +317,59 @@ impl From<diesel::result::Error> for ApiError {
                 tracing::warn!(%error, "database busy");
                 Self::unavailable("The database is busy; try again shortly.")
             }
-            _ => {
-                tracing::error!(%error, "database error");
-                Self::internal()
-            }
+            // Logged when the answer is rendered (with the request id).
+            _ => Self::internal_from(error),
         }
     }
 }
 
 impl From<diesel::r2d2::PoolError> for ApiError {
     fn from(error: diesel::r2d2::PoolError) -> Self {
-        tracing::warn!(%error, "no database connection");
-        Self::unavailable("The database is unavailable; try again shortly.")
+        Self::from(DbError::Pool(error))
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Pool(error) => {
+                tracing::warn!(%error, "no database connection");
+                Self::unavailable("The database is unavailable; try again shortly.")
+            }
+            DbError::Timeout(_) => {
+                Self::unavailable("The database did not answer in time; try again shortly.")
+            }
+            DbError::Query(error) => Self::from(error),
+            DbError::Panicked(_) | DbError::Hook(_) => Self::internal_from(error),
+        }
+    }
+}
+
+/// A unique constraint's refusal, whether it came from the store or a handler's own call.
+impl crate::store::error::UniqueViolation for ApiError {
+    fn is_unique_violation(&self) -> bool {
+        self.code == "conflict"
+    }
+}
+
+/// The data layer's answers in HTTP terms: the one place a store error gets a status.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(detail) => Self::not_found(detail),
+            StoreError::Stale => Self::precondition_failed(),
+            StoreError::Conflict { code, detail } => Self::conflict(code, detail),
+            StoreError::Refused { code, detail } => Self::bad_request(code, detail),
+            StoreError::Forbidden(detail) => Self::forbidden(detail),
+            StoreError::KeyReused => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with a different request body.",
+            ),
+            StoreError::Invalid { field, message } => Self::invalid(field, message),
+            StoreError::Corrupt { .. } => Self::internal_from(error),
+            StoreError::Database(error) => Self::from(error),
+            StoreError::Db(error) => Self::from(error),
+        }
     }
 }

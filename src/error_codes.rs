@@ -23,7 +23,7 @@ const fn p(code: &'static str, status: u16, detail: &'static str) -> ProblemCode
 
 /// Every problem code the service emits. A test reads the source for each code passed to
 /// `ApiError` and fails when one is missing here (or listed here but never emitted); in
-/// debug builds [`crate::error::ApiError::new`] also refuses an unlisted code.
+/// debug builds `ApiError::new` (in `error.rs`) also refuses an unlisted code.
 pub const PROBLEMS: &[ProblemCode] = &[
     p("validation_failed", 400, "The request has invalid fields."),
     p("bad_request", 400, "Bad Request"),
@@ -252,7 +252,7 @@ fn backticked(text: &str) -> Vec<String> {
 }
 
 /// The code and parameters of a validation message (the templates of
-/// [`crate::api::validate::Validator`], the domain rules and serde's).
+/// the API's `Validator` (`api/validate.rs`), the domain rules and serde's).
 pub fn classify(message: &str) -> (FieldCode, FieldParams) {
     use FieldCode as C;
     let none = FieldParams::default();

@@ -148,12 +148,17 @@ fn load() -> Result<(Config, Db), String> {
     Ok((config, db))
 }
 
+/// What a command prints for an error: the detail the API would send for it.
+fn detail(error: impl Into<techx::error::ApiError>) -> String {
+    error.into().detail
+}
+
 fn migrate(config: &Config, db: &Db, revert: bool) -> Result<(), String> {
-    let unreachable = |e: techx::error::ApiError| {
+    let unreachable = |e: techx::db::DbError| {
         format!(
             "cannot open the database named by DATABASE_URL ({}): {}",
             techx::mail::config::redact_url(&config.database_url),
-            e.detail
+            detail(e)
         )
     };
     let mut conn = db.conn().map_err(unreachable)?;
@@ -173,9 +178,9 @@ fn reindex(config: &Config, db: &Db) -> Result<(), String> {
     migrate(config, db, false)?;
     let search = techx::search::Search::open(Some(&config.search_dir))
         .map_err(|e| format!("TECHX_SEARCH_DIR={}: {e}", config.search_dir.display()))?;
-    let mut conn = db.conn().map_err(|e| e.detail)?;
-    let documents = search.rebuild(&mut conn).map_err(|e| e.detail)?;
-    search.sync(&mut conn).map_err(|e| e.detail)?;
+    let mut conn = db.conn().map_err(detail)?;
+    let documents = search.rebuild(&mut conn).map_err(detail)?;
+    search.sync(&mut conn).map_err(detail)?;
     println!("search index rebuilt in {}: {documents} documents", config.search_dir.display());
     Ok(())
 }
@@ -206,9 +211,9 @@ fn create_admin(config: &Config, db: &Db, email: &str, name: &str) -> Result<(),
     techx::auth::password::check_policy("password", &password, email).map_err(|e| {
         format!("password {}", e.errors.first().map_or("rejected", |f| f.message.as_str()))
     })?;
-    let hash = techx::auth::password::hash(&password).map_err(|e| e.detail)?;
+    let hash = techx::auth::password::hash(&password).map_err(detail)?;
     migrate(config, db, false)?;
-    let mut conn = db.conn().map_err(|e| e.detail)?;
+    let mut conn = db.conn().map_err(detail)?;
     let user = users::create(
         &mut conn,
         &NewUser {
@@ -221,7 +226,7 @@ fn create_admin(config: &Config, db: &Db, email: &str, name: &str) -> Result<(),
             verified: true,
         },
     )
-    .map_err(|e| e.detail)?;
+    .map_err(detail)?;
     println!("administrator {} created ({})", user.email, user.id);
     Ok(())
 }
@@ -229,7 +234,7 @@ fn create_admin(config: &Config, db: &Db, email: &str, name: &str) -> Result<(),
 fn seed(config: &Config, db: &Db, args: &SeedArgs) -> Result<(), String> {
     use techx::seed::{demo, synthetic};
     migrate(config, db, false)?;
-    let mut conn = db.conn().map_err(|e| e.detail)?;
+    let mut conn = db.conn().map_err(detail)?;
     if args.demo {
         let settings = demo::Settings {
             validity_days: config.listing_validity_days,
@@ -237,8 +242,8 @@ fn seed(config: &Config, db: &Db, args: &SeedArgs) -> Result<(), String> {
         };
         // The demo finds standing matches through an index of its own, kept in memory.
         let search = techx::search::Search::open(None).map_err(|e| e.to_string())?;
-        search.catch_up(&mut conn).map_err(|e| e.detail)?;
-        let outcome = demo::load(&mut conn, settings, &search).map_err(|e| e.detail)?;
+        search.catch_up(&mut conn).map_err(detail)?;
+        let outcome = demo::load(&mut conn, settings, &search).map_err(detail)?;
         print!("{}", techx::seed::describe_demo(&outcome));
         return Ok(());
     }
@@ -252,7 +257,7 @@ fn seed(config: &Config, db: &Db, args: &SeedArgs) -> Result<(), String> {
         batch: args.batch,
         seed: args.seed,
     };
-    let report = synthetic::run(&mut conn, &options, true).map_err(|e| e.detail)?;
+    let report = synthetic::run(&mut conn, &options, true).map_err(detail)?;
     print!("{}", techx::seed::describe_synthetic(&report));
     Ok(())
 }
@@ -426,7 +431,7 @@ fn spawn_listing_expiry(state: web::Data<AppState>) {
             tick.tick().await;
             let validity = state.config.listing_validity_days;
             let at = techx::db::types::now();
-            let job = move |conn: &mut techx::db::DbConn| {
+            let job = move |conn: &mut techx::db::DbConn| -> Result<_, techx::error::ApiError> {
                 let report = run_expiry(conn, at, validity)?;
                 Ok((report, techx::store::demands::run_expiry(conn, at, validity)?))
             };

@@ -208,7 +208,7 @@ pub async fn create_api_key(
                 let who = actor_name(conn, &actor)?;
                 mail_owners(conn, &public_url, org, &key.name, &key.prefix, "created", &who, "")?;
                 let dto = ApiKeySecretDto { key: ApiKeyDto::from(&key), secret };
-                serde_json::to_value(dto).map_err(|_| ApiError::internal())
+                serde_json::to_value(dto).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -246,7 +246,7 @@ pub async fn list_api_keys(
         .db
         .run(move |conn| {
             authorise(conn, &actor, org)?;
-            store::list(conn, org, page.offset(), page.limit())
+            store::list(conn, org, page.offset(), page.limit()).map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page::new(items.iter().map(ApiKeyDto::from).collect(), page, total)))
@@ -275,7 +275,7 @@ pub async fn get_api_key(
         .db
         .run(move |conn| {
             authorise(conn, &actor, org)?;
-            store::get(conn, org, id)
+            store::get(conn, org, id).map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::Ok().json(ApiKeyDto::from(&key)))
@@ -320,7 +320,7 @@ pub async fn revoke_api_key(
                     "prefix": key.prefix,
                     "revoked_by": actor.user_id.to_string(),
                 });
-                webhooks::emit(conn, org, EventType::ApiKeyRevoked, data)
+                webhooks::emit(conn, org, EventType::ApiKeyRevoked, data).map_err(ApiError::from)
             })
         })
         .await?;

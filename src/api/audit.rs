@@ -236,7 +236,7 @@ async fn answer(
         .db
         .run(move |conn| {
             authorise(conn)?;
-            store::list(conn, &filter, offset, Some(limit))
+            store::list(conn, &filter, offset, Some(limit)).map_err(ApiError::from)
         })
         .await?;
     Ok(match format {

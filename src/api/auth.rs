@@ -101,8 +101,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
     let permits = HASHING.get_or_init(|| {
         tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
     });
-    let _permit = permits.acquire().await.map_err(|_| ApiError::internal())?;
-    web::block(work).await.map_err(|_| ApiError::internal())
+    let _permit = permits.acquire().await.map_err(ApiError::internal_from)?;
+    web::block(work).await.map_err(ApiError::internal_from)
 }
 
 /// Issues an access token and a refresh token for a new session of `user`.
@@ -318,7 +318,7 @@ pub async fn login(
         let (email, ip_key) = (email.clone(), ip_key.clone());
         state
             .db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, ApiError> {
                 let user = users::find_by_email(conn, &email)?;
                 let mut locked = sessions::locked_for(conn, &ip_key)?;
                 if let Some(user) = &user {
@@ -398,7 +398,7 @@ pub async fn refresh_tokens(
     let outcome = state
         .db
         .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 Ok(match sessions::rotate(conn, &token, st.config.auth.refresh_ttl)? {
                     Rotation::Rotated { user, next } => {
                         let user = users::get(conn, user)?;
@@ -440,7 +440,7 @@ pub async fn logout(
     let token = body.0.refresh_token;
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             if let Some(family) = sessions::family_of(conn, &token)? {
                 sessions::revoke_family(conn, family)?;
             }
@@ -468,7 +468,7 @@ pub async fn password_reset(
     state
         .db
         .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 let Some(user) = users::find_by_email(conn, &email)? else { return Ok(()) };
                 if user.disabled_at.is_some() {
                     return Ok(());
@@ -521,7 +521,7 @@ pub async fn password_reset_confirm(
     state
         .db
         .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 let user_id =
                     sessions::consume_email_token(conn, &token, EmailPurpose::PasswordReset)?;
                 let user = users::get(conn, user_id)?;

@@ -99,12 +99,10 @@ pub fn if_match(req: &HttpRequest) -> Result<i32, ApiError> {
         .map_err(|_| ApiError::invalid("If-Match", "must be an ETag returned by this API"))
 }
 
+/// 412: the `If-Match` version is not the current one (the store reports the same as
+/// `StoreError::Stale`; both answer this).
 pub fn precondition_failed() -> ApiError {
-    ApiError::new(
-        StatusCode::PRECONDITION_FAILED,
-        "precondition_failed",
-        "The resource changed since you read it; fetch it again and retry.",
-    )
+    ApiError::precondition_failed()
 }
 
 /// The `Idempotency-Key` header, if sent: 1–255 visible ASCII characters.

@@ -195,7 +195,7 @@ pub async fn create_inquiry(
                 };
                 let inquiry = store::create(conn, &listing, actor.user_id, &new)?;
                 serde_json::to_value(dto(inquiry, Some(Vec::new()))?)
-                    .map_err(|_| ApiError::internal())
+                    .map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -273,7 +273,7 @@ pub async fn get_inquiry(
     let actor = auth.0;
     let (inquiry, messages) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let inquiry = store::get(conn, id)?;
             policy::inquiry(
                 &actor,
@@ -344,6 +344,7 @@ pub async fn post_inquiry_message(
                     inquiry.from_organization_id
                 };
                 store::add_message(conn, &inquiry, side, actor.user_id, text.trim())
+                    .map_err(ApiError::from)
             })
         })
         .await?;
@@ -390,7 +391,7 @@ pub async fn close_inquiry(
                 if expected? != inquiry.version {
                     return Err(precondition_failed());
                 }
-                store::close(conn, &inquiry)
+                store::close(conn, &inquiry).map_err(ApiError::from)
             })
         })
         .await?;

@@ -4,10 +4,8 @@
 //! soon as it commits), then its rate limit and scopes are applied before the handler
 //! runs. The extractors find the accepted key's `Actor` in the request's extensions.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -20,43 +18,12 @@ use crate::audit::Recorder;
 use crate::auth::api_keys::{self, KeyHasher};
 use crate::auth::extract::KeyAuthenticated;
 use crate::auth::{Actor, KeyActor, OrgRole, PlatformRole};
-use crate::db::types::{Id, now};
+use crate::db::types::now;
 use crate::domain::scopes::{self, Access};
 use crate::error::ApiError;
 use crate::state::AppState;
+pub use crate::state::KeyUses;
 use crate::store::api_keys::ApiKey;
-
-/// How long a process remembers it recorded a key's use from an address: the last-used
-/// time is written at most this often per key and address, not on every request.
-const USE_RECORD_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Recent (key, address) uses recorded by this process.
-#[derive(Default)]
-pub struct KeyUses(Mutex<HashMap<(Id, String), Instant>>);
-
-impl KeyUses {
-    /// True when this use should be written to the database now.
-    fn due(&self, key: Id, address: &str) -> bool {
-        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if seen.len() > 10_000 {
-            seen.retain(|_, at| now.duration_since(*at) < USE_RECORD_INTERVAL);
-        }
-        match seen.get(&(key, address.to_owned())) {
-            Some(at) if now.duration_since(*at) < USE_RECORD_INTERVAL => false,
-            _ => {
-                seen.insert((key, address.to_owned()), now);
-                true
-            }
-        }
-    }
-
-    /// Forgets a use whose recording failed, so the next request tries again.
-    fn forget(&self, key: Id, address: &str) {
-        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.remove(&(key, address.to_owned()));
-    }
-}
 
 /// The key a request presents, if it presents one: `X-Api-Key`, or a bearer credential
 /// with the key prefix (a JWT never starts with it).

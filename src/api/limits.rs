@@ -1,70 +1,15 @@
 //! Per-client rate limits and the request deadline.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::num::NonZeroU32;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::LimitsConfig;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-pub struct RateLimits {
-    auth: DefaultKeyedRateLimiter<IpAddr>,
-    writes: DefaultKeyedRateLimiter<IpAddr>,
-    /// Per API key, whatever the client address.
-    api_keys: DefaultKeyedRateLimiter<crate::db::types::Id>,
-}
-
-fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
-}
-
-impl RateLimits {
-    pub fn new(config: &LimitsConfig) -> Self {
-        Self {
-            auth: RateLimiter::keyed(per_minute(config.auth_per_minute)),
-            writes: RateLimiter::keyed(per_minute(config.writes_per_minute)),
-            api_keys: RateLimiter::keyed(per_minute(config.api_key_per_minute)),
-        }
-    }
-
-    /// Forgets clients idle long enough that their budget is full again (bounds memory).
-    pub fn prune(&self) {
-        self.auth.retain_recent();
-        self.writes.retain_recent();
-        self.api_keys.retain_recent();
-    }
-
-    /// `Err(seconds to wait)` when the API key is over its budget.
-    pub fn check_key(&self, key: crate::db::types::Id) -> Result<(), u64> {
-        self.api_keys.check_key(&key).map_err(|not_until| {
-            not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1)
-        })
-    }
-
-    /// `Err(seconds to wait)` when the client is over its budget for this request.
-    fn check(&self, method: &Method, path: &str, client: IpAddr) -> Result<(), u64> {
-        let limiter = if path.starts_with("/api/v1/auth/") {
-            &self.auth
-        } else if path.starts_with("/api/")
-            && !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        {
-            &self.writes
-        } else {
-            return Ok(());
-        };
-        limiter.check_key(&client).map_err(|not_until| {
-            not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1)
-        })
-    }
-}
+pub use crate::state::RateLimits;
 
 pub async fn rate_limit(
     req: ServiceRequest,

@@ -89,7 +89,7 @@ pub async fn demand_matches(
     let (search, offset, limit) = matching_window(&state, page)?;
     let (items, total) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let demand = store::get(conn, id)?;
             let broker = is_broker(conn, &actor)?;
             policy::demand_matches(
@@ -155,7 +155,7 @@ pub async fn technology_matches(
     let (search, offset, limit) = matching_window(&state, page)?;
     let ((items, total), actor) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let listing = technologies::get(conn, id)?;
             policy::technology_matches(
                 Some(&actor),
@@ -199,8 +199,8 @@ pub async fn dismiss_match(
     let (technology_id, demand_id): (Id, Id) = (path.0.0.into(), path.0.1.into());
     state
         .db
-        .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 let listing = technologies::get(conn, technology_id)?;
                 policy::listing(
                     Some(&actor),

@@ -138,7 +138,7 @@ pub struct InquiryReceivedData {
     pub inquiry_id: uuid::Uuid,
     pub technology_id: uuid::Uuid,
     pub from_organization_id: uuid::Uuid,
-    pub transfer_form: crate::store::deals::TransferForm,
+    pub transfer_form: crate::domain::deals::TransferForm,
 }
 
 /// `deal.stage_changed`.

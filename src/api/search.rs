@@ -90,7 +90,7 @@ pub async fn find(
         })
     })
     .await
-    .map_err(|_| ApiError::internal())??;
+    .map_err(ApiError::internal_from)??;
     Ok(Hits {
         ids: found.ids,
         total: i64::try_from(found.total).unwrap_or(i64::MAX),

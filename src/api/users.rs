@@ -194,7 +194,7 @@ pub async fn change_password(
     state
         .db
         .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 users::set_password(conn, id, &hash)?;
                 sessions::revoke_all_for_user(conn, id, Some(actor.session_id))?;
                 mail::enqueue(
@@ -294,7 +294,7 @@ pub async fn update_user(
     let user = state
         .db
         .run(move |conn| {
-            dialect::write_transaction(conn, |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 let user = users::admin_update(conn, id, body.platform_role, body.disabled)?;
                 if body.disabled == Some(true) {
                     sessions::revoke_all_for_user(conn, id, None)?;

@@ -258,7 +258,7 @@ pub async fn create_webhook(
                     webhook: WebhookDto::from(&endpoint),
                     secret: endpoint.secret.clone(),
                 };
-                serde_json::to_value(created).map_err(|_| ApiError::internal())
+                serde_json::to_value(created).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -293,7 +293,7 @@ pub async fn list_webhooks(
         .db
         .run(move |conn| {
             authorise(conn, &actor, org, OrgAction::ViewWebhooks)?;
-            store::list(conn, org, page.offset(), page.limit())
+            store::list(conn, org, page.offset(), page.limit()).map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page::new(
@@ -326,7 +326,7 @@ pub async fn get_webhook(
         .db
         .run(move |conn| {
             authorise(conn, &actor, org, OrgAction::ViewWebhooks)?;
-            store::get(conn, org, id)
+            store::get(conn, org, id).map_err(ApiError::from)
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), &WebhookDto::from(&endpoint)))
@@ -384,6 +384,7 @@ pub async fn update_webhook(
             dialect::write_transaction(conn, |conn| {
                 store::update(conn, &current, expected, &settings)
             })
+            .map_err(ApiError::from)
         })
         .await?;
     Ok(with_etag(HttpResponse::Ok(), &WebhookDto::from(&endpoint)))
@@ -413,6 +414,7 @@ pub async fn delete_webhook(
         .run(move |conn| {
             authorise(conn, &actor, org, OrgAction::ManageWebhooks)?;
             dialect::write_transaction(conn, |conn| store::delete(conn, org, id))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -448,7 +450,7 @@ pub async fn list_webhook_deliveries(
         .run(move |conn| {
             authorise(conn, &actor, org, OrgAction::ViewWebhooks)?;
             store::get(conn, org, id)?;
-            store::deliveries(conn, id, page.offset(), page.limit())
+            store::deliveries(conn, id, page.offset(), page.limit()).map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::Ok().json(Page::new(
@@ -491,7 +493,7 @@ pub async fn test_webhook(
                         "This webhook is not active: set `active` to true first.",
                     ));
                 }
-                webhooks::emit_ping(conn, &endpoint)
+                webhooks::emit_ping(conn, &endpoint).map_err(ApiError::from)
             })
         })
         .await?;

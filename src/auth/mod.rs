@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod extract;
 pub mod password;
 pub mod policy;
+pub mod secret;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};

@@ -1,12 +1,8 @@
 //! Access tokens (JWT, HS256) and opaque single-use secrets (refresh, email, invitation
 //! tokens), of which only a SHA-256 hash is ever stored.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::AuthConfig;
 use crate::error::ApiError;
@@ -66,10 +62,8 @@ impl JwtKeys {
             role: role.to_owned(),
             sid: session_id.to_owned(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| {
-            tracing::error!(error = %e, "JWT encoding failed");
-            ApiError::internal()
-        })
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal_from)
     }
 
     /// Validates signature, algorithm (HS256 only: `none` and others are refused), expiry,
@@ -88,22 +82,7 @@ impl JwtKeys {
     }
 }
 
-/// A fresh 256-bit secret, URL-safe, for refresh/email/invitation tokens.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// What is stored in place of a token. The tokens are random 256-bit values, so a fast
-/// hash is enough (no dictionary to guard against).
-pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use super::secret::{hex, random_token, token_hash};
 
 #[cfg(test)]
 mod tests {

@@ -12,10 +12,10 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::{Connection, PgConnection, QueryResult, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+use super::outbox::OutboxRow;
 use super::schema::outbox;
 use super::types::{Id, SqlUuid};
 use super::{Backend, DbConn, DbTarget, Deadlines};
-use crate::store::outbox::OutboxRow;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

@@ -2,6 +2,7 @@
 //! [`Db::run`], the one way handlers reach the database (off the async workers).
 
 pub mod dialect;
+pub mod outbox;
 pub mod probe;
 pub mod raw;
 pub mod schema;
@@ -17,7 +18,26 @@ use diesel::{PgConnection, SqliteConnection};
 
 use self::probe::Probe;
 
-use crate::error::ApiError;
+/// The failures of reaching the database at all, apart from what a statement reports:
+/// the API (`error.rs`) turns them into 503/500 answers, the store wraps them in its error.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The pool gave no connection in time (the database is down or every connection busy).
+    #[error("no database connection: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    /// The caller stopped waiting: the call outlived PostgreSQL's statement timeout.
+    #[error("database call outlived {} ms", .0.as_millis())]
+    Timeout(Duration),
+    /// The work panicked on its blocking thread (logged where it happened).
+    #[error("database call panicked: {0}")]
+    Panicked(String),
+    /// A statement the database layer itself ran failed (the write hook's).
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    /// The write hook failed for a reason of its own.
+    #[error("write hook failed: {0}")]
+    Hook(Box<dyn std::error::Error + Send + Sync>),
+}
 
 diesel::define_sql_function! {
     /// SQL `lower()`, the same on both backends.
@@ -185,18 +205,22 @@ impl Db {
     }
 
     /// A connection for blocking contexts (CLI, background jobs already off the workers).
-    pub fn conn(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, ApiError> {
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
         Ok(self.pool.get()?)
     }
 
     /// Runs `work` on a pooled connection on the blocking thread pool, never on an async
-    /// worker. On PostgreSQL the caller waits at most the statement timeout, then gets 503;
-    /// the work itself goes on until the database answers (a transaction then commits or
-    /// rolls back whole), holding its connection meanwhile.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// worker. On PostgreSQL the caller waits at most the statement timeout, then gets
+    /// [`DbError::Timeout`]; the work itself goes on until the database answers (a
+    /// transaction then commits or rolls back whole), holding its connection meanwhile.
+    ///
+    /// `work` returns its caller's error type (the store's, or a handler's that mixes store
+    /// calls and policy checks); the failures of this call itself come as [`DbError`].
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         let hook = WRITE_HOOK.try_with(Arc::clone).ok().filter(|h| h.pending());
         self.run_hooked(hook, work).await
@@ -204,26 +228,28 @@ impl Db {
 
     /// Like [`Db::run`], but outside the request's audit: for bookkeeping that is not the
     /// request's change (an API key's last use).
-    pub async fn run_unaudited<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn run_unaudited<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         self.run_hooked(None, work).await
     }
 
-    async fn run_hooked<T, F>(
-        &self,
-        hook: Option<Arc<dyn WriteHook>>,
-        work: F,
-    ) -> Result<T, ApiError>
+    async fn run_hooked<T, E, F>(&self, hook: Option<Arc<dyn WriteHook>>, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let blocked = actix_web::web::block(move || {
-            let mut conn = pool.get()?;
+        // The request's span (its request id) follows the work onto the blocking thread, so
+        // whatever the work logs names the request.
+        let span = tracing::Span::current();
+        let blocked = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(DbError::from)?;
             match hook {
                 None => work(&mut conn),
                 Some(hook) => hooked(&mut conn, &*hook, work),
@@ -238,14 +264,34 @@ impl Db {
                         limit_ms = limit.as_millis() as u64,
                         "database call outlived the statement timeout; answering 503"
                     );
-                    return Err(ApiError::unavailable(
-                        "The database did not answer in time; try again shortly.",
-                    ));
+                    return Err(DbError::Timeout(limit).into());
                 }
             },
         };
-        done.map_err(|_| ApiError::internal())?
+        match done {
+            Ok(result) => result,
+            Err(joined) => {
+                let message = panic_message(joined);
+                // Logged here, in the caller's span: the line carries the request id.
+                tracing::error!(panic = %message, "database call panicked");
+                Err(DbError::Panicked(message).into())
+            }
+        }
     }
+}
+
+/// What a blocking task that did not finish said: its panic message, or that it was
+/// cancelled (the runtime shutting down).
+fn panic_message(joined: tokio::task::JoinError) -> String {
+    if !joined.is_panic() {
+        return "cancelled".to_owned();
+    }
+    let payload = joined.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// Told about the writes of one request (the audit log): `after_write` runs inside the
@@ -254,7 +300,7 @@ pub trait WriteHook: Send + Sync {
     /// Whether the hook still wants to hear of a write.
     fn pending(&self) -> bool;
     /// `value` is what the call returns (a created body, say), to name what it made.
-    fn after_write(&self, conn: &mut DbConn, value: &dyn std::any::Any) -> Result<(), ApiError>;
+    fn after_write(&self, conn: &mut DbConn, value: &dyn std::any::Any) -> Result<(), DbError>;
     /// The transaction `after_write` ran in did not commit.
     fn rolled_back(&self);
 }
@@ -266,11 +312,14 @@ tokio::task_local! {
 
 /// Runs `work` in one write transaction with the hook: the hook's entry commits or rolls back
 /// with the change (inner `write_transaction`s become savepoints).
-fn hooked<T: 'static>(
+fn hooked<T: 'static, E>(
     conn: &mut DbConn,
     hook: &dyn WriteHook,
-    work: impl FnOnce(&mut DbConn) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    work: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DbError> + From<diesel::result::Error>,
+{
     let mut told = false;
     let result = dialect::write_transaction(conn, |conn| {
         let before = probe::watch_writes();
@@ -278,7 +327,7 @@ fn hooked<T: 'static>(
         let wrote = probe::unwatch_writes() > before;
         let value = value?;
         if wrote {
-            hook.after_write(conn, &value)?;
+            hook.after_write(conn, &value).map_err(E::from)?;
             told = true;
         }
         Ok(value)

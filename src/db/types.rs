@@ -111,6 +111,11 @@ pub fn now() -> NaiveDateTime {
 }
 
 /// A stored UTC timestamp as the API shows it (RFC 3339 with `Z`).
+/// A stored time as RFC 3339 in UTC, to the second (what payloads and mails show).
+pub fn rfc3339(t: NaiveDateTime) -> String {
+    utc(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 pub fn utc(t: NaiveDateTime) -> chrono::DateTime<Utc> {
     t.and_utc()
 }

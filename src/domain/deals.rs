@@ -5,6 +5,31 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The transfer form of a deal (Law on Technology Transfer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferForm {
+    /// Chuyển nhượng quyền sở hữu.
+    OwnershipAssignment,
+    /// Chuyển giao quyền sử dụng: a licence.
+    UsageLicence,
+}
+
+impl TransferForm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferForm::OwnershipAssignment => "ownership_assignment",
+            TransferForm::UsageLicence => "usage_licence",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [TransferForm::OwnershipAssignment, TransferForm::UsageLicence]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {

@@ -258,7 +258,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.update(b".");
     mac.update(body.as_bytes());
     let digest = mac.finalize().into_bytes();
-    format!("sha256={}", crate::auth::tokens::hex(&digest))
+    format!("sha256={}", crate::auth::secret::hex(&digest))
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub use templates::{Rendered, Renderer, Template};
 use crate::db::DbConn;
 use crate::db::types::{Id, utc};
 use crate::domain::lang::Lang;
-use crate::error::ApiError;
+use crate::store::StoreError;
 use crate::store::outbox::{self, Channel, NewOutbox, OutboxRow, OutboxStatus};
 
 /// A mail to send: a template, the recipient's language and the template's fields.
@@ -53,21 +53,29 @@ pub struct Mail {
 /// Queues `mail` on the caller's connection, inside the caller's transaction: it is sent only
 /// if that transaction commits. An invalid address is a validation error on `email`; a
 /// context lacking a template field is a bug, refused here rather than failing at send time.
-pub fn enqueue(conn: &mut DbConn, mail: &Mail) -> Result<Id, ApiError> {
+pub fn enqueue(conn: &mut DbConn, mail: &Mail) -> Result<Id, StoreError> {
     let to = mail.to.trim();
     if to.parse::<Mailbox>().is_err() {
-        return Err(ApiError::invalid("email", "is not a valid email address"));
+        return Err(StoreError::invalid("email", "is not a valid email address"));
     }
     let template = mail.template.name();
     let Some(fields) = mail.context.as_object() else {
         tracing::error!(template, "mail context is not a JSON object");
-        return Err(ApiError::internal());
+        return Err(StoreError::corrupt(
+            "outbox",
+            "payload",
+            format!("the context of mail {template} is not a JSON object"),
+        ));
     };
     let missing: Vec<&str> =
         mail.template.fields().iter().copied().filter(|f| !fields.contains_key(*f)).collect();
     if !missing.is_empty() {
         tracing::error!(template, ?missing, "mail context lacks template fields");
-        return Err(ApiError::internal());
+        return Err(StoreError::corrupt(
+            "outbox",
+            "payload",
+            format!("the context of mail {template} lacks {missing:?}"),
+        ));
     }
     let payload = mail.context.to_string();
     outbox::insert(
@@ -105,12 +113,16 @@ pub struct OutboxEntry {
 }
 
 impl TryFrom<OutboxRow> for OutboxEntry {
-    type Error = ApiError;
+    type Error = StoreError;
 
-    fn try_from(row: OutboxRow) -> Result<Self, ApiError> {
-        let corrupt = |column: &str, value: &str| {
+    fn try_from(row: OutboxRow) -> Result<Self, StoreError> {
+        let corrupt = |column: &'static str, value: &str| {
             tracing::error!(id = %row.id, column, value, "outbox row holds an unknown value");
-            ApiError::internal()
+            StoreError::corrupt(
+                "outbox",
+                column,
+                format!("row {}: unknown value {value:?}", row.id),
+            )
         };
         Ok(Self {
             id: row.id.0,

@@ -153,7 +153,7 @@ impl Search {
             let mut failing_since: Option<Instant> = None;
             let mut last_said = Instant::now();
             loop {
-                let result = db.conn().and_then(|mut conn| {
+                let result = db.conn().map_err(ApiError::from).and_then(|mut conn| {
                     if search.is_ready() {
                         search.sync(&mut conn).map(|_| ())
                     } else {

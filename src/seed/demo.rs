@@ -920,7 +920,7 @@ fn write(
         let seller = parties.iter().find(|p| p.org == inquiry.to_organization_id);
         let seller = seller.ok_or_else(ApiError::internal)?;
         let sides = Sides { buyer: false, seller: true };
-        deals::accept(conn, &deal, Stage::Open, sides, by(seller))
+        Ok(deals::accept(conn, &deal, Stage::Open, sides, by(seller))?)
     };
     let broker = party("trung-tam")?;
     let brokered = |conn: &mut DbConn,
@@ -956,7 +956,13 @@ fn write(
             Sides { buyer: true, seller: false },
             by(buyer),
         )?;
-        deals::accept(conn, &deal, Stage::Open, Sides { buyer: false, seller: true }, by(seller))
+        Ok(deals::accept(
+            conn,
+            &deal,
+            Stage::Open,
+            Sides { buyer: false, seller: true },
+            by(seller),
+        )?)
     };
 
     // 1. Completed: wastewater treatment for the pig farm.
@@ -1180,7 +1186,12 @@ fn step(
 ) -> Result<Deal, ApiError> {
     let facts = deals::facts(conn, &deal, None)?;
     check(&deal, to, &facts)?;
-    deals::transition(conn, &deal, &Move { to, note, reason: None, final_price: None }, by(actor))
+    Ok(deals::transition(
+        conn,
+        &deal,
+        &Move { to, note, reason: None, final_price: None },
+        by(actor),
+    )?)
 }
 
 /// Ticks the whole Art. 23 checklist and has both sides confirm signing.
@@ -1207,6 +1218,7 @@ fn ready_to_sign(
         Sides { buyer: false, seller: true },
         by(seller),
     )
+    .map_err(ApiError::from)
 }
 
 fn finish(
@@ -1228,4 +1240,5 @@ fn finish(
         },
         by(buyer),
     )
+    .map_err(ApiError::from)
 }

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::schema::{api_key_addresses, api_keys};
 use crate::db::types::{Id, now};
-use crate::error::ApiError;
+use crate::store::{StoreError, json};
 
 /// A key as stored; `secret_hash` and `previous_hash` never leave the store's callers.
 #[derive(Clone, Queryable)]
@@ -46,7 +46,7 @@ impl std::fmt::Debug for ApiKey {
 
 impl ApiKey {
     pub fn scope_names(&self) -> Vec<String> {
-        serde_json::from_str(&self.scopes).unwrap_or_default()
+        json::list(&self.scopes)
     }
 }
 
@@ -61,8 +61,8 @@ pub struct NewKey<'a> {
     pub created_by: Id,
 }
 
-pub fn create(conn: &mut DbConn, new: &NewKey<'_>) -> Result<ApiKey, ApiError> {
-    let scopes = serde_json::to_string(new.scopes).map_err(|_| ApiError::internal())?;
+pub fn create(conn: &mut DbConn, new: &NewKey<'_>) -> Result<ApiKey, StoreError> {
+    let scopes = json::list_text(new.scopes);
     Ok(diesel::insert_into(api_keys::table)
         .values((
             api_keys::id.eq(Id::new()),
@@ -81,18 +81,18 @@ pub fn create(conn: &mut DbConn, new: &NewKey<'_>) -> Result<ApiKey, ApiError> {
 }
 
 /// The key with this shown prefix: one indexed statement per authenticated request.
-pub fn by_prefix(conn: &mut DbConn, prefix: &str) -> Result<Option<ApiKey>, ApiError> {
+pub fn by_prefix(conn: &mut DbConn, prefix: &str) -> Result<Option<ApiKey>, StoreError> {
     Ok(api_keys::table.filter(api_keys::prefix.eq(prefix)).first(conn).optional()?)
 }
 
 /// A key of `org` (404 for another organisation's).
-pub fn get(conn: &mut DbConn, org: Id, id: Id) -> Result<ApiKey, ApiError> {
+pub fn get(conn: &mut DbConn, org: Id, id: Id) -> Result<ApiKey, StoreError> {
     api_keys::table
         .find(id)
         .filter(api_keys::organization_id.eq(org))
         .first(conn)
         .optional()?
-        .ok_or_else(|| ApiError::not_found("No such API key in this organisation."))
+        .ok_or_else(|| StoreError::not_found("No such API key in this organisation."))
 }
 
 /// An organisation's keys, newest first, with the total.
@@ -101,7 +101,7 @@ pub fn list(
     org: Id,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<ApiKey>, i64), ApiError> {
+) -> Result<(Vec<ApiKey>, i64), StoreError> {
     let total =
         api_keys::table.filter(api_keys::organization_id.eq(org)).count().get_result(conn)?;
     let items = api_keys::table
@@ -114,7 +114,7 @@ pub fn list(
 }
 
 /// Revokes a live key; `false` when it was revoked already.
-pub fn revoke(conn: &mut DbConn, id: Id, by: Id) -> Result<bool, ApiError> {
+pub fn revoke(conn: &mut DbConn, id: Id, by: Id) -> Result<bool, StoreError> {
     let changed = diesel::update(api_keys::table.find(id).filter(api_keys::revoked_at.is_null()))
         .set((api_keys::revoked_at.eq(now()), api_keys::revoked_by.eq(by)))
         .execute(conn)?;
@@ -127,7 +127,7 @@ pub fn roll(
     key: &ApiKey,
     secret_hash: &str,
     grace_until: NaiveDateTime,
-) -> Result<ApiKey, ApiError> {
+) -> Result<ApiKey, StoreError> {
     Ok(diesel::update(api_keys::table.find(key.id).filter(api_keys::revoked_at.is_null()))
         .set((
             api_keys::secret_hash.eq(secret_hash),
@@ -141,7 +141,7 @@ pub fn roll(
 
 /// Records a use: last used time and address, and whether the address is new for this
 /// key (the first use ever counts as new).
-pub fn record_use(conn: &mut DbConn, id: Id, address: &str) -> Result<bool, ApiError> {
+pub fn record_use(conn: &mut DbConn, id: Id, address: &str) -> Result<bool, StoreError> {
     let at = now();
     diesel::update(api_keys::table.find(id))
         .set((api_keys::last_used_at.eq(at), api_keys::last_used_address.eq(address)))

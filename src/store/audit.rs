@@ -10,7 +10,7 @@ use crate::db::schema::{
     audit_events, deals, demands, inquiries, proposals, technologies, valuation_requests,
 };
 use crate::db::types::{Id, now};
-use crate::error::ApiError;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = audit_events)]
@@ -35,7 +35,7 @@ pub struct Entry {
     pub status: Option<i32>,
 }
 
-pub fn append(conn: &mut DbConn, entry: &Entry) -> Result<(), ApiError> {
+pub fn append(conn: &mut DbConn, entry: &Entry) -> Result<(), StoreError> {
     diesel::insert_into(audit_events::table).values(entry).execute(conn)?;
     Ok(())
 }
@@ -84,7 +84,7 @@ pub fn list(
     filter: &Filter,
     offset: i64,
     limit: Option<i64>,
-) -> Result<(Vec<Entry>, i64), ApiError> {
+) -> Result<(Vec<Entry>, i64), StoreError> {
     let total = filtered(filter).count().get_result(conn)?;
     let mut query = filtered(filter)
         .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
@@ -96,7 +96,7 @@ pub fn list(
 }
 
 /// Removes entries older than `days` days; returns how many.
-pub fn prune(conn: &mut DbConn, days: u32) -> Result<usize, ApiError> {
+pub fn prune(conn: &mut DbConn, days: u32) -> Result<usize, StoreError> {
     let cutoff = now() - chrono::Duration::days(i64::from(days));
     Ok(diesel::delete(audit_events::table.filter(audit_events::occurred_at.lt(cutoff)))
         .execute(conn)?)
@@ -104,7 +104,7 @@ pub fn prune(conn: &mut DbConn, days: u32) -> Result<usize, ApiError> {
 
 /// The organisations a resource belongs to, most relevant first (a deal: buyer, seller,
 /// broker). Empty for a kind without an owner or an id that is gone.
-pub fn owners_of(conn: &mut DbConn, kind: &str, id: Id) -> Result<Vec<Id>, ApiError> {
+pub fn owners_of(conn: &mut DbConn, kind: &str, id: Id) -> Result<Vec<Id>, StoreError> {
     let ids = match kind {
         "organization" => vec![id],
         "technology" => {

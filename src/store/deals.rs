@@ -8,41 +8,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::api::common::precondition_failed;
 use crate::db::DbConn;
 use crate::db::schema::{deal_checklist, deal_events, deals, organizations, technologies};
 use crate::db::types::{Id, now};
 use crate::domain::deals::{ChecklistItem, Facts, Stage};
 use crate::domain::lang::Lang;
-use crate::error::ApiError;
 use crate::mail::{self, Mail, Template};
 use crate::store::organizations::owner_contacts;
+use crate::store::{StoreError, changed, json};
 use crate::webhooks::{self, EventType};
 
-/// The transfer form of a deal (Law on Technology Transfer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TransferForm {
-    /// Chuyển nhượng quyền sở hữu.
-    OwnershipAssignment,
-    /// Chuyển giao quyền sử dụng: a licence.
-    UsageLicence,
-}
-
-impl TransferForm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferForm::OwnershipAssignment => "ownership_assignment",
-            TransferForm::UsageLicence => "usage_licence",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [TransferForm::OwnershipAssignment, TransferForm::UsageLicence]
-            .into_iter()
-            .find(|f| f.as_str() == s)
-    }
-}
+pub use crate::domain::deals::TransferForm;
 
 /// What the parties negotiate. Money in the currency's minor unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -105,18 +81,22 @@ pub struct Deal {
 }
 
 impl Deal {
-    pub fn stage(&self) -> Result<Stage, ApiError> {
+    pub fn stage(&self) -> Result<Stage, StoreError> {
         Stage::parse(&self.stage).ok_or_else(|| {
             tracing::error!(id = %self.id, "unreadable deal stage");
-            ApiError::internal()
+            StoreError::corrupt("deals", "stage", format!("unknown stage {:?}", self.stage))
         })
     }
 
-    pub fn terms(&self) -> Result<Terms, ApiError> {
+    pub fn terms(&self) -> Result<Terms, StoreError> {
         Ok(Terms {
             transfer_form: TransferForm::parse(&self.transfer_form).ok_or_else(|| {
                 tracing::error!(id = %self.id, "unreadable deal transfer form");
-                ApiError::internal()
+                StoreError::corrupt(
+                    "deals",
+                    "transfer_form",
+                    format!("unknown transfer form {:?}", self.transfer_form),
+                )
             })?,
             exclusive: self.exclusive,
             territory: self.territory.clone(),
@@ -175,7 +155,7 @@ pub struct NewEvent<'a> {
     pub note: Option<&'a str>,
 }
 
-fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<Id, ApiError> {
+fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<Id, StoreError> {
     let id = Id::new();
     diesel::insert_into(deal_events::table)
         .values((
@@ -202,7 +182,7 @@ pub fn record_valuation_event(
     by: By,
     after: serde_json::Value,
     note: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     record(
         conn,
         deal,
@@ -232,7 +212,7 @@ pub struct NewDeal<'a> {
 
 /// Creates a deal in `open` with an unticked checklist and a `created` event. Run in a write
 /// transaction.
-pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, ApiError> {
+pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, StoreError> {
     let at = now();
     let id = Id::new();
     let t = new.terms;
@@ -274,7 +254,7 @@ pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, ApiE
             ))
             .execute(conn)?;
     }
-    let terms = serde_json::to_value(t).map_err(|_| ApiError::internal())?;
+    let terms = json::to_value(t, "deal_events", "after")?;
     record(
         conn,
         id,
@@ -290,7 +270,7 @@ pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, ApiE
 }
 
 /// Whether the enquiry already led to a deal that was not cancelled.
-pub fn live_for_inquiry(conn: &mut DbConn, inquiry: Id) -> Result<bool, ApiError> {
+pub fn live_for_inquiry(conn: &mut DbConn, inquiry: Id) -> Result<bool, StoreError> {
     let count: i64 = deals::table
         .filter(deals::inquiry_id.eq(inquiry))
         .filter(deals::stage.ne(Stage::Cancelled.as_str()))
@@ -301,7 +281,7 @@ pub fn live_for_inquiry(conn: &mut DbConn, inquiry: Id) -> Result<bool, ApiError
 
 /// Whether the technology and the demand already have a deal that was not cancelled (from
 /// a proposal or a match; the unique index `deals_one_live_per_match` settles a race).
-pub fn live_for_match(conn: &mut DbConn, technology: Id, demand: Id) -> Result<bool, ApiError> {
+pub fn live_for_match(conn: &mut DbConn, technology: Id, demand: Id) -> Result<bool, StoreError> {
     let count: i64 = deals::table
         .filter(deals::technology_id.eq(technology))
         .filter(deals::demand_id.eq(demand))
@@ -311,12 +291,12 @@ pub fn live_for_match(conn: &mut DbConn, technology: Id, demand: Id) -> Result<b
     Ok(count > 0)
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Deal>, ApiError> {
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Deal>, StoreError> {
     Ok(deals::table.find(id).first(conn).optional()?)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Deal, ApiError> {
-    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such deal."))
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Deal, StoreError> {
+    find(conn, id)?.ok_or_else(|| StoreError::not_found("No such deal."))
 }
 
 /// Deals with any of `orgs` as a party (every deal when `orgs` is `None`: staff), newest
@@ -327,7 +307,7 @@ pub fn list(
     stage: Option<Stage>,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Deal>, i64), ApiError> {
+) -> Result<(Vec<Deal>, i64), StoreError> {
     let query = || {
         let mut q = deals::table.into_boxed();
         if let Some(orgs) = orgs {
@@ -361,7 +341,7 @@ pub struct Labels {
     pub organizations: std::collections::HashMap<Id, (String, String)>,
 }
 
-pub fn labels(conn: &mut DbConn, deals: &[Deal]) -> Result<Labels, ApiError> {
+pub fn labels(conn: &mut DbConn, deals: &[Deal]) -> Result<Labels, StoreError> {
     if deals.is_empty() {
         return Ok(Labels::default());
     }
@@ -393,7 +373,7 @@ pub fn labels(conn: &mut DbConn, deals: &[Deal]) -> Result<Labels, ApiError> {
     Ok(Labels { titles, organizations })
 }
 
-pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, ApiError> {
+pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, StoreError> {
     let rows: Vec<ChecklistRow> =
         deal_checklist::table.filter(deal_checklist::deal_id.eq(id)).load(conn)?;
     // In Art. 23 order, not the database's.
@@ -406,7 +386,7 @@ pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, ApiErro
 /// A deal with its checklist and its labels (the technology's title, the parties' names
 /// and kinds) in one statement (the deal's columns repeat on each of the few checklist
 /// rows): the read path of `GET /deals/{id}`.
-pub fn read(conn: &mut DbConn, id: Id) -> Result<(Deal, Vec<ChecklistRow>, Labels), ApiError> {
+pub fn read(conn: &mut DbConn, id: Id) -> Result<(Deal, Vec<ChecklistRow>, Labels), StoreError> {
     let (buyer, seller, broker) = diesel::alias!(
         organizations as buyer_org,
         organizations as seller_org,
@@ -434,7 +414,7 @@ pub fn read(conn: &mut DbConn, id: Id) -> Result<(Deal, Vec<ChecklistRow>, Label
         .load(conn)?;
     let mut rows = rows.into_iter();
     let (deal, first, title, buyer, seller, broker) =
-        rows.next().ok_or_else(|| ApiError::not_found("No such deal."))?;
+        rows.next().ok_or_else(|| StoreError::not_found("No such deal."))?;
     let position = |name: &str| ChecklistItem::ALL.iter().position(|i| item_name(*i) == name);
     let mut checklist: Vec<ChecklistRow> =
         first.into_iter().chain(rows.filter_map(|(_, item, ..)| item)).collect();
@@ -456,7 +436,7 @@ pub fn events(
     kind: Option<&str>,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<EventRow>, i64), ApiError> {
+) -> Result<(Vec<EventRow>, i64), StoreError> {
     let query = || {
         let mut q = deal_events::table.filter(deal_events::deal_id.eq(id)).into_boxed();
         if let Some(kind) = kind {
@@ -474,7 +454,7 @@ pub fn events(
 }
 
 /// What the state machine needs to know about `deal`.
-pub fn facts(conn: &mut DbConn, deal: &Deal, reason: Option<String>) -> Result<Facts, ApiError> {
+pub fn facts(conn: &mut DbConn, deal: &Deal, reason: Option<String>) -> Result<Facts, StoreError> {
     let ticked = checklist(conn, deal.id)?
         .into_iter()
         .filter(|r| r.ticked)
@@ -496,10 +476,6 @@ macro_rules! guarded {
     };
 }
 
-fn changed(rows: usize) -> Result<(), ApiError> {
-    if rows == 1 { Ok(()) } else { Err(precondition_failed()) }
-}
-
 /// Replaces the terms. Signing confirmations are withdrawn: they were given to the old
 /// terms. Run in a write transaction.
 pub fn update_terms(
@@ -507,7 +483,7 @@ pub fn update_terms(
     deal: &Deal,
     terms: &Terms,
     by: By,
-) -> Result<Deal, ApiError> {
+) -> Result<Deal, StoreError> {
     let before = deal.terms()?;
     let rows = guarded!(deal)
         .set((
@@ -527,7 +503,7 @@ pub fn update_terms(
         ))
         .execute(conn)?;
     changed(rows)?;
-    let json = |t: &Terms| serde_json::to_value(t).map_err(|_| ApiError::internal());
+    let json = |t: &Terms| json::to_value(t, "deal_events", "after");
     record(
         conn,
         deal.id,
@@ -553,12 +529,12 @@ pub struct Sides {
 /// (as read in this transaction): the first write of every change that does not take
 /// `If-Match`, so a transition decided on what this change alters fails with 412, and this
 /// change fails if the deal moved meanwhile. Returns the deal as locked.
-fn touch(conn: &mut DbConn, deal: &Deal, stage: Stage) -> Result<Deal, ApiError> {
+fn touch(conn: &mut DbConn, deal: &Deal, stage: Stage) -> Result<Deal, StoreError> {
     let rows = diesel::update(deals::table.find(deal.id).filter(deals::stage.eq(stage.as_str())))
         .set((deals::updated_at.eq(now()), deals::version.eq(deals::version + 1)))
         .execute(conn)?;
     if rows != 1 {
-        return Err(ApiError::conflict(
+        return Err(StoreError::conflict(
             "deal_changed",
             "The deal moved to another stage meanwhile; read it again.",
         ));
@@ -574,7 +550,7 @@ pub fn accept(
     stage: Stage,
     sides: Sides,
     by: By,
-) -> Result<Deal, ApiError> {
+) -> Result<Deal, StoreError> {
     let wanted = |side: bool, at: Option<NaiveDateTime>| side && at.is_none();
     if !wanted(sides.buyer, deal.buyer_accepted_at)
         && !wanted(sides.seller, deal.seller_accepted_at)
@@ -608,7 +584,7 @@ pub fn confirm_signing(
     stage: Stage,
     sides: Sides,
     by: By,
-) -> Result<Deal, ApiError> {
+) -> Result<Deal, StoreError> {
     let wanted = |side: bool, at: Option<NaiveDateTime>| side && at.is_none();
     if !wanted(sides.buyer, deal.buyer_confirmed_signing_at)
         && !wanted(sides.seller, deal.seller_confirmed_signing_at)
@@ -648,7 +624,7 @@ pub fn tick(
     ticked: bool,
     note: Option<&str>,
     by: By,
-) -> Result<Deal, ApiError> {
+) -> Result<Deal, StoreError> {
     let deal = touch(conn, deal, stage)?;
     let name = item_name(item);
     let before: ChecklistRow = deal_checklist::table.find((deal.id, &name)).first(conn)?;
@@ -675,7 +651,7 @@ pub fn tick(
 }
 
 /// Adds a note to the timeline.
-pub fn note(conn: &mut DbConn, deal: &Deal, text: &str, by: By) -> Result<(), ApiError> {
+pub fn note(conn: &mut DbConn, deal: &Deal, text: &str, by: By) -> Result<(), StoreError> {
     record(conn, deal.id, by, NewEvent { kind: "note", note: Some(text), ..NewEvent::default() })?;
     Ok(())
 }
@@ -688,7 +664,7 @@ pub fn attach_document(
     title: &str,
     url: &str,
     by: By,
-) -> Result<EventRow, ApiError> {
+) -> Result<EventRow, StoreError> {
     let id = record(
         conn,
         deal.id,
@@ -712,7 +688,12 @@ pub struct Move<'a> {
 /// Moves `deal` (already checked against the state machine) to `m.to`: one guarded update,
 /// one `stage_changed` event, mails to every party's owners and `deal.stage_changed` to every
 /// party. Run in a write transaction.
-pub fn transition(conn: &mut DbConn, deal: &Deal, m: &Move<'_>, by: By) -> Result<Deal, ApiError> {
+pub fn transition(
+    conn: &mut DbConn,
+    deal: &Deal,
+    m: &Move<'_>,
+    by: By,
+) -> Result<Deal, StoreError> {
     let from = deal.stage()?;
     let at = now();
     let rows = guarded!(deal)
@@ -761,10 +742,10 @@ pub fn transition(conn: &mut DbConn, deal: &Deal, m: &Move<'_>, by: By) -> Resul
     get(conn, deal.id)
 }
 
-fn announce(conn: &mut DbConn, deal: &Deal, from: Stage, m: &Move<'_>) -> Result<(), ApiError> {
+fn announce(conn: &mut DbConn, deal: &Deal, from: Stage, m: &Move<'_>) -> Result<(), StoreError> {
     let title: String =
         technologies::table.find(deal.technology_id).select(technologies::title).first(conn)?;
-    let mut name = |id: Id| -> Result<String, ApiError> {
+    let mut name = |id: Id| -> Result<String, StoreError> {
         Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
     };
     let seller_name = name(deal.seller_organization_id)?;

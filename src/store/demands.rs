@@ -8,16 +8,17 @@ use serde_json::json;
 
 use crate::db::raw::RawSql;
 use crate::db::schema::{demands, organizations, proposals};
+use crate::db::types::rfc3339;
 use crate::db::types::{Id, SqlUuid, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::demand::{Budget, DemandContent, ProposalStatus};
 use crate::domain::lang::Lang;
 use crate::domain::listing::Status;
-use crate::error::ApiError;
 use crate::mail::Template;
+use crate::store::changed;
 use crate::store::expiry::{self, Expiring, ExpiryReport};
 use crate::store::organizations::{mail_owners, parse_list};
-use crate::store::technologies::{changed, rfc3339};
+use crate::store::{StoreError, json};
 
 #[derive(Debug, Clone, Queryable)]
 struct DemandRow {
@@ -75,12 +76,12 @@ pub struct Demand {
 
 fn assemble(
     (row, (organization_name, organization_verified)): (DemandRow, (String, bool)),
-) -> Result<Demand, ApiError> {
+) -> Result<Demand, StoreError> {
     let id = row.id;
     // CHECK constraints make these unreachable; a row that fails anyway is logged, not shown.
     let corrupt = |column: &'static str| {
         tracing::error!(%id, column, "unreadable demand row");
-        ApiError::internal()
+        StoreError::corrupt("demands", column, format!("demand {id}: unreadable value"))
     };
     let budget =
         row.currency.map(|currency| Budget { min: row.budget_min, max: row.budget_max, currency });
@@ -122,8 +123,8 @@ fn assemble(
     })
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|_| ApiError::internal())
+fn to_json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String, StoreError> {
+    json::encode(value, "demands", column)
 }
 
 #[derive(AsChangeset, Insertable)]
@@ -149,20 +150,20 @@ struct ContentColumns<'a> {
 }
 
 impl<'a> ContentColumns<'a> {
-    fn new(c: &'a DemandContent) -> Result<Self, ApiError> {
+    fn new(c: &'a DemandContent) -> Result<Self, StoreError> {
         let (title_folded, search_text) = c.search_document();
         Ok(Self {
             language: c.language.code(),
             title: &c.title,
             problem: &c.problem,
             requirements: c.requirements.as_deref(),
-            sectors: to_json(&c.sectors)?,
-            keywords: to_json(&c.keywords)?,
+            sectors: to_json(&c.sectors, "sectors")?,
+            keywords: to_json(&c.keywords, "keywords")?,
             trl_min: c.trl_min.map(i32::from),
             budget_min: c.budget.as_ref().and_then(|b| b.min),
             budget_max: c.budget.as_ref().and_then(|b| b.max),
             currency: c.budget.as_ref().map(|b| b.currency.as_str()),
-            transfer_forms: to_json(&c.transfer_forms)?,
+            transfer_forms: to_json(&c.transfer_forms, "transfer_forms")?,
             province: &c.province,
             deadline: c.deadline.map(|d| d.format("%Y-%m-%d").to_string()),
             hide_organization: c.hide_organization,
@@ -177,7 +178,7 @@ pub fn create(
     organization: Id,
     creator: Id,
     content: &DemandContent,
-) -> Result<Demand, ApiError> {
+) -> Result<Demand, StoreError> {
     let at = now();
     let id = Id::new();
     diesel::insert_into(demands::table)
@@ -195,7 +196,7 @@ pub fn create(
     get(conn, id)
 }
 
-pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Demand>, ApiError> {
+pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Demand>, StoreError> {
     let rows: Vec<(DemandRow, (String, bool))> = demands::table
         .inner_join(organizations::table)
         .filter(demands::id.eq_any(ids))
@@ -206,7 +207,7 @@ pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Demand>, ApiError> {
 
 /// By `=` rather than `load`'s `IN`: a statement with a fixed shape, which diesel prepares
 /// once per connection and reuses.
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Demand>, ApiError> {
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Demand>, StoreError> {
     let row: Option<(DemandRow, (String, bool))> = demands::table
         .inner_join(organizations::table)
         .filter(demands::id.eq(id))
@@ -216,8 +217,8 @@ pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Demand>, ApiError> {
     row.map(assemble).transpose()
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Demand, ApiError> {
-    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such demand."))
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Demand, StoreError> {
+    find(conn, id)?.ok_or_else(|| StoreError::not_found("No such demand."))
 }
 
 /// `UPDATE demands … WHERE id, version and status are still what the caller read`.
@@ -237,7 +238,7 @@ pub fn update_content(
     demand: &Demand,
     content: &DemandContent,
     to: Status,
-) -> Result<Demand, ApiError> {
+) -> Result<Demand, StoreError> {
     let at = now();
     let resubmitted = to == Status::PendingReview && demand.status != Status::PendingReview;
     let rows = guarded!(demand)
@@ -253,7 +254,7 @@ pub fn update_content(
     get(conn, demand.id)
 }
 
-pub fn delete(conn: &mut DbConn, demand: &Demand) -> Result<(), ApiError> {
+pub fn delete(conn: &mut DbConn, demand: &Demand) -> Result<(), StoreError> {
     let rows = diesel::delete(
         demands::table
             .find(demand.id)
@@ -272,7 +273,7 @@ pub fn transition(
     to: Status,
     reason: Option<&str>,
     validity_days: u32,
-) -> Result<Demand, ApiError> {
+) -> Result<Demand, StoreError> {
     let at = now();
     let renewing = to == Status::Published && demand.status == Status::Published;
     let publishing = to == Status::Published;
@@ -377,7 +378,7 @@ pub fn search(
     filter: &Filter,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Demand>, i64), ApiError> {
+) -> Result<(Vec<Demand>, i64), StoreError> {
     let query = |select: &str| {
         let mut sql = RawSql::new(format!("SELECT {select} FROM demands t WHERE 1 = 1"));
         push_filters(&mut sql, filter);
@@ -440,7 +441,7 @@ fn proposal_context(
     })
 }
 
-fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, ApiError> {
+fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, StoreError> {
     Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
 }
 
@@ -450,7 +451,7 @@ pub fn propose(
     demand: &Demand,
     creator: Id,
     new: &NewProposal,
-) -> Result<Proposal, ApiError> {
+) -> Result<Proposal, StoreError> {
     let at = now();
     let id = Id::new();
     diesel::insert_into(proposals::table)
@@ -482,17 +483,17 @@ pub fn propose(
     Ok(proposal)
 }
 
-pub fn get_proposal(conn: &mut DbConn, demand: Id, id: Id) -> Result<Proposal, ApiError> {
+pub fn get_proposal(conn: &mut DbConn, demand: Id, id: Id) -> Result<Proposal, StoreError> {
     proposals::table
         .filter(proposals::demand_id.eq(demand))
         .filter(proposals::id.eq(id))
         .first(conn)
         .optional()?
-        .ok_or_else(|| ApiError::not_found("No such proposal."))
+        .ok_or_else(|| StoreError::not_found("No such proposal."))
 }
 
 /// A proposal by its own id (a deal opened from it names no demand).
-pub fn find_proposal(conn: &mut DbConn, id: Id) -> Result<Option<Proposal>, ApiError> {
+pub fn find_proposal(conn: &mut DbConn, id: Id) -> Result<Option<Proposal>, StoreError> {
     Ok(proposals::table.find(id).first(conn).optional()?)
 }
 
@@ -503,7 +504,7 @@ pub fn list_proposals(
     only: Option<&[Id]>,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Proposal>, i64), ApiError> {
+) -> Result<(Vec<Proposal>, i64), StoreError> {
     let base = || {
         let mut q = proposals::table.filter(proposals::demand_id.eq(demand)).into_boxed();
         if let Some(orgs) = only {
@@ -529,7 +530,7 @@ pub fn settle_proposal(
     proposal: &Proposal,
     to: ProposalStatus,
     by: Id,
-) -> Result<Proposal, ApiError> {
+) -> Result<Proposal, StoreError> {
     let at = now();
     let decided = to != ProposalStatus::Withdrawn;
     let rows = diesel::update(
@@ -587,7 +588,7 @@ pub fn run_expiry(
     conn: &mut DbConn,
     now: NaiveDateTime,
     validity_days: u32,
-) -> Result<ExpiryReport, ApiError> {
+) -> Result<ExpiryReport, StoreError> {
     expiry::run(conn, &DEMAND_EXPIRY, now, validity_days)
 }
 
@@ -625,7 +626,7 @@ struct BulkRow<'a> {
 
 /// Inserts `rows` with multi-row INSERTs (the search index follows as for one insert). Run
 /// in a write transaction.
-pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkDemand]) -> Result<(), ApiError> {
+pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkDemand]) -> Result<(), StoreError> {
     for chunk in rows.chunks(500) {
         let built = chunk
             .iter()
@@ -644,7 +645,7 @@ pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkDemand]) -> Result<(), ApiErro
                     version: 1,
                 })
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
         dialect::insert_rows(conn, demands::table, &built)?;
     }
     Ok(())

@@ -13,12 +13,11 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::db::raw::RawSql;
-use crate::db::types::{Id, SqlUuid};
+use crate::db::types::{Id, SqlUuid, rfc3339};
 use crate::db::{DbConn, dialect};
 use crate::domain::listing::Status;
-use crate::error::ApiError;
 use crate::mail::Template;
-use crate::store::technologies::rfc3339;
+use crate::store::StoreError;
 
 /// Days before expiry when owners are warned.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -28,7 +27,7 @@ const EXPIRY_BATCH: i64 = 200;
 
 /// Queues `template` to the owners of row `id`, with the row's own context (title, path…)
 /// extended by `extra`. Runs inside the claiming transaction.
-pub type Notify = fn(&mut DbConn, Id, Template, serde_json::Value) -> Result<usize, ApiError>;
+pub type Notify = fn(&mut DbConn, Id, Template, serde_json::Value) -> Result<usize, StoreError>;
 
 /// What the job needs to know about one kind of expiring row.
 pub struct Expiring {
@@ -65,7 +64,7 @@ fn due(
     after: Option<NaiveDateTime>,
     until: NaiveDateTime,
     unwarned: bool,
-) -> Result<Vec<DueRow>, ApiError> {
+) -> Result<Vec<DueRow>, StoreError> {
     let mut sql = RawSql::new(format!("SELECT id, expires_at FROM {} WHERE status = ", kind.table));
     sql.bind(Status::Published.as_str());
     sql.push(" AND expires_at <= ");
@@ -89,7 +88,7 @@ fn claim(
     row: &DueRow,
     set: impl FnOnce(&mut RawSql),
     extra: &str,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     let mut sql = RawSql::new(format!("UPDATE {} SET ", kind.table));
     set(&mut sql);
     sql.push(" WHERE id = ");
@@ -109,7 +108,7 @@ pub fn run(
     kind: &Expiring,
     now: NaiveDateTime,
     validity_days: u32,
-) -> Result<ExpiryReport, ApiError> {
+) -> Result<ExpiryReport, StoreError> {
     let mut report = ExpiryReport::default();
     // Archive first: a row already past its end gets the "expired" mail, not a warning.
     loop {
@@ -134,7 +133,7 @@ pub fn run(
     Ok(report)
 }
 
-fn expire_one(conn: &mut DbConn, kind: &Expiring, row: &DueRow) -> Result<bool, ApiError> {
+fn expire_one(conn: &mut DbConn, kind: &Expiring, row: &DueRow) -> Result<bool, StoreError> {
     dialect::write_transaction(conn, |conn| {
         let claimed = claim(
             conn,
@@ -163,7 +162,7 @@ fn warn_one(
     row: &DueRow,
     now: NaiveDateTime,
     validity_days: u32,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     dialect::write_transaction(conn, |conn| {
         let claimed = claim(
             conn,

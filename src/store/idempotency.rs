@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use crate::db::schema::idempotency_keys as keys;
 use crate::db::types::{Id, now};
 use crate::db::{DbConn, dialect};
-use crate::error::ApiError;
+use crate::store::StoreError;
+use crate::store::error::UniqueViolation;
+use crate::store::json;
 
 pub struct Created {
     pub body: serde_json::Value,
@@ -14,7 +16,7 @@ pub struct Created {
     pub replayed: bool,
 }
 
-fn stored(conn: &mut DbConn, user: Id, key: &str) -> Result<Option<(String, String)>, ApiError> {
+fn stored(conn: &mut DbConn, user: Id, key: &str) -> Result<Option<(String, String)>, StoreError> {
     Ok(keys::table
         .find((user, key))
         .select((keys::request_hash, keys::response_body))
@@ -22,34 +24,33 @@ fn stored(conn: &mut DbConn, user: Id, key: &str) -> Result<Option<(String, Stri
         .optional()?)
 }
 
-fn replay(found: (String, String), fingerprint: &str) -> Result<Created, ApiError> {
+fn replay(found: (String, String), fingerprint: &str) -> Result<Created, StoreError> {
     let (hash, body) = found;
     if hash != fingerprint {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "This Idempotency-Key was used with a different request body.",
-        ));
+        return Err(StoreError::KeyReused);
     }
-    let body = serde_json::from_str(&body).map_err(|_| ApiError::internal())?;
+    let body = json::decode(&body, "idempotency_keys", "response_body")?;
     Ok(Created { body, replayed: true })
 }
 
 /// Runs `create` once per key. Without a key it simply runs `create` in a transaction.
-pub fn create_once(
+pub fn create_once<E>(
     conn: &mut DbConn,
     user: Id,
     key: Option<&str>,
     fingerprint: &str,
-    create: impl FnOnce(&mut DbConn) -> Result<serde_json::Value, ApiError>,
-) -> Result<Created, ApiError> {
+    create: impl FnOnce(&mut DbConn) -> Result<serde_json::Value, E>,
+) -> Result<Created, E>
+where
+    E: From<StoreError> + From<diesel::result::Error> + UniqueViolation,
+{
     let Some(key) = key else {
         return dialect::write_transaction(conn, create)
             .map(|body| Created { body, replayed: false });
     };
-    let result = dialect::write_transaction(conn, |conn| {
+    let result = dialect::write_transaction(conn, |conn| -> Result<Created, E> {
         if let Some(found) = stored(conn, user, key)? {
-            return replay(found, fingerprint);
+            return Ok(replay(found, fingerprint)?);
         }
         let body = create(conn)?;
         diesel::insert_into(keys::table)
@@ -67,8 +68,8 @@ pub fn create_once(
     match result {
         // A concurrent request with the same key won the race (PostgreSQL: its insert
         // committed first); answer with what it stored.
-        Err(e) if e.code == "conflict" => match stored(conn, user, key)? {
-            Some(found) => replay(found, fingerprint),
+        Err(e) if e.is_unique_violation() => match stored(conn, user, key)? {
+            Some(found) => Ok(replay(found, fingerprint)?),
             None => Err(e),
         },
         other => other,

@@ -5,13 +5,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::api::common::precondition_failed;
 use crate::db::DbConn;
 use crate::db::schema::{inquiries, inquiry_messages, organizations};
 use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
-use crate::error::ApiError;
 use crate::mail::{self, Mail, Template};
+use crate::store::StoreError;
 use crate::store::organizations::owner_contacts;
 use crate::store::technologies::Listing;
 use crate::webhooks::{self, EventType};
@@ -54,7 +53,7 @@ pub struct NewInquiry<'a> {
     pub budget: Option<(i64, &'a str)>,
 }
 
-fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, ApiError> {
+fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, StoreError> {
     Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
 }
 
@@ -65,7 +64,7 @@ pub fn create(
     listing: &Listing,
     author: Id,
     new: &NewInquiry<'_>,
-) -> Result<Inquiry, ApiError> {
+) -> Result<Inquiry, StoreError> {
     let at = now();
     let id = Id::new();
     diesel::insert_into(inquiries::table)
@@ -120,15 +119,15 @@ pub fn create(
     get(conn, id)
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Inquiry>, ApiError> {
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Inquiry>, StoreError> {
     Ok(inquiries::table.find(id).first(conn).optional()?)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Inquiry, ApiError> {
-    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such enquiry."))
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Inquiry, StoreError> {
+    find(conn, id)?.ok_or_else(|| StoreError::not_found("No such enquiry."))
 }
 
-pub fn messages(conn: &mut DbConn, id: Id) -> Result<Vec<Message>, ApiError> {
+pub fn messages(conn: &mut DbConn, id: Id) -> Result<Vec<Message>, StoreError> {
     Ok(inquiry_messages::table
         .filter(inquiry_messages::inquiry_id.eq(id))
         .order((inquiry_messages::created_at.asc(), inquiry_messages::id.asc()))
@@ -150,7 +149,7 @@ pub fn list(
     role: Role,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Inquiry>, i64), ApiError> {
+) -> Result<(Vec<Inquiry>, i64), StoreError> {
     let query = || {
         let mut q = inquiries::table.into_boxed();
         q = match role {
@@ -181,9 +180,9 @@ pub fn add_message(
     organization: Id,
     author: Id,
     body: &str,
-) -> Result<Message, ApiError> {
+) -> Result<Message, StoreError> {
     if inquiry.status == "closed" {
-        return Err(ApiError::conflict("inquiry_closed", "This enquiry is closed."));
+        return Err(StoreError::conflict("inquiry_closed", "This enquiry is closed."));
     }
     let at = now();
     let id = Id::new();
@@ -212,9 +211,9 @@ pub fn add_message(
 }
 
 /// Closes an enquiry the caller read at `inquiry.version`. Run in a write transaction.
-pub fn close(conn: &mut DbConn, inquiry: &Inquiry) -> Result<Inquiry, ApiError> {
+pub fn close(conn: &mut DbConn, inquiry: &Inquiry) -> Result<Inquiry, StoreError> {
     if inquiry.status == "closed" {
-        return Err(ApiError::conflict("inquiry_closed", "This enquiry is already closed."));
+        return Err(StoreError::conflict("inquiry_closed", "This enquiry is already closed."));
     }
     let at = now();
     let rows = diesel::update(
@@ -228,7 +227,7 @@ pub fn close(conn: &mut DbConn, inquiry: &Inquiry) -> Result<Inquiry, ApiError> 
     ))
     .execute(conn)?;
     if rows != 1 {
-        return Err(precondition_failed());
+        return Err(StoreError::Stale);
     }
     get(conn, inquiry.id)
 }

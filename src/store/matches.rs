@@ -7,8 +7,8 @@ use serde_json::json;
 use crate::db::DbConn;
 use crate::db::schema::{match_dismissals, match_notifications};
 use crate::db::types::{Id, now};
-use crate::error::ApiError;
 use crate::mail::Template;
+use crate::store::StoreError;
 use crate::store::demands::Demand;
 use crate::store::organizations::mail_owners;
 use crate::store::technologies::Listing;
@@ -21,7 +21,7 @@ pub fn dismissed(
     listings: bool,
     other: Id,
     organization: Id,
-) -> Result<Vec<Id>, ApiError> {
+) -> Result<Vec<Id>, StoreError> {
     let query = match_dismissals::table.filter(match_dismissals::organization_id.eq(organization));
     Ok(if listings {
         query
@@ -42,7 +42,7 @@ pub fn notify_pair(
     listing: &Listing,
     demand: &Demand,
     score: u8,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     let known: i64 = match_notifications::table
         .filter(match_notifications::technology_id.eq(listing.id))
         .filter(match_notifications::demand_id.eq(demand.id))
@@ -92,7 +92,7 @@ pub fn dismiss(
     demand: Id,
     organization: Id,
     by: Id,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let known: i64 = match_dismissals::table
         .filter(match_dismissals::technology_id.eq(technology))
         .filter(match_dismissals::demand_id.eq(demand))

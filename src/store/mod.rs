@@ -4,9 +4,11 @@ pub mod api_keys;
 pub mod audit;
 pub mod deals;
 pub mod demands;
+pub mod error;
 pub mod expiry;
 pub mod idempotency;
 pub mod inquiries;
+pub mod json;
 pub mod matches;
 pub mod organizations;
 pub mod outbox;
@@ -17,3 +19,5 @@ pub mod technologies;
 pub mod users;
 pub mod valuations;
 pub mod webhooks;
+
+pub use error::{StoreError, changed};

@@ -3,16 +3,15 @@
 use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::api::common::precondition_failed;
 use crate::auth::OrgRole;
-use crate::auth::tokens::{random_token, token_hash};
+use crate::auth::secret::{random_token, token_hash};
 use crate::db::DbConn;
 use crate::db::schema::{
     invitations, memberships, organization_verifications, organizations, users,
 };
 use crate::db::types::{Id, now};
 use crate::domain::fold::fold;
-use crate::error::ApiError;
+use crate::store::StoreError;
 use crate::store::users::escape_like;
 
 #[derive(Debug, Clone, Queryable)]
@@ -52,12 +51,11 @@ pub struct Profile {
     pub services: Vec<String>,
 }
 
-fn json_list(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
-}
+use crate::store::json::list_text as json_list;
 
-pub fn parse_list(json: &str) -> Vec<String> {
-    serde_json::from_str(json).unwrap_or_default()
+/// A stored set of strings ([`crate::store::json::list`]).
+pub fn parse_list(text: &str) -> Vec<String> {
+    crate::store::json::list(text)
 }
 
 pub fn profile_of(org: &Organization) -> Profile {
@@ -75,7 +73,11 @@ pub fn profile_of(org: &Organization) -> Profile {
 }
 
 /// Creates the organisation with its creator as owner.
-pub fn create(conn: &mut DbConn, profile: &Profile, creator: Id) -> Result<Organization, ApiError> {
+pub fn create(
+    conn: &mut DbConn,
+    profile: &Profile,
+    creator: Id,
+) -> Result<Organization, StoreError> {
     let at = now();
     let id = Id::new();
     let org: Organization = diesel::insert_into(organizations::table)
@@ -110,12 +112,12 @@ pub fn create(conn: &mut DbConn, profile: &Profile, creator: Id) -> Result<Organ
     Ok(org)
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Organization>, ApiError> {
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Organization>, StoreError> {
     Ok(organizations::table.find(id).select(organizations::all_columns).first(conn).optional()?)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Organization, ApiError> {
-    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such organisation."))
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Organization, StoreError> {
+    find(conn, id)?.ok_or_else(|| StoreError::not_found("No such organisation."))
 }
 
 /// Replaces the profile if the stored version is still `expected_version` (412 otherwise).
@@ -124,7 +126,7 @@ pub fn update(
     id: Id,
     expected_version: i32,
     profile: &Profile,
-) -> Result<Organization, ApiError> {
+) -> Result<Organization, StoreError> {
     let updated = diesel::update(
         organizations::table.find(id).filter(organizations::version.eq(expected_version)),
     )
@@ -148,7 +150,7 @@ pub fn update(
         Some(org) => Ok(org),
         None => {
             get(conn, id)?;
-            Err(precondition_failed())
+            Err(StoreError::Stale)
         }
     }
 }
@@ -168,7 +170,7 @@ pub fn list(
     filter: &Filter,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Organization>, i64), ApiError> {
+) -> Result<(Vec<Organization>, i64), StoreError> {
     let query = || {
         let mut q = organizations::table.into_boxed();
         if let Some(text) = filter.q.as_deref().map(fold).filter(|t| !t.is_empty()) {
@@ -224,7 +226,7 @@ pub struct Member {
     pub joined_at: NaiveDateTime,
 }
 
-pub fn members(conn: &mut DbConn, org: Id) -> Result<Vec<Member>, ApiError> {
+pub fn members(conn: &mut DbConn, org: Id) -> Result<Vec<Member>, StoreError> {
     Ok(memberships::table
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(org))
@@ -239,15 +241,15 @@ pub fn members(conn: &mut DbConn, org: Id) -> Result<Vec<Member>, ApiError> {
         .load(conn)?)
 }
 
-fn member_role(conn: &mut DbConn, org: Id, user: Id) -> Result<OrgRole, ApiError> {
+fn member_role(conn: &mut DbConn, org: Id, user: Id) -> Result<OrgRole, StoreError> {
     let role: Option<String> =
         memberships::table.find((org, user)).select(memberships::role).first(conn).optional()?;
     role.as_deref()
         .and_then(OrgRole::parse)
-        .ok_or_else(|| ApiError::not_found("This user is not a member of the organisation."))
+        .ok_or_else(|| StoreError::not_found("This user is not a member of the organisation."))
 }
 
-fn owner_count(conn: &mut DbConn, org: Id) -> Result<i64, ApiError> {
+fn owner_count(conn: &mut DbConn, org: Id) -> Result<i64, StoreError> {
     Ok(memberships::table
         .filter(memberships::organization_id.eq(org))
         .filter(memberships::role.eq(OrgRole::Owner.as_str()))
@@ -255,8 +257,8 @@ fn owner_count(conn: &mut DbConn, org: Id) -> Result<i64, ApiError> {
         .get_result(conn)?)
 }
 
-fn last_owner() -> ApiError {
-    ApiError::conflict(
+fn last_owner() -> StoreError {
+    StoreError::conflict(
         "last_owner",
         "An organisation needs at least one owner: make someone else owner first.",
     )
@@ -268,7 +270,7 @@ pub fn set_member_role(
     org: Id,
     user: Id,
     role: OrgRole,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let current = member_role(conn, org, user)?;
     if current == OrgRole::Owner && role != OrgRole::Owner && owner_count(conn, org)? <= 1 {
         return Err(last_owner());
@@ -280,7 +282,7 @@ pub fn set_member_role(
 }
 
 /// Removes a member; the last owner cannot leave. Run in a write transaction.
-pub fn remove_member(conn: &mut DbConn, org: Id, user: Id) -> Result<(), ApiError> {
+pub fn remove_member(conn: &mut DbConn, org: Id, user: Id) -> Result<(), StoreError> {
     let current = member_role(conn, org, user)?;
     if current == OrgRole::Owner && owner_count(conn, org)? <= 1 {
         return Err(last_owner());
@@ -311,7 +313,7 @@ pub fn invite(
     role: OrgRole,
     invited_by: Id,
     ttl: std::time::Duration,
-) -> Result<(Invitation, String), ApiError> {
+) -> Result<(Invitation, String), StoreError> {
     let token = random_token();
     let at = now();
     let invitation = diesel::insert_into(invitations::table)
@@ -333,7 +335,7 @@ pub fn invite(
 
 /// The organisation's invitations that can still be accepted (not accepted, not expired),
 /// oldest first.
-pub fn pending_invitations(conn: &mut DbConn, org: Id) -> Result<Vec<Invitation>, ApiError> {
+pub fn pending_invitations(conn: &mut DbConn, org: Id) -> Result<Vec<Invitation>, StoreError> {
     Ok(invitations::table
         .filter(invitations::organization_id.eq(org))
         .filter(invitations::accepted_at.is_null())
@@ -346,7 +348,7 @@ pub fn pending_invitations(conn: &mut DbConn, org: Id) -> Result<Vec<Invitation>
 /// Revokes an invitation of `org` that was not accepted: the row goes, so its token is no
 /// longer accepted. 404 when `org` has no such invitation; 409 `invitation_accepted` when it
 /// was already used (the membership is managed through the members instead).
-pub fn revoke_invitation(conn: &mut DbConn, org: Id, invitation: Id) -> Result<(), ApiError> {
+pub fn revoke_invitation(conn: &mut DbConn, org: Id, invitation: Id) -> Result<(), StoreError> {
     let found: Option<Option<NaiveDateTime>> = invitations::table
         .find(invitation)
         .filter(invitations::organization_id.eq(org))
@@ -354,8 +356,8 @@ pub fn revoke_invitation(conn: &mut DbConn, org: Id, invitation: Id) -> Result<(
         .first(conn)
         .optional()?;
     match found {
-        None => Err(ApiError::not_found("No such invitation.")),
-        Some(Some(_)) => Err(ApiError::conflict(
+        None => Err(StoreError::not_found("No such invitation.")),
+        Some(Some(_)) => Err(StoreError::conflict(
             "invitation_accepted",
             "This invitation was already accepted; remove the member instead.",
         )),
@@ -367,7 +369,7 @@ pub fn revoke_invitation(conn: &mut DbConn, org: Id, invitation: Id) -> Result<(
             if rows == 1 {
                 Ok(())
             } else {
-                Err(ApiError::conflict(
+                Err(StoreError::conflict(
                     "invitation_accepted",
                     "This invitation was accepted meanwhile; remove the member instead.",
                 ))
@@ -383,13 +385,10 @@ pub fn accept_invitation(
     token: &str,
     user: Id,
     user_email_normalized: &str,
-) -> Result<(Id, OrgRole), ApiError> {
+) -> Result<(Id, OrgRole), StoreError> {
     let at = now();
     let invalid = || {
-        ApiError::bad_request(
-            "invalid_token",
-            "The invitation is invalid, expired or already used.",
-        )
+        StoreError::refused("invalid_token", "The invitation is invalid, expired or already used.")
     };
     let invitation: Invitation = invitations::table
         .filter(invitations::token_hash.eq(token_hash(token)))
@@ -400,9 +399,13 @@ pub fn accept_invitation(
         .optional()?
         .ok_or_else(invalid)?;
     if invitation.email_normalized != user_email_normalized {
-        return Err(ApiError::forbidden("This invitation was sent to another email address."));
+        return Err(StoreError::Forbidden(
+            "This invitation was sent to another email address.".to_owned(),
+        ));
     }
-    let role = OrgRole::parse(&invitation.role).ok_or_else(ApiError::internal)?;
+    let role = OrgRole::parse(&invitation.role).ok_or_else(|| {
+        StoreError::corrupt("invitations", "role", format!("unknown role {:?}", invitation.role))
+    })?;
     let accepted = diesel::update(
         invitations::table.find(invitation.id).filter(invitations::accepted_at.is_null()),
     )
@@ -445,7 +448,7 @@ pub fn set_verification(
     verified: bool,
     note: Option<&str>,
     decided_by: Id,
-) -> Result<Organization, ApiError> {
+) -> Result<Organization, StoreError> {
     get(conn, org)?;
     let at = now();
     diesel::insert_into(organization_verifications::table)
@@ -479,7 +482,7 @@ pub struct Contact {
 
 /// The owners of `org` whose accounts are active: who hears about the organisation's
 /// listings.
-pub fn owner_contacts(conn: &mut DbConn, org: Id) -> Result<Vec<Contact>, ApiError> {
+pub fn owner_contacts(conn: &mut DbConn, org: Id) -> Result<Vec<Contact>, StoreError> {
     Ok(memberships::table
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(org))
@@ -497,7 +500,7 @@ pub fn mail_owners(
     org: Id,
     template: crate::mail::Template,
     context: &serde_json::Value,
-) -> Result<usize, ApiError> {
+) -> Result<usize, StoreError> {
     let owners = owner_contacts(conn, org)?;
     for owner in &owners {
         crate::mail::enqueue(

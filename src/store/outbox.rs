@@ -14,7 +14,7 @@ use crate::db::schema::outbox;
 use crate::db::types::{Id, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::lang::Lang;
-use crate::error::ApiError;
+use crate::store::StoreError;
 
 /// Longest `last_error` kept; server replies can be long and are only a diagnosis.
 const MAX_ERROR_CHARS: usize = 1_000;
@@ -68,28 +68,7 @@ impl Channel {
     }
 }
 
-/// One outbox row as stored (columns in `schema.rs` order).
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName)]
-#[diesel(table_name = outbox)]
-pub struct OutboxRow {
-    pub id: Id,
-    pub channel: String,
-    pub recipient: String,
-    pub template: String,
-    pub language: String,
-    /// The template context (mail) or event body (webhook), as JSON text.
-    pub payload: String,
-    pub status: String,
-    /// Delivery attempts started, the one in progress included.
-    pub attempts: i32,
-    pub next_attempt_at: NaiveDateTime,
-    pub locked_until: Option<NaiveDateTime>,
-    pub lease_id: Option<Id>,
-    pub last_error: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub sent_at: Option<NaiveDateTime>,
-}
+pub use crate::db::outbox::OutboxRow;
 
 impl OutboxRow {
     pub fn status(&self) -> Option<OutboxStatus> {
@@ -112,7 +91,7 @@ pub struct NewOutbox<'a> {
 }
 
 /// Queues a notification, due now. Call it inside the caller's transaction.
-pub fn insert(conn: &mut DbConn, new: NewOutbox<'_>) -> Result<Id, ApiError> {
+pub fn insert(conn: &mut DbConn, new: NewOutbox<'_>) -> Result<Id, StoreError> {
     let id = Id::new();
     let at = now();
     diesel::insert_into(outbox::table)
@@ -133,7 +112,7 @@ pub fn insert(conn: &mut DbConn, new: NewOutbox<'_>) -> Result<Id, ApiError> {
     Ok(id)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Option<OutboxRow>, ApiError> {
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Option<OutboxRow>, StoreError> {
     Ok(outbox::table.find(id).first::<OutboxRow>(conn).optional()?)
 }
 
@@ -144,12 +123,12 @@ pub fn list(
     status: Option<OutboxStatus>,
     page: i64,
     per_page: i64,
-) -> Result<(Vec<OutboxRow>, i64), ApiError> {
+) -> Result<(Vec<OutboxRow>, i64), StoreError> {
     if page < 1 {
-        return Err(ApiError::invalid("page", "must be at least 1"));
+        return Err(StoreError::invalid("page", "must be at least 1"));
     }
     if !(1..=100).contains(&per_page) {
-        return Err(ApiError::invalid("per_page", "must be between 1 and 100"));
+        return Err(StoreError::invalid("per_page", "must be between 1 and 100"));
     }
     let filtered = || {
         let mut query = outbox::table.into_boxed();
@@ -173,7 +152,7 @@ pub fn list(
 pub fn requeue(
     conn: &mut DbConn,
     id: Id,
-) -> Result<Option<Result<OutboxRow, OutboxStatus>>, ApiError> {
+) -> Result<Option<Result<OutboxRow, OutboxStatus>>, StoreError> {
     let at = now();
     let updated = diesel::update(
         outbox::table.find(id).filter(outbox::status.eq(OutboxStatus::Failed.as_str())),
@@ -195,7 +174,7 @@ pub fn requeue(
 }
 
 /// Rows given up on (`failed`), per channel: the `techx_outbox_failed` gauge.
-pub fn count_failed(conn: &mut DbConn) -> Result<Vec<(String, i64)>, ApiError> {
+pub fn count_failed(conn: &mut DbConn) -> Result<Vec<(String, i64)>, StoreError> {
     Ok(outbox::table
         .filter(outbox::status.eq(OutboxStatus::Failed.as_str()))
         .group_by(outbox::channel)
@@ -211,7 +190,7 @@ pub fn claim(
     channel: Channel,
     lease: Duration,
     limit: u32,
-) -> Result<Vec<OutboxRow>, ApiError> {
+) -> Result<Vec<OutboxRow>, StoreError> {
     let at = now();
     let lease_id = Id::new();
     let until = later(at, lease);
@@ -219,7 +198,7 @@ pub fn claim(
 }
 
 /// Records a delivery; false when the lease was lost (another worker holds the row now).
-pub fn mark_sent(conn: &mut DbConn, id: Id, lease_id: Id) -> Result<bool, ApiError> {
+pub fn mark_sent(conn: &mut DbConn, id: Id, lease_id: Id) -> Result<bool, StoreError> {
     let at = now();
     let updated = diesel::update(held(id, lease_id))
         .set((
@@ -240,7 +219,7 @@ pub fn mark_retry(
     lease_id: Id,
     error: &str,
     retry_in: Duration,
-) -> Result<bool, ApiError> {
+) -> Result<bool, StoreError> {
     let at = now();
     let updated = diesel::update(held(id, lease_id))
         .set((
@@ -256,7 +235,12 @@ pub fn mark_retry(
 }
 
 /// Gives up on a row; false when the lease was lost.
-pub fn mark_failed(conn: &mut DbConn, id: Id, lease_id: Id, error: &str) -> Result<bool, ApiError> {
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: Id,
+    lease_id: Id,
+    error: &str,
+) -> Result<bool, StoreError> {
     let at = now();
     let updated = diesel::update(held(id, lease_id))
         .set((

@@ -8,7 +8,7 @@ use crate::db::DbConn;
 use crate::db::schema::{demands, search_changes, technologies};
 use crate::db::types::Id;
 use crate::domain::listing::Status;
-use crate::error::ApiError;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Change {
@@ -25,7 +25,7 @@ pub fn since(
     after: i64,
     gaps: &[i64],
     limit: i64,
-) -> Result<Vec<Change>, ApiError> {
+) -> Result<Vec<Change>, StoreError> {
     let mut query = search_changes::table
         .select((search_changes::seq, search_changes::entity, search_changes::entity_id))
         .filter(search_changes::seq.gt(after))
@@ -37,7 +37,7 @@ pub fn since(
 }
 
 /// The latest position of the feed (0 when empty).
-pub fn head(conn: &mut DbConn) -> Result<i64, ApiError> {
+pub fn head(conn: &mut DbConn) -> Result<i64, StoreError> {
     let max: Option<i64> =
         search_changes::table.select(diesel::dsl::max(search_changes::seq)).first(conn)?;
     Ok(max.unwrap_or(0))
@@ -46,7 +46,7 @@ pub fn head(conn: &mut DbConn) -> Result<i64, ApiError> {
 /// What tells this database's feed from another's: the entity of its first change (`None`
 /// while the feed is empty). An index remembers it, so one built from another database
 /// (the same `TECHX_SEARCH_DIR` pointed at a new `DATABASE_URL`) is rebuilt, not trusted.
-pub fn origin(conn: &mut DbConn) -> Result<Option<String>, ApiError> {
+pub fn origin(conn: &mut DbConn) -> Result<Option<String>, StoreError> {
     let first: Option<Id> = search_changes::table
         .select(search_changes::entity_id)
         .order(search_changes::seq.asc())
@@ -60,7 +60,7 @@ pub fn published_technologies(
     conn: &mut DbConn,
     after: Option<Id>,
     limit: i64,
-) -> Result<Vec<Id>, ApiError> {
+) -> Result<Vec<Id>, StoreError> {
     let mut query = technologies::table
         .select(technologies::id)
         .filter(technologies::status.eq(Status::Published.as_str()))
@@ -78,7 +78,7 @@ pub fn published_demands(
     conn: &mut DbConn,
     after: Option<Id>,
     limit: i64,
-) -> Result<Vec<Id>, ApiError> {
+) -> Result<Vec<Id>, StoreError> {
     let mut query = demands::table
         .select(demands::id)
         .filter(demands::status.eq(Status::Published.as_str()))
@@ -95,7 +95,7 @@ pub fn published_demands(
 pub fn of_organization(
     conn: &mut DbConn,
     organization: Id,
-) -> Result<(Vec<Id>, Vec<Id>), ApiError> {
+) -> Result<(Vec<Id>, Vec<Id>), StoreError> {
     let listings = technologies::table
         .select(technologies::id)
         .filter(technologies::organization_id.eq(organization))

@@ -4,11 +4,11 @@
 use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::auth::tokens::{random_token, token_hash};
+use crate::auth::secret::{random_token, token_hash};
 use crate::db::DbConn;
 use crate::db::schema::{email_tokens, login_throttle, refresh_tokens};
 use crate::db::types::{Id, now};
-use crate::error::ApiError;
+use crate::store::StoreError;
 
 fn later(after: std::time::Duration) -> NaiveDateTime {
     now() + ChronoDuration::from_std(after).unwrap_or(ChronoDuration::days(1))
@@ -37,7 +37,7 @@ pub fn issue_email_token(
     user: Id,
     purpose: EmailPurpose,
     ttl: std::time::Duration,
-) -> Result<String, ApiError> {
+) -> Result<String, StoreError> {
     let token = random_token();
     diesel::insert_into(email_tokens::table)
         .values((
@@ -57,9 +57,9 @@ pub fn consume_email_token(
     conn: &mut DbConn,
     token: &str,
     purpose: EmailPurpose,
-) -> Result<Id, ApiError> {
+) -> Result<Id, StoreError> {
     let invalid =
-        || ApiError::bad_request("invalid_token", "The link is invalid, expired or already used.");
+        || StoreError::refused("invalid_token", "The link is invalid, expired or already used.");
     let at = now();
     let found: Option<(Id, Id)> = email_tokens::table
         .filter(email_tokens::token_hash.eq(token_hash(token)))
@@ -94,7 +94,7 @@ pub fn issue_refresh(
     user: Id,
     family: Option<Id>,
     ttl: std::time::Duration,
-) -> Result<IssuedRefresh, ApiError> {
+) -> Result<IssuedRefresh, StoreError> {
     let token = random_token();
     let family = family.unwrap_or_default();
     diesel::insert_into(refresh_tokens::table)
@@ -137,7 +137,7 @@ pub fn rotate(
     conn: &mut DbConn,
     token: &str,
     ttl: std::time::Duration,
-) -> Result<Rotation, ApiError> {
+) -> Result<Rotation, StoreError> {
     let at = now();
     let found: Option<RefreshRow> = refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash(token)))
@@ -172,7 +172,7 @@ pub fn rotate(
     Ok(Rotation::Rotated { user, next })
 }
 
-pub fn revoke_family(conn: &mut DbConn, family: Id) -> Result<(), ApiError> {
+pub fn revoke_family(conn: &mut DbConn, family: Id) -> Result<(), StoreError> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family))
@@ -184,7 +184,7 @@ pub fn revoke_family(conn: &mut DbConn, family: Id) -> Result<(), ApiError> {
 }
 
 /// The family of a refresh token, if it exists.
-pub fn family_of(conn: &mut DbConn, token: &str) -> Result<Option<Id>, ApiError> {
+pub fn family_of(conn: &mut DbConn, token: &str) -> Result<Option<Id>, StoreError> {
     Ok(refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash(token)))
         .select(refresh_tokens::family_id)
@@ -193,7 +193,11 @@ pub fn family_of(conn: &mut DbConn, token: &str) -> Result<Option<Id>, ApiError>
 }
 
 /// Revokes every session of `user` except `keep`.
-pub fn revoke_all_for_user(conn: &mut DbConn, user: Id, keep: Option<Id>) -> Result<(), ApiError> {
+pub fn revoke_all_for_user(
+    conn: &mut DbConn,
+    user: Id,
+    keep: Option<Id>,
+) -> Result<(), StoreError> {
     let mut query = diesel::update(refresh_tokens::table)
         .filter(refresh_tokens::user_id.eq(user))
         .filter(refresh_tokens::revoked_at.is_null())
@@ -216,7 +220,7 @@ pub fn ip_key(ip: &str) -> String {
 }
 
 /// Seconds until `key` may try again, if it is locked out.
-pub fn locked_for(conn: &mut DbConn, key: &str) -> Result<Option<u64>, ApiError> {
+pub fn locked_for(conn: &mut DbConn, key: &str) -> Result<Option<u64>, StoreError> {
     let until: Option<Option<NaiveDateTime>> = login_throttle::table
         .find(key)
         .select(login_throttle::locked_until)
@@ -232,7 +236,7 @@ pub fn record_failure(
     key: &str,
     max: i32,
     window: std::time::Duration,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let at = now();
     let window = ChronoDuration::from_std(window).unwrap_or(ChronoDuration::minutes(15));
     let current: Option<(i32, NaiveDateTime)> = login_throttle::table
@@ -266,7 +270,7 @@ pub fn record_failure(
     Ok(())
 }
 
-pub fn clear(conn: &mut DbConn, key: &str) -> Result<(), ApiError> {
+pub fn clear(conn: &mut DbConn, key: &str) -> Result<(), StoreError> {
     diesel::delete(login_throttle::table.find(key)).execute(conn)?;
     Ok(())
 }

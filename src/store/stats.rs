@@ -16,7 +16,7 @@ use crate::db::raw::RawSql;
 use crate::db::types::{Id, SqlUuid};
 use crate::db::{DbConn, dialect};
 use crate::domain::taxonomy;
-use crate::error::ApiError;
+use crate::store::StoreError;
 
 /// One counted group: `s` names the figure, `k` the group within it.
 #[derive(Debug, Clone, QueryableByName)]
@@ -69,7 +69,7 @@ pub struct Broker {
 
 /// The figures of the public overview, as grouped counts: `s` is `kind`, `province`,
 /// `sector_field`, `organization_kind` (verified organisations) or `total` (`k` names it).
-pub fn overview(conn: &mut DbConn) -> Result<Vec<Counted>, ApiError> {
+pub fn overview(conn: &mut DbConn) -> Result<Vec<Counted>, StoreError> {
     let fields: Vec<String> =
         taxonomy::SECTORS.iter().map(|s| format!("SELECT '{}' AS code", s.field.0)).collect();
     // A listing counts once in each field it has a sector of (so the fields' counts may add
@@ -218,7 +218,7 @@ pub fn activity_figures() -> impl Iterator<Item = &'static str> {
 
 /// Every activity figure of the period: totals (`s` = `total`) and per calendar month
 /// (`s` = `YYYY-MM`), `k` naming the figure. One query: a UNION ALL of grouped counts.
-pub fn activity_counts(conn: &mut DbConn, period: &Period) -> Result<Vec<Counted>, ApiError> {
+pub fn activity_counts(conn: &mut DbConn, period: &Period) -> Result<Vec<Counted>, StoreError> {
     let mut sql = RawSql::new("");
     let mut filter = Filter::new(period);
     for (i, (name, table, conditions, at, province)) in ACTIVITY.iter().enumerate() {
@@ -248,7 +248,7 @@ pub fn activity_counts(conn: &mut DbConn, period: &Period) -> Result<Vec<Counted
 }
 
 /// Deals created in the period by their current stage (`s` = `stage`).
-pub fn deals_by_stage(conn: &mut DbConn, period: &Period) -> Result<Vec<Counted>, ApiError> {
+pub fn deals_by_stage(conn: &mut DbConn, period: &Period) -> Result<Vec<Counted>, StoreError> {
     let mut sql =
         RawSql::new("SELECT 'stage' AS s, x.stage AS k, COUNT(*) AS n FROM deals x WHERE");
     Filter::new(period).push(&mut sql, "x.created_at", OF_LISTING_X);
@@ -259,7 +259,7 @@ pub fn deals_by_stage(conn: &mut DbConn, period: &Period) -> Result<Vec<Counted>
 /// Money of deals signed and completed in the period, per currency (never added across
 /// currencies). Signed: the agreed `price`; completed: the `final_price` recorded at
 /// completion, else the agreed price. Deals without a price are counted elsewhere, not here.
-pub fn deal_money(conn: &mut DbConn, period: &Period) -> Result<Vec<Money>, ApiError> {
+pub fn deal_money(conn: &mut DbConn, period: &Period) -> Result<Vec<Money>, StoreError> {
     let mut sql = RawSql::new(
         "SELECT 'signed' AS s, x.currency AS currency, COUNT(*) AS n, \
                 CAST(SUM(x.price) AS BIGINT) AS amount \
@@ -281,7 +281,7 @@ pub fn deal_money(conn: &mut DbConn, period: &Period) -> Result<Vec<Money>, ApiE
 
 /// Medians of `inner` (a SELECT of text `k` and seconds `v`, NULLs excluded) per `k`: the
 /// middle value, or the mean of the two middle values of an even count.
-fn medians(conn: &mut DbConn, inner: RawSql) -> Result<Vec<Median>, ApiError> {
+fn medians(conn: &mut DbConn, inner: RawSql) -> Result<Vec<Median>, StoreError> {
     let sql = RawSql::wrap(
         "SELECT k, AVG(v) AS median, MAX(c) AS n FROM ( \
              SELECT k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v) AS rn, \
@@ -300,7 +300,7 @@ fn medians(conn: &mut DbConn, inner: RawSql) -> Result<Vec<Median>, ApiError> {
 ///
 /// Every decision counts once, measured from the submission it decided (recorded with the
 /// decision); only decisions older than that record, with no known submission, are left out.
-pub fn turnarounds(conn: &mut DbConn, period: &Period) -> Result<Vec<Median>, ApiError> {
+pub fn turnarounds(conn: &mut DbConn, period: &Period) -> Result<Vec<Median>, StoreError> {
     let review = dialect::seconds_between(conn, "r.created_at", "r.submitted_at");
     let inquiry = dialect::seconds_between(conn, "i.answered_at", "i.created_at");
     let valuation = dialect::seconds_between(conn, "v.completed_at", "v.created_at");
@@ -326,7 +326,7 @@ pub fn turnarounds(conn: &mut DbConn, period: &Period) -> Result<Vec<Median>, Ap
 
 /// Per intermediary, the deals it brokers that were created in the period: how many, how
 /// many are completed, busiest first.
-pub fn brokers(conn: &mut DbConn, period: &Period) -> Result<Vec<Broker>, ApiError> {
+pub fn brokers(conn: &mut DbConn, period: &Period) -> Result<Vec<Broker>, StoreError> {
     let mut sql = RawSql::new(
         "SELECT o.id AS id, o.name AS name, COUNT(*) AS brokered, \
                 CAST(SUM(CASE WHEN x.stage = 'completed' THEN 1 ELSE 0 END) AS BIGINT) \
@@ -340,7 +340,7 @@ pub fn brokers(conn: &mut DbConn, period: &Period) -> Result<Vec<Broker>, ApiErr
 
 /// Per intermediary (`k` = its id as text), the median seconds from creation to completion
 /// of the completed deals it brokers that were created in the period.
-pub fn broker_close_times(conn: &mut DbConn, period: &Period) -> Result<Vec<Median>, ApiError> {
+pub fn broker_close_times(conn: &mut DbConn, period: &Period) -> Result<Vec<Median>, StoreError> {
     let close = dialect::seconds_between(conn, "x.completed_at", "x.created_at");
     let mut sql = RawSql::new(format!(
         "SELECT CAST(x.broker_organization_id AS TEXT) AS k, {close} AS v \
@@ -419,7 +419,7 @@ pub fn open_listings(
     conn: &mut DbConn,
     after: Option<Id>,
     limit: i64,
-) -> Result<Vec<OpenListing>, ApiError> {
+) -> Result<Vec<OpenListing>, StoreError> {
     let mut sql = RawSql::new(
         "SELECT t.id AS id, t.kind AS kind, t.title AS title, t.summary AS summary, \
                 t.language AS language, t.sectors AS sectors, t.keywords AS keywords, \

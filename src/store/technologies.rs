@@ -1,25 +1,24 @@
 //! Technology listings: rows, moderation transitions (each guarded by version and status,
 //! with its mails queued in the same transaction), search, and the expiry job.
 
-use chrono::{Duration, NaiveDateTime, SecondsFormat};
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::api::common::precondition_failed;
 use crate::db::raw::RawSql;
 use crate::db::schema::{organizations, research_results, technologies, technology_reviews, users};
-use crate::db::types::{Id, SqlUuid, now, utc};
+use crate::db::types::{Id, SqlUuid, now, rfc3339};
 use crate::db::{DbConn, dialect};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
     ContactVisibility, Content, FundingLevel, IpRecord, Kind, Money, Price, PriceBasis, Research,
     RightsStatus, Status, TransferOffer,
 };
-use crate::error::ApiError;
 use crate::mail::{self, Mail, Template};
 use crate::store::expiry::{self, Expiring};
 use crate::store::organizations::{owner_contacts, parse_list};
 use crate::store::users::escape_like;
+use crate::store::{StoreError, changed, json};
 
 #[derive(Debug, Clone, Queryable)]
 struct TechnologyRow {
@@ -141,21 +140,16 @@ pub struct Contact {
 
 fn assemble(
     (row, (organization_name, organization_verified), research): Joined,
-) -> Result<Listing, ApiError> {
+) -> Result<Listing, StoreError> {
     let id = row.id;
     // CHECK constraints make these unreachable; a row that fails anyway is logged, not shown.
     let corrupt = |column: &'static str| {
         tracing::error!(%id, column, "unreadable technology row");
-        ApiError::internal()
+        StoreError::corrupt("technologies", column, format!("listing {id}: unreadable value"))
     };
-    let json = |column: &'static str, text: &str| -> Result<serde_json::Value, ApiError> {
-        serde_json::from_str(text).map_err(|_| corrupt(column))
-    };
-    let ip_records: Vec<IpRecord> = serde_json::from_value(json("ip_records", &row.ip_records)?)
-        .map_err(|_| corrupt("ip_records"))?;
+    let ip_records: Vec<IpRecord> = json::decode(&row.ip_records, "technologies", "ip_records")?;
     let transfer_forms: Vec<TransferOffer> =
-        serde_json::from_value(json("transfer_forms", &row.transfer_forms)?)
-            .map_err(|_| corrupt("transfer_forms"))?;
+        json::decode(&row.transfer_forms, "technologies", "transfer_forms")?;
     let price = match (row.currency, row.price_basis) {
         (Some(currency), Some(basis)) => Some(Price {
             min: row.price_min,
@@ -222,8 +216,8 @@ fn assemble(
     })
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|_| ApiError::internal())
+fn to_json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String, StoreError> {
+    json::encode(value, "technologies", column)
 }
 
 /// The columns an owner's edit writes.
@@ -254,7 +248,7 @@ struct ContentColumns<'a> {
 }
 
 impl<'a> ContentColumns<'a> {
-    fn new(c: &'a Content) -> Result<Self, ApiError> {
+    fn new(c: &'a Content) -> Result<Self, StoreError> {
         let (title_folded, search_text) = c.search_document();
         Ok(Self {
             kind: c.kind.as_str(),
@@ -264,11 +258,11 @@ impl<'a> ContentColumns<'a> {
             description: &c.description,
             advantages: c.advantages.as_deref(),
             applications: c.applications.as_deref(),
-            sectors: to_json(&c.sectors)?,
-            keywords: to_json(&c.keywords)?,
+            sectors: to_json(&c.sectors, "sectors")?,
+            keywords: to_json(&c.keywords, "keywords")?,
             trl: c.trl.map(i32::from),
-            ip_records: to_json(&c.ip_records)?,
-            transfer_forms: to_json(&c.transfer_forms)?,
+            ip_records: to_json(&c.ip_records, "ip_records")?,
+            transfer_forms: to_json(&c.transfer_forms, "transfer_forms")?,
             price_min: c.price.as_ref().and_then(|p| p.min),
             price_max: c.price.as_ref().and_then(|p| p.max),
             currency: c.price.as_ref().map(|p| p.currency.as_str()),
@@ -282,7 +276,11 @@ impl<'a> ContentColumns<'a> {
 }
 
 /// Replaces the research data of a listing with `research`.
-fn write_research(conn: &mut DbConn, id: Id, research: Option<&Research>) -> Result<(), ApiError> {
+fn write_research(
+    conn: &mut DbConn,
+    id: Id,
+    research: Option<&Research>,
+) -> Result<(), StoreError> {
     diesel::delete(research_results::table.find(id)).execute(conn)?;
     let Some(r) = research else { return Ok(()) };
     diesel::insert_into(research_results::table)
@@ -310,7 +308,7 @@ pub fn create(
     organization: Id,
     creator: Id,
     content: &Content,
-) -> Result<Listing, ApiError> {
+) -> Result<Listing, StoreError> {
     let at = now();
     let id = Id::new();
     diesel::insert_into(technologies::table)
@@ -329,7 +327,7 @@ pub fn create(
     get(conn, id)
 }
 
-pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, ApiError> {
+pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, StoreError> {
     let rows: Vec<Joined> = technologies::table
         .inner_join(organizations::table)
         .left_join(research_results::table)
@@ -345,7 +343,7 @@ pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, ApiError> {
 
 /// A listing with everything its page shows (owner, research data, contact person) in one
 /// statement: the read path of `GET /technologies/{id}`.
-pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), ApiError> {
+pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), StoreError> {
     type Row = (TechnologyRow, (String, bool), Option<ResearchRow>, Option<(String, String)>);
     let row: Option<Row> = technologies::table
         .inner_join(organizations::table)
@@ -361,17 +359,17 @@ pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), Api
         .first(conn)
         .optional()?;
     let (row, owner, research, contact) =
-        row.ok_or_else(|| ApiError::not_found("No such technology."))?;
+        row.ok_or_else(|| StoreError::not_found("No such technology."))?;
     let listing = assemble((row, owner, research))?;
     Ok((listing, contact.map(|(name, email)| Contact { name, email })))
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Listing>, ApiError> {
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Listing>, StoreError> {
     Ok(load(conn, &[id])?.pop())
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Listing, ApiError> {
-    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such technology."))
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Listing, StoreError> {
+    find(conn, id)?.ok_or_else(|| StoreError::not_found("No such technology."))
 }
 
 /// `UPDATE technologies … WHERE id, version and status are still what the caller read`.
@@ -386,18 +384,13 @@ macro_rules! guarded {
     };
 }
 
-/// One row changed, or someone else changed the listing first (412).
-pub(crate) fn changed(rows: usize) -> Result<(), ApiError> {
-    if rows == 1 { Ok(()) } else { Err(precondition_failed()) }
-}
-
 /// Replaces the content of `listing` (as read in this transaction), moving it to `to`.
 pub fn update_content(
     conn: &mut DbConn,
     listing: &Listing,
     content: &Content,
     to: Status,
-) -> Result<Listing, ApiError> {
+) -> Result<Listing, StoreError> {
     let at = now();
     let resubmitted = to == Status::PendingReview && listing.status != Status::PendingReview;
     let rows = guarded!(listing)
@@ -421,7 +414,7 @@ pub fn update_content(
 }
 
 /// Deletes a draft.
-pub fn delete(conn: &mut DbConn, listing: &Listing) -> Result<(), ApiError> {
+pub fn delete(conn: &mut DbConn, listing: &Listing) -> Result<(), StoreError> {
     let rows = diesel::delete(
         technologies::table
             .find(listing.id)
@@ -432,7 +425,7 @@ pub fn delete(conn: &mut DbConn, listing: &Listing) -> Result<(), ApiError> {
     changed(rows)
 }
 
-pub fn submit(conn: &mut DbConn, listing: &Listing) -> Result<Listing, ApiError> {
+pub fn submit(conn: &mut DbConn, listing: &Listing) -> Result<Listing, StoreError> {
     let at = now();
     let rows = guarded!(listing)
         .set((
@@ -456,7 +449,7 @@ fn record_review(
     reason: Option<&str>,
     by: Id,
     at: NaiveDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     diesel::insert_into(technology_reviews::table)
         .values((
             technology_reviews::id.eq(Id::new()),
@@ -471,10 +464,6 @@ fn record_review(
     Ok(())
 }
 
-pub(crate) fn rfc3339(t: NaiveDateTime) -> String {
-    utc(t).to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 /// Queues `template` to every owner of the listing's organisation, in their language.
 /// Context keys always present: `technology_id`, `title`, `organization_name`,
 /// `listing_path` (relative to the public site); `extra` adds more.
@@ -483,7 +472,7 @@ fn notify_owners(
     listing: &Listing,
     template: Template,
     extra: serde_json::Value,
-) -> Result<usize, ApiError> {
+) -> Result<usize, StoreError> {
     let mut context = json!({
         "technology_id": listing.id.to_string(),
         "title": listing.content.title,
@@ -515,7 +504,7 @@ pub fn approve(
     listing: &Listing,
     moderator: Id,
     validity_days: u32,
-) -> Result<Listing, ApiError> {
+) -> Result<Listing, StoreError> {
     let at = now();
     let expires = at + Duration::days(i64::from(validity_days));
     // A listing re-approved after an edit keeps its first publication date, so editing
@@ -562,7 +551,7 @@ pub fn reject(
     listing: &Listing,
     moderator: Id,
     reason: &str,
-) -> Result<Listing, ApiError> {
+) -> Result<Listing, StoreError> {
     let at = now();
     let rows = guarded!(listing)
         .set((
@@ -579,7 +568,7 @@ pub fn reject(
     Ok(updated)
 }
 
-pub fn archive(conn: &mut DbConn, listing: &Listing) -> Result<Listing, ApiError> {
+pub fn archive(conn: &mut DbConn, listing: &Listing) -> Result<Listing, StoreError> {
     let at = now();
     let rows = guarded!(listing)
         .set((
@@ -597,7 +586,7 @@ pub fn renew(
     conn: &mut DbConn,
     listing: &Listing,
     validity_days: u32,
-) -> Result<Listing, ApiError> {
+) -> Result<Listing, StoreError> {
     let at = now();
     let rows = guarded!(listing)
         .set((
@@ -748,7 +737,7 @@ pub fn search(
     sort: Sort,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Listing>, i64), ApiError> {
+) -> Result<(Vec<Listing>, i64), StoreError> {
     let query = |select: &str| {
         let mut sql = RawSql::new(format!("SELECT {select} FROM technologies t WHERE 1 = 1"));
         push_filters(&mut sql, filter);
@@ -795,7 +784,7 @@ pub fn run_expiry(
     conn: &mut DbConn,
     now: NaiveDateTime,
     validity_days: u32,
-) -> Result<ExpiryReport, ApiError> {
+) -> Result<ExpiryReport, StoreError> {
     expiry::run(conn, &LISTING_EXPIRY, now, validity_days)
 }
 
@@ -838,7 +827,7 @@ const BULK_ROWS_PER_STATEMENT: usize = 500;
 /// Inserts `rows` with multi-row INSERTs, their research data alike; the search index
 /// follows by the same triggers (SQLite) and generated column (PostgreSQL) as one insert.
 /// Run in a write transaction.
-pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkListing]) -> Result<(), ApiError> {
+pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkListing]) -> Result<(), StoreError> {
     for chunk in rows.chunks(BULK_ROWS_PER_STATEMENT) {
         let built = chunk
             .iter()
@@ -857,7 +846,7 @@ pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkListing]) -> Result<(), ApiErr
                     version: 1,
                 })
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, StoreError>>()?;
         dialect::insert_rows(conn, technologies::table, &built)?;
         let research: Vec<_> = chunk
             .iter()

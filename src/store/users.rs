@@ -7,7 +7,7 @@ use crate::auth::PlatformRole;
 use crate::db::schema::users;
 use crate::db::types::{Id, now};
 use crate::db::{DbConn, lower};
-use crate::error::ApiError;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, Queryable)]
 pub struct User {
@@ -35,7 +35,7 @@ pub struct NewUser<'a> {
     pub verified: bool,
 }
 
-pub fn create(conn: &mut DbConn, new: &NewUser<'_>) -> Result<User, ApiError> {
+pub fn create(conn: &mut DbConn, new: &NewUser<'_>) -> Result<User, StoreError> {
     let at = now();
     diesel::insert_into(users::table)
         .values((
@@ -53,23 +53,26 @@ pub fn create(conn: &mut DbConn, new: &NewUser<'_>) -> Result<User, ApiError> {
         ))
         .returning(users::all_columns)
         .get_result(conn)
-        .map_err(|e| match ApiError::from(e) {
-            e if e.code == "conflict" => {
-                ApiError::conflict("email_taken", "An account with this email already exists.")
+        .map_err(|e| match StoreError::from(e) {
+            e if e.is_unique_violation() => {
+                StoreError::conflict("email_taken", "An account with this email already exists.")
             }
             e => e,
         })
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<User>, ApiError> {
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<User>, StoreError> {
     Ok(users::table.find(id).select(users::all_columns).first(conn).optional()?)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<User, ApiError> {
-    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such user."))
+pub fn get(conn: &mut DbConn, id: Id) -> Result<User, StoreError> {
+    find(conn, id)?.ok_or_else(|| StoreError::not_found("No such user."))
 }
 
-pub fn find_by_email(conn: &mut DbConn, email_normalized: &str) -> Result<Option<User>, ApiError> {
+pub fn find_by_email(
+    conn: &mut DbConn,
+    email_normalized: &str,
+) -> Result<Option<User>, StoreError> {
     Ok(users::table
         .filter(users::email_normalized.eq(email_normalized))
         .select(users::all_columns)
@@ -77,7 +80,7 @@ pub fn find_by_email(conn: &mut DbConn, email_normalized: &str) -> Result<Option
         .optional()?)
 }
 
-pub fn mark_verified(conn: &mut DbConn, id: Id) -> Result<(), ApiError> {
+pub fn mark_verified(conn: &mut DbConn, id: Id) -> Result<(), StoreError> {
     let at = now();
     diesel::update(users::table.find(id).filter(users::email_verified_at.is_null()))
         .set((users::email_verified_at.eq(at), users::updated_at.eq(at)))
@@ -85,7 +88,7 @@ pub fn mark_verified(conn: &mut DbConn, id: Id) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn set_password(conn: &mut DbConn, id: Id, password_hash: &str) -> Result<(), ApiError> {
+pub fn set_password(conn: &mut DbConn, id: Id, password_hash: &str) -> Result<(), StoreError> {
     diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),
@@ -101,7 +104,7 @@ pub fn update_profile(
     id: Id,
     display_name: Option<&str>,
     language: Option<&str>,
-) -> Result<User, ApiError> {
+) -> Result<User, StoreError> {
     let mut user = get(conn, id)?;
     if let Some(name) = display_name {
         user.display_name = name.trim().to_owned();
@@ -118,7 +121,7 @@ pub fn update_profile(
         ))
         .returning(users::all_columns)
         .get_result(conn)
-        .map_err(ApiError::from)
+        .map_err(StoreError::from)
 }
 
 /// Staff changes: role (never to or from admin through the API) and disabling.
@@ -127,10 +130,10 @@ pub fn admin_update(
     id: Id,
     role: Option<PlatformRole>,
     disabled: Option<bool>,
-) -> Result<User, ApiError> {
+) -> Result<User, StoreError> {
     let user = get(conn, id)?;
     if role.is_some() && user.platform_role == PlatformRole::Admin.as_str() {
-        return Err(ApiError::conflict(
+        return Err(StoreError::conflict(
             "admin_role_fixed",
             "An administrator's role cannot be changed here.",
         ));
@@ -151,7 +154,7 @@ pub fn admin_update(
         ))
         .returning(users::all_columns)
         .get_result(conn)
-        .map_err(ApiError::from)
+        .map_err(StoreError::from)
 }
 
 pub struct UserFilter {
@@ -165,7 +168,7 @@ pub fn list(
     filter: &UserFilter,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<User>, i64), ApiError> {
+) -> Result<(Vec<User>, i64), StoreError> {
     let query = || {
         let mut q = users::table.into_boxed();
         if let Some(text) = &filter.q {

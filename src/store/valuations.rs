@@ -6,7 +6,6 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::api::common::precondition_failed;
 use crate::db::DbConn;
 use crate::db::schema::{
     deals, memberships, organizations, technologies, valuation_request_events, valuation_requests,
@@ -14,9 +13,9 @@ use crate::db::schema::{
 use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
 use crate::domain::valuation_request::Status;
-use crate::error::ApiError;
 use crate::mail::{self, Mail, Template};
 use crate::store::organizations::{owner_contacts, parse_list};
+use crate::store::{StoreError, json};
 use crate::webhooks::{self, EventType};
 
 /// A `valuation_requests` row, in column order.
@@ -107,13 +106,19 @@ pub struct Outcome {
 
 type Joined = (Row, Id, String);
 
-fn assemble((row, listing_owner, title): Joined) -> Result<Valuation, ApiError> {
+fn assemble((row, listing_owner, title): Joined) -> Result<Valuation, StoreError> {
     // A status outside the CHECK list cannot be stored; reaching here means a bad schema.
-    let status = Status::parse(&row.status).ok_or_else(ApiError::internal)?;
+    let status = Status::parse(&row.status).ok_or_else(|| {
+        StoreError::corrupt(
+            "valuation_requests",
+            "status",
+            format!("unknown status {:?}", row.status),
+        )
+    })?;
     Ok(Valuation { row, status, listing_owner, title })
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Valuation>, ApiError> {
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Valuation>, StoreError> {
     let found: Option<Joined> = valuation_requests::table
         .inner_join(technologies::table)
         .filter(valuation_requests::id.eq(id))
@@ -127,13 +132,13 @@ pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Valuation>, ApiError> {
     found.map(assemble).transpose()
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Valuation, ApiError> {
-    find(conn, id)?.ok_or_else(|| ApiError::not_found("No such valuation request."))
+pub fn get(conn: &mut DbConn, id: Id) -> Result<Valuation, StoreError> {
+    find(conn, id)?.ok_or_else(|| StoreError::not_found("No such valuation request."))
 }
 
 /// Creates a `submitted` request with its first history row, mails and event. Run in a write
 /// transaction.
-pub fn create(conn: &mut DbConn, new: &NewRequest) -> Result<Valuation, ApiError> {
+pub fn create(conn: &mut DbConn, new: &NewRequest) -> Result<Valuation, StoreError> {
     let at = now();
     let id = Id::new();
     diesel::insert_into(valuation_requests::table)
@@ -173,7 +178,7 @@ fn record_event(
     by: Id,
     note: Option<&str>,
     at: NaiveDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     diesel::insert_into(valuation_request_events::table)
         .values((
             valuation_request_events::id.eq(Id::new()),
@@ -189,7 +194,7 @@ fn record_event(
 }
 
 /// The request's history, oldest first.
-pub fn events(conn: &mut DbConn, id: Id) -> Result<Vec<Event>, ApiError> {
+pub fn events(conn: &mut DbConn, id: Id) -> Result<Vec<Event>, StoreError> {
     Ok(valuation_request_events::table
         .filter(valuation_request_events::valuation_request_id.eq(id))
         .order((valuation_request_events::created_at.asc(), valuation_request_events::id.asc()))
@@ -215,7 +220,7 @@ pub fn transition(
     by: Id,
     note: Option<&str>,
     change: Change,
-) -> Result<Valuation, ApiError> {
+) -> Result<Valuation, StoreError> {
     let at = now();
     let guarded = diesel::update(
         valuation_requests::table
@@ -234,8 +239,7 @@ pub fn transition(
             .set((base, valuation_requests::appraiser_organization_id.eq(org)))
             .execute(conn)?,
         Change::Complete(outcome) => {
-            let methods =
-                serde_json::to_string(&outcome.methods).map_err(|_| ApiError::internal())?;
+            let methods = json::encode(&outcome.methods, "valuation_requests", "methods")?;
             guarded
                 .set((
                     base,
@@ -255,7 +259,7 @@ pub fn transition(
         }
     };
     if rows != 1 {
-        return Err(precondition_failed());
+        return Err(StoreError::Stale);
     }
     record_event(conn, current.row.id, Some(current.status), to, by, note, at)?;
     let updated = get(conn, current.row.id)?;
@@ -273,7 +277,7 @@ pub fn record_deal_event(
     valuation: &Valuation,
     by: Id,
     _at: NaiveDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     crate::store::deals::record_valuation_event(
         conn,
         deal_id,
@@ -300,7 +304,7 @@ pub fn status_label(status: Status, lang: Lang) -> &'static str {
 
 /// Mails the requesting organisation's owners and emits `valuation.status_changed` to the
 /// requester and, if different, the appraiser.
-fn announce(conn: &mut DbConn, v: &Valuation, note: Option<&str>) -> Result<(), ApiError> {
+fn announce(conn: &mut DbConn, v: &Valuation, note: Option<&str>) -> Result<(), StoreError> {
     let requester = v.row.requester_organization_id;
     let name: String =
         organizations::table.find(requester).select(organizations::name).first(conn)?;
@@ -353,7 +357,7 @@ pub fn list(
     status: Option<Status>,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Valuation>, i64), ApiError> {
+) -> Result<(Vec<Valuation>, i64), StoreError> {
     let query = || {
         let mut q = valuation_requests::table.inner_join(technologies::table).into_boxed();
         if !scope.all {
@@ -396,7 +400,7 @@ fn is_appraiser(kind: &str, services: &str) -> bool {
 }
 
 /// Which of `orgs` are appraiser organisations.
-pub fn appraisers_among(conn: &mut DbConn, orgs: &[Id]) -> Result<Vec<Id>, ApiError> {
+pub fn appraisers_among(conn: &mut DbConn, orgs: &[Id]) -> Result<Vec<Id>, StoreError> {
     if orgs.is_empty() {
         return Ok(Vec::new());
     }
@@ -409,7 +413,7 @@ pub fn appraisers_among(conn: &mut DbConn, orgs: &[Id]) -> Result<Vec<Id>, ApiEr
 
 /// Whether `org` shares a member (one user in both) with any of `others`: an appraiser
 /// that does is not independent of them.
-pub fn shares_member(conn: &mut DbConn, org: Id, others: &[Id]) -> Result<bool, ApiError> {
+pub fn shares_member(conn: &mut DbConn, org: Id, others: &[Id]) -> Result<bool, StoreError> {
     let users: Vec<Id> = memberships::table
         .filter(memberships::organization_id.eq(org))
         .select(memberships::user_id)
@@ -429,7 +433,7 @@ pub fn shares_member(conn: &mut DbConn, org: Id, others: &[Id]) -> Result<bool, 
 pub type DealParties = [Option<Id>; 3];
 
 /// A deal's technology and its parties, if it exists.
-pub fn deal_parties(conn: &mut DbConn, deal: Id) -> Result<Option<(Id, DealParties)>, ApiError> {
+pub fn deal_parties(conn: &mut DbConn, deal: Id) -> Result<Option<(Id, DealParties)>, StoreError> {
     let found: Option<(Id, Id, Id, Option<Id>)> = deals::table
         .find(deal)
         .select((
@@ -455,7 +459,7 @@ pub struct Comparable {
 
 /// Final prices of completed deals in the same currency and transfer form whose technology
 /// shares the sector and is within one TRL level.
-pub fn comparable_prices(conn: &mut DbConn, c: &Comparable) -> Result<Vec<i64>, ApiError> {
+pub fn comparable_prices(conn: &mut DbConn, c: &Comparable) -> Result<Vec<i64>, StoreError> {
     let rows: Vec<(Option<i64>, String)> = deals::table
         .inner_join(technologies::table)
         .filter(deals::stage.eq("completed"))

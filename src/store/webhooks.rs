@@ -3,13 +3,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::api::common::precondition_failed;
 use crate::auth::OrgRole;
-use crate::auth::tokens::random_token;
+use crate::auth::secret::random_token;
 use crate::db::DbConn;
 use crate::db::schema::{memberships, users, webhook_deliveries, webhook_endpoints};
 use crate::db::types::{Id, now};
-use crate::error::ApiError;
+use crate::store::StoreError;
 
 /// Endpoints an organisation may register; bounds the fan-out of one event.
 pub const MAX_ENDPOINTS_PER_ORGANIZATION: i64 = 20;
@@ -54,7 +53,7 @@ impl std::fmt::Debug for Endpoint {
 
 impl Endpoint {
     pub fn event_types(&self) -> Vec<String> {
-        serde_json::from_str(&self.event_types).unwrap_or_default()
+        crate::store::json::list(&self.event_types)
     }
 
     pub fn subscribes_to(&self, event_type: &str) -> bool {
@@ -70,12 +69,10 @@ pub struct Settings {
     pub active: bool,
 }
 
-fn json_list(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
-}
+use crate::store::json::list_text as json_list;
 
-fn not_found() -> ApiError {
-    ApiError::not_found("No such webhook in this organisation.")
+fn not_found() -> StoreError {
+    StoreError::not_found("No such webhook in this organisation.")
 }
 
 /// A new signing secret: `whsec_` and 256 random bits, URL-safe base64.
@@ -90,13 +87,13 @@ pub fn create(
     organization: Id,
     settings: &Settings,
     created_by: Id,
-) -> Result<Endpoint, ApiError> {
+) -> Result<Endpoint, StoreError> {
     let existing: i64 = webhook_endpoints::table
         .filter(webhook_endpoints::organization_id.eq(organization))
         .count()
         .get_result(conn)?;
     if existing >= MAX_ENDPOINTS_PER_ORGANIZATION {
-        return Err(ApiError::conflict(
+        return Err(StoreError::conflict(
             "webhook_limit_reached",
             format!(
                 "An organisation may register at most {MAX_ENDPOINTS_PER_ORGANIZATION} webhooks; \
@@ -123,7 +120,7 @@ pub fn create(
         .get_result(conn)?)
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, ApiError> {
+pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, StoreError> {
     Ok(webhook_endpoints::table
         .find(id)
         .select(webhook_endpoints::all_columns)
@@ -132,7 +129,7 @@ pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, ApiError> {
 }
 
 /// The endpoint `id` of `organization` (404 when it belongs to another one).
-pub fn get(conn: &mut DbConn, organization: Id, id: Id) -> Result<Endpoint, ApiError> {
+pub fn get(conn: &mut DbConn, organization: Id, id: Id) -> Result<Endpoint, StoreError> {
     find(conn, id)?.filter(|e| e.organization_id == organization).ok_or_else(not_found)
 }
 
@@ -142,7 +139,7 @@ pub fn list(
     organization: Id,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Endpoint>, i64), ApiError> {
+) -> Result<(Vec<Endpoint>, i64), StoreError> {
     let of_org =
         || webhook_endpoints::table.filter(webhook_endpoints::organization_id.eq(organization));
     let total = of_org().count().get_result(conn)?;
@@ -160,7 +157,7 @@ pub fn subscribers(
     conn: &mut DbConn,
     organization: Id,
     event_type: &str,
-) -> Result<Vec<Endpoint>, ApiError> {
+) -> Result<Vec<Endpoint>, StoreError> {
     let active: Vec<Endpoint> = webhook_endpoints::table
         .filter(webhook_endpoints::organization_id.eq(organization))
         .filter(webhook_endpoints::active.eq(true))
@@ -177,7 +174,7 @@ pub fn update(
     current: &Endpoint,
     expected_version: i32,
     settings: &Settings,
-) -> Result<Endpoint, ApiError> {
+) -> Result<Endpoint, StoreError> {
     let fresh_start = (settings.active && !current.active) || settings.url != current.url;
     let target = webhook_endpoints::table
         .find(current.id)
@@ -211,13 +208,13 @@ pub fn update(
         Some(endpoint) => Ok(endpoint),
         None => {
             get(conn, current.organization_id, current.id)?;
-            Err(precondition_failed())
+            Err(StoreError::Stale)
         }
     }
 }
 
 /// Deletes the endpoint and its log. Deliveries still queued for it fail when claimed.
-pub fn delete(conn: &mut DbConn, organization: Id, id: Id) -> Result<(), ApiError> {
+pub fn delete(conn: &mut DbConn, organization: Id, id: Id) -> Result<(), StoreError> {
     let deleted = diesel::delete(
         webhook_endpoints::table
             .find(id)
@@ -228,7 +225,7 @@ pub fn delete(conn: &mut DbConn, organization: Id, id: Id) -> Result<(), ApiErro
 }
 
 /// A successful delivery: the failure count starts again.
-pub fn record_success(conn: &mut DbConn, id: Id) -> Result<(), ApiError> {
+pub fn record_success(conn: &mut DbConn, id: Id) -> Result<(), StoreError> {
     diesel::update(
         webhook_endpoints::table.find(id).filter(webhook_endpoints::consecutive_failures.ne(0)),
     )
@@ -239,7 +236,7 @@ pub fn record_success(conn: &mut DbConn, id: Id) -> Result<(), ApiError> {
 
 /// A failed attempt; returns the endpoint as it is now (`None` if it was deleted).
 /// Server-kept counters do not change `version`: an owner's edit is not refused for them.
-pub fn record_failure(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, ApiError> {
+pub fn record_failure(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, StoreError> {
     Ok(diesel::update(webhook_endpoints::table.find(id))
         .set(
             webhook_endpoints::consecutive_failures.eq(webhook_endpoints::consecutive_failures + 1),
@@ -251,7 +248,7 @@ pub fn record_failure(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, Api
 
 /// Turns an active endpoint off for `reason`; false if it was not active (already disabled
 /// by another worker, or paused by its owner), so owners are told once.
-pub fn disable(conn: &mut DbConn, id: Id, reason: &str) -> Result<bool, ApiError> {
+pub fn disable(conn: &mut DbConn, id: Id, reason: &str) -> Result<bool, StoreError> {
     let at = now();
     let updated = diesel::update(
         webhook_endpoints::table.find(id).filter(webhook_endpoints::active.eq(true)),
@@ -275,7 +272,7 @@ pub struct Contact {
     pub language: String,
 }
 
-pub fn owner_contacts(conn: &mut DbConn, organization: Id) -> Result<Vec<Contact>, ApiError> {
+pub fn owner_contacts(conn: &mut DbConn, organization: Id) -> Result<Vec<Contact>, StoreError> {
     Ok(memberships::table
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(organization))
@@ -314,7 +311,7 @@ pub struct NewDelivery<'a> {
     pub at: NaiveDateTime,
 }
 
-pub fn log_delivery(conn: &mut DbConn, new: &NewDelivery<'_>) -> Result<(), ApiError> {
+pub fn log_delivery(conn: &mut DbConn, new: &NewDelivery<'_>) -> Result<(), StoreError> {
     diesel::insert_into(webhook_deliveries::table)
         .values((
             webhook_deliveries::id.eq(Id::new()),
@@ -338,7 +335,7 @@ pub fn deliveries(
     endpoint: Id,
     offset: i64,
     limit: i64,
-) -> Result<(Vec<Delivery>, i64), ApiError> {
+) -> Result<(Vec<Delivery>, i64), StoreError> {
     let of_endpoint =
         || webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(endpoint));
     let total = of_endpoint().count().get_result(conn)?;

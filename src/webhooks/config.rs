@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, parse_in};
+use crate::config::{ConfigError, Environment, parse_in};
+use crate::domain::webhooks::UrlPolicy;
 
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
@@ -26,5 +27,12 @@ impl WebhookConfig {
             )?),
             disable_after: parse_in(get, "TECHX_WEBHOOK_DISABLE_AFTER", 10, 1..=1_000)?,
         })
+    }
+}
+/// What webhooks may reach in this environment: loopback receivers only outside production.
+pub fn url_policy(environment: Environment) -> UrlPolicy {
+    match environment {
+        Environment::Prod => UrlPolicy::Production,
+        Environment::Dev | Environment::Test => UrlPolicy::Development,
     }
 }

@@ -26,14 +26,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use config::WebhookConfig;
+pub use config::{WebhookConfig, url_policy};
 
-use crate::config::Environment;
 use crate::db::DbConn;
 use crate::db::types::{Id, now, utc};
 use crate::domain::lang::Lang;
-use crate::domain::webhooks::UrlPolicy;
-use crate::error::ApiError;
+use crate::store::StoreError;
 use crate::store::outbox::{self, Channel, NewOutbox};
 use crate::store::webhooks::{self as store, Endpoint};
 
@@ -134,7 +132,7 @@ pub fn emit(
     organization_id: Id,
     event: EventType,
     data: serde_json::Value,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     if !event.subscribable() {
         return Ok(());
     }
@@ -150,7 +148,7 @@ pub fn emit(
 }
 
 /// Queues a `ping` for one endpoint; returns the event id and the delivery (outbox) id.
-pub fn emit_ping(conn: &mut DbConn, endpoint: &Endpoint) -> Result<(Id, Id), ApiError> {
+pub fn emit_ping(conn: &mut DbConn, endpoint: &Endpoint) -> Result<(Id, Id), StoreError> {
     let data = serde_json::json!({
         "webhook_id": endpoint.id.to_string(),
         "message": "Ping from techx: this endpoint receives webhooks.",
@@ -164,7 +162,7 @@ fn event_body(
     organization_id: Id,
     event: EventType,
     data: serde_json::Value,
-) -> Result<(Id, String), ApiError> {
+) -> Result<(Id, String), StoreError> {
     let id = Id::new();
     let body = WebhookEvent {
         id: id.into(),
@@ -175,7 +173,7 @@ fn event_body(
     };
     let json = serde_json::to_string(&body).map_err(|e| {
         tracing::error!(error = %e, event = event.as_str(), "cannot serialise a webhook event");
-        ApiError::internal()
+        StoreError::corrupt("outbox", "payload", e)
     })?;
     Ok((id, json))
 }
@@ -185,7 +183,7 @@ fn queue(
     endpoint: &Endpoint,
     event: EventType,
     body: &str,
-) -> Result<Id, ApiError> {
+) -> Result<Id, StoreError> {
     outbox::insert(
         conn,
         NewOutbox {
@@ -197,14 +195,6 @@ fn queue(
             payload: body,
         },
     )
-}
-
-/// What webhooks may reach in this environment: loopback receivers only outside production.
-pub fn url_policy(environment: Environment) -> UrlPolicy {
-    match environment {
-        Environment::Prod => UrlPolicy::Production,
-        Environment::Dev | Environment::Test => UrlPolicy::Development,
-    }
 }
 
 #[cfg(test)]

@@ -25,9 +25,9 @@ use crate::domain::lang::Lang;
 use crate::domain::webhooks::{UrlPolicy, check_ip, check_url, signature};
 use crate::error::ApiError;
 use crate::mail::{self, Mail, MailConfig, Template};
-use crate::store::organizations;
 use crate::store::outbox::{Channel, OutboxRow};
 use crate::store::webhooks::{self as store, Endpoint, NewDelivery};
+use crate::store::{StoreError, organizations};
 
 const USER_AGENT: &str = concat!("techx-webhooks/", env!("CARGO_PKG_VERSION"));
 
@@ -150,7 +150,7 @@ impl Courier for WebhookCourier {
             },
         )?;
         let Some(error) = outcome.error() else {
-            return store::record_success(conn, request.endpoint_id);
+            return Ok(store::record_success(conn, request.endpoint_id)?);
         };
         let Some(endpoint) = store::record_failure(conn, request.endpoint_id)? else {
             return Ok(());
@@ -278,10 +278,10 @@ impl WebhookCourier {
             match mail::enqueue(conn, &mail) {
                 Ok(_) => {}
                 // One owner's unusable address must not stop the others being told.
-                Err(e) if e.code == "validation_failed" => {
+                Err(StoreError::Invalid { .. }) => {
                     tracing::warn!(to = %owner.email, "cannot mail a webhook owner: bad address");
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(())

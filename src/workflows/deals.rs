@@ -50,7 +50,7 @@ pub fn open(
         accepted_side: p.accepted_side,
     };
     let organization = p.accepted_side.or(p.broker);
-    store::create(conn, &new, By { user: actor.user_id, organization })
+    store::create(conn, &new, By { user: actor.user_id, organization }).map_err(ApiError::from)
 }
 
 /// What a deal will link.

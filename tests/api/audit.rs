@@ -168,7 +168,7 @@ backend_tests! {
         let hook: Arc<dyn WriteHook> = ok.clone();
         techx::db::WRITE_HOOK
             .scope(hook, async {
-                ctx.state.db.run(move |conn| Ok(users::table.count().get_result::<i64>(conn)?)).await.unwrap();
+                ctx.state.db.run(move |conn| -> Result<_, ApiError> { Ok(users::table.count().get_result::<i64>(conn)?) }).await.unwrap();
                 assert!(entries(&ctx.db).is_empty());
                 ctx.state.db.run(rename("Tên mới", false)).await.unwrap();
                 ctx.state.db.run(rename("Tên mới nữa", false)).await.unwrap();

@@ -18,6 +18,7 @@ use techx::db::{Backend, Db, dialect};
 use techx::domain::lang::Lang;
 use techx::error::ApiError;
 use techx::mail::{Mail, MailConfig, OutboxEntry, Template, enqueue, worker};
+use techx::store::StoreError;
 use techx::store::outbox::{self, Channel, OutboxRow, OutboxStatus};
 
 /// Upper bound for anything to happen; tests normally finish far sooner.
@@ -61,7 +62,7 @@ fn verify_mail(to: &str, name: &str, lang: Lang) -> Mail {
 fn enqueue_all(pool: &Db, mails: &[Mail]) -> Vec<Id> {
     let mut conn = pool.conn().expect("connection");
     dialect::write_transaction(&mut conn, |conn| {
-        mails.iter().map(|mail| enqueue(conn, mail)).collect::<Result<Vec<_>, ApiError>>()
+        mails.iter().map(|mail| enqueue(conn, mail)).collect::<Result<Vec<_>, StoreError>>()
     })
     .expect("enqueue")
 }
@@ -198,12 +199,12 @@ backend_tests! {
         let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap();
         assert_eq!(payload["display_name"], "An");
 
-        let bad_address = enqueue(&mut conn, &verify_mail("not-an-address", "An", Lang::En)).unwrap_err();
+        let bad_address = ApiError::from(enqueue(&mut conn, &verify_mail("not-an-address", "An", Lang::En)).unwrap_err());
         assert_eq!(bad_address.code, "validation_failed");
         assert_eq!(bad_address.errors[0].field, "email");
         let mut incomplete = verify_mail("an@example.vn", "An", Lang::En);
         incomplete.context.as_object_mut().unwrap().remove("verify_url");
-        assert_eq!(enqueue(&mut conn, &incomplete).unwrap_err().code, "internal_error");
+        assert_eq!(ApiError::from(enqueue(&mut conn, &incomplete).unwrap_err()).code, "internal_error");
         assert_eq!(outbox::list(&mut conn, None, 1, 20).unwrap().1, 1, "refused mails not queued");
     }
 
@@ -514,7 +515,7 @@ backend_tests! {
         let sent = serde_json::to_value(OutboxEntry::try_from(rows(&db, &ids[..1])[0].clone()).unwrap()).unwrap();
         assert!(sent["sent_at"].as_str().unwrap().ends_with('Z'), "{sent}");
 
-        assert_eq!(outbox::list(&mut conn, None, 0, 20).unwrap_err().errors[0].field, "page");
-        assert_eq!(outbox::list(&mut conn, None, 1, 101).unwrap_err().errors[0].field, "per_page");
+        assert_eq!(ApiError::from(outbox::list(&mut conn, None, 0, 20).unwrap_err()).errors[0].field, "page");
+        assert_eq!(ApiError::from(outbox::list(&mut conn, None, 1, 101).unwrap_err()).errors[0].field, "per_page");
     }
 }

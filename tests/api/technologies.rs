@@ -486,10 +486,10 @@ backend_tests! {
         store::update_content(&mut b, &fresh, &content, Status::Draft).unwrap();
         let mut mine = stale.content.clone();
         mine.title = "Bản của A".into();
-        assert_eq!(store::update_content(&mut a, &stale, &mine, Status::Draft).unwrap_err().status, 412);
-        assert_eq!(store::submit(&mut a, &stale).unwrap_err().status, 412);
-        assert_eq!(store::archive(&mut a, &stale).unwrap_err().status, 412);
-        assert_eq!(store::delete(&mut a, &stale).unwrap_err().status, 412);
+        assert!(matches!(store::update_content(&mut a, &stale, &mine, Status::Draft).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(store::submit(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(store::archive(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(store::delete(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
         let now = store::get(&mut a, id).unwrap();
         assert_eq!((now.version, now.content.title.as_str(), now.status), (2, "Bản của B", Status::Draft));
 
@@ -497,12 +497,12 @@ backend_tests! {
         let pending = store::submit(&mut b, &now).unwrap();
         let moderator = techx::db::types::Id::from(uuid::Uuid::parse_str(&w.moderator.user_id).unwrap());
         let edited = store::update_content(&mut b, &pending, &pending.content, Status::PendingReview).unwrap();
-        assert_eq!(store::approve(&mut a, &pending, moderator, 30).unwrap_err().status, 412);
-        assert_eq!(store::reject(&mut a, &pending, moderator, "x").unwrap_err().status, 412);
+        assert!(matches!(store::approve(&mut a, &pending, moderator, 30).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(store::reject(&mut a, &pending, moderator, "x").unwrap_err(), techx::store::StoreError::Stale));
         assert_eq!(ctx.mail_total("listing_published") + ctx.mail_total("listing_rejected"), 0);
         let published = store::approve(&mut a, &edited, moderator, 30).unwrap();
         assert_eq!(published.status, Status::Published);
-        assert_eq!(store::renew(&mut b, &edited, 30).unwrap_err().status, 412);
+        assert!(matches!(store::renew(&mut b, &edited, 30).unwrap_err(), techx::store::StoreError::Stale));
     }
 
     async fn idempotent_creation(backend) {

@@ -118,7 +118,7 @@ fn dto(
             rows.into_iter()
                 .map(|r| {
                     let item = serde_json::from_value(serde_json::Value::String(r.item))
-                        .map_err(|_| ApiError::internal())?;
+                        .map_err(ApiError::internal_from)?;
                     Ok(ChecklistEntryDto {
                         item,
                         ticked: r.ticked,
@@ -379,10 +379,16 @@ pub async fn create_deal(
     let created = state
         .db
         .run(move |conn| {
-            idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
-                let deal = workflows::deals::open(conn, &actor, origin, &body.terms)?;
-                serde_json::to_value(full(conn, deal)?).map_err(|_| ApiError::internal())
-            })
+            idempotency::create_once(
+                conn,
+                actor.user_id,
+                key.as_deref(),
+                &fingerprint,
+                |conn| -> Result<_, ApiError> {
+                    let deal = workflows::deals::open(conn, &actor, origin, &body.terms)?;
+                    serde_json::to_value(full(conn, deal)?).map_err(ApiError::internal_from)
+                },
+            )
         })
         .await?;
     Ok(crate::api::common::created_response("/api/v1/deals", created))
@@ -421,7 +427,7 @@ pub async fn list_deals(
     let stage = params.0.stage;
     let (items, total, labels) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let (items, total) =
                 store::list(conn, orgs.as_deref(), stage, page.offset(), page.limit())?;
             let labels = store::labels(conn, &items)?;
@@ -462,7 +468,7 @@ pub async fn get_deal(
     let actor = auth.0;
     let (deal, checklist, labels) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let (deal, checklist, labels) = store::read(conn, id)?;
             policy::deal(&actor, &parties(&deal), DealAction::View)?;
             Ok((deal, checklist, labels))

@@ -90,7 +90,7 @@ pub async fn add_deal_note(
         let mut v = Validator::new();
         v.text("note", &text, 5_000);
         v.finish()?;
-        store::note(conn, &deal, text.trim(), by(actor, &deal))
+        store::note(conn, &deal, text.trim(), by(actor, &deal)).map_err(ApiError::from)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -140,6 +140,7 @@ pub async fn attach_deal_document(
             v.https_url("url", url, 2_000);
             v.finish()?;
             store::attach_document(conn, &deal, title, url, by(actor, &deal))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::Created().json(event_dto(event)))
@@ -211,9 +212,9 @@ pub async fn list_deal_events(
     let kind = params.0.kind.map(DealEventKind::as_str);
     let (items, total) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             load(conn, &actor, id, DealAction::View)?;
-            store::events(conn, id, kind, page.offset(), page.limit())
+            store::events(conn, id, kind, page.offset(), page.limit()).map_err(ApiError::from)
         })
         .await?;
     let items = items.into_iter().map(event_dto).collect();

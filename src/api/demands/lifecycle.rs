@@ -27,7 +27,7 @@ impl Moderated for Demands {
     type Row = Demand;
 
     fn load(conn: &mut DbConn, id: Id) -> Result<Demand, ApiError> {
-        store::get(conn, id)
+        store::get(conn, id).map_err(ApiError::from)
     }
 
     fn authorize(actor: &Actor, row: &Demand, action: ListingAction) -> Result<(), ApiError> {
@@ -47,11 +47,12 @@ impl Moderated for Demands {
     }
 
     fn erase(conn: &mut DbConn, row: &Demand) -> Result<(), ApiError> {
-        store::delete(conn, row)
+        store::delete(conn, row).map_err(ApiError::from)
     }
 
     fn take(conn: &mut DbConn, row: &Demand, step: &Step) -> Result<Demand, ApiError> {
         store::transition(conn, row, step.to, step.reason.as_deref(), step.validity_days)
+            .map_err(ApiError::from)
     }
 
     fn published(

@@ -306,11 +306,17 @@ pub async fn create_demand(
     validate(&content)?;
     let created = state
         .db
-        .run(move |conn| {
-            idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
-                let demand = store::create(conn, organization, actor.user_id, &content)?;
-                serde_json::to_value(dto(Some(&actor), demand)).map_err(|_| ApiError::internal())
-            })
+        .run(move |conn| -> Result<_, ApiError> {
+            idempotency::create_once(
+                conn,
+                actor.user_id,
+                key.as_deref(),
+                &fingerprint,
+                |conn| -> Result<_, ApiError> {
+                    let demand = store::create(conn, organization, actor.user_id, &content)?;
+                    serde_json::to_value(dto(Some(&actor), demand)).map_err(ApiError::internal_from)
+                },
+            )
         })
         .await?;
     Ok(crate::api::common::created_response("/api/v1/demands", created))
@@ -339,7 +345,7 @@ pub async fn get_demand(
     let actor = auth.0;
     let demand = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let demand = store::get(conn, id)?;
             policy::demand(
                 actor.as_ref(),

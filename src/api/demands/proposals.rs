@@ -165,7 +165,7 @@ pub async fn create_proposal(
                     }
                 }
                 let proposal = store::propose(conn, &demand, actor.user_id, &new)?;
-                serde_json::to_value(proposal_dto(proposal)?).map_err(|_| ApiError::internal())
+                serde_json::to_value(proposal_dto(proposal)?).map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -199,7 +199,7 @@ pub async fn list_proposals(
     let demand_id: Id = path.0.into();
     let (items, total) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let demand = store::get(conn, demand_id)?;
             policy::demand(
                 Some(&actor),
@@ -211,6 +211,7 @@ pub async fn list_proposals(
             let only = (!policy::sees_all_proposals(&actor, demand.organization_id))
                 .then_some(own.as_slice());
             store::list_proposals(conn, demand_id, only, page.offset(), page.limit())
+                .map_err(ApiError::from)
         })
         .await?;
     let items = items.into_iter().map(proposal_dto).collect::<Result<Vec<_>, _>>()?;

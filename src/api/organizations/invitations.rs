@@ -65,7 +65,7 @@ pub async fn invite_member(
     let st = state.clone();
     let invitation = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             let org = store::get(conn, org_id)?;
             policy::organization(&actor, org_id, OrgAction::ManageMembers)?;
             let inviter = users::get(conn, actor.user_id)?;
@@ -73,7 +73,7 @@ pub async fn invite_member(
             // Mail in the invitee's language when they already have an account.
             let lang = users::find_by_email(conn, &email)?
                 .map_or(Lang::default(), |u| Lang::parse(&u.language).unwrap_or_default());
-            dialect::write_transaction(conn, |conn| {
+            dialect::write_transaction(conn, |conn| -> Result<_, ApiError> {
                 let (invitation, token) = store::invite(
                     conn,
                     org_id,
@@ -136,10 +136,10 @@ pub async fn list_invitations(
     let actor = auth.0;
     let pending = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             store::get(conn, org)?;
             policy::organization(&actor, org, OrgAction::ManageMembers)?;
-            store::pending_invitations(conn, org)
+            store::pending_invitations(conn, org).map_err(ApiError::from)
         })
         .await?;
     let body: Vec<InvitationDto> = pending.into_iter().map(invitation_dto).collect();
@@ -170,10 +170,11 @@ pub async fn revoke_invitation(
     let actor = auth.0;
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             store::get(conn, org)?;
             policy::organization(&actor, org, OrgAction::ManageMembers)?;
             dialect::write_transaction(conn, |conn| store::revoke_invitation(conn, org, invitation))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

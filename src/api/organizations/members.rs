@@ -45,10 +45,10 @@ pub async fn list_members(
     let actor = auth.0;
     let members = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             store::get(conn, id)?;
             policy::organization(&actor, id, OrgAction::ViewMembers)?;
-            store::members(conn, id)
+            store::members(conn, id).map_err(ApiError::from)
         })
         .await?;
     let body: Vec<MemberDto> = members
@@ -95,10 +95,11 @@ pub async fn set_member_role(
     let role = body.0.role;
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             store::get(conn, org)?;
             policy::organization(&actor, org, OrgAction::ManageMembers)?;
             dialect::write_transaction(conn, |conn| store::set_member_role(conn, org, user, role))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -127,10 +128,11 @@ pub async fn remove_member(
     let actor = auth.0;
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             store::get(conn, org)?;
             policy::organization(&actor, org, OrgAction::RemoveMember(user))?;
             dialect::write_transaction(conn, |conn| store::remove_member(conn, org, user))
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

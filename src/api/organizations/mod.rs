@@ -251,7 +251,7 @@ pub async fn create_organization(
         .run(move |conn| {
             idempotency::create_once(conn, creator, key.as_deref(), &fingerprint, |conn| {
                 let org = store::create(conn, &profile, creator)?;
-                serde_json::to_value(OrganizationDto::from(&org)).map_err(|_| ApiError::internal())
+                serde_json::to_value(OrganizationDto::from(&org)).map_err(ApiError::internal_from)
             })
         })
         .await?;

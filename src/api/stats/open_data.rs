@@ -235,6 +235,7 @@ async fn next_chunk(mut c: Cursor) -> Option<(Result<Bytes, actix_web::Error>, C
         Ok(rows) => rows,
         Err(error) => {
             // Headers are already sent: all that can be done is cut the body short.
+            let error = ApiError::from(error);
             tracing::error!(detail = %error.detail, "open-data export failed mid-stream");
             c.done = true;
             return Some((Err(error.into()), c));

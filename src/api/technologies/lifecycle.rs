@@ -27,7 +27,7 @@ impl Moderated for Listings {
     type Row = Listing;
 
     fn load(conn: &mut DbConn, id: Id) -> Result<Listing, ApiError> {
-        store::get(conn, id)
+        store::get(conn, id).map_err(ApiError::from)
     }
 
     fn authorize(actor: &Actor, row: &Listing, action: ListingAction) -> Result<(), ApiError> {
@@ -47,11 +47,11 @@ impl Moderated for Listings {
     }
 
     fn erase(conn: &mut DbConn, row: &Listing) -> Result<(), ApiError> {
-        store::delete(conn, row)
+        store::delete(conn, row).map_err(ApiError::from)
     }
 
     fn take(conn: &mut DbConn, row: &Listing, step: &Step) -> Result<Listing, ApiError> {
-        match (step.transition, step.reason.as_deref()) {
+        let moved = match (step.transition, step.reason.as_deref()) {
             (Transition::Submit, _) => store::submit(conn, row),
             (Transition::Approve, _) => store::approve(conn, row, step.by, step.validity_days),
             (Transition::Reject, Some(reason)) => store::reject(conn, row, step.by, reason),
@@ -60,9 +60,10 @@ impl Moderated for Listings {
             // Edits go through `update_content`, expiry through its job, and a rejection
             // without a reason does not pass validation.
             (Transition::Edit | Transition::Expire | Transition::Reject, _) => {
-                Err(ApiError::internal())
+                return Err(ApiError::internal());
             }
-        }
+        };
+        Ok(moved?)
     }
 
     fn published(

@@ -193,12 +193,18 @@ pub async fn create_technology(
     validate(&content)?;
     let created = state
         .db
-        .run(move |conn| {
-            idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
-                let listing = store::create(conn, organization, actor.user_id, &content)?;
-                let body = present(conn, Some(&actor), listing)?;
-                serde_json::to_value(body).map_err(|_| ApiError::internal())
-            })
+        .run(move |conn| -> Result<_, ApiError> {
+            idempotency::create_once(
+                conn,
+                actor.user_id,
+                key.as_deref(),
+                &fingerprint,
+                |conn| -> Result<_, ApiError> {
+                    let listing = store::create(conn, organization, actor.user_id, &content)?;
+                    let body = present(conn, Some(&actor), listing)?;
+                    serde_json::to_value(body).map_err(ApiError::internal_from)
+                },
+            )
         })
         .await?;
     Ok(crate::api::common::created_response("/api/v1/technologies", created))
@@ -227,7 +233,7 @@ pub async fn get_technology(
     let actor = auth.0;
     let (listing, contact, actor) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             // One statement: the listing, its owner, research data and contact person.
             let (listing, contact) = store::read(conn, id)?;
             policy::listing(

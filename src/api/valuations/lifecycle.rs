@@ -138,6 +138,7 @@ pub async fn assign_valuation_request(
         move |conn, actor, v, to| {
             check_appraiser(conn, v, appraiser, "appraiser_organization_id")?;
             store::transition(conn, v, to, actor.user_id, None, Change::Appraiser(appraiser))
+                .map_err(ApiError::from)
         },
     )
     .await?;
@@ -191,6 +192,7 @@ pub async fn claim_valuation_request(
             policy::organization(actor, org, policy::OrgAction::ActFor)?;
             check_appraiser(conn, v, org, "organization_id")?;
             store::transition(conn, v, to, actor.user_id, None, Change::Appraiser(org))
+                .map_err(ApiError::from)
         },
     )
     .await?;
@@ -226,7 +228,10 @@ pub async fn start_valuation_request(
         path.0.into(),
         ValuationAction::Work,
         Action::Start,
-        |conn, actor, v, to| store::transition(conn, v, to, actor.user_id, None, Change::None),
+        |conn, actor, v, to| {
+            store::transition(conn, v, to, actor.user_id, None, Change::None)
+                .map_err(ApiError::from)
+        },
     )
     .await?;
     Ok(with_etag(HttpResponse::Ok(), &body))
@@ -339,6 +344,7 @@ pub async fn complete_valuation_request(
         Action::Complete,
         move |conn, actor, v, to| {
             store::transition(conn, v, to, actor.user_id, None, Change::Complete(outcome))
+                .map_err(ApiError::from)
         },
     )
     .await?;
@@ -401,6 +407,7 @@ pub async fn decline_valuation_request(
         Action::Decline,
         move |conn, actor, v, to| {
             store::transition(conn, v, to, actor.user_id, note.as_deref(), Change::None)
+                .map_err(ApiError::from)
         },
     )
     .await?;
@@ -442,6 +449,7 @@ pub async fn cancel_valuation_request(
         Action::Cancel,
         move |conn, actor, v, to| {
             store::transition(conn, v, to, actor.user_id, note.as_deref(), Change::None)
+                .map_err(ApiError::from)
         },
     )
     .await?;

@@ -343,62 +343,68 @@ pub async fn create_valuation_request(
     let actor = auth.0;
     validate_create(&body)?;
     let fingerprint = request_fingerprint(&body);
-    let inputs = serde_json::to_string(&body.inputs).map_err(|_| ApiError::internal())?;
+    let inputs = serde_json::to_string(&body.inputs).map_err(ApiError::internal_from)?;
     let created = state
         .db
-        .run(move |conn| {
-            idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
-                let requester: Id = body.organization_id.into();
-                let technology: Id = body.technology_id.into();
-                let listing = technologies::get(conn, technology)?;
-                let deal = match body.deal_id {
-                    Some(deal) => {
-                        let found = store::deal_parties(conn, deal.into())?;
-                        // Deals are private to their parties: a stranger learns nothing.
-                        let (deal_technology, parties) = found
-                            .filter(|(_, p)| p.contains(&Some(requester)))
-                            .filter(|_| actor.org_role(requester).is_some())
-                            .ok_or_else(|| ApiError::not_found("No such deal."))?;
-                        if deal_technology != technology {
-                            return Err(ApiError::invalid(
-                                "deal_id",
-                                "is a deal over another technology",
-                            ));
+        .run(move |conn| -> Result<_, ApiError> {
+            idempotency::create_once(
+                conn,
+                actor.user_id,
+                key.as_deref(),
+                &fingerprint,
+                |conn| -> Result<_, ApiError> {
+                    let requester: Id = body.organization_id.into();
+                    let technology: Id = body.technology_id.into();
+                    let listing = technologies::get(conn, technology)?;
+                    let deal = match body.deal_id {
+                        Some(deal) => {
+                            let found = store::deal_parties(conn, deal.into())?;
+                            // Deals are private to their parties: a stranger learns nothing.
+                            let (deal_technology, parties) = found
+                                .filter(|(_, p)| p.contains(&Some(requester)))
+                                .filter(|_| actor.org_role(requester).is_some())
+                                .ok_or_else(|| ApiError::not_found("No such deal."))?;
+                            if deal_technology != technology {
+                                return Err(ApiError::invalid(
+                                    "deal_id",
+                                    "is a deal over another technology",
+                                ));
+                            }
+                            Some(parties)
                         }
-                        Some(parties)
+                        None => None,
+                    };
+                    if deal.is_none() {
+                        policy::listing(
+                            Some(&actor),
+                            listing.organization_id,
+                            listing.status.is_public(),
+                            ListingAction::View,
+                        )?;
                     }
-                    None => None,
-                };
-                if deal.is_none() {
-                    policy::listing(
-                        Some(&actor),
-                        listing.organization_id,
-                        listing.status.is_public(),
-                        ListingAction::View,
+                    policy::request_valuation(&actor, requester, listing.organization_id, deal)?;
+                    let created = store::create(
+                        conn,
+                        &store::NewRequest {
+                            technology_id: technology,
+                            requester_organization_id: requester,
+                            requested_by: actor.user_id,
+                            deal_id: body.deal_id.map(Id::from),
+                            purpose: body.purpose.as_str(),
+                            rights_kind: body.rights.kind.as_str(),
+                            rights_exclusive: body.rights.exclusive,
+                            rights_territory: body.rights.territory.clone(),
+                            rights_term_months: body.rights.term_months,
+                            valuation_date: body.valuation_date.to_string(),
+                            preferred_method: body.preferred_method.as_str(),
+                            inputs: inputs.clone(),
+                            deadline: body.deadline.map(|d| d.to_string()),
+                        },
                     )?;
-                }
-                policy::request_valuation(&actor, requester, listing.organization_id, deal)?;
-                let created = store::create(
-                    conn,
-                    &store::NewRequest {
-                        technology_id: technology,
-                        requester_organization_id: requester,
-                        requested_by: actor.user_id,
-                        deal_id: body.deal_id.map(Id::from),
-                        purpose: body.purpose.as_str(),
-                        rights_kind: body.rights.kind.as_str(),
-                        rights_exclusive: body.rights.exclusive,
-                        rights_territory: body.rights.territory.clone(),
-                        rights_term_months: body.rights.term_months,
-                        valuation_date: body.valuation_date.to_string(),
-                        preferred_method: body.preferred_method.as_str(),
-                        inputs: inputs.clone(),
-                        deadline: body.deadline.map(|d| d.to_string()),
-                    },
-                )?;
-                let dto = detail(conn, created)?;
-                serde_json::to_value(dto).map_err(|_| ApiError::internal())
-            })
+                    let dto = detail(conn, created)?;
+                    serde_json::to_value(dto).map_err(ApiError::internal_from)
+                },
+            )
         })
         .await?;
     Ok(crate::api::common::created_response("/api/v1/valuation-requests", created))
@@ -421,7 +427,7 @@ async fn list_visible(
     let page = paging.resolve()?;
     let (items, total) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, ApiError> {
             if let Some(technology) = technology {
                 // The history of a listing the caller cannot see does not exist for them.
                 let listing = technologies::get(conn, technology)?;
