@@ -12,7 +12,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBui
 use crate::error::{FieldError, PROBLEM_CONTENT_TYPE};
 use crate::error_codes::{self, ProblemCode, ProblemCodeSchema};
 
-/// Applies every finishing touch; called last by [`crate::app::openapi`].
+/// Applies every finishing touch; called last by `app::openapi`.
 pub fn finish(spec: &mut OpenApi) {
     spec.servers = Some(vec![
         ServerBuilder::new()

@@ -88,23 +88,6 @@ pub struct TokenResponse {
 
 const MAX_NAME: usize = 100;
 
-/// Runs CPU-heavy password work on the blocking pool, at most one hash per core at a time.
-///
-/// Each argon2 hash holds 19 MiB; unbounded, a burst of logins spreads that over hundreds
-/// of blocking threads whose allocator arenas keep it, and more parallel hashes than
-/// cores only slow every one of them down. Waiting callers stay within the request
-/// deadline.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    static HASHING: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let permits = HASHING.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-    });
-    let _permit = permits.acquire().await.map_err(ApiError::internal_from)?;
-    web::block(work).await.map_err(ApiError::internal_from)
-}
-
 /// Issues an access token and a refresh token for a new session of `user`.
 pub(crate) fn start_session(
     state: &AppState,
@@ -192,7 +175,7 @@ pub async fn register(
     v.finish()?;
     password::check_policy("password", &body.password, &body.email)?;
     let plain = body.password.clone();
-    let hash = blocking(move || password::hash(&plain)).await??;
+    let hash = password::blocking(move || password::hash(&plain)).await??;
     let lang = body.language.unwrap_or_default();
     let st = state.clone();
     let user = state
@@ -333,7 +316,7 @@ pub async fn login(
         return Err(ApiError::too_many_requests(seconds));
     }
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = blocking(move || match stored_hash {
+    let matches = password::blocking(move || match stored_hash {
         Some(hash) => password::verify(&hash, &plain),
         None => {
             password::verify_against_dummy(&plain);
@@ -517,7 +500,7 @@ pub async fn password_reset_confirm(
     // Length rules first, cheaply; the email rule needs the account, checked below.
     password::check_policy("new_password", &new_password, "")?;
     let plain = new_password.clone();
-    let hash = blocking(move || password::hash(&plain)).await??;
+    let hash = password::blocking(move || password::hash(&plain)).await??;
     state
         .db
         .run(move |conn| {

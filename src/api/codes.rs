@@ -1,7 +1,7 @@
 //! Reference-data codes as closed sets in the OpenAPI document: the enum of each comes from
 //! the same table that validates it (`domain::taxonomy`, `domain::listing::CURRENCIES`), so
 //! a generated client knows every province, sector, transfer form, IP type and currency.
-//! [`crate::openapi`] gives every field and query parameter of these names its schema.
+//! The OpenAPI finishing pass (`openapi.rs`) gives every field and query parameter of these names its schema.
 
 use std::borrow::Cow;
 

@@ -178,7 +178,7 @@ pub async fn change_password(
     let user = state.db.run(move |conn| users::get(conn, id)).await?;
     password::check_policy("new_password", &new_password, &user.email)?;
     let stored = user.password_hash.clone();
-    let (matches, hash) = crate::api::auth::blocking(move || {
+    let (matches, hash) = crate::auth::password::blocking(move || {
         let matches = password::verify(&stored, &current_password);
         (matches, matches.then(|| password::hash(&new_password)))
     })

@@ -23,7 +23,7 @@ fn hasher() -> Argon2<'static> {
 ///
 /// Allocated per hash, the freed blocks stayed scattered over the allocator's per-thread
 /// arenas: a burst of 450 logins left a debug server at 1.7 GB RSS. Callers hash at most
-/// one per core at a time (`api::auth::blocking`), so this holds that many buffers.
+/// one per core at a time ([`blocking`]), so this holds that many buffers.
 static WORKING_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 /// Buffers kept at most, whatever the concurrency of callers outside the API.
 const MAX_POOLED_MEMORY: usize = 16;
@@ -160,6 +160,23 @@ pub fn check_policy(field: &str, password: &str, email: &str) -> Result<(), ApiE
         return problem("is too common; choose a less guessable password".to_owned());
     }
     Ok(())
+}
+
+/// Runs CPU-heavy password work on the blocking pool, at most one hash per core at a time.
+///
+/// Each argon2 hash holds 19 MiB; unbounded, a burst of logins spreads that over hundreds
+/// of blocking threads whose allocator arenas keep it, and more parallel hashes than
+/// cores only slow every one of them down. Waiting callers stay within the request
+/// deadline.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::error::ApiError> {
+    static HASHING: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = HASHING.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    let _permit = permits.acquire().await.map_err(crate::error::ApiError::internal_from)?;
+    actix_web::web::block(work).await.map_err(crate::error::ApiError::internal_from)
 }
 
 #[cfg(test)]
