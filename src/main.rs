@@ -61,22 +61,25 @@ struct SeedArgs {
     /// A small realistic exchange with accounts that can log in (printed once).
     #[arg(long, conflicts_with = "synthetic", required_unless_present = "synthetic")]
     demo: bool,
-    /// Large consistent data for load tests, in batched transactions.
+    /// Large consistent data for load tests and benchmarks (sized by the options below).
     #[arg(long)]
     synthetic: bool,
+    /// With --synthetic: listings to generate (1 in 20 left pending review).
     #[arg(long, default_value_t = 10_000)]
     technologies: usize,
+    /// With --synthetic: demands to generate.
     #[arg(long, default_value_t = 1_000)]
     demands: usize,
+    /// With --synthetic: deals to generate.
     #[arg(long, default_value_t = 500)]
     deals: usize,
-    /// Default: 20 + technologies / 500 + demands / 100.
+    /// With --synthetic: organisations (default: 20 + technologies / 500 + demands / 100).
     #[arg(long)]
     organizations: Option<usize>,
-    /// Rows per write transaction.
+    /// With --synthetic: rows per write transaction.
     #[arg(long, default_value_t = 1_000)]
     batch: usize,
-    /// Seed of the generated texts.
+    /// With --synthetic: seed of the generated texts (the same seed gives the same data).
     #[arg(long, default_value_t = 20_261_127)]
     seed: u64,
 }

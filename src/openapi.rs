@@ -1,6 +1,9 @@
 //! Finishing touches of the OpenAPI document that handler attributes cannot express: the
 //! server entry, the security of public operations, page schemas that name their item
-//! schema, and the webhooks a registered endpoint receives.
+//! schema, the webhooks a registered endpoint receives, and the recorded responses that are
+//! each operation's 2xx example.
+
+mod response_examples;
 
 use utoipa::PartialSchema;
 use utoipa::openapi::example::ExampleBuilder;
@@ -37,6 +40,7 @@ pub fn finish(spec: &mut OpenApi) {
     request_examples(spec);
     page_links(spec);
     problem_examples(spec);
+    response_examples::embed(spec);
 }
 
 /// Each error response shows what that operation really answers: one example per problem

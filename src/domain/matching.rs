@@ -1,5 +1,6 @@
 //! Explained matching of a technology offer against a demand: a 0–100 score that is the sum
-//! of per-criterion contributions, each with a short reason in Vietnamese and English.
+//! of per-criterion contributions, each labelled and explained in Vietnamese or English, with
+//! codes (criterion, verdict) for programs.
 //!
 //! The weights live here and nowhere else; their meaning is fixed by property tests: a
 //! better offer on one criterion, all else equal, never scores lower.
@@ -27,6 +28,47 @@ pub enum Criterion {
     Location,
 }
 
+impl Criterion {
+    /// The criterion's name for people: the one place matching labels its codes.
+    pub fn label(self, lang: Lang) -> &'static str {
+        let (vi, en) = match self {
+            Criterion::TextRelevance => ("Mức độ tương đồng nội dung", "Text relevance"),
+            Criterion::Sector => ("Lĩnh vực", "Sector"),
+            Criterion::Trl => ("Mức độ sẵn sàng công nghệ (TRL)", "Technology readiness (TRL)"),
+            Criterion::Price => ("Giá so với ngân sách", "Price against the budget"),
+            Criterion::TransferForm => ("Hình thức chuyển giao", "Transfer form"),
+            Criterion::Location => ("Địa bàn", "Location"),
+        };
+        lang.pick(vi, en)
+    }
+}
+
+/// The verdict on one criterion, stable for programs (the `reason` text may be reworded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    /// `text_relevance`: the share of the best candidate's text relevance.
+    TextRelevance,
+    SameSubField,
+    SameField,
+    DifferentSectors,
+    NoTrlWanted,
+    TrlNotStated,
+    TrlMeetsMinimum,
+    TrlBelowMinimum,
+    PriceNotStated,
+    DifferentCurrencies,
+    PriceWithinBudget,
+    PriceAboveBudget,
+    NoFormWanted,
+    FormOffered,
+    FormNotOffered,
+    LocationNotStated,
+    SameProvince,
+    SameRegion,
+    DifferentRegion,
+}
+
 /// Points each criterion can contribute; they add up to 100.
 pub const WEIGHTS: [(Criterion, u32); 6] = [
     (Criterion::TextRelevance, 30),
@@ -37,15 +79,16 @@ pub const WEIGHTS: [(Criterion, u32); 6] = [
     (Criterion::Location, 10),
 ];
 
-/// Markdown table of the weights, for the OpenAPI description.
+/// Markdown table of the weights and labels, for the OpenAPI description.
 pub fn weights_table() -> String {
-    let mut table = String::from("| criterion | points |\n|---|---|\n");
+    let mut table = String::from("| criterion | label (vi / en) | points |\n|---|---|---|\n");
     for (criterion, weight) in WEIGHTS {
         let name = serde_json::to_value(criterion)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        table.push_str(&format!("| `{name}` | {weight} |\n"));
+        let (vi, en) = (criterion.label(Lang::Vi), criterion.label(Lang::En));
+        table.push_str(&format!("| `{name}` | {vi} / {en} | {weight} |\n"));
     }
     table
 }
@@ -78,13 +121,21 @@ pub struct Need {
     pub province: Option<String>,
 }
 
+/// One criterion's share of a match score, explained.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Contribution {
+    /// The criterion's code, for programs.
     pub criterion: Criterion,
+    /// The criterion's name in the caller's language, to show beside the reason.
+    #[schema(example = "Hình thức chuyển giao")]
+    pub label: String,
     /// Points earned, 0 to `max_points`.
     pub points: f64,
     pub max_points: u32,
-    /// Why, in the caller's language.
+    /// The verdict's code, for programs.
+    pub reason_code: ReasonCode,
+    /// Why, in the caller's language; sectors and transfer forms by name, not code.
+    #[schema(example = "Có hình thức Chuyển giao quyền sử dụng công nghệ (li-xăng)")]
     pub reason: String,
 }
 
@@ -97,24 +148,47 @@ pub struct Scored {
 
 struct Judgement {
     fraction: f64,
+    code: ReasonCode,
     vi: String,
     en: String,
 }
 
-fn judged(fraction: f64, vi: impl Into<String>, en: impl Into<String>) -> Judgement {
-    Judgement { fraction: fraction.clamp(0.0, 1.0), vi: vi.into(), en: en.into() }
+fn judged(
+    fraction: f64,
+    code: ReasonCode,
+    vi: impl Into<String>,
+    en: impl Into<String>,
+) -> Judgement {
+    Judgement { fraction: fraction.clamp(0.0, 1.0), code, vi: vi.into(), en: en.into() }
+}
+
+/// A code's `(vi, en)` label, or the code itself for one the taxonomy does not know (stored
+/// before a taxonomy change).
+fn named(label: Option<(&'static str, &'static str)>, code: &str) -> (String, String) {
+    label.map_or_else(|| (code.to_owned(), code.to_owned()), |(vi, en)| (vi.into(), en.into()))
 }
 
 fn text(relevance: f64) -> Judgement {
     let r = if relevance.is_finite() { relevance.clamp(0.0, 1.0) } else { 0.0 };
     let percent = (r * 100.0).round();
-    judged(r, format!("Nội dung tương đồng {percent}%"), format!("Text relevance {percent}%"))
+    judged(
+        r,
+        ReasonCode::TextRelevance,
+        format!("Nội dung tương đồng {percent}%"),
+        format!("Text relevance {percent}%"),
+    )
 }
 
 fn sector(offer: &Offer, need: &Need) -> Judgement {
     let same_sub = need.sectors.iter().find(|s| s.contains('.') && offer.sectors.contains(s));
     if let Some(code) = same_sub {
-        return judged(1.0, format!("Cùng lĩnh vực con {code}"), format!("Same sub-field {code}"));
+        let (vi, en) = named(taxonomy::sector_label(code), code);
+        return judged(
+            1.0,
+            ReasonCode::SameSubField,
+            format!("Cùng lĩnh vực con {vi}"),
+            format!("Same sub-field: {en}"),
+        );
     }
     let field_of = |code: &String| taxonomy::sector_field(code);
     let same_field = need
@@ -123,22 +197,37 @@ fn sector(offer: &Offer, need: &Need) -> Judgement {
         .filter_map(field_of)
         .find(|f| offer.sectors.iter().filter_map(field_of).any(|o| o == *f));
     match same_field {
-        Some(field) => judged(0.5, format!("Cùng lĩnh vực {field}"), format!("Same field {field}")),
-        None => judged(0.0, "Khác lĩnh vực", "Different sectors"),
+        Some(field) => {
+            let (vi, en) = named(taxonomy::sector_label(field), field);
+            judged(
+                0.5,
+                ReasonCode::SameField,
+                format!("Cùng lĩnh vực {vi}"),
+                format!("Same field: {en}"),
+            )
+        }
+        None => judged(0.0, ReasonCode::DifferentSectors, "Khác lĩnh vực", "Different sectors"),
     }
 }
 
 fn trl(offer: &Offer, need: &Need) -> Judgement {
     match (offer.trl, need.trl_min) {
-        (_, None) => judged(1.0, "Không yêu cầu TRL tối thiểu", "No minimum TRL wanted"),
-        (None, Some(_)) => judged(0.25, "Chưa rõ TRL", "TRL not stated"),
+        (_, None) => judged(
+            1.0,
+            ReasonCode::NoTrlWanted,
+            "Không yêu cầu TRL tối thiểu",
+            "No minimum TRL wanted",
+        ),
+        (None, Some(_)) => judged(0.25, ReasonCode::TrlNotStated, "Chưa rõ TRL", "TRL not stated"),
         (Some(t), Some(min)) if t >= min => judged(
             1.0,
+            ReasonCode::TrlMeetsMinimum,
             format!("TRL {t} đạt mức tối thiểu {min}"),
             format!("TRL {t} meets the minimum {min}"),
         ),
         (Some(t), Some(min)) => judged(
             1.0 - f64::from(min - t) * 0.25,
+            ReasonCode::TrlBelowMinimum,
             format!("TRL {t} thấp hơn mức tối thiểu {min}"),
             format!("TRL {t} is below the minimum {min}"),
         ),
@@ -146,37 +235,65 @@ fn trl(offer: &Offer, need: &Need) -> Judgement {
 }
 
 fn price(offer: &Offer, need: &Need) -> Judgement {
+    let unknown = || {
+        judged(
+            0.5,
+            ReasonCode::PriceNotStated,
+            "Chưa đủ thông tin giá",
+            "Price or budget not stated",
+        )
+    };
     let (Some(price), Some(budget)) = (&offer.price, &need.budget) else {
-        return judged(0.5, "Chưa đủ thông tin giá", "Price or budget not stated");
+        return unknown();
     };
     if price.currency != budget.currency {
         return judged(
             0.5,
+            ReasonCode::DifferentCurrencies,
             "Giá và ngân sách khác loại tiền",
             "Price and budget in different currencies",
         );
     }
     let asking = price.min.or(price.max);
     let (Some(asking), Some(limit)) = (asking, budget.max.or(budget.min)) else {
-        return judged(0.5, "Chưa đủ thông tin giá", "Price or budget not stated");
+        return unknown();
     };
     if asking <= limit {
-        judged(1.0, "Giá nằm trong ngân sách", "Price within the budget")
+        judged(
+            1.0,
+            ReasonCode::PriceWithinBudget,
+            "Giá nằm trong ngân sách",
+            "Price within the budget",
+        )
     } else {
         // Decays with how far the asking price is above the budget: cheaper is never worse.
         let ratio = if asking > 0 { limit.max(0) as f64 / asking as f64 } else { 1.0 };
-        judged(ratio, "Giá vượt ngân sách", "Price above the budget")
+        judged(ratio, ReasonCode::PriceAboveBudget, "Giá vượt ngân sách", "Price above the budget")
     }
 }
 
 fn transfer_form(offer: &Offer, need: &Need) -> Judgement {
     if need.transfer_forms.is_empty() {
-        return judged(1.0, "Không yêu cầu hình thức chuyển giao", "No transfer form wanted");
+        return judged(
+            1.0,
+            ReasonCode::NoFormWanted,
+            "Không yêu cầu hình thức chuyển giao",
+            "No transfer form wanted",
+        );
     }
     match need.transfer_forms.iter().find(|f| offer.transfer_forms.contains(f)) {
-        Some(form) => judged(1.0, format!("Có hình thức {form}"), format!("Offers {form}")),
+        Some(form) => {
+            let (vi, en) = named(taxonomy::transfer_form_label(form), form);
+            judged(
+                1.0,
+                ReasonCode::FormOffered,
+                format!("Có hình thức {vi}"),
+                format!("Offers: {en}"),
+            )
+        }
         None => judged(
             0.0,
+            ReasonCode::FormNotOffered,
             "Không có hình thức chuyển giao mong muốn",
             "Wanted transfer form not offered",
         ),
@@ -185,15 +302,22 @@ fn transfer_form(offer: &Offer, need: &Need) -> Judgement {
 
 fn location(offer: &Offer, need: &Need) -> Judgement {
     let (Some(a), Some(b)) = (offer.province.as_deref(), need.province.as_deref()) else {
-        return judged(0.0, "Chưa rõ địa bàn", "Location not stated");
+        return judged(
+            0.0,
+            ReasonCode::LocationNotStated,
+            "Chưa rõ địa bàn",
+            "Location not stated",
+        );
     };
     if a == b {
-        return judged(1.0, "Cùng tỉnh, thành phố", "Same province");
+        return judged(1.0, ReasonCode::SameProvince, "Cùng tỉnh, thành phố", "Same province");
     }
     let region = |code: &str| taxonomy::province(code).map(|p| p.region);
     match (region(a), region(b)) {
-        (Some(x), Some(y)) if x == y => judged(0.5, "Cùng vùng", "Same region"),
-        _ => judged(0.0, "Khác vùng", "Different region"),
+        (Some(x), Some(y)) if x == y => {
+            judged(0.5, ReasonCode::SameRegion, "Cùng vùng", "Same region")
+        }
+        _ => judged(0.0, ReasonCode::DifferentRegion, "Khác vùng", "Different region"),
     }
 }
 
@@ -235,8 +359,10 @@ pub fn score(offer: &Offer, need: &Need, text_relevance: f64, lang: Lang) -> Sco
             total += points;
             Contribution {
                 criterion,
+                label: criterion.label(lang).to_owned(),
                 points: (points * 10.0).round() / 10.0,
                 max_points: weight,
+                reason_code: j.code,
                 reason: lang.pick(&j.vi, &j.en).to_owned(),
             }
         })
@@ -252,7 +378,7 @@ mod tests {
     #[test]
     fn weights_sum_to_one_hundred() {
         assert_eq!(WEIGHTS.iter().map(|(_, w)| w).sum::<u32>(), 100);
-        assert!(weights_table().contains("| `sector` | 25 |"));
+        assert!(weights_table().contains("| `sector` | Lĩnh vực / Sector | 25 |"));
     }
 
     fn vnd(min: Option<i64>, max: Option<i64>) -> Option<Money> {
@@ -282,15 +408,36 @@ mod tests {
             reasons,
             [
                 "Text relevance 100%",
-                "Same sub-field 4.1",
+                "Same sub-field: Agriculture, forestry and fisheries",
                 "TRL 7 meets the minimum 6",
                 "Price within the budget",
-                "Offers usage_licence",
+                "Offers: Licence of usage rights",
                 "Same province"
             ]
         );
+        let codes: Vec<ReasonCode> = scored.contributions.iter().map(|c| c.reason_code).collect();
+        assert_eq!(
+            codes,
+            [
+                ReasonCode::TextRelevance,
+                ReasonCode::SameSubField,
+                ReasonCode::TrlMeetsMinimum,
+                ReasonCode::PriceWithinBudget,
+                ReasonCode::FormOffered,
+                ReasonCode::SameProvince
+            ]
+        );
+        assert_eq!(scored.contributions[4].label, "Transfer form");
         let vi = score(&offer, &need, 1.0, Lang::Vi);
-        assert_eq!(vi.contributions[1].reason, "Cùng lĩnh vực con 4.1");
+        assert_eq!(vi.contributions[1].label, "Lĩnh vực");
+        assert_eq!(
+            vi.contributions[1].reason,
+            "Cùng lĩnh vực con Nông nghiệp, lâm nghiệp và thủy sản"
+        );
+        assert_eq!(
+            vi.contributions[4].reason,
+            "Có hình thức Chuyển giao quyền sử dụng công nghệ (li-xăng)"
+        );
     }
 
     #[test]

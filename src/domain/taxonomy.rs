@@ -105,6 +105,18 @@ pub fn is_sector(code: &str) -> bool {
     sector_field(code).is_some()
 }
 
+/// A sector's (field or sub-field) label as `(vi, en)`, if the code exists.
+pub fn sector_label(code: &str) -> Option<(&'static str, &'static str)> {
+    SECTORS.iter().find_map(|s| {
+        std::iter::once(&s.field).chain(s.subfields).find(|t| t.0 == code).map(|t| (t.1, t.2))
+    })
+}
+
+/// A transfer form's label as `(vi, en)`, if the code exists.
+pub fn transfer_form_label(code: &str) -> Option<(&'static str, &'static str)> {
+    TRANSFER_FORMS.iter().find(|t| t.0 == code).map(|t| (t.1, t.2))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProvinceKind {
     /// Thành phố trực thuộc trung ương.

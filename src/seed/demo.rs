@@ -20,8 +20,7 @@ use crate::domain::deals::{self as machine, ChecklistItem, Stage};
 use crate::domain::demand::{Budget, DemandContent};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
-    self, ContactVisibility, Content, FundingLevel, IpRecord, IpStatus, Kind, Money, Price,
-    PriceBasis, Research, RightsStatus, Status, TransferOffer,
+    self, Content, IpRecord, IpStatus, Money, Price, Research, RightsStatus, Status, TransferOffer,
 };
 use crate::domain::valuation_request::Status as VStatus;
 use crate::error::ApiError;
@@ -33,6 +32,8 @@ use crate::store::organizations::{self, Profile};
 use crate::store::users::{self, NewUser};
 use crate::store::valuations::{self, Change, NewRequest, Outcome as ValuationOutcome};
 use crate::store::{demands, technologies};
+
+use super::demo_data::{DEMANDS, LISTINGS, ListingSpec, M, ORGS};
 
 /// The administrator of the demo; its presence means the demo is loaded.
 pub const MARKER_EMAIL: &str = "admin@demo.techx.vn";
@@ -61,494 +62,6 @@ pub enum LoadOutcome {
     /// Loaded by an earlier run: nothing was written.
     AlreadyLoaded,
 }
-
-struct OrgSpec {
-    key: &'static str,
-    email: &'static str,
-    person: &'static str,
-    name: &'static str,
-    kind: &'static str,
-    province: &'static str,
-    sectors: &'static [&'static str],
-    services: &'static [&'static str],
-    description: &'static str,
-    website: Option<&'static str>,
-}
-
-const ORGS: &[OrgSpec] = &[
-    OrgSpec {
-        key: "vien-nn",
-        email: "vien.nongnghiep@demo.techx.vn",
-        person: "TS. Lê Văn Hùng",
-        name: "Viện Nông nghiệp Công nghệ cao Thanh Hóa",
-        kind: "research_institute",
-        province: "thanh-hoa",
-        sectors: &["4.1", "4.4"],
-        services: &[],
-        description: "Nghiên cứu giống cây trồng, chế phẩm sinh học và quy trình canh tác hữu cơ cho vùng Bắc Trung Bộ.",
-        website: Some("https://vien-nn.demo.techx.vn"),
-    },
-    OrgSpec {
-        key: "vien-duoc",
-        email: "vien.duoclieu@demo.techx.vn",
-        person: "PGS.TS. Nguyễn Thị Mai",
-        name: "Viện Dược liệu Tây Nguyên",
-        kind: "research_institute",
-        province: "lam-dong",
-        sectors: &["3.4", "1.6"],
-        services: &[],
-        description: "Bảo tồn, nhân giống và chiết xuất hoạt chất từ dược liệu vùng Tây Nguyên.",
-        website: None,
-    },
-    OrgSpec {
-        key: "dh-kt",
-        email: "dh.kythuat@demo.techx.vn",
-        person: "TS. Trần Quốc Bảo",
-        name: "Trường Đại học Kỹ thuật Duyên hải",
-        kind: "university",
-        province: "da-nang",
-        sectors: &["1.2", "2.2", "2.7"],
-        services: &[],
-        description: "Phòng thí nghiệm IoT, trí tuệ nhân tạo và kỹ thuật môi trường.",
-        website: None,
-    },
-    OrgSpec {
-        key: "dh-nl",
-        email: "dh.nonglam@demo.techx.vn",
-        person: "PGS.TS. Hoàng Văn Phúc",
-        name: "Trường Đại học Nông Lâm Bắc Trung Bộ",
-        kind: "university",
-        province: "nghe-an",
-        sectors: &["4.2", "4.3"],
-        services: &[],
-        description: "Chăn nuôi, thú y và thủy sản nước lợ.",
-        website: None,
-    },
-    OrgSpec {
-        key: "cty-channuoi",
-        email: "cty.saovang@demo.techx.vn",
-        person: "Ông Phạm Minh Tuấn",
-        name: "Công ty Cổ phần Chăn nuôi Sao Vàng",
-        kind: "enterprise",
-        province: "thanh-hoa",
-        sectors: &["4.2"],
-        services: &[],
-        description: "Trang trại lợn và gà quy mô 20 000 con, cần xử lý chất thải và nâng cao năng suất.",
-        website: None,
-    },
-    OrgSpec {
-        key: "cty-duoc",
-        email: "cty.mekongxanh@demo.techx.vn",
-        person: "Bà Võ Thị Lan",
-        name: "Công ty TNHH Dược phẩm Mê Kông Xanh",
-        kind: "enterprise",
-        province: "can-tho",
-        sectors: &["3.2", "3.4"],
-        services: &[],
-        description: "Sản xuất thực phẩm bảo vệ sức khỏe từ dược liệu đạt chuẩn GMP.",
-        website: None,
-    },
-    OrgSpec {
-        key: "htx",
-        email: "htx.trieuson@demo.techx.vn",
-        person: "Ông Đỗ Văn Thành",
-        name: "Hợp tác xã Nông nghiệp Hữu cơ Triệu Sơn",
-        kind: "enterprise",
-        province: "thanh-hoa",
-        sectors: &["4.1"],
-        services: &[],
-        description: "120 hộ thành viên trồng lúa, rau và cây ăn quả theo hướng hữu cơ.",
-        website: None,
-    },
-    OrgSpec {
-        key: "cty-phanmem",
-        email: "cty.songhan@demo.techx.vn",
-        person: "Ông Ngô Đức Anh",
-        name: "Công ty Cổ phần Phần mềm Sông Hàn",
-        kind: "enterprise",
-        province: "da-nang",
-        sectors: &["1.2"],
-        services: &[],
-        description: "Khởi nghiệp đổi mới sáng tạo về nông nghiệp số và truy xuất nguồn gốc.",
-        website: None,
-    },
-    OrgSpec {
-        key: "trung-tam",
-        email: "trungtam.chuyengiao@demo.techx.vn",
-        person: "ThS. Bùi Thu Hà",
-        name: "Trung tâm Ứng dụng và Chuyển giao Công nghệ Thanh Hóa",
-        kind: "intermediary",
-        province: "thanh-hoa",
-        sectors: &["4.1", "2.7"],
-        services: &["brokering", "consulting", "assessment"],
-        description: "Giới thiệu công nghệ, tư vấn và môi giới chuyển giao công nghệ trên địa bàn tỉnh.",
-        website: None,
-    },
-    OrgSpec {
-        key: "dinh-gia",
-        email: "dinhgia.taisantritue@demo.techx.vn",
-        person: "Ông Lý Quang Vinh",
-        name: "Công ty TNHH Thẩm định giá Tài sản Trí tuệ Việt",
-        kind: "intermediary",
-        province: "ha-noi",
-        sectors: &["5.2"],
-        services: &["valuation", "consulting"],
-        description: "Thẩm định giá công nghệ và tài sản trí tuệ theo Thông tư 37/2024/TT-BTC.",
-        website: None,
-    },
-];
-
-struct ListingSpec {
-    key: &'static str,
-    org: &'static str,
-    kind: Kind,
-    title: &'static str,
-    summary: &'static str,
-    description: &'static str,
-    advantages: Option<&'static str>,
-    applications: Option<&'static str>,
-    sectors: &'static [&'static str],
-    keywords: &'static [&'static str],
-    trl: u8,
-    /// (type, number) of a granted Vietnamese title.
-    ip: Option<(&'static str, &'static str)>,
-    forms: &'static [&'static str],
-    /// Indicative VND range.
-    price: Option<(i64, i64)>,
-    province: &'static str,
-    /// The state-funded task a research result came from.
-    research: Option<ResearchSpec>,
-    status: Status,
-}
-
-struct ResearchSpec {
-    level: FundingLevel,
-    programme: &'static str,
-    task_code: &'static str,
-    agency: &'static str,
-    budget: i64,
-    year: i32,
-    rights: RightsStatus,
-}
-
-const M: i64 = 1_000_000;
-
-const LISTINGS: &[ListingSpec] = &[
-    ListingSpec {
-        key: "che-pham-vi-sinh",
-        org: "vien-nn",
-        kind: Kind::Technology,
-        title: "Chế phẩm vi sinh xử lý phụ phẩm nông nghiệp thành phân bón hữu cơ",
-        summary: "Chế phẩm gồm 4 chủng vi sinh vật bản địa phân giải xenluloza, ủ rơm rạ và phân chuồng thành phân hữu cơ trong 25–30 ngày.",
-        description: "Chế phẩm được phân lập từ đất trồng lúa Thanh Hóa, gồm các chủng Bacillus, Trichoderma và xạ khuẩn có khả năng phân giải xenluloza mạnh. Quy trình ủ đơn giản, phù hợp hộ gia đình và hợp tác xã: phối trộn rơm rạ, phân chuồng và chế phẩm, đảo trộn sau 10 ngày. Phân thành phẩm đạt tiêu chuẩn phân bón hữu cơ theo Nghị định 84/2019/NĐ-CP. Đã áp dụng trên 300 ha lúa tại Triệu Sơn, Thọ Xuân.",
-        advantages: Some(
-            "Rút ngắn thời gian ủ từ 90 xuống 30 ngày; giảm đốt rơm rạ; giảm 20% phân bón hóa học.",
-        ),
-        applications: Some("Hợp tác xã, trang trại trồng trọt, cơ sở sản xuất phân bón hữu cơ."),
-        sectors: &["4.1", "2.8"],
-        keywords: &["phân bón hữu cơ", "vi sinh vật", "rơm rạ", "nông nghiệp hữu cơ"],
-        trl: 8,
-        ip: Some(("utility_solution", "2-0002871")),
-        forms: &["usage_licence", "technical_services"],
-        price: Some((150 * M, 300 * M)),
-        province: "thanh-hoa",
-        research: None,
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "giong-lua",
-        org: "vien-nn",
-        kind: Kind::ResearchResult,
-        title: "Giống lúa thuần chịu mặn TH-Sao Vàng 9",
-        summary: "Giống lúa thuần ngắn ngày, chịu mặn đến 4‰, năng suất 6,5–7 tấn/ha, công nhận giống cây trồng mới năm 2023.",
-        description: "Kết quả đề tài khoa học cấp tỉnh về chọn tạo giống lúa thích ứng biến đổi khí hậu cho vùng ven biển Thanh Hóa. Thời gian sinh trưởng 105–110 ngày vụ xuân, chống đổ tốt, nhiễm nhẹ đạo ôn. Đã khảo nghiệm tại Hoằng Hóa, Nga Sơn, Quảng Xương. Tài sản thuộc sở hữu nhà nước; quyền sử dụng có thể giao cho doanh nghiệp sản xuất giống.",
-        advantages: Some("Chịu mặn, ngắn ngày, chất lượng gạo khá."),
-        applications: Some("Doanh nghiệp giống cây trồng, vùng lúa ven biển nhiễm mặn."),
-        sectors: &["4.1", "4.4"],
-        keywords: &["giống lúa", "chịu mặn", "biến đổi khí hậu"],
-        trl: 9,
-        ip: Some(("plant_variety", "2023-VN-0117")),
-        forms: &["usage_licence", "ownership_assignment"],
-        price: Some((500 * M, 1_200 * M)),
-        province: "thanh-hoa",
-        research: Some(ResearchSpec {
-            level: FundingLevel::Provincial,
-            programme: "Chương trình KH&CN trọng điểm tỉnh Thanh Hóa giai đoạn 2021–2025",
-            task_code: "ĐTKHCN-TH.12/2021",
-            agency: "Sở Khoa học và Công nghệ Thanh Hóa",
-            budget: 2_350 * M,
-            year: 2023,
-            rights: RightsStatus::StateOwned,
-        }),
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "nuoi-cay-mo-lan",
-        org: "vien-nn",
-        kind: Kind::Technology,
-        title: "Quy trình nhân giống lan kim tuyến bằng nuôi cấy mô",
-        summary: "Nhân nhanh lan kim tuyến sạch bệnh in vitro, hệ số nhân 5–6 lần/chu kỳ, tỷ lệ sống ngoài vườn ươm trên 90%.",
-        description: "Quy trình gồm khử trùng mẫu, tạo chồi, nhân chồi, ra rễ và huấn luyện cây con. Môi trường nuôi cấy dùng nguyên liệu sẵn có. Cây giống đồng đều, sạch bệnh, phù hợp trồng dưới tán rừng.",
-        advantages: None,
-        applications: Some("Cơ sở sản xuất giống dược liệu, hợp tác xã vùng núi."),
-        sectors: &["4.4", "1.6"],
-        keywords: &["nuôi cấy mô", "lan kim tuyến", "dược liệu"],
-        trl: 7,
-        ip: None,
-        forms: &["technical_services", "usage_licence"],
-        price: Some((80 * M, 120 * M)),
-        province: "thanh-hoa",
-        research: None,
-        status: Status::PendingReview,
-    },
-    ListingSpec {
-        key: "cao-dinh-lang",
-        org: "vien-duoc",
-        kind: Kind::ResearchResult,
-        title: "Quy trình chiết xuất cao đinh lăng chuẩn hóa saponin",
-        summary: "Chiết xuất cao khô đinh lăng hàm lượng saponin toàn phần trên 12%, quy mô 50 kg/mẻ, kết quả đề tài cấp bộ.",
-        description: "Đề tài cấp bộ đã xây dựng quy trình chiết xuất, tinh chế và sấy phun cao đinh lăng đạt tiêu chuẩn cơ sở, kèm phương pháp định lượng saponin bằng HPLC. Sản phẩm đã thử độc tính cấp và bán trường diễn. Phù hợp sản xuất thực phẩm bảo vệ sức khỏe và thuốc dược liệu.",
-        advantages: Some(
-            "Hàm lượng hoạt chất ổn định giữa các mẻ; hiệu suất chiết cao hơn 30% so với ngâm kiệt.",
-        ),
-        applications: Some("Nhà máy dược phẩm đạt GMP, doanh nghiệp thực phẩm chức năng."),
-        sectors: &["3.4", "2.9"],
-        keywords: &["đinh lăng", "saponin", "chiết xuất dược liệu", "y dược"],
-        trl: 7,
-        ip: Some(("patent", "1-0031245")),
-        forms: &["usage_licence", "capital_contribution"],
-        price: Some((900 * M, 1_500 * M)),
-        province: "lam-dong",
-        research: Some(ResearchSpec {
-            level: FundingLevel::Ministerial,
-            programme: "Chương trình phát triển công nghiệp dược, dược liệu",
-            task_code: "ĐTĐL.CN-14/22",
-            agency: "Bộ Khoa học và Công nghệ",
-            budget: 4_800 * M,
-            year: 2024,
-            rights: RightsStatus::StateOwned,
-        }),
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "kit-chan-doan",
-        org: "vien-duoc",
-        kind: Kind::Technology,
-        title: "Bộ kit chẩn đoán nhanh bệnh sốt xuất huyết Dengue",
-        summary: "Kit xét nghiệm nhanh kháng nguyên NS1 cho kết quả sau 15 phút, độ nhạy 94%, dùng tại trạm y tế tuyến xã.",
-        description: "Bộ kit sử dụng kháng thể đơn dòng tự sản xuất, que thử sắc ký miễn dịch. Đã đánh giá trên 600 mẫu lâm sàng tại bệnh viện tuyến tỉnh. Chi phí sản xuất thấp hơn 40% so với kit nhập khẩu.",
-        advantages: Some("Giá thành thấp, bảo quản ở nhiệt độ phòng."),
-        applications: Some("Bệnh viện, trung tâm y tế, doanh nghiệp sinh phẩm."),
-        sectors: &["3.2", "3.4"],
-        keywords: &["chẩn đoán nhanh", "sốt xuất huyết", "sinh phẩm"],
-        trl: 6,
-        ip: Some(("patent", "1-0029876")),
-        forms: &["ownership_assignment", "usage_licence"],
-        price: None,
-        province: "lam-dong",
-        research: None,
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "iot-tuoi",
-        org: "dh-kt",
-        kind: Kind::Technology,
-        title: "Hệ thống tưới tiết kiệm nước điều khiển bằng cảm biến IoT",
-        summary: "Cảm biến độ ẩm đất, trạm thời tiết mini và ứng dụng di động điều khiển tưới nhỏ giọt, tiết kiệm 35% nước.",
-        description: "Hệ thống gồm nút cảm biến LoRa dùng pin mặt trời, bộ điều khiển van, máy chủ thu thập dữ liệu và ứng dụng trên điện thoại. Thuật toán lập lịch tưới theo dự báo thời tiết và nhu cầu nước của cây. Đã triển khai tại 12 trang trại rau và cây ăn quả.",
-        advantages: Some("Tiết kiệm nước và nhân công; dữ liệu mở cho truy xuất nguồn gốc."),
-        applications: Some("Trang trại rau, cây ăn quả, nhà màng."),
-        sectors: &["1.2", "2.2", "4.1"],
-        keywords: &["IoT", "tưới tiết kiệm", "nông nghiệp công nghệ cao", "cảm biến"],
-        trl: 8,
-        ip: Some(("copyright_software", "4512/2024/QTG")),
-        forms: &["usage_licence", "machinery_with_technology"],
-        price: Some((60 * M, 250 * M)),
-        province: "da-nang",
-        research: None,
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "xu-ly-nuoc-thai",
-        org: "dh-kt",
-        kind: Kind::Technology,
-        title: "Công nghệ xử lý nước thải chăn nuôi bằng biogas kết hợp đất ngập nước",
-        summary: "Xử lý nước thải trang trại lợn đạt QCVN 62-MT:2016/BTNMT cột B, chi phí vận hành dưới 3 000 đồng/m³.",
-        description: "Dây chuyền gồm bể biogas phủ bạt HDPE, bể thiếu khí – hiếu khí và bãi lọc trồng cây bản địa. Khí biogas dùng phát điện hoặc đun nấu. Mô hình trình diễn tại trang trại 2 000 con lợn đã vận hành ổn định 3 năm.",
-        advantages: Some("Chi phí đầu tư thấp, vận hành đơn giản, tận dụng năng lượng."),
-        applications: Some("Trang trại chăn nuôi lợn, bò quy mô vừa và lớn."),
-        sectors: &["2.7", "2.8", "4.2"],
-        keywords: &["xử lý nước thải", "chăn nuôi", "biogas", "môi trường"],
-        trl: 8,
-        ip: Some(("utility_solution", "2-0003102")),
-        forms: &["technical_services", "usage_licence"],
-        price: Some((400 * M, 900 * M)),
-        province: "da-nang",
-        research: None,
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "phan-mem-truy-xuat",
-        org: "dh-kt",
-        kind: Kind::ResearchResult,
-        title: "Nền tảng truy xuất nguồn gốc nông sản dùng mã QR và chuỗi khối",
-        summary: "Phần mềm ghi nhận nhật ký sản xuất, chứng nhận và vận chuyển; người mua quét mã QR để xem hành trình sản phẩm.",
-        description: "Kết quả đề tài cấp quốc gia thuộc chương trình phát triển công nghệ thông tin. Nền tảng mã nguồn đóng gồm ứng dụng nhật ký điện tử cho nông dân, cổng quản lý cho hợp tác xã và API kết nối sàn thương mại điện tử. Quyền sử dụng đã giao cho tổ chức chủ trì.",
-        advantages: None,
-        applications: Some("Hợp tác xã, doanh nghiệp xuất khẩu nông sản, cơ quan quản lý."),
-        sectors: &["1.2"],
-        keywords: &["truy xuất nguồn gốc", "chuỗi khối", "phần mềm", "chuyển đổi số"],
-        trl: 7,
-        ip: Some(("copyright_software", "2210/2023/QTG")),
-        forms: &["usage_licence"],
-        price: Some((120 * M, 400 * M)),
-        province: "da-nang",
-        research: Some(ResearchSpec {
-            level: FundingLevel::National,
-            programme: "Chương trình KC.01/21-30: Nghiên cứu, phát triển và ứng dụng công nghệ thông tin",
-            task_code: "KC.01.09/21-30",
-            agency: "Bộ Khoa học và Công nghệ",
-            budget: 6_200 * M,
-            year: 2023,
-            rights: RightsStatus::UsageAssigned,
-        }),
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "may-say",
-        org: "dh-nl",
-        kind: Kind::Equipment,
-        title: "Máy sấy nông sản bơm nhiệt năng suất 500 kg/mẻ",
-        summary: "Máy sấy bơm nhiệt giữ màu và dược tính, tiết kiệm 40% điện năng so với sấy điện trở; sấy dược liệu, trái cây, thủy sản.",
-        description: "Thiết bị chế tạo trong nước, khung inox, điều khiển PLC với 6 chế độ sấy cài sẵn. Bán kèm chuyển giao quy trình sấy cho từng loại sản phẩm và đào tạo vận hành. Bảo hành 24 tháng.",
-        advantages: Some("Nhiệt độ sấy thấp 40–60 °C, sản phẩm giữ màu và mùi tự nhiên."),
-        applications: Some("Hợp tác xã, cơ sở chế biến dược liệu và trái cây sấy."),
-        sectors: &["2.3", "4.1"],
-        keywords: &["máy sấy", "bơm nhiệt", "sấy nông sản", "thiết bị"],
-        trl: 9,
-        ip: Some(("industrial_design", "3-0001543")),
-        forms: &["machinery_with_technology"],
-        price: Some((320 * M, 450 * M)),
-        province: "nghe-an",
-        research: None,
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "vac-xin-ga",
-        org: "dh-nl",
-        kind: Kind::ResearchResult,
-        title: "Vắc xin vô hoạt phòng bệnh Newcastle cho gà thả vườn",
-        summary: "Vắc xin nhũ dầu một liều tạo miễn dịch 6 tháng, sản xuất từ chủng virus phân lập tại Nghệ An.",
-        description: "Kết quả đề tài cấp tỉnh Nghệ An. Vắc xin đã được thử nghiệm an toàn và hiệu lực trên 5 000 gà tại 3 huyện. Hồ sơ đăng ký lưu hành đang hoàn thiện; cần doanh nghiệp thú y nhận chuyển giao để sản xuất thương mại.",
-        advantages: Some("Một liều duy nhất, phù hợp chăn nuôi nông hộ."),
-        applications: Some("Doanh nghiệp thuốc thú y, trang trại gà."),
-        sectors: &["4.3"],
-        keywords: &["vắc xin thú y", "Newcastle", "gà thả vườn"],
-        trl: 6,
-        ip: None,
-        forms: &["ownership_assignment", "usage_licence"],
-        price: Some((700 * M, 1_000 * M)),
-        province: "nghe-an",
-        research: Some(ResearchSpec {
-            level: FundingLevel::Provincial,
-            programme: "Chương trình KH&CN tỉnh Nghệ An",
-            task_code: "ĐT.NA-07/2022",
-            agency: "Sở Khoa học và Công nghệ Nghệ An",
-            budget: 1_650 * M,
-            year: 2024,
-            rights: RightsStatus::StateOwned,
-        }),
-        status: Status::Published,
-    },
-    ListingSpec {
-        key: "tom-nuoc-lo",
-        org: "dh-nl",
-        kind: Kind::Technology,
-        title: "Quy trình nuôi tôm thẻ chân trắng hai giai đoạn trong ao lót bạt",
-        summary: "Ương tôm trong nhà màng 25 ngày rồi nuôi thương phẩm, tỷ lệ sống 85%, giảm dịch bệnh đốm trắng.",
-        description: "Quy trình áp dụng chế phẩm vi sinh quản lý chất lượng nước, hệ thống sục khí đáy và siphon chất thải. Đã chuyển giao cho 15 hộ nuôi ven biển Nghệ An và Hà Tĩnh.",
-        advantages: None,
-        applications: Some("Hộ và doanh nghiệp nuôi tôm ven biển."),
-        sectors: &["4.1"],
-        keywords: &["nuôi tôm", "thủy sản", "ao lót bạt"],
-        trl: 9,
-        ip: None,
-        forms: &["technical_services"],
-        price: Some((50 * M, 90 * M)),
-        province: "nghe-an",
-        research: None,
-        status: Status::Draft,
-    },
-];
-
-struct DemandSpec {
-    org: &'static str,
-    title: &'static str,
-    problem: &'static str,
-    requirements: Option<&'static str>,
-    sectors: &'static [&'static str],
-    keywords: &'static [&'static str],
-    trl_min: u8,
-    budget_max: Option<i64>,
-    forms: &'static [&'static str],
-    province: &'static str,
-    status: Status,
-}
-
-const DEMANDS: &[DemandSpec] = &[
-    DemandSpec {
-        org: "cty-channuoi",
-        title: "Cần công nghệ xử lý nước thải trang trại lợn đạt quy chuẩn",
-        problem: "Trang trại 5 000 lợn thịt tại Yên Định xả nước thải chưa đạt QCVN 62-MT:2016/BTNMT; cần giải pháp xử lý ổn định, chi phí vận hành thấp, tận dụng khí biogas.",
-        requirements: Some("Công suất 150 m³/ngày; bàn giao trong 6 tháng; có đào tạo vận hành."),
-        sectors: &["2.7", "4.2"],
-        keywords: &["xử lý nước thải", "chăn nuôi", "biogas"],
-        trl_min: 7,
-        budget_max: Some(1_000 * M),
-        forms: &["technical_services", "usage_licence"],
-        province: "thanh-hoa",
-        status: Status::Published,
-    },
-    DemandSpec {
-        org: "cty-duoc",
-        title: "Tìm quy trình chiết xuất dược liệu chuẩn hóa hoạt chất",
-        problem: "Công ty cần quy trình chiết xuất cao dược liệu có hàm lượng hoạt chất ổn định để đăng ký sản phẩm thực phẩm bảo vệ sức khỏe.",
-        requirements: Some("Đã có dữ liệu an toàn; chuyển giao tại nhà máy Cần Thơ."),
-        sectors: &["3.4"],
-        keywords: &["chiết xuất dược liệu", "saponin", "y dược"],
-        trl_min: 6,
-        budget_max: Some(2_000 * M),
-        forms: &["usage_licence", "ownership_assignment"],
-        province: "can-tho",
-        status: Status::Published,
-    },
-    DemandSpec {
-        org: "htx",
-        title: "Cần máy sấy nông sản tiết kiệm điện cho hợp tác xã",
-        problem: "Hợp tác xã sấy rau củ và dược liệu bằng lò than, sản phẩm bị đổi màu, không đạt yêu cầu của siêu thị.",
-        requirements: None,
-        sectors: &["2.3", "4.1"],
-        keywords: &["máy sấy", "sấy nông sản", "tiết kiệm năng lượng"],
-        trl_min: 8,
-        budget_max: Some(500 * M),
-        forms: &["machinery_with_technology"],
-        province: "thanh-hoa",
-        status: Status::Published,
-    },
-    DemandSpec {
-        org: "cty-phanmem",
-        title: "Đặt hàng nghiên cứu mô hình AI dự báo sâu bệnh trên lúa",
-        problem: "Công ty cần mô hình nhận dạng sâu bệnh từ ảnh chụp điện thoại để tích hợp vào ứng dụng nông nghiệp số đang có 20 000 người dùng.",
-        requirements: Some("Độ chính xác trên 85% với 10 loại sâu bệnh phổ biến."),
-        sectors: &["1.2", "4.1"],
-        keywords: &["trí tuệ nhân tạo", "sâu bệnh", "phòng trừ sâu bệnh"],
-        trl_min: 4,
-        budget_max: Some(800 * M),
-        forms: &["joint_venture"],
-        province: "da-nang",
-        status: Status::PendingReview,
-    },
-];
 
 fn org_index(key: &str) -> Result<usize, ApiError> {
     ORGS.iter().position(|o| o.key == key).ok_or_else(ApiError::internal)
@@ -589,14 +102,14 @@ fn listing_content(spec: &ListingSpec, host: &str, today: NaiveDate) -> Result<C
                 term_months: None,
             })
             .collect(),
-        price: spec.price.map(|(min, max)| Price {
-            min: Some(min),
-            max: Some(max),
-            currency: "VND".into(),
-            basis: PriceBasis::Negotiable,
+        price: spec.price.as_ref().map(|p| Price {
+            min: Some(p.min),
+            max: p.max,
+            currency: p.currency.into(),
+            basis: p.basis,
         }),
         province: spec.province.into(),
-        contact_visibility: ContactVisibility::Public,
+        contact_visibility: spec.contact,
         research: spec.research.as_ref().map(|r| Research {
             funding_level: r.level,
             programme: Some(r.programme.into()),
@@ -886,7 +399,7 @@ fn write(
         enquiry_ids.push(inquiry.id);
     }
 
-    // Deals in several stages: three from enquiries, three brokered.
+    // A deal in every stage: four from enquiries, four brokered.
     let vnd = |amount: i64| Terms {
         transfer_form: TransferForm::UsageLicence,
         exclusive: Some(false),
@@ -1012,9 +525,9 @@ fn write(
     let deal = brokered(conn, "che-pham-vi-sinh", "cty-channuoi", &terms, true)?;
     step(conn, deal, Stage::Negotiating, broker, Some("Hai bên hẹn thử nghiệm trên 5 ha."))?;
 
-    // 6. Cancelled: the diagnostic kit, brokered.
-    let mut terms = vnd(1_500 * M);
-    terms.broker_fee = Some(60 * M);
+    // 6. Cancelled: the diagnostic kit, brokered, in US dollars as the listing asks.
+    let mut terms = vnd(4_500_000);
+    (terms.currency, terms.broker_fee) = (Some("USD".into()), Some(225_000));
     let deal = brokered(conn, "kit-chan-doan", "cty-duoc", &terms, true)?;
     let deal = step(conn, deal, Stage::Negotiating, broker, None)?;
     let facts =
@@ -1042,6 +555,14 @@ fn write(
     let deal = ready_to_sign(conn, deal, buyer, seller)?;
     let deal = step(conn, deal, Stage::Signed, broker, None)?;
     step(conn, deal, Stage::Delivering, seller, Some("Đã cài đặt bản dùng thử cho 3 hợp tác xã."))?;
+
+    // 8. Signed: the irrigation system for the software company; delivery not started.
+    let deal = from_enquiry(conn, 3, &vnd(180 * M))?;
+    let (buyer, seller) = (party("cty-phanmem")?, party("dh-kt")?);
+    let deal = step(conn, deal, Stage::Negotiating, seller, None)?;
+    let deal = step(conn, deal, Stage::Contracting, buyer, None)?;
+    let deal = ready_to_sign(conn, deal, buyer, seller)?;
+    step(conn, deal, Stage::Signed, seller, Some("Hợp đồng số 18/2026/HĐCGCN đã ký."))?;
 
     // Valuation requests: one open to appraisers, one in progress for deal 2, one completed.
     let appraiser = party("dinh-gia")?;

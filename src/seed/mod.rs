@@ -3,6 +3,7 @@
 //! search index and every CHECK constraint see the same rows the API would write.
 
 pub mod demo;
+mod demo_data;
 pub mod synthetic;
 pub mod words;
 

@@ -136,11 +136,18 @@ const STORED: &[(&str, &str, &str, &str)] = &[
 ];
 
 /// Enum schemas with neither a Rust `ALL` list nor a CHECK column of their own: request
-/// vocabularies (review decisions, services), computed values (match criteria, province
-/// kinds), languages (checked through the `language` columns above) and IP record states
-/// (stored inside a JSON column).
-const UNSTORED: &[&str] =
-    &["Criterion", "IntermediaryService", "ReviewDecision", "ProvinceKindDto", "Lang", "IpStatus"];
+/// vocabularies (review decisions, services), computed values (match criteria and verdicts,
+/// province kinds), languages (checked through the `language` columns above) and IP record
+/// states (stored inside a JSON column).
+const UNSTORED: &[&str] = &[
+    "Criterion",
+    "ReasonCode",
+    "IntermediaryService",
+    "ReviewDecision",
+    "ProvinceKindDto",
+    "Lang",
+    "IpStatus",
+];
 
 #[test]
 fn spec_enums_equal_the_servers_rust_enums() {

@@ -501,17 +501,28 @@ backend_tests! {
         let reasons = |i: usize| -> Vec<String> {
             matches["items"][i]["contributions"].as_array().unwrap().iter().map(|c| c["reason"].as_str().unwrap().to_owned()).collect()
         };
-        assert_eq!(reasons(0), ["Text relevance 100%", "Same sub-field 2.7", "TRL 7 meets the minimum 6", "Price within the budget", "Offers usage_licence", "Same province"]);
+        assert_eq!(reasons(0), ["Text relevance 100%", "Same sub-field: Environmental engineering", "TRL 7 meets the minimum 6", "Price within the budget", "Offers: Licence of usage rights", "Same province"]);
         assert_eq!(reasons(1)[5], "Different region");
-        assert_eq!(reasons(2)[1], "Same field 2");
+        assert_eq!(reasons(2)[1], "Same field: Engineering and technology");
         assert_eq!(reasons(2)[2], "TRL 4 is below the minimum 6");
         assert_eq!(reasons(3)[3], "Price above the budget");
         assert_eq!(reasons(3)[4], "Wanted transfer form not offered");
         let criteria: Vec<&str> = matches["items"][0]["contributions"].as_array().unwrap().iter().map(|c| c["criterion"].as_str().unwrap()).collect();
         assert_eq!(criteria, ["text_relevance", "sector", "trl", "price", "transfer_form", "location"]);
-        // Vietnamese by default.
+        // Each criterion and verdict keeps its code for programs beside the words for people.
+        let field = |i: usize, name: &str| -> Vec<String> {
+            matches["items"][i]["contributions"].as_array().unwrap().iter().map(|c| c[name].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(field(0, "label"), ["Text relevance", "Sector", "Technology readiness (TRL)", "Price against the budget", "Transfer form", "Location"]);
+        assert_eq!(field(0, "reason_code"), ["text_relevance", "same_sub_field", "trl_meets_minimum", "price_within_budget", "form_offered", "same_province"]);
+        assert_eq!(field(3, "reason_code")[3..5], ["price_above_budget", "form_not_offered"]);
+        // Vietnamese by default, with names where codes were.
         let vi = ctx.get_as(&format!("{}/matches", uri(&demand)), &w.buyer.access).await.ok();
-        assert_eq!(vi["items"][0]["contributions"][1]["reason"], "Cùng lĩnh vực con 2.7");
+        let sector = &vi["items"][0]["contributions"][1];
+        assert_eq!((sector["label"].as_str(), sector["reason"].as_str()), (Some("Lĩnh vực"), Some("Cùng lĩnh vực con Kỹ thuật môi trường")));
+        let form = &vi["items"][0]["contributions"][4];
+        assert_eq!(form["reason"], "Có hình thức Chuyển giao quyền sử dụng công nghệ (li-xăng)");
+        assert_eq!((form["label"].as_str(), form["reason_code"].as_str()), (Some("Hình thức chuyển giao"), Some("form_offered")));
         // Paginated.
         let page2 = ctx.get_as(&format!("{}/matches?per_page=3&page=2", uri(&demand)), &w.buyer.access).await.ok();
         assert_eq!(page2["total"], 4);

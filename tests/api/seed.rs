@@ -4,12 +4,18 @@
 
 use crate::common;
 
+use std::collections::BTreeSet;
+
 use common::*;
 use serde_json::{Value, json};
 use techx::seed::{self, demo, synthetic};
 
 fn settings() -> demo::Settings {
     demo::Settings { validity_days: 365, match_notify_threshold: 60 }
+}
+
+fn set(values: &[&str]) -> BTreeSet<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
 }
 
 fn count(counts: &[(&str, i64)], table: &str) -> i64 {
@@ -39,7 +45,7 @@ backend_tests! {
             ("demands", 4),
             ("inquiries", 5),
             ("inquiry_messages", 3),
-            ("deals", 7),
+            ("deals", 8),
             ("valuation_requests", 3),
         ] {
             assert_eq!(count(&counts, table), expected, "{table}");
@@ -100,6 +106,92 @@ backend_tests! {
         assert!(matches!(again, demo::LoadOutcome::AlreadyLoaded));
         assert!(!seed::describe_demo(&again).contains(&farm.password));
         assert_eq!(seed::counts(&mut conn).unwrap(), before);
+    }
+
+    async fn the_demo_lets_a_front_end_try_every_case(backend) {
+        let ctx = start(backend).await;
+        let mut conn = ctx.db.connect();
+        let credentials = match demo::load(&mut conn, settings(), &ctx.state.search).unwrap() {
+            demo::LoadOutcome::Loaded(c) => c,
+            other => panic!("expected a load, got {other:?}"),
+        };
+        let mut tokens = std::collections::HashMap::new();
+        for c in &credentials {
+            let login = ctx.login(&c.email, &c.password).await.ok();
+            tokens.insert(c.email.as_str(), login["access_token"].as_str().unwrap().to_owned());
+        }
+        let token = |email: &str| tokens[email].clone();
+        let strings = |items: &Value, pick: &dyn Fn(&Value) -> Value| -> BTreeSet<String> {
+            items.as_array().unwrap().iter().filter_map(|i| pick(i).as_str().map(str::to_owned)).collect()
+        };
+
+        // A deal in every stage (staff see them all), in VND and in US dollars.
+        let deals = ctx.get_as("/api/v1/deals?per_page=100", &token(demo::MARKER_EMAIL)).await.ok();
+        let stages = strings(&deals["items"], &|d| d["stage"].clone());
+        let every: BTreeSet<String> = ["open", "negotiating", "valuation", "contracting", "signed", "delivering", "completed", "cancelled"]
+            .map(str::to_owned).into();
+        assert_eq!(stages, every);
+        assert_eq!(strings(&deals["items"], &|d| d["terms"]["currency"].clone()), set(&["USD", "VND"]));
+        let signed = deals["items"].as_array().unwrap().iter().find(|d| d["stage"] == "signed").unwrap();
+        assert!(signed["signed_at"].is_string() && signed["completed_at"].is_null(), "{signed}");
+
+        // Listings: fixed, negotiable, indicative and floor prices; VND and USD; one without a
+        // price; every contact visibility.
+        let listings = ctx.get("/api/v1/technologies?per_page=100").await.ok();
+        let items = &listings["items"];
+        assert_eq!(strings(items, &|l| l["price"]["basis"].clone()), set(&["firm", "floor", "indicative", "negotiable"]));
+        assert_eq!(strings(items, &|l| l["price"]["currency"].clone()), set(&["USD", "VND"]));
+        assert!(items.as_array().unwrap().iter().any(|l| l["price"].is_null()));
+        let fixed = items.as_array().unwrap().iter().find(|l| l["price"]["currency"] == "USD").unwrap();
+        assert_eq!((fixed["price"]["basis"].as_str(), fixed["price"]["min"].as_i64()), (Some("firm"), Some(4_500_000)));
+
+        // Each visibility shows the contact to whom it says: anyone, members, the owner only.
+        let stranger = token("htx.trieuson@demo.techx.vn");
+        let mut seen = BTreeSet::new();
+        for item in items.as_array().unwrap() {
+            let uri = format!("/api/v1/technologies/{}", item["id"].as_str().unwrap());
+            let anonymous = ctx.get(&uri).await.ok();
+            let visibility = anonymous["contact_visibility"].as_str().unwrap().to_owned();
+            // The cooperative owns no published listing: a member, not the owner.
+            let member = ctx.get_as(&uri, &stranger).await.ok();
+            let (for_anyone, for_members) = match visibility.as_str() {
+                "public" => (true, true),
+                "members" => (false, true),
+                "on_request" => (false, false),
+                other => panic!("unknown visibility {other}"),
+            };
+            assert_eq!(anonymous["contact"].is_object(), for_anyone, "{uri} {visibility}");
+            assert_eq!(member["contact"].is_object(), for_members, "{uri} {visibility}");
+            assert_eq!(anonymous["language"], "vi", "{uri}");
+            seen.insert(visibility);
+        }
+        assert_eq!(seen, set(&["members", "on_request", "public"]));
+        let owner = token("dh.kythuat@demo.techx.vn");
+        let hidden = items.as_array().unwrap().iter()
+            .find(|l| l["organization"]["name"] == "Trường Đại học Kỹ thuật Duyên hải" && l["price"].is_null())
+            .unwrap();
+        let own = ctx.get_as(&format!("/api/v1/technologies/{}", hidden["id"].as_str().unwrap()), &owner).await.ok();
+        assert_eq!(own["contact_visibility"], "on_request");
+        assert!(own["contact"]["email"].is_string(), "the owner sees its own contact: {own}");
+
+        // In Vietnamese (listings above), the match reasons too, by name and not by code.
+        let demands = ctx.get("/api/v1/demands?per_page=100").await.ok();
+        let farm = demands["items"].as_array().unwrap().iter()
+            .find(|d| d["title"] == "Cần công nghệ xử lý nước thải trang trại lợn đạt quy chuẩn")
+            .unwrap();
+        let uri = format!("/api/v1/demands/{}/matches", farm["id"].as_str().unwrap());
+        let matches = ctx.get_as(&uri, &token("cty.saovang@demo.techx.vn")).await.ok();
+        let best = &matches["items"][0];
+        assert_eq!(best["technology"]["title"], "Công nghệ xử lý nước thải chăn nuôi bằng biogas kết hợp đất ngập nước");
+        let form = best["contributions"].as_array().unwrap().iter().find(|c| c["criterion"] == "transfer_form").unwrap();
+        assert_eq!(form["label"], "Hình thức chuyển giao");
+        assert_eq!(form["reason"], "Có hình thức Hỗ trợ kỹ thuật, dịch vụ kỹ thuật");
+        for m in matches["items"].as_array().unwrap() {
+            for c in m["contributions"].as_array().unwrap() {
+                let reason = c["reason"].as_str().unwrap();
+                assert!(!reason.contains('_') && !c["label"].as_str().unwrap().is_empty(), "{c}");
+            }
+        }
     }
 
     async fn a_small_synthetic_load_is_exact_and_searchable(backend) {
@@ -234,5 +326,11 @@ backend_tests! {
         assert!(out.contains("50 technologies (48 published), 10 demands (10 published)"), "{out}");
         let (ok, _, err) = techx(&db, &["seed"]);
         assert!(!ok && err.contains("--demo"), "{err}");
+        // Both kinds of data are offered by the help, each with its line.
+        let (ok, help, err) = techx(&db, &["seed", "--help"]);
+        assert!(ok, "{err}");
+        for text in ["--demo", "A small realistic exchange", "--synthetic", "Large consistent data for load tests"] {
+            assert!(help.contains(text), "{text} in {help}");
+        }
     }
 }

@@ -24,6 +24,7 @@ use techx::config::Config;
 use techx::db::{Backend, Db, DbConn, DbTarget, dialect};
 use techx::state::AppState;
 
+#[allow(unused_imports)] // a test crate may run on one backend only
 pub use Backend::{Postgres, Sqlite};
 
 /// Runs each listed body once per backend: `mod NAME { fn sqlite; fn postgres }`. In scope in
