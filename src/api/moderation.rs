@@ -114,6 +114,7 @@ pub enum ReviewDecision {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"decision": "reject", "reason": "Thiếu thông tin về văn bằng bảo hộ."}))]
 pub struct ReviewRequest {
     pub decision: ReviewDecision,
     /// Required to reject (at most 2 000 characters; mailed to the owners); not for approve.

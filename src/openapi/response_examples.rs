@@ -1,6 +1,6 @@
 //! Response examples that are real responses: `openapi/response-examples.json` holds one 2xx
 //! body per operation as the service answered it in a main flow on the real App
-//! (`tests/response_examples.rs`, which fails when the service answers otherwise and
+//! (`tests/api/response_examples.rs`, which fails when the service answers otherwise and
 //! rewrites the file with `TECHX_BLESS=1`), with ids, times and tokens normalised. Each is
 //! shown as its operation's example for that status, beside the schema it must validate
 //! against (`scripts/client-check` checks that with ajv).

@@ -25,6 +25,7 @@ mod organizations;
 mod problems;
 mod processes;
 mod reads;
+mod response_examples;
 mod rules;
 mod search;
 mod security;

@@ -5,11 +5,11 @@
 //! document. A change to a response shape fails here until the file is refreshed:
 //!
 //! ```sh
-//! TECHX_BLESS=1 cargo nextest run --test response_examples
+//! TECHX_BLESS=1 cargo nextest run -E 'test(/^response_examples::/)'
 //! cargo run -q -- openapi > openapi/openapi.json
 //! ```
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -569,7 +569,7 @@ async fn response_examples_are_real_responses() {
             panic!(
                 "openapi/response-examples.json differs from what the service answers now \
                  (first at line {}). If the change is meant, refresh it and the document:\n    \
-                 TECHX_BLESS=1 cargo nextest run --test response_examples\n    \
+                 TECHX_BLESS=1 cargo nextest run -E 'test(/^response_examples::/)'\n    \
                  cargo run -q -- openapi > openapi/openapi.json",
                 first.map_or_else(|| "end".to_owned(), |l| (l + 1).to_string())
             );
