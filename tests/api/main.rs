@@ -9,6 +9,7 @@ mod common;
 
 mod accounts;
 mod api_keys;
+mod architecture;
 mod audit;
 mod contract;
 mod deals;
