@@ -16,7 +16,7 @@ use crate::auth::Actor;
 use crate::auth::policy::ListingAction;
 use crate::db::types::Id;
 use crate::db::{DbConn, dialect};
-use crate::domain::listing::{self};
+use crate::domain::listing;
 use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -23,7 +23,7 @@ use crate::auth::policy::{self, DealAction, DealParties};
 use crate::db::DbConn;
 use crate::db::types::{Id, utc};
 use crate::domain::deals::{ChecklistItem, Stage};
-use crate::domain::listing::{self};
+use crate::domain::listing;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::deals::{self as store, By, Deal, Sides, Terms, TransferForm};

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::cache::{self};
+use crate::api::cache;
 use crate::auth::Actor;
-use crate::auth::policy::{self};
+use crate::auth::policy;
 use crate::db::DbConn;
 use crate::db::types::utc;
 use crate::domain::lang::Lang;
