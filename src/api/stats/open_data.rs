@@ -108,10 +108,6 @@ const OPEN_DATA_COLUMNS: [&str; 27] = [
     "contact_email",
 ];
 
-fn json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
 fn open_technology(row: store::OpenListing) -> OpenTechnology {
     // Transfer forms are stored as offers ({"form", …}); open data names the forms.
     let forms: Vec<serde_json::Value> =
@@ -122,8 +118,8 @@ fn open_technology(row: store::OpenListing) -> OpenTechnology {
         title: row.title,
         summary: row.summary,
         language: row.language,
-        sectors: json_list(&row.sectors),
-        keywords: json_list(&row.keywords),
+        sectors: crate::store::json::list(&row.sectors),
+        keywords: crate::store::json::list(&row.keywords),
         trl: row.trl,
         transfer_forms: forms
             .iter()

@@ -25,7 +25,7 @@ use crate::domain::valuation_request::{Method, Purpose, RightsKind, Status};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::valuations::{self as store, Scope, Valuation};
-use crate::store::{idempotency, technologies};
+use crate::store::{idempotency, json, technologies};
 
 const MAX_TEXT: usize = 5_000;
 const MAX_SHORT: usize = 200;
@@ -177,7 +177,7 @@ fn dto(v: Valuation, history: Option<Vec<store::Event>>) -> Result<ValuationRequ
             value_low: r.value_low,
             value_high: r.value_high,
             currency,
-            methods: serde_json::from_str(&r.methods).map_err(|_| bad())?,
+            methods: json::decode(&r.methods, "valuation_requests", "methods")?,
             assumptions: r.assumptions,
             report_summary: r.report_summary,
             report_url: r.report_url,
@@ -218,7 +218,7 @@ fn dto(v: Valuation, history: Option<Vec<store::Event>>) -> Result<ValuationRequ
         },
         valuation_date: r.valuation_date,
         preferred_method: Method::parse(&r.preferred_method).ok_or_else(bad)?,
-        inputs: serde_json::from_str(&r.inputs).map_err(|_| bad())?,
+        inputs: json::decode(&r.inputs, "valuation_requests", "inputs")?,
         deadline: r.deadline,
         status: v.status,
         appraiser_organization_id: r.appraiser_organization_id.map(Into::into),
