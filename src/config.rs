@@ -40,6 +40,8 @@ pub struct Config {
     pub expiry_interval: Duration,
     /// How long a process reuses the public statistics overview it computed.
     pub stats_cache_ttl: Duration,
+    /// Search pages each process keeps until its index changes (0: none).
+    pub search_page_cache: usize,
     /// Days audit entries are kept (`TECHX_AUDIT_RETENTION_DAYS`); 0 keeps them forever.
     pub audit_retention_days: u32,
     /// Folder of this process's search index (`TECHX_SEARCH_DIR`); each process needs its
@@ -289,6 +291,7 @@ impl Config {
                 60,
                 0..=3_600,
             )?),
+            search_page_cache: parse_in(&get, "TECHX_SEARCH_PAGE_CACHE", 512, 0..=10_000)?,
             audit_retention_days: parse_in(&get, "TECHX_AUDIT_RETENTION_DAYS", 365, 0..=36_500)?,
             search_dir: match get("TECHX_SEARCH_DIR") {
                 Some(dir) => dir.into(),

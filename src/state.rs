@@ -20,7 +20,7 @@ use crate::auth::tokens::JwtKeys;
 use crate::config::{Config, LimitsConfig};
 use crate::db::Db;
 use crate::db::types::Id;
-use crate::search::Search;
+use crate::search::{Pages, Search};
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -32,6 +32,8 @@ pub struct AppState {
     pub key_uses: KeyUses,
     /// This process's search index (a read model of the database).
     pub search: Arc<Search>,
+    /// Search pages as sent, per index generation (`TECHX_SEARCH_PAGE_CACHE`).
+    pub search_pages: Pages,
     /// The statistics overview last computed, and when (`TECHX_STATS_CACHE_SECS`).
     pub overview_cache: tokio::sync::Mutex<Option<CachedOverview>>,
 }
@@ -57,6 +59,7 @@ impl AppState {
     pub fn with_search(config: Config, db: Db, search: Search) -> Self {
         let jwt = JwtKeys::new(&config.auth);
         let rate_limits = RateLimits::new(&config.limits);
+        let search_pages = Pages::new(config.search_page_cache);
         Self {
             config: Arc::new(config),
             db,
@@ -65,6 +68,7 @@ impl AppState {
             rate_limits,
             key_uses: Default::default(),
             search: Arc::new(search),
+            search_pages,
             overview_cache: tokio::sync::Mutex::new(None),
         }
     }

@@ -23,7 +23,9 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use crate::db::types::Id;
 use crate::error::ApiError;
+use crate::search::Validators;
 
 /// The OpenAPI text of an `If-Match` header.
 pub const IF_MATCH_DOC: &str = "The ETag you last read";
@@ -113,11 +115,34 @@ pub fn respond<T: Serialize>(
     vary: Option<&str>,
     body: impl FnOnce() -> Result<T, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut response = if none_match(req.headers(), etag) {
+    let response = if none_match(req.headers(), etag) {
         HttpResponse::NotModified().finish()
     } else {
         HttpResponse::Ok().json(body()?)
     };
+    Ok(decided(response, etag, policy, vary))
+}
+
+/// An anonymous revalidation of the public page of `id` answered from the ETag the read
+/// model remembers (see `search::Validators`): a 304 without reading the database when
+/// the caller holds it, `None` when the handler must read.
+pub fn remembered(
+    req: &HttpRequest,
+    validators: Option<&Validators>,
+    id: Id,
+    vary: Option<&str>,
+) -> Option<HttpResponse> {
+    let etag = validators?.current(id)?;
+    none_match(req.headers(), &etag)
+        .then(|| decided(HttpResponse::NotModified().finish(), &etag, Policy::Public, vary))
+}
+
+fn decided(
+    mut response: HttpResponse,
+    etag: &str,
+    policy: Policy,
+    vary: Option<&str>,
+) -> HttpResponse {
     let headers = response.headers_mut();
     insert(headers, header::ETAG, etag);
     insert(headers, header::CACHE_CONTROL, policy.cache_control());
@@ -125,7 +150,7 @@ pub fn respond<T: Serialize>(
         insert(headers, header::VARY, vary);
     }
     response.extensions_mut().insert(Decided);
-    Ok(response)
+    response
 }
 
 /// The middleware half: see the module documentation.

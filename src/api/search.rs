@@ -1,7 +1,10 @@
 //! What the listing and demand searches share: the `facets` parameter, the page with facet
 //! counts, and running a request on the search engine off the async workers.
 
-use actix_web::web;
+use std::sync::Arc;
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -48,6 +51,38 @@ pub fn parse_facets(raw: Option<&str>, allowed: &[FacetName]) -> Result<Vec<Face
         }
     }
     Ok(out)
+}
+
+/// A search page this process sent before for the same request, while the index has not
+/// changed since (see `search::Pages`). Only for pages that are the same for every caller
+/// who may send the request.
+pub struct CachedPage {
+    key: String,
+    generation: u64,
+}
+
+impl CachedPage {
+    /// Looks the request up; `Err` is the page to send.
+    pub fn lookup(state: &AppState, req: &HttpRequest) -> Result<Self, HttpResponse> {
+        // Taken before the search runs: a page computed across a change is not kept.
+        let generation = state.search.generation();
+        let key = format!("{}?{}", req.path(), req.query_string());
+        match state.search_pages.get(&key, generation) {
+            Some(page) => Err(json(page)),
+            None => Ok(Self { key, generation }),
+        }
+    }
+
+    /// Sends `page` and keeps it for the next identical request.
+    pub fn keep<T: Serialize>(self, state: &AppState, page: &T) -> Result<HttpResponse, ApiError> {
+        let bytes: Arc<[u8]> = serde_json::to_vec(page).map_err(ApiError::internal_from)?.into();
+        state.search_pages.put(self.key, bytes.clone(), self.generation);
+        Ok(json(bytes))
+    }
+}
+
+fn json(page: Arc<[u8]>) -> HttpResponse {
+    HttpResponse::Ok().content_type(ContentType::json()).body(web::Bytes::from_owner(page))
 }
 
 pub struct Hits {

@@ -92,6 +92,7 @@ impl Search {
         let head = search_feed::head(conn)?;
         tracing::info!(dir = ?self.dir, "search index: rebuilding from the database");
         w.writer.delete_all_documents().map_err(SearchError::from)?;
+        self.validators.clear();
         let mut count = 0;
         let mut after = None;
         loop {
@@ -149,6 +150,7 @@ impl Search {
                 other => tracing::warn!(entity = other, "unknown entity in the search feed"),
             }
         }
+        self.validators.forget(listings.iter().chain(&demand_ids));
         let listings: Vec<Id> = listings.into_iter().collect();
         for chunk in listings.chunks(BATCH as usize) {
             for id in chunk {

@@ -14,21 +14,25 @@
 mod facets;
 mod feed;
 pub mod matching;
+mod pages;
 mod query;
 mod schema;
 mod shift;
 mod top;
+mod validators;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 pub use facets::{FacetCounts, FacetName};
+pub use pages::Pages;
 pub use query::{Candidate, Criteria, Filters, Found, Order, Request};
 pub use schema::{DocType, SCHEMA_VERSION};
+pub use validators::Validators;
 
 use crate::error::ApiError;
 use schema::Fields;
@@ -78,6 +82,9 @@ pub struct Search {
     writer: Mutex<Writer>,
     ready: AtomicBool,
     dir: Option<PathBuf>,
+    validators: Validators,
+    /// Moves on with every commit: what was computed from the index before is stale.
+    generation: AtomicU64,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -122,12 +129,25 @@ impl Search {
             writer: Mutex::new(Writer { writer, position, needs_rebuild }),
             ready: AtomicBool::new(false),
             dir: dir.map(Path::to_path_buf),
+            validators: Validators::default(),
+            generation: AtomicU64::new(0),
         })
     }
 
     /// Whether the index has caught up with the feed once since it was opened.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// The ETags of public pages, once the index follows the feed (before that, nothing
+    /// would forget a changed page).
+    pub fn validators(&self) -> Option<&Validators> {
+        self.is_ready().then_some(&self.validators)
+    }
+
+    /// The index's generation: it moves on with every commit (see [`Pages`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub fn dir(&self) -> Option<&Path> {
@@ -200,6 +220,7 @@ impl Search {
         prepared.set_payload(&payload);
         prepared.commit()?;
         self.reader.reload()?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 }

@@ -349,6 +349,10 @@ backend_tests! {
         let list = ctx.get("/api/v1/demands").await.ok();
         assert_eq!(list["total"], 1);
         assert_eq!(list["items"][0]["organization"], Value::Null);
+        // The same request from a member, after an anonymous page for it was kept: their
+        // own view, never the page kept for everybody.
+        let own = ctx.get_as("/api/v1/demands", &w.buyer.access).await.ok();
+        assert_eq!(own["items"][0]["organization"]["id"], w.buyer_org.as_str());
         let by_org = format!("/api/v1/demands?organization_id={}", w.buyer_org);
         assert_eq!(ctx.get(&by_org).await.ok()["total"], 0);
         assert_eq!(ctx.get_as(&by_org, &w.buyer.access).await.ok()["total"], 1);
@@ -673,9 +677,10 @@ backend_tests! {
         assert_eq!(res.header("cache-control"), Some(public));
         assert!(res.header("vary").unwrap_or_default().starts_with("Authorization"), "{:?}", res.header("vary"));
         let etag = res.header("etag").unwrap().to_owned();
+        // Answered from the ETag this process remembers of the public page: no statement.
         let (res, statements) = ctx.counted_get(&uri(&demand), None, Some(&etag)).await;
         res.assert_not_modified(&etag, public);
-        assert_eq!(statements, 1);
+        assert_eq!(statements, 0);
 
         // Its members see the organisation: another representation, private.
         let member = ctx.get_if(&uri(&demand), Some(&w.buyer.access), Some(&etag)).await;
@@ -689,5 +694,10 @@ backend_tests! {
         let res = ctx.get_if(&uri(&demand), None, Some(&etag)).await;
         assert_eq!(res.status, 200);
         assert_eq!(res.json()["version"], renewed["version"]);
+
+        // Archived: gone for anonymous callers, also for one revalidating its last ETag.
+        let current = res.header("etag").unwrap().to_owned();
+        ctx.demand_action(&renewed, "archive", &w.buyer.access, None).await.ok();
+        assert_eq!(ctx.get_if(&uri(&demand), None, Some(&current)).await.status, 404);
     }
 }

@@ -612,6 +612,15 @@ backend_tests! {
         let approve = json!({"decision": "approve"});
         let published = ctx.listing_action(&pending, "review", &moderator.access, Some(&approve)).await.ok();
         assert_eq!(found("vac xin ca tra").await, 1, "found on the very next request");
+        // The same request again, nothing changed since: the page this process sent before,
+        // without a statement (and every change below starts afresh).
+        let search = format!("/api/v1/technologies?q={}", url_encode("vac xin ca tra"));
+        let (first, _) = ctx.counted_get(&search, None, None).await;
+        let (again, statements) = ctx.counted_get(&search, None, None).await;
+        assert_eq!(again.status, 200);
+        assert_eq!(statements, 0);
+        assert_eq!(again.text(), first.text());
+        assert_eq!(again.header("etag"), first.header("etag"));
         // Edited back to review: gone until approved again.
         let uri = format!("/api/v1/technologies/{}", published["id"].as_str().unwrap());
         let edited = ctx.send(actix_web::http::Method::PATCH, &uri, Some(&owner.access), Some(&etag_of(&published)), Some(&json!({"title": "Vắc xin cá tra thế hệ mới"}))).await.ok();
@@ -619,6 +628,13 @@ backend_tests! {
         assert_eq!(found("vac xin ca tra").await, 0);
         let republished = ctx.listing_action(&edited, "review", &moderator.access, Some(&approve)).await.ok();
         assert_eq!(found("the he moi").await, 1, "the new text");
+        // The owner's name as the page shows it follows a rename.
+        let name = |page: Value| page["items"][0]["organization"]["name"].as_str().unwrap().to_owned();
+        assert_eq!(name(ctx.get(&search).await.ok()), "Viện Thủy sản");
+        let profile = ctx.get(&format!("/api/v1/organizations/{org}")).await.ok();
+        let renamed = ctx.send(actix_web::http::Method::PATCH, &format!("/api/v1/organizations/{org}"), Some(&owner.access), Some(&etag_of(&profile)), Some(&json!({"name": "Viện Thủy sản Nam Bộ"}))).await;
+        assert_eq!(renamed.status, 200, "{}", renamed.text());
+        assert_eq!(name(ctx.get(&search).await.ok()), "Viện Thủy sản Nam Bộ");
         // Verification of the organisation is a filter: followed too.
         assert_eq!(ctx.get("/api/v1/technologies?verified_only=true").await.ok()["total"], 0);
         ctx.post_as(&format!("/api/v1/organizations/{org}/verification"), &moderator.access, &json!({"status": "verified"})).await.ok();
@@ -751,6 +767,24 @@ backend_tests! {
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
         assert_eq!(other.request("GET", "/api/v1/technologies", &[], None).json()["total"], before + 1);
+
+        // The other process answers revalidations of the page from memory; a change made
+        // here reaches that too within 2 s: the old ETag gets the new page, never a 304.
+        let page = format!("/api/v1/technologies/{}", published["id"].as_str().unwrap());
+        let etag = other.request("GET", &page, &[], None).header("etag").unwrap().to_owned();
+        assert_eq!(other.request("GET", &page, &[("If-None-Match", &etag)], None).status, 304);
+        assert_eq!(ctx.listing_action(&published, "renew", &owner.access, None).await.status, 200);
+        let changed = std::time::Instant::now();
+        loop {
+            let res = other.request("GET", &page, &[("If-None-Match", &etag)], None);
+            if res.status == 200 {
+                assert_eq!(res.json()["version"], published["version"].as_i64().unwrap() + 1);
+                break;
+            }
+            assert_eq!(res.status, 304);
+            assert!(changed.elapsed() < std::time::Duration::from_secs(2), "not seen within 2 s");
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
     }
 
     async fn a_kill_during_indexing_leaves_nothing_missing_or_twice(backend) {

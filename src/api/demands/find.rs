@@ -1,13 +1,13 @@
 //! Searching published demands (moderators: any status), ranked like listings.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{DemandSummaryDto, summary};
 use crate::api::common::PageParams;
 use crate::api::extract::Query;
-use crate::api::search::{self as api_search, SearchPage};
+use crate::api::search::{self as api_search, CachedPage, SearchPage};
 use crate::api::technologies::check_code;
 use crate::api::validate::Validator;
 use crate::auth::extract::MaybeAuth;
@@ -69,6 +69,7 @@ const DEMAND_FACETS: [FacetName; 6] = [
 )]
 #[get("/demands")]
 pub async fn search_demands(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: MaybeAuth,
     params: Query<DemandSearch>,
@@ -135,6 +136,15 @@ pub async fn search_demands(
         visible_organization_only,
         ..Filters::default()
     };
+    // What a demand shows depends on who asks (its members see a hidden organisation):
+    // only anonymous pages are the same for every caller.
+    let cached = match actor {
+        None => match CachedPage::lookup(&state, &req) {
+            Ok(miss) => Some(miss),
+            Err(page) => return Ok(page),
+        },
+        Some(_) => None,
+    };
     let with_text = text.is_some();
     let hits =
         api_search::find(&state, DocType::Demand, text, filters, Order::Relevance, page, facets)
@@ -144,11 +154,15 @@ pub async fn search_demands(
     items.sort_by_key(|d| hits.ids.iter().position(|id| *id == d.id));
     let highlight = with_text.then_some(&hits.highlight);
     let items = items.iter().map(|d| summary(actor.as_ref(), d, highlight)).collect();
-    Ok(HttpResponse::Ok().json(SearchPage {
+    let body = SearchPage {
         items,
         page: page.page,
         per_page: page.per_page,
         total: hits.total,
         facets: hits.facets,
-    }))
+    };
+    match cached {
+        Some(cached) => cached.keep(&state, &body),
+        None => Ok(HttpResponse::Ok().json(body)),
+    }
 }

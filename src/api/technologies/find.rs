@@ -1,14 +1,14 @@
 //! Searching published listings (Vietnamese-aware, typo-forgiving, faceted) and an
 //! organisation's portfolio.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::view::{TechnologySummaryDto, summary};
 use crate::api::common::{Page, PageParams};
 use crate::api::extract::{Path, Query};
-use crate::api::search::{self as api_search, SearchPage};
+use crate::api::search::{self as api_search, CachedPage, SearchPage};
 use crate::api::validate::Validator;
 use crate::auth::extract::MaybeAuth;
 use crate::auth::policy::{self, PlatformAction};
@@ -108,6 +108,7 @@ pub(crate) fn check_code(
 )]
 #[get("/technologies")]
 pub async fn search_technologies(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: MaybeAuth,
     params: Query<TechnologySearch>,
@@ -231,6 +232,11 @@ pub async fn search_technologies(
         Sort::PriceAsc => Order::PriceAsc,
         Sort::PriceDesc => Order::PriceDesc,
     };
+    // A published listing's summary is the same for every caller.
+    let cached = match CachedPage::lookup(&state, &req) {
+        Ok(miss) => miss,
+        Err(page) => return Ok(page),
+    };
     let with_text = text.is_some();
     let hits =
         api_search::find(&state, DocType::Technology, text, filters, order, page, facets).await?;
@@ -239,13 +245,16 @@ pub async fn search_technologies(
     items.sort_by_key(|l| hits.ids.iter().position(|id| *id == l.id));
     let highlight = with_text.then_some(&hits.highlight);
     let items = items.iter().map(|l| summary(l, highlight)).collect();
-    Ok(HttpResponse::Ok().json(SearchPage {
-        items,
-        page: page.page,
-        per_page: page.per_page,
-        total: hits.total,
-        facets: hits.facets,
-    }))
+    cached.keep(
+        &state,
+        &SearchPage {
+            items,
+            page: page.page,
+            per_page: page.per_page,
+            total: hits.total,
+            facets: hits.facets,
+        },
+    )
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -31,6 +31,7 @@ use crate::domain::listing::{
 };
 use crate::domain::moderation::Transition;
 use crate::error::ApiError;
+use crate::search::Validators;
 use crate::state::AppState;
 use crate::store::idempotency;
 use crate::store::technologies::{self as store};
@@ -231,6 +232,12 @@ pub async fn get_technology(
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let actor = auth.0;
+    // Anonymous callers revalidating a public page: answered from memory when current.
+    let validators = state.search.validators().filter(|_| actor.is_none());
+    if let Some(not_modified) = cache::remembered(&req, validators, id, Some(cache::VARY_AUTH)) {
+        return Ok(not_modified);
+    }
+    let read_at = validators.map(Validators::generation);
     let (listing, contact, actor) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
@@ -254,6 +261,9 @@ pub async fn get_technology(
         contact.as_ref(),
     );
     let policy = Policy::for_caller(listing.status.is_public(), actor.is_some());
+    if let (Policy::Public, Some(validators), Some(read_at)) = (policy, validators, read_at) {
+        validators.remember(id, &etag, read_at);
+    }
     cache::respond(&req, &etag, policy, Some(cache::VARY_AUTH), || Ok(dto(listing, contact)))
 }
 

@@ -1,0 +1,2 @@
+DROP TRIGGER users_search_change ON users;
+DROP FUNCTION search_change_of_contact();
