@@ -8,6 +8,9 @@
 //! one taken can score above `matching::best_possible` of its relevance, so more are taken
 //! until that bound falls below the scores already held.
 
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
 use super::query::Criteria;
 use super::{Candidate, DocType, Filters, Search};
 use crate::db::DbConn;
@@ -97,6 +100,59 @@ fn ranked(
     }
 }
 
+/// A page of matches and how many were scored, as kept for one index generation.
+pub type Ranked = Arc<(Vec<(Id, Scored)>, usize)>;
+
+/// What a page of matches depends on besides the index: whose matches (side and id), that
+/// document's version, the pairs its organisation dismissed, the language of the reasons,
+/// and the window.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RankedKey {
+    of: DocType,
+    id: Id,
+    version: i32,
+    dismissed: u64,
+    lang: Lang,
+    offset: usize,
+    limit: usize,
+}
+
+impl RankedKey {
+    fn new(of: DocType, id: Id, version: i32, dismissed: &[Id], lang: Lang) -> Self {
+        let mut sorted = dismissed.to_vec();
+        sorted.sort();
+        let mut hasher = std::hash::DefaultHasher::new();
+        sorted.hash(&mut hasher);
+        Self { of, id, version, dismissed: hasher.finish(), lang, offset: 0, limit: 0 }
+    }
+
+    fn window(self, offset: usize, limit: usize) -> Self {
+        Self { offset, limit, ..self }
+    }
+}
+
+/// The page `offset..offset + limit` of what `rank` ranks (complete down to a rank), and
+/// how many it scored — kept for the index's generation under `key`, since scoring the
+/// candidates is most of a matches request and owners reload the same page.
+fn page_of(
+    search: &Search,
+    key: RankedKey,
+    offset: usize,
+    limit: usize,
+    rank: impl FnOnce(usize) -> Result<Vec<(Id, Scored)>, ApiError>,
+) -> Result<Ranked, ApiError> {
+    let generation = search.generation();
+    let key = key.window(offset, limit);
+    if let Some(kept) = search.ranked.get(&key, generation) {
+        return Ok(kept);
+    }
+    let scored = rank(offset + limit)?;
+    let total = scored.len();
+    let page: Ranked = Arc::new((scored.into_iter().skip(offset).take(limit).collect(), total));
+    search.ranked.put(key, page.clone(), generation);
+    Ok(page)
+}
+
 /// Published listings matching `demand`, best first, explained in `lang`: the page
 /// `offset..offset + limit`, and how many were scored. Leaves out the demand's own
 /// organisation's listings and pairs that organisation dismissed.
@@ -108,20 +164,23 @@ pub fn for_demand(
     offset: usize,
     limit: usize,
 ) -> Result<(Vec<(Listing, Scored)>, usize), ApiError> {
-    let scored = demand_candidates(conn, search, demand, lang, offset + limit, None)?;
-    let total = scored.len();
-    let page: Vec<(Id, Scored)> = scored.into_iter().skip(offset).take(limit).collect();
+    let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
+    let key = RankedKey::new(DocType::Demand, demand.id, demand.version, &dismissed, lang);
+    let ranked = page_of(search, key, offset, limit, |wanted| {
+        demand_candidates(search, demand, &dismissed, lang, wanted, None)
+    })?;
+    let (page, total) = &*ranked;
     let ids: Vec<Id> = page.iter().map(|(id, _)| *id).collect();
     let mut listings = technologies::load(conn, &ids)?;
     listings.sort_by_key(|l| ids.iter().position(|id| *id == l.id));
-    let found = listings.into_iter().zip(page).map(|(l, (_, s))| (l, s)).collect();
-    Ok((found, total))
+    let found = listings.into_iter().zip(page.iter().cloned()).map(|(l, (_, s))| (l, s)).collect();
+    Ok((found, *total))
 }
 
 fn demand_candidates(
-    conn: &mut DbConn,
     search: &Search,
     demand: &Demand,
+    dismissed: &[Id],
     lang: Lang,
     wanted: usize,
     floor: Option<u8>,
@@ -131,14 +190,8 @@ fn demand_candidates(
     };
     let filters =
         Filters { exclude_organization: Some(demand.organization_id), ..Filters::default() };
-    let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
     let need = demand.content.need();
-    let pool = Pool {
-        doc_type: DocType::Technology,
-        text: &text,
-        filters: &filters,
-        dismissed: &dismissed,
-    };
+    let pool = Pool { doc_type: DocType::Technology, text: &text, filters: &filters, dismissed };
     ranked(search, &pool, wanted, floor, |c, r| matching::score(&offer(c), &need, r, lang))
 }
 
@@ -151,19 +204,22 @@ pub fn for_technology(
     offset: usize,
     limit: usize,
 ) -> Result<(Vec<(Demand, Scored)>, usize), ApiError> {
-    let scored = technology_candidates(conn, search, listing, lang, offset + limit, None)?;
-    let total = scored.len();
-    let page: Vec<(Id, Scored)> = scored.into_iter().skip(offset).take(limit).collect();
+    let dismissed = matches::dismissed(conn, false, listing.id, listing.organization_id)?;
+    let key = RankedKey::new(DocType::Technology, listing.id, listing.version, &dismissed, lang);
+    let ranked = page_of(search, key, offset, limit, |wanted| {
+        technology_candidates(search, listing, &dismissed, lang, wanted, None)
+    })?;
+    let (page, total) = &*ranked;
     let ids: Vec<Id> = page.iter().map(|(id, _)| *id).collect();
     let mut found = demands::load(conn, &ids)?;
     found.sort_by_key(|d| ids.iter().position(|id| *id == d.id));
-    Ok((found.into_iter().zip(page).map(|(d, (_, s))| (d, s)).collect(), total))
+    Ok((found.into_iter().zip(page.iter().cloned()).map(|(d, (_, s))| (d, s)).collect(), *total))
 }
 
 fn technology_candidates(
-    conn: &mut DbConn,
     search: &Search,
     listing: &Listing,
+    dismissed: &[Id],
     lang: Lang,
     wanted: usize,
     floor: Option<u8>,
@@ -173,10 +229,8 @@ fn technology_candidates(
     };
     let filters =
         Filters { exclude_organization: Some(listing.organization_id), ..Filters::default() };
-    let dismissed = matches::dismissed(conn, false, listing.id, listing.organization_id)?;
     let offer = listing.content.offer();
-    let pool =
-        Pool { doc_type: DocType::Demand, text: &text, filters: &filters, dismissed: &dismissed };
+    let pool = Pool { doc_type: DocType::Demand, text: &text, filters: &filters, dismissed };
     ranked(search, &pool, wanted, floor, |c, r| matching::score(&offer, &need(c), r, lang))
 }
 
@@ -188,7 +242,9 @@ pub fn notify_for_technology(
     listing: &Listing,
     threshold: u8,
 ) -> Result<usize, ApiError> {
-    let scored = technology_candidates(conn, search, listing, Lang::default(), 0, Some(threshold))?;
+    let dismissed = matches::dismissed(conn, false, listing.id, listing.organization_id)?;
+    let scored =
+        technology_candidates(search, listing, &dismissed, Lang::default(), 0, Some(threshold))?;
     let ids: Vec<Id> =
         scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| *id).collect();
     let mut sent = 0;
@@ -208,7 +264,9 @@ pub fn notify_for_demand(
     demand: &Demand,
     threshold: u8,
 ) -> Result<usize, ApiError> {
-    let scored = demand_candidates(conn, search, demand, Lang::default(), 0, Some(threshold))?;
+    let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
+    let scored =
+        demand_candidates(search, demand, &dismissed, Lang::default(), 0, Some(threshold))?;
     let ids: Vec<Id> =
         scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| *id).collect();
     let mut sent = 0;
@@ -228,5 +286,6 @@ pub fn for_demand_exhaustive(
     search: &Search,
     demand: &Demand,
 ) -> Result<Vec<(Id, Scored)>, ApiError> {
-    demand_candidates(conn, search, demand, Lang::default(), 0, Some(0))
+    let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
+    demand_candidates(search, demand, &dismissed, Lang::default(), 0, Some(0))
 }

@@ -13,8 +13,8 @@
 
 mod facets;
 mod feed;
+mod kept;
 pub mod matching;
-mod pages;
 mod query;
 mod schema;
 mod shift;
@@ -29,13 +29,16 @@ use std::time::Instant;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 pub use facets::{FacetCounts, FacetName};
-pub use pages::Pages;
+pub use kept::{Kept, Pages};
 pub use query::{Candidate, Criteria, Filters, Found, Order, Request};
 pub use schema::{DocType, SCHEMA_VERSION};
 pub use validators::Validators;
 
 use crate::error::ApiError;
 use schema::Fields;
+
+/// Pages of matches kept per generation (a page of 20 with its reasons is a few KB).
+const RANKED_PAGES: usize = 2_048;
 
 /// Memory the index writer may buffer before it writes a segment (one indexing thread).
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
@@ -85,6 +88,8 @@ pub struct Search {
     validators: Validators,
     /// Moves on with every commit: what was computed from the index before is stale.
     generation: AtomicU64,
+    /// Pages of matches computed in this generation (`matching`).
+    ranked: Kept<matching::RankedKey, matching::Ranked>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -131,6 +136,7 @@ impl Search {
             dir: dir.map(Path::to_path_buf),
             validators: Validators::default(),
             generation: AtomicU64::new(0),
+            ranked: Kept::new(RANKED_PAGES),
         })
     }
 

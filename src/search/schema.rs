@@ -20,7 +20,7 @@ use crate::store::technologies::Listing;
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// Which side of the exchange a document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DocType {
     Technology,
     Demand,

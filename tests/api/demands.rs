@@ -644,6 +644,9 @@ backend_tests! {
         let tech_matches = |t: &Value| format!("/api/v1/technologies/{}/matches", id(t));
         let dismiss = |t: &Value| format!("/api/v1/matches/{}/{}/dismiss", id(t), id(&demand));
 
+        // Read first, so that each change below must reach a page this process ranked before.
+        assert_eq!(ctx.get_as(&demand_matches, &w.buyer.access).await.ok()["total"], 2);
+        assert_eq!(ctx.get_as(&tech_matches(&b), &w.seller.access).await.ok()["total"], 1);
         ctx.post_as(&dismiss(&a), &w.outsider.access, &json!({})).await.problem(403, "forbidden");
         let res = ctx.post_as(&dismiss(&a), &w.buyer.access, &json!({})).await;
         assert_eq!(res.status, 204, "{}", res.text());
@@ -659,6 +662,11 @@ backend_tests! {
         assert_eq!(ctx.post_as(&dismiss(&b), &w.seller.access, &json!({})).await.status, 204);
         assert_eq!(ctx.get_as(&tech_matches(&b), &w.seller.access).await.ok()["total"], 0);
         assert_eq!(ctx.get_as(&demand_matches, &w.buyer.access).await.ok()["total"], 1);
+        // A listing published since: among the demand's matches on the next request.
+        let c = ctx.publish_technology(&w.seller, &w.moderator, &listing(&w.seller_org, title, "2.7", 7, 1, "usage_licence", "hue")).await;
+        let now = ctx.get_as(&demand_matches, &w.buyer.access).await.ok();
+        assert_eq!(now["total"], 2);
+        assert!(now["items"].as_array().unwrap().iter().any(|m| m["technology"]["id"] == id(&c)), "{now}");
         let unknown = format!("/api/v1/matches/{}/{}/dismiss", uuid::Uuid::now_v7(), id(&demand));
         ctx.post_as(&unknown, &w.buyer.access, &json!({})).await.problem(404, "not_found");
     }
