@@ -33,15 +33,10 @@ struct Sides {
     buyer_org: Value,
 }
 
-async fn sides<S, B>(c: &Ctx<S>, buyer_name: &str) -> Sides
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+async fn sides<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    c: &Ctx<S>,
+    buyer_name: &str,
+) -> Sides {
     let seller = c.signup("seller@vast.vn").await;
     let buyer = c.signup("buyer@xanh.vn").await;
     let moderator = c.staff("mod@techx.vn", PlatformRole::Moderator).await;

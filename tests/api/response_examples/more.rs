@@ -27,15 +27,11 @@ pub struct Cast<'a> {
     pub hook: &'a Value,
 }
 
-pub async fn record<S, B>(ctx: &Ctx<S>, rec: &mut Recorder, c: &Cast<'_>)
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
+pub async fn record<S: TestApp<B>, B: actix_web::body::MessageBody>(
+    ctx: &Ctx<S>,
+    rec: &mut Recorder,
+    c: &Cast<'_>,
+) {
     let (get, post, patch) = (Method::GET, Method::POST, Method::PATCH);
     let (seller, buyer, moderator) = (Some(c.seller), Some(c.buyer), Some(c.moderator));
 
