@@ -459,8 +459,16 @@ pub async fn get_deal(
             Ok((deal, checklist, labels))
         })
         .await?;
-    // The version counts every change the body shows, the checklist's included.
-    cache::respond(&req, &etag(deal.version), Policy::Private, Some(cache::VARY_AUTH), || {
+    // The version counts every change of the deal, its checklist's included; the labels (a
+    // party renamed, a title corrected) change without it, so the ETag adds their digest.
+    let party = |id: Id| labels.organizations.get(&id);
+    let shown = (
+        labels.titles.get(&deal.technology_id),
+        [deal.buyer_organization_id, deal.seller_organization_id].map(party),
+        deal.broker_organization_id.and_then(party),
+    );
+    let etag = cache::joined_etag(deal.version, shown);
+    cache::respond(&req, &etag, Policy::Private, Some(cache::VARY_AUTH), || {
         dto(deal, Some(checklist), &labels)
     })
 }
