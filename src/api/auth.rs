@@ -70,7 +70,10 @@ pub struct ResendVerificationRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetConfirm {
+    /// From the mailed link.
     pub token: String,
+    /// At least 10 characters, not the email address, not a common password.
+    #[schema(example = "cà phê sữa đá 2027")]
     pub new_password: String,
 }
 

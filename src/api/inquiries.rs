@@ -12,6 +12,7 @@ use crate::api::common::{
     Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
 };
 use crate::api::extract::{Json, Path, Query};
+use crate::api::labels::{self as label, PartyDto, TitledDto};
 use crate::api::validate::Validator;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, InquiryAction, OrgAction};
@@ -23,6 +24,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::deals::TransferForm;
 use crate::store::inquiries::{self as store, Inquiry, Message, NewInquiry, Role};
+use crate::store::labels::Labels;
 use crate::store::{idempotency, technologies};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -46,14 +48,22 @@ pub enum InquiryStatus {
     Closed,
 }
 
+/// An enquiry. Lists and single answers name the technology and both sides, so a page of
+/// enquiries renders from one request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InquiryDto {
     pub id: uuid::Uuid,
     pub technology_id: uuid::Uuid,
+    /// The listing asked about.
+    pub technology: TitledDto,
     /// The enquiring organisation.
     pub from_organization_id: uuid::Uuid,
+    /// The enquiring organisation, named.
+    pub inquirer: PartyDto,
     /// The listing's owner.
     pub to_organization_id: uuid::Uuid,
+    /// The listing's owner, named.
+    pub listing_owner: PartyDto,
     pub created_by: uuid::Uuid,
     pub message: String,
     pub intended_use: String,
@@ -83,13 +93,20 @@ fn message_dto(m: Message) -> InquiryMessageDto {
     }
 }
 
-fn dto(i: Inquiry, messages: Option<Vec<Message>>) -> Result<InquiryDto, ApiError> {
+fn dto(
+    i: Inquiry,
+    messages: Option<Vec<Message>>,
+    labels: &Labels,
+) -> Result<InquiryDto, ApiError> {
     let transfer_form = TransferForm::parse(&i.transfer_form).ok_or_else(ApiError::internal)?;
     Ok(InquiryDto {
         id: i.id.into(),
         technology_id: i.technology_id.into(),
+        technology: label::technology(labels, i.technology_id)?,
         from_organization_id: i.from_organization_id.into(),
+        inquirer: label::party(labels, i.from_organization_id)?,
         to_organization_id: i.to_organization_id.into(),
+        listing_owner: label::party(labels, i.to_organization_id)?,
         created_by: i.created_by.into(),
         message: i.message,
         intended_use: i.intended_use,
@@ -194,7 +211,8 @@ pub async fn create_inquiry(
                     budget: body.budget.as_ref().map(|b| (b.amount, b.currency.as_str())),
                 };
                 let inquiry = store::create(conn, &listing, actor.user_id, &new)?;
-                serde_json::to_value(dto(inquiry, Some(Vec::new()))?)
+                let labels = store::labels(conn, std::slice::from_ref(&inquiry))?;
+                serde_json::to_value(dto(inquiry, Some(Vec::new()), &labels)?)
                     .map_err(ApiError::internal_from)
             })
         })
@@ -244,11 +262,15 @@ pub async fn list_inquiries(
         Some(InquiryRole::Received) => Role::Received,
         None => Role::Both,
     };
-    let (items, total) = state
+    let (items, total, labels) = state
         .db
-        .run(move |conn| store::list(conn, &orgs, role, page.offset(), page.limit()))
+        .run(move |conn| -> Result<_, ApiError> {
+            let (items, total) = store::list(conn, &orgs, role, page.offset(), page.limit())?;
+            let labels = store::labels(conn, &items)?;
+            Ok((items, total, labels))
+        })
         .await?;
-    let items = items.into_iter().map(|i| dto(i, None)).collect::<Result<Vec<_>, _>>()?;
+    let items = items.into_iter().map(|i| dto(i, None, &labels)).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
 }
 
@@ -271,7 +293,7 @@ pub async fn get_inquiry(
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let actor = auth.0;
-    let (inquiry, messages) = state
+    let (inquiry, messages, labels) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
             let inquiry = store::get(conn, id)?;
@@ -282,10 +304,11 @@ pub async fn get_inquiry(
                 InquiryAction::View,
             )?;
             let messages = store::messages(conn, id)?;
-            Ok((inquiry, messages))
+            let labels = store::labels(conn, std::slice::from_ref(&inquiry))?;
+            Ok((inquiry, messages, labels))
         })
         .await?;
-    let body = dto(inquiry, Some(messages))?;
+    let body = dto(inquiry, Some(messages), &labels)?;
     Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(body.version))).json(body))
 }
 
@@ -377,7 +400,7 @@ pub async fn close_inquiry(
     let actor = auth.0;
     // Judged after visibility: an outsider gets 404, not 428.
     let expected = if_match(&req);
-    let inquiry = state
+    let body = state
         .db
         .run(move |conn| {
             dialect::write_transaction(conn, |conn| {
@@ -391,11 +414,12 @@ pub async fn close_inquiry(
                 if expected? != inquiry.version {
                     return Err(precondition_failed());
                 }
-                store::close(conn, &inquiry).map_err(ApiError::from)
+                let closed = store::close(conn, &inquiry)?;
+                let labels = store::labels(conn, std::slice::from_ref(&closed))?;
+                dto(closed, None, &labels)
             })
         })
         .await?;
-    let body = dto(inquiry, None)?;
     Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(body.version))).json(body))
 }
 

@@ -11,6 +11,7 @@ pub mod demands;
 pub mod extract;
 pub mod inquiries;
 pub mod key_auth;
+pub mod labels;
 pub mod limits;
 pub mod links;
 pub mod matches;

@@ -75,7 +75,10 @@ pub struct UpdateMeRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(example = "nông nghiệp xanh 2026")]
     pub current_password: String,
+    /// At least 10 characters, not the email address, not a common password.
+    #[schema(example = "cà phê sữa đá 2027")]
     pub new_password: String,
 }
 

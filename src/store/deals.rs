@@ -14,6 +14,7 @@ use crate::db::types::{Id, now};
 use crate::domain::deals::{ChecklistItem, Facts, Stage};
 use crate::domain::lang::Lang;
 use crate::mail::{self, Mail, Template};
+use crate::store::labels::{Labels, Wanted};
 use crate::store::organizations::owner_contacts;
 use crate::store::{StoreError, changed, json};
 use crate::webhooks::{self, EventType};
@@ -23,6 +24,11 @@ pub use crate::domain::deals::TransferForm;
 /// What the parties negotiate. Money in the currency's minor unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "transfer_form": "usage_licence", "exclusive": false, "territory": "Việt Nam",
+    "term_months": 60, "sublicensing": false, "price": 750_000_000, "currency": "VND",
+    "payment_schedule": "30% khi ký, 70% khi bàn giao"
+}))]
 pub struct Terms {
     pub transfer_form: TransferForm,
     /// Licence only: whether the licensee is the only one.
@@ -332,45 +338,23 @@ pub fn list(
     Ok((items, total))
 }
 
-/// What a deal's list row shows beside its ids: the technology's title and each party's
-/// name and kind, for a page of deals in two statements (not one per deal).
-#[derive(Debug, Default)]
-pub struct Labels {
-    pub titles: std::collections::HashMap<Id, String>,
-    /// `(name, kind)` by organisation.
-    pub organizations: std::collections::HashMap<Id, (String, String)>,
-}
-
+/// The labels of a page of deals (the technologies' titles, the parties' names and kinds):
+/// two statements, whatever the number of deals.
 pub fn labels(conn: &mut DbConn, deals: &[Deal]) -> Result<Labels, StoreError> {
-    if deals.is_empty() {
-        return Ok(Labels::default());
-    }
-    let technology_ids: Vec<Id> = deals.iter().map(|d| d.technology_id).collect();
-    let organization_ids: Vec<Id> = deals
-        .iter()
-        .flat_map(|d| {
+    let mut wanted = Wanted::default();
+    for d in deals {
+        wanted.technologies.insert(d.technology_id);
+        wanted.organizations.extend(
             [
                 Some(d.buyer_organization_id),
                 Some(d.seller_organization_id),
                 d.broker_organization_id,
             ]
-        })
-        .flatten()
-        .collect();
-    let titles = technologies::table
-        .filter(technologies::id.eq_any(technology_ids))
-        .select((technologies::id, technologies::title))
-        .load::<(Id, String)>(conn)?
-        .into_iter()
-        .collect();
-    let organizations = organizations::table
-        .filter(organizations::id.eq_any(organization_ids))
-        .select((organizations::id, organizations::name, organizations::kind))
-        .load::<(Id, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, name, kind)| (id, (name, kind)))
-        .collect();
-    Ok(Labels { titles, organizations })
+            .into_iter()
+            .flatten(),
+        );
+    }
+    wanted.load(conn)
 }
 
 pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, StoreError> {

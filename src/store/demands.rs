@@ -1,17 +1,17 @@
-//! Technology demands and the proposals answering them. Demands move through the listings'
-//! moderation states (`domain::listing::Status`), each transition guarded by version and
-//! status like listings; proposals are decided once.
+//! Technology demands. They move through the listings' moderation states
+//! (`domain::listing::Status`), each transition guarded by version and status like listings;
+//! the proposals answering them are in `store::proposals`.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
 use crate::db::raw::RawSql;
-use crate::db::schema::{demands, organizations, proposals};
+use crate::db::schema::{demands, organizations};
 use crate::db::types::rfc3339;
 use crate::db::types::{Id, SqlUuid, now};
 use crate::db::{DbConn, dialect};
-use crate::domain::demand::{Budget, DemandContent, ProposalStatus};
+use crate::domain::demand::{Budget, DemandContent};
 use crate::domain::lang::Lang;
 use crate::domain::listing::Status;
 use crate::mail::Template;
@@ -394,172 +394,6 @@ pub fn search(
     let mut found = load(conn, &ids)?;
     found.sort_by_key(|d| ids.iter().position(|id| *id == d.id));
     Ok((found, total))
-}
-
-// ---- Proposals ------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Queryable)]
-pub struct Proposal {
-    pub id: Id,
-    pub demand_id: Id,
-    pub organization_id: Id,
-    pub technology_id: Option<Id>,
-    pub created_by: Id,
-    pub status: String,
-    pub price: Option<i64>,
-    pub currency: Option<String>,
-    pub timeline_months: Option<i32>,
-    pub decided_by: Option<Id>,
-    pub decided_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub version: i32,
-    pub approach: String,
-    pub message: Option<String>,
-}
-
-/// A new proposal's fields, validated.
-pub struct NewProposal {
-    pub organization_id: Id,
-    pub technology_id: Option<Id>,
-    pub approach: String,
-    pub price: Option<(i64, String)>,
-    pub timeline_months: Option<u32>,
-    pub message: Option<String>,
-}
-
-fn proposal_context(
-    demand: &Demand,
-    proposal: &Proposal,
-    organization_name: &str,
-) -> serde_json::Value {
-    json!({
-        "demand_title": demand.content.title,
-        "organization_name": organization_name,
-        "status": proposal.status,
-        "proposal_path": format!("/demands/{}/proposals/{}", demand.id, proposal.id),
-    })
-}
-
-fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, StoreError> {
-    Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
-}
-
-/// Records a proposal and mails the demand's owners. Run in a write transaction.
-pub fn propose(
-    conn: &mut DbConn,
-    demand: &Demand,
-    creator: Id,
-    new: &NewProposal,
-) -> Result<Proposal, StoreError> {
-    let at = now();
-    let id = Id::new();
-    diesel::insert_into(proposals::table)
-        .values((
-            proposals::id.eq(id),
-            proposals::demand_id.eq(demand.id),
-            proposals::organization_id.eq(new.organization_id),
-            proposals::technology_id.eq(new.technology_id),
-            proposals::created_by.eq(creator),
-            proposals::status.eq(ProposalStatus::Pending.as_str()),
-            proposals::price.eq(new.price.as_ref().map(|p| p.0)),
-            proposals::currency.eq(new.price.as_ref().map(|p| p.1.as_str())),
-            proposals::timeline_months.eq(new.timeline_months.map(|m| m as i32)),
-            proposals::created_at.eq(at),
-            proposals::updated_at.eq(at),
-            proposals::version.eq(1),
-            proposals::approach.eq(&new.approach),
-            proposals::message.eq(new.message.as_deref()),
-        ))
-        .execute(conn)?;
-    let proposal = get_proposal(conn, demand.id, id)?;
-    let name = organization_name(conn, new.organization_id)?;
-    mail_owners(
-        conn,
-        demand.organization_id,
-        Template::ProposalReceived,
-        &proposal_context(demand, &proposal, &name),
-    )?;
-    Ok(proposal)
-}
-
-pub fn get_proposal(conn: &mut DbConn, demand: Id, id: Id) -> Result<Proposal, StoreError> {
-    proposals::table
-        .filter(proposals::demand_id.eq(demand))
-        .filter(proposals::id.eq(id))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("No such proposal."))
-}
-
-/// A proposal by its own id (a deal opened from it names no demand).
-pub fn find_proposal(conn: &mut DbConn, id: Id) -> Result<Option<Proposal>, StoreError> {
-    Ok(proposals::table.find(id).first(conn).optional()?)
-}
-
-/// A demand's proposals, oldest first; only those of `only` organisations when given.
-pub fn list_proposals(
-    conn: &mut DbConn,
-    demand: Id,
-    only: Option<&[Id]>,
-    offset: i64,
-    limit: i64,
-) -> Result<(Vec<Proposal>, i64), StoreError> {
-    let base = || {
-        let mut q = proposals::table.filter(proposals::demand_id.eq(demand)).into_boxed();
-        if let Some(orgs) = only {
-            q = q.filter(proposals::organization_id.eq_any(orgs.to_vec()));
-        }
-        q
-    };
-    let total: i64 = base().count().get_result(conn)?;
-    let items = base()
-        .order((proposals::created_at.asc(), proposals::id.asc()))
-        .offset(offset)
-        .limit(limit)
-        .load(conn)?;
-    Ok((items, total))
-}
-
-/// Moves a pending proposal to `to` (guarded on its status) and mails: an acceptance or a
-/// refusal (recording who decided) to both sides' owners, a withdrawal to the demand's
-/// owners. Run in a write transaction.
-pub fn settle_proposal(
-    conn: &mut DbConn,
-    demand: &Demand,
-    proposal: &Proposal,
-    to: ProposalStatus,
-    by: Id,
-) -> Result<Proposal, StoreError> {
-    let at = now();
-    let decided = to != ProposalStatus::Withdrawn;
-    let rows = diesel::update(
-        proposals::table
-            .find(proposal.id)
-            .filter(proposals::status.eq(ProposalStatus::Pending.as_str())),
-    )
-    .set((
-        proposals::status.eq(to.as_str()),
-        proposals::decided_by.eq(if decided { Some(by) } else { proposal.decided_by }),
-        proposals::decided_at.eq(if decided { Some(at) } else { proposal.decided_at }),
-        proposals::updated_at.eq(at),
-        proposals::version.eq(proposals::version + 1),
-    ))
-    .execute(conn)?;
-    changed(rows)?;
-    let updated = get_proposal(conn, demand.id, proposal.id)?;
-    let name = organization_name(conn, updated.organization_id)?;
-    let context = proposal_context(demand, &updated, &name);
-    let (template, offering_side) = match to {
-        ProposalStatus::Accepted => (Template::ProposalAccepted, true),
-        ProposalStatus::Withdrawn => (Template::ProposalWithdrawn, false),
-        _ => (Template::ProposalDeclined, true),
-    };
-    if offering_side {
-        mail_owners(conn, updated.organization_id, template, &context)?;
-    }
-    mail_owners(conn, demand.organization_id, template, &context)?;
-    Ok(updated)
 }
 
 /// Demands in the shared expiry job (`store::expiry`), with their own mails.

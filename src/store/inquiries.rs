@@ -11,6 +11,7 @@ use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
 use crate::mail::{self, Mail, Template};
 use crate::store::StoreError;
+use crate::store::labels::{Labels, Wanted};
 use crate::store::organizations::owner_contacts;
 use crate::store::technologies::Listing;
 use crate::webhooks::{self, EventType};
@@ -132,6 +133,17 @@ pub fn messages(conn: &mut DbConn, id: Id) -> Result<Vec<Message>, StoreError> {
         .filter(inquiry_messages::inquiry_id.eq(id))
         .order((inquiry_messages::created_at.asc(), inquiry_messages::id.asc()))
         .load(conn)?)
+}
+
+/// The labels of a page of enquiries (the technologies' titles, both sides' names and
+/// kinds): two statements, whatever the number of enquiries.
+pub fn labels(conn: &mut DbConn, inquiries: &[Inquiry]) -> Result<Labels, StoreError> {
+    let mut wanted = Wanted::default();
+    for i in inquiries {
+        wanted.technologies.insert(i.technology_id);
+        wanted.organizations.extend([i.from_organization_id, i.to_organization_id]);
+    }
+    wanted.load(conn)
 }
 
 /// Which enquiries a list shows.

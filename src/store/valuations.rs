@@ -14,6 +14,7 @@ use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
 use crate::domain::valuation_request::Status;
 use crate::mail::{self, Mail, Template};
+use crate::store::labels::{Labels, Wanted};
 use crate::store::organizations::{owner_contacts, parse_list};
 use crate::store::{StoreError, json};
 use crate::webhooks::{self, EventType};
@@ -392,6 +393,27 @@ pub fn list(
         .limit(limit)
         .load(conn)?;
     Ok((rows.into_iter().map(assemble).collect::<Result<_, _>>()?, total))
+}
+
+/// The labels of a page of requests: the technologies' titles (already read with each
+/// request) and the requesters', listing owners' and appraisers' names and kinds, in one
+/// statement whatever the number of requests.
+pub fn labels(conn: &mut DbConn, requests: &[Valuation]) -> Result<Labels, StoreError> {
+    let mut wanted = Wanted::default();
+    for v in requests {
+        wanted.organizations.extend(
+            [
+                Some(v.row.requester_organization_id),
+                Some(v.listing_owner),
+                v.row.appraiser_organization_id,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    let mut labels = wanted.load(conn)?;
+    labels.titles.extend(requests.iter().map(|v| (v.row.technology_id, v.title.clone())));
+    Ok(labels)
 }
 
 /// Whether an organisation takes valuation work: an intermediary offering `valuation`.

@@ -10,7 +10,7 @@ use crate::domain::demand::ProposalStatus;
 use crate::domain::moderation::Status;
 use crate::error::{ApiError, FieldError};
 use crate::store::deals::{self as store, By, Deal, NewDeal, Terms};
-use crate::store::{demands, inquiries, organizations, technologies};
+use crate::store::{demands, inquiries, organizations, proposals, technologies};
 
 /// Where a deal comes from, as the request named it (parsed and checked for shape by the
 /// API; everything that needs the database is checked here).
@@ -166,8 +166,8 @@ fn no_live_deal(conn: &mut DbConn, technology: Id, demand: Id) -> Result<(), Api
 /// An accepted proposal naming a technology: the demand's organisation buys it from the
 /// proposer. Outsiders do not learn that the proposal exists (404).
 fn from_proposal(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiError> {
-    let proposal = demands::find_proposal(conn, id)?
-        .ok_or_else(|| ApiError::not_found("No such proposal."))?;
+    let proposal =
+        proposals::find(conn, id)?.ok_or_else(|| ApiError::not_found("No such proposal."))?;
     let demand = demands::get(conn, proposal.demand_id)?;
     let (buyer, seller) = (demand.organization_id, proposal.organization_id);
     let origin =

@@ -862,21 +862,34 @@ backend_tests! {
         assert_eq!(res.json()["checklist"].as_array().unwrap().len(), 9);
         assert_eq!(res.json()["checklist"][0]["item"], "object");
         assert_eq!(res.header("cache-control"), Some("private, no-store"));
-        assert_eq!(res.header("etag"), Some("\"1\""));
-        let (res, statements) = ctx.counted_get(&uri, Some(&w.seller.access), Some("\"1\"")).await;
-        res.assert_not_modified("\"1\"", "private, no-store");
+        // The version, and a digest of the labels the deal shows (title, parties' names).
+        let etag = res.header("etag").unwrap().to_owned();
+        assert!(etag.starts_with("\"1-"), "{etag}");
+        let (res, statements) = ctx.counted_get(&uri, Some(&w.seller.access), Some(&etag)).await;
+        res.assert_not_modified(&etag, "private, no-store");
         assert_eq!(statements, 2);
         // Not a party: 404 whatever the ETag, never a 304.
-        ctx.get_if(&uri, Some(&w.outsider.access), Some("\"1\"")).await.problem(404, "not_found");
+        ctx.get_if(&uri, Some(&w.outsider.access), Some(&etag)).await.problem(404, "not_found");
+        // A party renamed is a change the version does not count: the old ETag gets the new name.
+        let org = format!("/api/v1/organizations/{}", w.buyer_org);
+        let profile = ctx.get_as(&org, &w.buyer.access).await.ok();
+        let renamed = ctx.send(Method::PATCH, &org, Some(&w.buyer.access), Some(&etag_of(&profile)),
+            Some(&json!({"name": "Công ty Xanh (đổi tên)"}))).await;
+        assert_eq!(renamed.status, 200, "{}", renamed.text());
+        let res = ctx.get_if(&uri, Some(&w.seller.access), Some(&etag)).await;
+        assert_eq!(res.status, 200, "a renamed party is never answered 304");
+        assert_eq!(res.json()["buyer"]["name"], "Công ty Xanh (đổi tên)");
+        assert_eq!(res.json()["version"], 1);
+        let etag = res.header("etag").unwrap().to_owned();
 
         // A ticked checklist item is a change: the old ETag gets the new body.
         let ticked = ctx
             .authed(Method::PUT, &format!("{uri}/checklist/object"), &w.seller.access, Some(&json!({"ticked": true, "note": "Đã thống nhất"})))
             .await;
         assert_eq!(ticked.status, 200, "{}", ticked.text());
-        let res = ctx.get_if(&uri, Some(&w.seller.access), Some("\"1\"")).await;
+        let res = ctx.get_if(&uri, Some(&w.seller.access), Some(&etag)).await;
         assert_eq!(res.status, 200);
         assert_eq!(res.json()["checklist"][0]["ticked"], true);
-        assert_eq!(res.header("etag"), Some("\"2\""));
+        assert!(res.header("etag").unwrap().starts_with("\"2-"), "{:?}", res.header("etag"));
     }
 }

@@ -26,6 +26,7 @@ mod organizations;
 mod problems;
 mod processes;
 mod reads;
+mod request_examples;
 mod response_examples;
 mod rules;
 mod search;

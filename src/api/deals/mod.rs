@@ -16,6 +16,7 @@ use crate::api::cache::IF_NONE_MATCH_DOC;
 use crate::api::cache::{self, Policy};
 use crate::api::common::{Page, PageParams, etag, idempotency_key, request_fingerprint};
 use crate::api::extract::{Json, Path, Query};
+use crate::api::labels::{self as label, PartyDto, TitledDto};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
@@ -28,6 +29,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::deals::{self as store, By, Deal, Sides, Terms, TransferForm};
 use crate::store::idempotency;
+use crate::store::labels::Labels;
 use crate::workflows::{self, deals::Origin};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,31 +42,15 @@ pub struct ChecklistEntryDto {
     pub ticked_at: Option<DateTime<Utc>>,
 }
 
-/// The listing a deal is over, as a list row shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DealTechnologyDto {
-    pub id: uuid::Uuid,
-    pub title: String,
-}
-
-/// A party of a deal, as a list row shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DealPartyDto {
-    pub id: uuid::Uuid,
-    pub name: String,
-    #[schema(value_type = crate::api::organizations::OrganizationKind)]
-    pub kind: String,
-}
-
 /// A deal. Lists and single-deal answers carry the technology's title and the parties'
 /// names and kinds, so a deals page renders from one request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DealDto {
     pub id: uuid::Uuid,
-    pub technology: DealTechnologyDto,
-    pub buyer: DealPartyDto,
-    pub seller: DealPartyDto,
-    pub broker: Option<DealPartyDto>,
+    pub technology: TitledDto,
+    pub buyer: PartyDto,
+    pub seller: PartyDto,
+    pub broker: Option<PartyDto>,
     pub technology_id: uuid::Uuid,
     pub buyer_organization_id: uuid::Uuid,
     pub seller_organization_id: uuid::Uuid,
@@ -100,16 +86,10 @@ pub struct DealDto {
 fn dto(
     d: Deal,
     checklist: Option<Vec<store::ChecklistRow>>,
-    labels: &store::Labels,
+    labels: &Labels,
 ) -> Result<DealDto, ApiError> {
-    let party = |id: Id| -> Result<DealPartyDto, ApiError> {
-        let (name, kind) = labels.organizations.get(&id).cloned().ok_or_else(ApiError::internal)?;
-        Ok(DealPartyDto { id: id.into(), name, kind })
-    };
-    let technology = DealTechnologyDto {
-        id: d.technology_id.into(),
-        title: labels.titles.get(&d.technology_id).cloned().ok_or_else(ApiError::internal)?,
-    };
+    let party = |id: Id| label::party(labels, id);
+    let technology = label::technology(labels, d.technology_id)?;
     let (buyer, seller) = (party(d.buyer_organization_id)?, party(d.seller_organization_id)?);
     let broker = d.broker_organization_id.map(party).transpose()?;
     let checklist = match checklist {
@@ -250,6 +230,11 @@ fn validate_terms(v: &mut Validator, t: &Terms, brokered: bool) {
 /// a proposal or a match); the seller's members get 403 and wait for the buyer to open it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "inquiry_id": "0193a5b2-7c4e-7d10-9f3a-5b6c7d8e9f01",
+    "terms": {"transfer_form": "usage_licence", "exclusive": false, "territory": "Việt Nam",
+              "term_months": 60, "price": 750_000_000, "currency": "VND"}
+}))]
 pub struct CreateDealRequest {
     /// From an enquiry: the enquirer buys, the listing's owner sells.
     pub inquiry_id: Option<uuid::Uuid>,
@@ -474,8 +459,16 @@ pub async fn get_deal(
             Ok((deal, checklist, labels))
         })
         .await?;
-    // The version counts every change the body shows, the checklist's included.
-    cache::respond(&req, &etag(deal.version), Policy::Private, Some(cache::VARY_AUTH), || {
+    // The version counts every change of the deal, its checklist's included; the labels (a
+    // party renamed, a title corrected) change without it, so the ETag adds their digest.
+    let party = |id: Id| labels.organizations.get(&id);
+    let shown = (
+        labels.titles.get(&deal.technology_id),
+        [deal.buyer_organization_id, deal.seller_organization_id].map(party),
+        deal.broker_organization_id.and_then(party),
+    );
+    let etag = cache::joined_etag(deal.version, shown);
+    cache::respond(&req, &etag, Policy::Private, Some(cache::VARY_AUTH), || {
         dto(deal, Some(checklist), &labels)
     })
 }

@@ -12,28 +12,42 @@ use crate::api::common::{
     Page, PageParams, etag, idempotency_key, if_match, precondition_failed, request_fingerprint,
 };
 use crate::api::extract::{Json, Path, Query};
+use crate::api::labels::{self as label, PartyDto, TitledDto};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ListingAction, ProposalAction};
-use crate::db::dialect;
 use crate::db::types::{Id, utc};
+use crate::db::{DbConn, dialect};
 use crate::domain::demand::{self, ProposalStatus};
 use crate::domain::listing::{self, Money};
 use crate::domain::moderation::Status;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::demands::{self as store, NewProposal, Proposal};
+use crate::store::demands::{self, Demand};
+use crate::store::proposals::{self as store, NewProposal, Proposal};
 use crate::store::{idempotency, technologies};
 
 // ---- Proposals ------------------------------------------------------------------------
 
+/// A proposal, with what its list row shows: the demand's title, the proposer's and the
+/// technology's names, and the demand's organisation unless the demand hides it from the
+/// caller.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProposalDto {
     pub id: uuid::Uuid,
     pub demand_id: uuid::Uuid,
+    /// The demand it answers.
+    pub demand: TitledDto,
+    /// Who posted the demand; null when the demand hides its organisation
+    /// (`hide_organization`) from the caller: its own members and staff see it.
+    pub demand_organization: Option<PartyDto>,
     /// The offering organisation.
     pub organization_id: uuid::Uuid,
+    /// The offering organisation, named.
+    pub proposer: PartyDto,
     pub technology_id: Option<uuid::Uuid>,
+    /// The technology offered, when the answer is one.
+    pub technology: Option<TitledDto>,
     pub status: ProposalStatus,
     pub approach: String,
     pub price: Option<Money>,
@@ -45,24 +59,58 @@ pub struct ProposalDto {
     pub version: i32,
 }
 
-fn proposal_dto(p: Proposal) -> Result<ProposalDto, ApiError> {
-    Ok(ProposalDto {
-        id: p.id.into(),
-        demand_id: p.demand_id.into(),
-        organization_id: p.organization_id.into(),
-        technology_id: p.technology_id.map(Into::into),
-        status: ProposalStatus::parse(&p.status).ok_or_else(ApiError::internal)?,
-        approach: p.approach,
-        price: match (p.price, p.currency) {
-            (Some(amount), Some(currency)) => Some(Money { amount, currency }),
-            _ => None,
-        },
-        timeline_months: p.timeline_months,
-        message: p.message,
-        decided_at: p.decided_at.map(utc),
-        created_at: utc(p.created_at),
-        version: p.version,
-    })
+/// Proposals to `demand` as `actor` may see them, labelled with one statement per kind of
+/// label for the whole page.
+fn proposal_dtos(
+    conn: &mut DbConn,
+    actor: &Actor,
+    demand: &Demand,
+    proposals: Vec<Proposal>,
+) -> Result<Vec<ProposalDto>, ApiError> {
+    let labels = store::labels(conn, demand, &proposals)?;
+    let shown = policy::demand_organization_visible(
+        Some(actor),
+        demand.organization_id,
+        demand.content.hide_organization,
+    );
+    let demand_organization =
+        if shown { Some(label::party(&labels, demand.organization_id)?) } else { None };
+    proposals
+        .into_iter()
+        .map(|p| {
+            Ok(ProposalDto {
+                id: p.id.into(),
+                demand_id: p.demand_id.into(),
+                demand: label::demand(&labels, p.demand_id)?,
+                demand_organization: demand_organization.clone(),
+                organization_id: p.organization_id.into(),
+                proposer: label::party(&labels, p.organization_id)?,
+                technology_id: p.technology_id.map(Into::into),
+                technology: p.technology_id.map(|t| label::technology(&labels, t)).transpose()?,
+                status: ProposalStatus::parse(&p.status).ok_or_else(ApiError::internal)?,
+                approach: p.approach,
+                price: match (p.price, p.currency) {
+                    (Some(amount), Some(currency)) => Some(Money { amount, currency }),
+                    _ => None,
+                },
+                timeline_months: p.timeline_months,
+                message: p.message,
+                decided_at: p.decided_at.map(utc),
+                created_at: utc(p.created_at),
+                version: p.version,
+            })
+        })
+        .collect()
+}
+
+/// One proposal to `demand` as `actor` may see it.
+fn proposal_dto(
+    conn: &mut DbConn,
+    actor: &Actor,
+    demand: &Demand,
+    proposal: Proposal,
+) -> Result<ProposalDto, ApiError> {
+    proposal_dtos(conn, actor, demand, vec![proposal])?.pop().ok_or_else(ApiError::internal)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -135,7 +183,7 @@ pub async fn create_proposal(
         .db
         .run(move |conn| {
             idempotency::create_once(conn, actor.user_id, key.as_deref(), &fingerprint, |conn| {
-                let demand = store::get(conn, demand_id)?;
+                let demand = demands::get(conn, demand_id)?;
                 policy::demand(
                     Some(&actor),
                     demand.organization_id,
@@ -164,8 +212,9 @@ pub async fn create_proposal(
                         ));
                     }
                 }
-                let proposal = store::propose(conn, &demand, actor.user_id, &new)?;
-                serde_json::to_value(proposal_dto(proposal)?).map_err(ApiError::internal_from)
+                let proposal = store::create(conn, &demand, actor.user_id, &new)?;
+                serde_json::to_value(proposal_dto(conn, &actor, &demand, proposal)?)
+                    .map_err(ApiError::internal_from)
             })
         })
         .await?;
@@ -200,7 +249,7 @@ pub async fn list_proposals(
     let (items, total) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
-            let demand = store::get(conn, demand_id)?;
+            let demand = demands::get(conn, demand_id)?;
             policy::demand(
                 Some(&actor),
                 demand.organization_id,
@@ -210,11 +259,10 @@ pub async fn list_proposals(
             let own: Vec<Id> = actor.memberships.iter().map(|(org, _)| *org).collect();
             let only = (!policy::sees_all_proposals(&actor, demand.organization_id))
                 .then_some(own.as_slice());
-            store::list_proposals(conn, demand_id, only, page.offset(), page.limit())
-                .map_err(ApiError::from)
+            let (items, total) = store::list(conn, demand_id, only, page.offset(), page.limit())?;
+            Ok((proposal_dtos(conn, &actor, &demand, items)?, total))
         })
         .await?;
-    let items = items.into_iter().map(proposal_dto).collect::<Result<Vec<_>, _>>()?;
     Ok(HttpResponse::Ok().json(Page::new(items, page, total)))
 }
 
@@ -240,7 +288,7 @@ async fn move_proposal(
         .db
         .run(move |conn| {
             dialect::write_transaction(conn, |conn| {
-                let demand = store::get(conn, demand_id)?;
+                let demand = demands::get(conn, demand_id)?;
                 policy::demand(
                     Some(&actor),
                     demand.organization_id,
@@ -250,10 +298,10 @@ async fn move_proposal(
                 let proposal = match step {
                     ProposalMove::Accept | ProposalMove::Decline => {
                         policy::proposal(&actor, demand.organization_id, ProposalAction::Decide)?;
-                        store::get_proposal(conn, demand_id, proposal_id)?
+                        store::get(conn, demand_id, proposal_id)?
                     }
                     ProposalMove::Withdraw => {
-                        let proposal = store::get_proposal(conn, demand_id, proposal_id)?;
+                        let proposal = store::get(conn, demand_id, proposal_id)?;
                         // Outsiders do not learn that another organisation's proposal
                         // exists, as in the list of proposals.
                         if !policy::sees_all_proposals(&actor, demand.organization_id)
@@ -283,7 +331,8 @@ async fn move_proposal(
                         format!("This proposal is already {}.", status.as_str()),
                     )
                 })?;
-                proposal_dto(store::settle_proposal(conn, &demand, &proposal, to, actor.user_id)?)
+                let settled = store::settle(conn, &demand, &proposal, to, actor.user_id)?;
+                proposal_dto(conn, &actor, &demand, settled)
             })
         })
         .await?;

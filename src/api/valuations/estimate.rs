@@ -75,8 +75,20 @@ pub struct MarketInput {
     pub transfer_form: String,
 }
 
+/// Give at least one of `cost`, `income` and `market`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "currency": "VND",
+    "cost": {
+        "costs": [{"year": 2022, "amount": 1_200_000_000_i64}, {"year": 2023, "amount": 800_000_000}],
+        "valuation_year": 2026, "inflation_rate_bps": 400, "obsolescence_bps": 1500
+    },
+    "income": {
+        "revenues": [2_000_000_000_i64, 2_500_000_000_i64, 3_000_000_000_i64],
+        "royalty_rate_bps": 500, "tax_rate_bps": 2000, "discount_rate_bps": 1200
+    }
+}))]
 pub struct EstimateRequest {
     /// ISO 4217 code of every amount, in and out.
     #[schema(example = "VND")]

@@ -14,6 +14,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::common::{Page, PageParams, etag, idempotency_key, request_fingerprint};
 use crate::api::extract::{Json, Path, Query};
+use crate::api::labels::{self as label, PartyDto, TitledDto};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
@@ -24,15 +25,18 @@ use crate::domain::listing;
 use crate::domain::valuation_request::{Method, Purpose, RightsKind, Status};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::labels::Labels;
 use crate::store::valuations::{self as store, Scope, Valuation};
 use crate::store::{idempotency, json, technologies};
 
 const MAX_TEXT: usize = 5_000;
 const MAX_SHORT: usize = 200;
 
-/// The rights being valued (Law on Technology Transfer): ownership, or usage with its scope.
+/// The rights being valued (Law on Technology Transfer): ownership, or usage with its scope
+/// (exclusivity and term apply to usage only).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "usage", "exclusive": true, "territory": "Việt Nam", "term_months": 60}))]
 pub struct Rights {
     pub kind: RightsKind,
     /// Usage rights: exclusive licence or not.
@@ -104,15 +108,6 @@ pub struct CreateValuationRequest {
     pub deadline: Option<NaiveDate>,
 }
 
-/// The technology a request is about.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ValuedTechnology {
-    pub id: uuid::Uuid,
-    pub title: String,
-    /// Its owning organisation.
-    pub organization_id: uuid::Uuid,
-}
-
 /// The appraiser's result, once completed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValuationResultDto {
@@ -141,11 +136,18 @@ pub struct ValuationEventDto {
     pub at: DateTime<Utc>,
 }
 
+/// A valuation request. Lists and single answers name the technology and the organisations
+/// concerned, so a page of requests renders from one request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValuationRequestDto {
     pub id: uuid::Uuid,
-    pub technology: ValuedTechnology,
+    /// The technology valued.
+    pub technology: TitledDto,
+    /// The organisation owning the technology's listing.
+    pub listing_owner: PartyDto,
     pub requester_organization_id: uuid::Uuid,
+    /// The requesting organisation, named.
+    pub requester: PartyDto,
     pub requested_by: uuid::Uuid,
     pub deal_id: Option<uuid::Uuid>,
     pub purpose: Purpose,
@@ -156,6 +158,8 @@ pub struct ValuationRequestDto {
     pub deadline: Option<String>,
     pub status: Status,
     pub appraiser_organization_id: Option<uuid::Uuid>,
+    /// The assigned appraiser organisation, named.
+    pub appraiser: Option<PartyDto>,
     /// Present once `completed`.
     pub result: Option<ValuationResultDto>,
     pub created_at: DateTime<Utc>,
@@ -167,7 +171,11 @@ pub struct ValuationRequestDto {
     pub history: Option<Vec<ValuationEventDto>>,
 }
 
-fn dto(v: Valuation, history: Option<Vec<store::Event>>) -> Result<ValuationRequestDto, ApiError> {
+fn dto(
+    v: Valuation,
+    history: Option<Vec<store::Event>>,
+    labels: &Labels,
+) -> Result<ValuationRequestDto, ApiError> {
     let r = v.row;
     // Stored values passed the CHECK constraints; failing to read them back is a bug.
     let bad = ApiError::internal;
@@ -201,12 +209,10 @@ fn dto(v: Valuation, history: Option<Vec<store::Event>>) -> Result<ValuationRequ
     });
     Ok(ValuationRequestDto {
         id: r.id.into(),
-        technology: ValuedTechnology {
-            id: r.technology_id.into(),
-            title: v.title,
-            organization_id: v.listing_owner.into(),
-        },
+        technology: label::technology(labels, r.technology_id)?,
+        listing_owner: label::party(labels, v.listing_owner)?,
         requester_organization_id: r.requester_organization_id.into(),
+        requester: label::party(labels, r.requester_organization_id)?,
         requested_by: r.requested_by.into(),
         deal_id: r.deal_id.map(Into::into),
         purpose: Purpose::parse(&r.purpose).ok_or_else(bad)?,
@@ -222,6 +228,7 @@ fn dto(v: Valuation, history: Option<Vec<store::Event>>) -> Result<ValuationRequ
         deadline: r.deadline,
         status: v.status,
         appraiser_organization_id: r.appraiser_organization_id.map(Into::into),
+        appraiser: r.appraiser_organization_id.map(|a| label::party(labels, a)).transpose()?,
         result,
         created_at: utc(r.created_at),
         updated_at: utc(r.updated_at),
@@ -232,7 +239,8 @@ fn dto(v: Valuation, history: Option<Vec<store::Event>>) -> Result<ValuationRequ
 
 fn detail(conn: &mut DbConn, v: Valuation) -> Result<ValuationRequestDto, ApiError> {
     let history = store::events(conn, v.row.id)?;
-    dto(v, Some(history))
+    let labels = store::labels(conn, std::slice::from_ref(&v))?;
+    dto(v, Some(history), &labels)
 }
 
 fn with_etag(
@@ -445,7 +453,9 @@ async fn list_visible(
             };
             let (rows, total) =
                 store::list(conn, &scope, technology, status, page.offset(), page.limit())?;
-            let items = rows.into_iter().map(|v| dto(v, None)).collect::<Result<Vec<_>, _>>()?;
+            let labels = store::labels(conn, &rows)?;
+            let items =
+                rows.into_iter().map(|v| dto(v, None, &labels)).collect::<Result<Vec<_>, _>>()?;
             Ok((items, total))
         })
         .await?;

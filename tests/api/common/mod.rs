@@ -303,6 +303,18 @@ where
     Resp { status, headers, body }
 }
 
+/// The App under test, as a helper outside `Ctx` names it:
+/// `async fn helper<S: TestApp<B>, B: MessageBody>(ctx: &Ctx<S>)`.
+pub trait TestApp<B>:
+    Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
+impl<S, B> TestApp<B> for S where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>
+{
+}
+
 impl<S, B> Ctx<S>
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
