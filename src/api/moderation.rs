@@ -20,6 +20,7 @@ use crate::domain::listing;
 use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::moderation::Moderated as _;
 use crate::workflows::moderation::{self, Moderated, Notices, Step, invalid_transition};
 
 /// How a moderated resource is shown.
@@ -53,12 +54,13 @@ pub async fn change<R: Shown, T: Send + 'static>(
         .db
         .run(move |conn| {
             dialect::write_transaction(conn, |conn| {
-                let row = R::load(conn, id)?;
+                let row = R::Row::get(conn, id)?;
                 R::authorize(&actor, &row, action)?;
-                if expected? != R::version(&row) {
+                let read = row.lifecycle();
+                if expected? != read.version {
                     return Err(precondition_failed());
                 }
-                let status = R::status(&row);
+                let status = read.status;
                 let to = match transition {
                     Some(t) => {
                         status.next(t).ok_or_else(|| invalid_transition(R::NOUN, status, t))?

@@ -469,13 +469,6 @@ pub fn facts(conn: &mut DbConn, deal: &Deal, reason: Option<String>) -> Result<F
     })
 }
 
-/// An update of `deal` that applies only if nobody changed it since it was read.
-macro_rules! guarded {
-    ($deal:expr) => {
-        diesel::update(deals::table.find($deal.id).filter(deals::version.eq($deal.version)))
-    };
-}
-
 /// Replaces the terms. Signing confirmations are withdrawn: they were given to the old
 /// terms. Run in a write transaction.
 pub fn update_terms(
@@ -485,7 +478,7 @@ pub fn update_terms(
     by: By,
 ) -> Result<Deal, StoreError> {
     let before = deal.terms()?;
-    let rows = guarded!(deal)
+    let rows = guarded!(deals, deal)
         .set((
             deals::transfer_form.eq(terms.transfer_form.as_str()),
             deals::exclusive.eq(terms.exclusive),
@@ -696,7 +689,7 @@ pub fn transition(
 ) -> Result<Deal, StoreError> {
     let from = deal.stage()?;
     let at = now();
-    let rows = guarded!(deal)
+    let rows = guarded!(deals, deal)
         .set((
             deals::stage.eq(m.to.as_str()),
             deals::signed_at.eq(if m.to == Stage::Signed { Some(at) } else { deal.signed_at }),

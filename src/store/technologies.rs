@@ -1,7 +1,7 @@
-//! Technology listings: rows, moderation transitions (each guarded by version and status,
-//! with its mails queued in the same transaction), search, and the expiry job.
+//! Technology listings: rows, content edits, search, bulk loads, and what listings add to
+//! the shared moderation steps (`store::moderation`): their mails and review history.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -14,9 +14,9 @@ use crate::domain::listing::{
     ContactVisibility, Content, FundingLevel, IpRecord, Kind, Money, Price, PriceBasis, Research,
     RightsStatus, Status, TransferOffer,
 };
-use crate::mail::{self, Mail, Template};
-use crate::store::expiry::{self, Expiring};
-use crate::store::organizations::{owner_contacts, parse_list};
+use crate::mail::Template;
+use crate::store::moderation::{Decision, Lifecycle, Mails, Moderated};
+use crate::store::organizations::parse_list;
 use crate::store::users::escape_like;
 use crate::store::{StoreError, changed, json};
 
@@ -372,18 +372,6 @@ pub fn get(conn: &mut DbConn, id: Id) -> Result<Listing, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such technology."))
 }
 
-/// `UPDATE technologies … WHERE id, version and status are still what the caller read`.
-macro_rules! guarded {
-    ($listing:expr) => {
-        diesel::update(
-            technologies::table
-                .find($listing.id)
-                .filter(technologies::version.eq($listing.version))
-                .filter(technologies::status.eq($listing.status.as_str())),
-        )
-    };
-}
-
 /// Replaces the content of `listing` (as read in this transaction), moving it to `to`.
 pub fn update_content(
     conn: &mut DbConn,
@@ -393,7 +381,7 @@ pub fn update_content(
 ) -> Result<Listing, StoreError> {
     let at = now();
     let resubmitted = to == Status::PendingReview && listing.status != Status::PendingReview;
-    let rows = guarded!(listing)
+    let rows = guarded!(technologies, listing, status)
         .set((
             &ContentColumns::new(content)?,
             technologies::status.eq(to.as_str()),
@@ -410,33 +398,6 @@ pub fn update_content(
     if content.research != listing.content.research {
         write_research(conn, listing.id, content.research.as_ref())?;
     }
-    get(conn, listing.id)
-}
-
-/// Deletes a draft.
-pub fn delete(conn: &mut DbConn, listing: &Listing) -> Result<(), StoreError> {
-    let rows = diesel::delete(
-        technologies::table
-            .find(listing.id)
-            .filter(technologies::version.eq(listing.version))
-            .filter(technologies::status.eq(Status::Draft.as_str())),
-    )
-    .execute(conn)?;
-    changed(rows)
-}
-
-pub fn submit(conn: &mut DbConn, listing: &Listing) -> Result<Listing, StoreError> {
-    let at = now();
-    let rows = guarded!(listing)
-        .set((
-            technologies::status.eq(Status::PendingReview.as_str()),
-            technologies::submitted_at.eq(at),
-            technologies::rejection_reason.eq(None::<String>),
-            technologies::updated_at.eq(at),
-            technologies::version.eq(technologies::version + 1),
-        ))
-        .execute(conn)?;
-    changed(rows)?;
     get(conn, listing.id)
 }
 
@@ -464,140 +425,68 @@ fn record_review(
     Ok(())
 }
 
-/// Queues `template` to every owner of the listing's organisation, in their language.
-/// Context keys always present: `technology_id`, `title`, `organization_name`,
-/// `listing_path` (relative to the public site); `extra` adds more.
-fn notify_owners(
-    conn: &mut DbConn,
-    listing: &Listing,
-    template: Template,
-    extra: serde_json::Value,
-) -> Result<usize, StoreError> {
-    let mut context = json!({
-        "technology_id": listing.id.to_string(),
-        "title": listing.content.title,
-        "organization_name": listing.organization_name,
-        "listing_path": format!("/technologies/{}", listing.id),
-    });
-    if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra) {
-        context.extend(extra);
-    }
-    let owners = owner_contacts(conn, listing.organization_id)?;
-    for owner in &owners {
-        mail::enqueue(
-            conn,
-            &Mail {
-                to: owner.email.clone(),
-                template,
-                lang: Lang::parse(&owner.language).unwrap_or_default(),
-                context: context.clone(),
-            },
-        )?;
-    }
-    Ok(owners.len())
-}
+impl Moderated for Listing {
+    const TABLE: &'static str = "technologies";
+    const MAILS: Mails = Mails {
+        published: Template::ListingPublished,
+        rejected: Template::ListingRejected,
+        expiring: Template::ListingExpiring,
+        expired: Template::ListingExpired,
+    };
 
-/// Approves a listing under review: published until now + `validity_days`; owners mailed.
-/// Run in a write transaction.
-pub fn approve(
-    conn: &mut DbConn,
-    listing: &Listing,
-    moderator: Id,
-    validity_days: u32,
-) -> Result<Listing, StoreError> {
-    let at = now();
-    let expires = at + Duration::days(i64::from(validity_days));
-    // A listing re-approved after an edit keeps its first publication date, so editing
-    // does not lift it to the top of "newest".
-    let published = listing.published_at.unwrap_or(at);
-    let rows = guarded!(listing)
-        .set((
-            technologies::status.eq(Status::Published.as_str()),
-            technologies::published_at.eq(published),
-            technologies::expires_at.eq(expires),
-            technologies::expiry_warned_at.eq(None::<NaiveDateTime>),
-            technologies::rejection_reason.eq(None::<String>),
-            technologies::updated_at.eq(at),
-            technologies::version.eq(technologies::version + 1),
-        ))
-        .execute(conn)?;
-    changed(rows)?;
-    record_review(conn, listing, "approved", None, moderator, at)?;
-    let updated = get(conn, listing.id)?;
-    notify_owners(
-        conn,
-        &updated,
-        Template::ListingPublished,
-        json!({"published_at": rfc3339(published), "expires_at": rfc3339(expires)}),
-    )?;
-    crate::webhooks::emit(
-        conn,
-        updated.organization_id,
-        crate::webhooks::EventType::ListingPublished,
+    fn get(conn: &mut DbConn, id: Id) -> Result<Self, StoreError> {
+        get(conn, id)
+    }
+
+    fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            id: self.id,
+            organization_id: self.organization_id,
+            status: self.status,
+            version: self.version,
+            submitted_at: self.submitted_at,
+            published_at: self.published_at,
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// `listing_path` is relative to the public site.
+    fn mail_context(&self) -> serde_json::Value {
         json!({
-            "technology_id": updated.id.to_string(),
-            "title": updated.content.title,
-            "published_at": rfc3339(published),
-            "expires_at": rfc3339(expires),
-        }),
-    )?;
-    Ok(updated)
-}
+            "technology_id": self.id.to_string(),
+            "title": self.content.title,
+            "organization_name": self.organization_name,
+            "listing_path": format!("/technologies/{}", self.id),
+        })
+    }
 
-/// Rejects a listing under review with a reason the owners are mailed. Run in a write
-/// transaction.
-pub fn reject(
-    conn: &mut DbConn,
-    listing: &Listing,
-    moderator: Id,
-    reason: &str,
-) -> Result<Listing, StoreError> {
-    let at = now();
-    let rows = guarded!(listing)
-        .set((
-            technologies::status.eq(Status::Rejected.as_str()),
-            technologies::rejection_reason.eq(reason),
-            technologies::updated_at.eq(at),
-            technologies::version.eq(technologies::version + 1),
-        ))
-        .execute(conn)?;
-    changed(rows)?;
-    record_review(conn, listing, "rejected", Some(reason), moderator, at)?;
-    let updated = get(conn, listing.id)?;
-    notify_owners(conn, &updated, Template::ListingRejected, json!({"reason": reason}))?;
-    Ok(updated)
-}
-
-pub fn archive(conn: &mut DbConn, listing: &Listing) -> Result<Listing, StoreError> {
-    let at = now();
-    let rows = guarded!(listing)
-        .set((
-            technologies::status.eq(Status::Archived.as_str()),
-            technologies::updated_at.eq(at),
-            technologies::version.eq(technologies::version + 1),
-        ))
-        .execute(conn)?;
-    changed(rows)?;
-    get(conn, listing.id)
-}
-
-/// Extends a published listing to now + `validity_days` (and re-arms the expiry warning).
-pub fn renew(
-    conn: &mut DbConn,
-    listing: &Listing,
-    validity_days: u32,
-) -> Result<Listing, StoreError> {
-    let at = now();
-    let rows = guarded!(listing)
-        .set((
-            technologies::expires_at.eq(at + Duration::days(i64::from(validity_days))),
-            technologies::expiry_warned_at.eq(None::<NaiveDateTime>),
-            technologies::updated_at.eq(at),
-            technologies::version.eq(technologies::version + 1),
-        ))
-        .execute(conn)?;
-    changed(rows)?;
-    get(conn, listing.id)
+    /// Each decision joins the review history; a publication is a webhook event too.
+    fn decided(
+        conn: &mut DbConn,
+        before: &Self,
+        after: &Self,
+        decision: Decision,
+    ) -> Result<(), StoreError> {
+        match decision {
+            Decision::Approved { by, at } => {
+                record_review(conn, before, "approved", None, by, at)?;
+                crate::webhooks::emit(
+                    conn,
+                    after.organization_id,
+                    crate::webhooks::EventType::ListingPublished,
+                    json!({
+                        "technology_id": after.id.to_string(),
+                        "title": after.content.title,
+                        "published_at": rfc3339(after.published_at.unwrap_or(at)),
+                        "expires_at": rfc3339(after.expires_at.unwrap_or(at)),
+                    }),
+                )
+            }
+            Decision::Rejected { by, at, reason } => {
+                record_review(conn, before, "rejected", Some(reason), by, at)
+            }
+        }
+    }
 }
 
 /// What a search looks for. Codes are already validated.
@@ -761,31 +650,6 @@ pub fn search(
     let mut listings = load(conn, &ids)?;
     listings.sort_by_key(|l| ids.iter().position(|id| *id == l.id));
     Ok((listings, total))
-}
-
-pub use crate::store::expiry::ExpiryReport;
-
-/// Listings in the shared expiry job (`store::expiry`).
-const LISTING_EXPIRY: Expiring = Expiring {
-    table: "technologies",
-    expiring: Template::ListingExpiring,
-    expired: Template::ListingExpired,
-    notify: |conn, id, template, extra| {
-        let listing = get(conn, id)?;
-        notify_owners(conn, &listing, template, extra)
-    },
-};
-
-/// The expiry job for listings: archives published listings whose `expires_at` has passed
-/// (mailing the owners `listing_expired`) and warns owners of those expiring within 14 days
-/// (`listing_expiring`, once per listing and validity period). Safe to run from several
-/// processes at once (see `store::expiry`).
-pub fn run_expiry(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    validity_days: u32,
-) -> Result<ExpiryReport, StoreError> {
-    expiry::run(conn, &LISTING_EXPIRY, now, validity_days)
 }
 
 /// A listing as a bulk load writes it (`techx seed --synthetic`): its content plus the

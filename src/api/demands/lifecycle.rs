@@ -11,13 +11,12 @@ use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ListingAction};
 use crate::db::DbConn;
-use crate::db::types::Id;
-use crate::domain::moderation::{Status, Transition};
+use crate::domain::moderation::Transition;
 use crate::error::ApiError;
 use crate::search::Search;
 use crate::state::AppState;
-use crate::store::demands::{self as store, Demand};
-use crate::workflows::moderation::{Moderated, Step};
+use crate::store::demands::Demand;
+use crate::workflows::moderation::Moderated;
 
 /// Demands in the moderation lifecycle.
 pub struct Demands;
@@ -26,33 +25,8 @@ impl Moderated for Demands {
     const NOUN: &'static str = "demand";
     type Row = Demand;
 
-    fn load(conn: &mut DbConn, id: Id) -> Result<Demand, ApiError> {
-        store::get(conn, id).map_err(ApiError::from)
-    }
-
     fn authorize(actor: &Actor, row: &Demand, action: ListingAction) -> Result<(), ApiError> {
         policy::demand(Some(actor), row.organization_id, row.status.is_public(), action)
-    }
-
-    fn status(row: &Demand) -> Status {
-        row.status
-    }
-
-    fn version(row: &Demand) -> i32 {
-        row.version
-    }
-
-    fn ever_submitted(row: &Demand) -> bool {
-        row.submitted_at.is_some()
-    }
-
-    fn erase(conn: &mut DbConn, row: &Demand) -> Result<(), ApiError> {
-        store::delete(conn, row).map_err(ApiError::from)
-    }
-
-    fn take(conn: &mut DbConn, row: &Demand, step: &Step) -> Result<Demand, ApiError> {
-        store::transition(conn, row, step.to, step.reason.as_deref(), step.validity_days)
-            .map_err(ApiError::from)
     }
 
     fn published(

@@ -11,13 +11,12 @@ use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ListingAction};
 use crate::db::DbConn;
-use crate::db::types::Id;
-use crate::domain::moderation::{Status, Transition};
+use crate::domain::moderation::Transition;
 use crate::error::ApiError;
 use crate::search::Search;
 use crate::state::AppState;
-use crate::store::technologies::{self as store, Listing};
-use crate::workflows::moderation::{Moderated, Step};
+use crate::store::technologies::Listing;
+use crate::workflows::moderation::Moderated;
 
 /// Listings in the moderation lifecycle.
 pub struct Listings;
@@ -26,44 +25,8 @@ impl Moderated for Listings {
     const NOUN: &'static str = "listing";
     type Row = Listing;
 
-    fn load(conn: &mut DbConn, id: Id) -> Result<Listing, ApiError> {
-        store::get(conn, id).map_err(ApiError::from)
-    }
-
     fn authorize(actor: &Actor, row: &Listing, action: ListingAction) -> Result<(), ApiError> {
         policy::listing(Some(actor), row.organization_id, row.status.is_public(), action)
-    }
-
-    fn status(row: &Listing) -> Status {
-        row.status
-    }
-
-    fn version(row: &Listing) -> i32 {
-        row.version
-    }
-
-    fn ever_submitted(row: &Listing) -> bool {
-        row.submitted_at.is_some()
-    }
-
-    fn erase(conn: &mut DbConn, row: &Listing) -> Result<(), ApiError> {
-        store::delete(conn, row).map_err(ApiError::from)
-    }
-
-    fn take(conn: &mut DbConn, row: &Listing, step: &Step) -> Result<Listing, ApiError> {
-        let moved = match (step.transition, step.reason.as_deref()) {
-            (Transition::Submit, _) => store::submit(conn, row),
-            (Transition::Approve, _) => store::approve(conn, row, step.by, step.validity_days),
-            (Transition::Reject, Some(reason)) => store::reject(conn, row, step.by, reason),
-            (Transition::Archive, _) => store::archive(conn, row),
-            (Transition::Renew, _) => store::renew(conn, row, step.validity_days),
-            // Edits go through `update_content`, expiry through its job, and a rejection
-            // without a reason does not pass validation.
-            (Transition::Edit | Transition::Expire | Transition::Reject, _) => {
-                return Err(ApiError::internal());
-            }
-        };
-        Ok(moved?)
     }
 
     fn published(
