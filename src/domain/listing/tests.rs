@@ -1,6 +1,7 @@
 //! The listing rules, by example.
 
 use super::*;
+use crate::error::FieldError;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
