@@ -61,8 +61,6 @@ impl Shown for Demands {
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Not a draft (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/submit")]
@@ -94,8 +92,6 @@ pub async fn submit_demand(
         (status = 403, description = "Not a member of the owning organisation nor staff"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Already archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/archive")]
@@ -127,8 +123,6 @@ pub async fn archive_demand(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Not published (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/renew")]
@@ -162,8 +156,6 @@ pub async fn renew_demand(
         (status = 403, description = "Staff only"),
         (status = 404, description = "No such demand"),
         (status = 409, description = "Not under review (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/review")]

@@ -374,8 +374,6 @@ pub async fn get_demand(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[patch("/demands/{id}")]
@@ -416,8 +414,6 @@ pub async fn update_demand(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Already archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[delete("/demands/{id}")]

@@ -61,8 +61,6 @@ impl Shown for Listings {
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Not a draft (`invalid_transition`); edit a rejected listing first"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/technologies/{id}/submit")]
@@ -97,8 +95,6 @@ pub async fn submit_technology(
         (status = 403, description = "Staff only"),
         (status = 404, description = "No such listing"),
         (status = 409, description = "Not under review (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/technologies/{id}/review")]
@@ -123,8 +119,6 @@ pub async fn review_technology(
         (status = 403, description = "Not a member of the owning organisation nor staff"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Already archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/technologies/{id}/archive")]
@@ -156,8 +150,6 @@ pub async fn archive_technology(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Not published (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/technologies/{id}/renew")]

@@ -272,8 +272,6 @@ pub async fn get_technology(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[patch("/technologies/{id}")]
@@ -316,8 +314,6 @@ pub async fn update_technology(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Already archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[delete("/technologies/{id}")]
