@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::api::common::{if_match, precondition_failed};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
-use crate::auth::policy::ListingAction;
+use crate::auth::policy::ModeratedAction;
 use crate::db::types::Id;
 use crate::db::{DbConn, dialect};
 use crate::domain::listing;
@@ -44,7 +44,7 @@ pub async fn change<R: Shown, T: Send + 'static>(
     req: &HttpRequest,
     actor: Actor,
     id: Id,
-    action: ListingAction,
+    action: ModeratedAction,
     transition: Option<Transition>,
     apply: impl FnOnce(&mut DbConn, &Actor, &R::Row, Status) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -87,7 +87,7 @@ pub async fn delete<R: Shown>(
         req,
         actor,
         id,
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         None,
         move |conn, actor, row, _| moderation::remove::<R>(conn, actor, row, validity_days),
     )
@@ -101,7 +101,7 @@ pub async fn step<R: Shown>(
     req: &HttpRequest,
     actor: Actor,
     id: Id,
-    action: ListingAction,
+    action: ModeratedAction,
     transition: Transition,
 ) -> Result<HttpResponse, ApiError> {
     take::<R>(state, req, actor, id, action, transition, None).await
@@ -147,7 +147,7 @@ pub async fn review<R: Shown>(
         ReviewDecision::Approve => Transition::Approve,
         ReviewDecision::Reject => Transition::Reject,
     };
-    take::<R>(state, req, actor, id, ListingAction::Review, transition, reason).await
+    take::<R>(state, req, actor, id, ModeratedAction::Review, transition, reason).await
 }
 
 async fn take<R: Shown>(
@@ -155,7 +155,7 @@ async fn take<R: Shown>(
     req: &HttpRequest,
     actor: Actor,
     id: Id,
-    action: ListingAction,
+    action: ModeratedAction,
     transition: Transition,
     reason: Option<String>,
 ) -> Result<HttpResponse, ApiError> {

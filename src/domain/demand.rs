@@ -1,5 +1,5 @@
 //! Technology demands (nhu cầu công nghệ): what an enterprise needs. They share the listings'
-//! moderation state machine ([`crate::domain::listing::Status`]) and their validation rules
+//! moderation state machine ([`crate::domain::moderation::Status`]) and their validation rules
 //! for sectors, keywords, province and money; this module holds only what is theirs.
 
 use chrono::NaiveDate;

@@ -20,8 +20,9 @@ use crate::domain::deals::{self as machine, ChecklistItem, Stage};
 use crate::domain::demand::{Budget, DemandContent};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
-    self, Content, IpRecord, IpStatus, Money, Price, Research, RightsStatus, Status, TransferOffer,
+    self, Content, IpRecord, IpStatus, Money, Price, Research, RightsStatus, TransferOffer,
 };
+use crate::domain::moderation::Status;
 use crate::domain::valuation_request::Status as VStatus;
 use crate::error::ApiError;
 use crate::search::Search;

@@ -28,7 +28,7 @@ use crate::db::schema::{
 use crate::db::types::{Id, now};
 use crate::db::{Backend, DbConn, dialect};
 use crate::domain::deals::{ChecklistItem, Stage};
-use crate::domain::listing::Status;
+use crate::domain::moderation::Status;
 use crate::domain::valuation_request::Status as VStatus;
 use crate::error::ApiError;
 use crate::store::organizations::{self, Profile};

@@ -5,7 +5,7 @@
 //! are `store::moderation`'s.
 
 use crate::auth::Actor;
-use crate::auth::policy::ListingAction;
+use crate::auth::policy::ModeratedAction;
 use crate::db::DbConn;
 use crate::db::types::Id;
 use crate::domain::moderation::{Status, Transition};
@@ -34,7 +34,7 @@ pub trait Moderated: 'static {
     type Row: store::Moderated + Send + 'static;
 
     /// 404 when the caller may not see it, 403 when they see it but may not take `action`.
-    fn authorize(actor: &Actor, row: &Self::Row, action: ListingAction) -> Result<(), ApiError>;
+    fn authorize(actor: &Actor, row: &Self::Row, action: ModeratedAction) -> Result<(), ApiError>;
     /// What a publication sets off beyond the resource itself (standing matches), in its
     /// transaction.
     /// `threshold` is `TECHX_MATCH_NOTIFY_THRESHOLD`.

@@ -9,7 +9,7 @@ use crate::api::extract::{Json, Path};
 use crate::api::moderation::{self, ReviewRequest, Shown};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, ListingAction};
+use crate::auth::policy::{self, ModeratedAction};
 use crate::db::DbConn;
 use crate::domain::moderation::Transition;
 use crate::error::ApiError;
@@ -25,7 +25,7 @@ impl Moderated for Demands {
     const NOUN: &'static str = "demand";
     type Row = Demand;
 
-    fn authorize(actor: &Actor, row: &Demand, action: ListingAction) -> Result<(), ApiError> {
+    fn authorize(actor: &Actor, row: &Demand, action: ModeratedAction) -> Result<(), ApiError> {
         policy::demand(Some(actor), row.organization_id, row.status.is_public(), action)
     }
 
@@ -75,7 +75,7 @@ pub async fn submit_demand(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Transition::Submit,
     )
     .await
@@ -106,7 +106,7 @@ pub async fn archive_demand(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Archive,
+        ModeratedAction::Archive,
         Transition::Archive,
     )
     .await
@@ -137,7 +137,7 @@ pub async fn renew_demand(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Transition::Renew,
     )
     .await

@@ -22,7 +22,7 @@ use crate::api::moderation;
 use crate::api::technologies::{OwnerDto, present_field, shown_etag};
 use crate::auth::Actor;
 use crate::auth::extract::{Auth, MaybeAuth};
-use crate::auth::policy::{self, ListingAction, OrgAction};
+use crate::auth::policy::{self, ModeratedAction, OrgAction};
 use crate::db::types::{Id, now, utc};
 use crate::domain::demand::{self, Budget, DemandContent};
 use crate::domain::lang::Lang;
@@ -351,7 +351,7 @@ pub async fn get_demand(
                 actor.as_ref(),
                 demand.organization_id,
                 demand.status.is_public(),
-                ListingAction::View,
+                ModeratedAction::View,
             )?;
             Ok((demand, actor))
         })
@@ -390,7 +390,7 @@ pub async fn update_demand(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Some(Transition::Edit),
         move |conn, actor, d, to| {
             let content = patch.apply(d.content.clone());

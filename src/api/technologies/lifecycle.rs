@@ -9,7 +9,7 @@ use crate::api::extract::{Json, Path};
 use crate::api::moderation::{self, ReviewRequest, Shown};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, ListingAction};
+use crate::auth::policy::{self, ModeratedAction};
 use crate::db::DbConn;
 use crate::domain::moderation::Transition;
 use crate::error::ApiError;
@@ -25,7 +25,7 @@ impl Moderated for Listings {
     const NOUN: &'static str = "listing";
     type Row = Listing;
 
-    fn authorize(actor: &Actor, row: &Listing, action: ListingAction) -> Result<(), ApiError> {
+    fn authorize(actor: &Actor, row: &Listing, action: ModeratedAction) -> Result<(), ApiError> {
         policy::listing(Some(actor), row.organization_id, row.status.is_public(), action)
     }
 
@@ -75,7 +75,7 @@ pub async fn submit_technology(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Transition::Submit,
     )
     .await
@@ -133,7 +133,7 @@ pub async fn archive_technology(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Archive,
+        ModeratedAction::Archive,
         Transition::Archive,
     )
     .await
@@ -164,7 +164,7 @@ pub async fn renew_technology(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Transition::Renew,
     )
     .await

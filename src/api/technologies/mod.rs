@@ -23,7 +23,7 @@ use crate::api::common::{idempotency_key, request_fingerprint};
 use crate::api::extract::{Json, Path};
 use crate::api::moderation;
 use crate::auth::extract::{Auth, MaybeAuth};
-use crate::auth::policy::{self, ListingAction, OrgAction};
+use crate::auth::policy::{self, ModeratedAction, OrgAction};
 use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
@@ -240,7 +240,7 @@ pub async fn get_technology(
                 actor.as_ref(),
                 listing.organization_id,
                 listing.status.is_public(),
-                ListingAction::View,
+                ModeratedAction::View,
             )?;
             Ok((listing, contact, actor))
         })
@@ -288,7 +288,7 @@ pub async fn update_technology(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Some(Transition::Edit),
         move |conn, actor, listing, to| {
             let content = patch.apply(listing.content.clone());

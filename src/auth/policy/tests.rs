@@ -43,7 +43,7 @@ fn owners_members_outsiders_and_staff() {
 
 #[test]
 fn listings_hide_until_published_and_belong_to_their_organisation() {
-    use ListingAction::*;
+    use ModeratedAction::*;
     let org = Id::new();
     let member = actor(PlatformRole::Member, vec![(org, OrgRole::Member)]);
     let outsider = actor(PlatformRole::Member, vec![(Id::new(), OrgRole::Owner)]);
@@ -171,9 +171,9 @@ fn demands_matches_proposals_and_dismissals() {
     let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
 
     // Demands share the listings' rules, with their own 404.
-    let hidden = demand(Some(&seller), buyer_org, false, ListingAction::View).unwrap_err();
+    let hidden = demand(Some(&seller), buyer_org, false, ModeratedAction::View).unwrap_err();
     assert_eq!((hidden.status.as_u16(), hidden.detail.as_str()), (404, "No such demand."));
-    assert_eq!(status(demand(Some(&buyer), buyer_org, false, ListingAction::Manage)), 200);
+    assert_eq!(status(demand(Some(&buyer), buyer_org, false, ModeratedAction::Manage)), 200);
 
     assert!(!demand_organization_visible(None, buyer_org, true));
     assert!(!demand_organization_visible(Some(&seller), buyer_org, true));

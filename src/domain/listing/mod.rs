@@ -10,9 +10,6 @@ use crate::domain::fold::fold;
 use crate::domain::lang::Lang;
 use crate::domain::search;
 
-// Until every caller names the shared lifecycle by its own module.
-pub use crate::domain::moderation::{Status, Transition};
-
 pub const MAX_TITLE: usize = 200;
 pub const MAX_SUMMARY: usize = 500;
 pub const MAX_DESCRIPTION: usize = 20_000;

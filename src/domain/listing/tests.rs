@@ -1,6 +1,7 @@
 //! The listing rules, by example.
 
 use super::*;
+use crate::domain::moderation::Status;
 use crate::error::FieldError;
 
 fn today() -> NaiveDate {

@@ -20,8 +20,9 @@ use crate::db::types::{Id, rfc3339};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
     ContactVisibility, Content, FundingLevel, IpRecord, Kind, Money, Price, PriceBasis, Research,
-    RightsStatus, Status, TransferOffer,
+    RightsStatus, TransferOffer,
 };
+use crate::domain::moderation::Status;
 use crate::mail::Template;
 use crate::store::moderation::{Decision, Lifecycle, Mails, Moderated};
 use crate::store::organizations::parse_list;

@@ -7,7 +7,8 @@ use super::{Listing, load};
 use crate::db::DbConn;
 use crate::db::raw::RawSql;
 use crate::db::types::{Id, SqlUuid};
-use crate::domain::listing::{FundingLevel, Kind, RightsStatus, Status};
+use crate::domain::listing::{FundingLevel, Kind, RightsStatus};
+use crate::domain::moderation::Status;
 use crate::store::StoreError;
 use crate::store::users::escape_like;
 

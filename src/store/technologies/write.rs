@@ -8,7 +8,8 @@ use super::{Listing, get};
 use crate::db::schema::{research_results, technologies};
 use crate::db::types::{Id, now};
 use crate::db::{DbConn, dialect};
-use crate::domain::listing::{Content, Research, Status};
+use crate::domain::listing::{Content, Research};
+use crate::domain::moderation::Status;
 use crate::store::{StoreError, changed, json};
 
 fn to_json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String, StoreError> {
