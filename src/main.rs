@@ -205,7 +205,7 @@ fn read_password() -> Result<String, String> {
 }
 
 fn create_admin(config: &Config, db: &Db, email: &str, name: &str) -> Result<(), String> {
-    use techx::api::validate::{is_plausible_email, normalize_email};
+    use techx::domain::validate::{is_plausible_email, normalize_email};
     use techx::store::users::{self, NewUser};
     if !is_plausible_email(email) {
         return Err(format!("--email: {email:?} is not an email address"));

@@ -12,7 +12,6 @@
 use chrono::{Datelike, NaiveDate};
 use rand::Rng;
 
-use crate::api::validate::normalize_email;
 use crate::auth::PlatformRole;
 use crate::db::types::{Id, now};
 use crate::db::{DbConn, dialect};
@@ -23,6 +22,7 @@ use crate::domain::listing::{
     self, Content, IpRecord, IpStatus, Money, Price, Research, RightsStatus, TransferOffer,
 };
 use crate::domain::moderation::Status;
+use crate::domain::validate::normalize_email;
 use crate::domain::valuation_request::Status as VStatus;
 use crate::error::ApiError;
 use crate::search::Search;

@@ -356,7 +356,7 @@ impl Content {
 mod validate;
 
 pub use validate::validate;
-pub(crate) use validate::{Errors, validate_province, validate_sectors_and_keywords};
+pub(crate) use validate::{amount, currency, validate_province, validate_sectors_and_keywords};
 
 #[cfg(test)]
 mod tests;
