@@ -14,7 +14,7 @@ use crate::domain::lang::Lang;
 use crate::domain::moderation::Status;
 use crate::mail::Template;
 use crate::store::changed;
-use crate::store::moderation::{Decision, Lifecycle, Mails, Moderated};
+use crate::store::moderation::{Decision, Lifecycle, Mails, Moderated, lifecycle_of};
 use crate::store::organizations::{mail_owners, parse_list};
 use crate::store::{StoreError, json};
 
@@ -254,15 +254,7 @@ impl Moderated for Demand {
     }
 
     fn lifecycle(&self) -> Lifecycle {
-        Lifecycle {
-            id: self.id,
-            organization_id: self.organization_id,
-            status: self.status,
-            version: self.version,
-            submitted_at: self.submitted_at,
-            published_at: self.published_at,
-            expires_at: self.expires_at,
-        }
+        lifecycle_of!(self)
     }
 
     fn mail_context(&self) -> serde_json::Value {

@@ -45,6 +45,23 @@ pub struct Lifecycle {
     pub expires_at: Option<NaiveDateTime>,
 }
 
+/// The [`Lifecycle`] of a row struct whose fields are named as the columns are (`Listing`
+/// and `Demand` both are), so each `impl Moderated` says it in one line.
+macro_rules! lifecycle_of {
+    ($row:expr) => {
+        $crate::store::moderation::Lifecycle {
+            id: $row.id,
+            organization_id: $row.organization_id,
+            status: $row.status,
+            version: $row.version,
+            submitted_at: $row.submitted_at,
+            published_at: $row.published_at,
+            expires_at: $row.expires_at,
+        }
+    };
+}
+pub(crate) use lifecycle_of;
+
 /// A moderator's decision, for what a resource records of it beyond its row.
 #[derive(Debug, Clone, Copy)]
 pub enum Decision<'a> {

@@ -24,7 +24,7 @@ use crate::domain::listing::{
 };
 use crate::domain::moderation::Status;
 use crate::mail::Template;
-use crate::store::moderation::{Decision, Lifecycle, Mails, Moderated};
+use crate::store::moderation::{Decision, Lifecycle, Mails, Moderated, lifecycle_of};
 use crate::store::organizations::parse_list;
 use crate::store::{StoreError, json};
 
@@ -307,15 +307,7 @@ impl Moderated for Listing {
     }
 
     fn lifecycle(&self) -> Lifecycle {
-        Lifecycle {
-            id: self.id,
-            organization_id: self.organization_id,
-            status: self.status,
-            version: self.version,
-            submitted_at: self.submitted_at,
-            published_at: self.published_at,
-            expires_at: self.expires_at,
-        }
+        lifecycle_of!(self)
     }
 
     /// `listing_path` is relative to the public site.
