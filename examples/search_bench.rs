@@ -21,7 +21,6 @@ use diesel::prelude::*;
 
 use techx::db::{Backend, DbConn, DbTarget, dialect};
 use techx::domain::lang::Lang;
-use techx::domain::listing::Status;
 use techx::domain::search::SearchQuery;
 use techx::search::{DocType, FacetName, Filters, Order, Request, Search};
 use techx::seed::synthetic;
@@ -155,7 +154,7 @@ fn measure(search: &Search, query: &Query, runs: usize) -> Measured {
 /// A published demand of a fresh organisation, as a buyer would post it.
 fn bench_demand(conn: &mut DbConn) -> techx::store::demands::Demand {
     use techx::domain::demand::{Budget, DemandContent};
-    use techx::store::demands;
+    use techx::store::{demands, moderation};
     let user = users::create(
         conn,
         &NewUser {
@@ -197,10 +196,8 @@ fn bench_demand(conn: &mut DbConn) -> techx::store::demands::Demand {
     }
     .normalized();
     let draft = demands::create(conn, org.id, user.id, &content).unwrap_or_else(|e| panic!("{e}"));
-    let pending = demands::transition(conn, &draft, Status::PendingReview, None, 365)
-        .unwrap_or_else(|e| panic!("{e}"));
-    demands::transition(conn, &pending, Status::Published, None, 365)
-        .unwrap_or_else(|e| panic!("{e}"))
+    let pending = moderation::submit(conn, &draft).unwrap_or_else(|e| panic!("{e}"));
+    moderation::approve(conn, &pending, user.id, 365).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn load(conn: &mut DbConn, listings: usize) -> (Duration, usize) {

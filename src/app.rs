@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Compress, DefaultHeaders, Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
 use utoipa::OpenApi;
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa_actix_web::{AppExt, scope};
@@ -67,7 +68,7 @@ pub fn openapi_json() -> String {
 }
 
 /// Adds what every operation shares: problem+json bodies on error responses, the errors any
-/// request can meet, and the bearer scheme.
+/// request can meet (412/428 wherever `If-Match` is taken), and the bearer scheme.
 fn complete_spec(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let problem_response = |description: &str| {
         ResponseBuilder::new()
@@ -103,6 +104,16 @@ fn complete_spec(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
             }
             if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 shared.push(("401", "Missing, invalid or expired access token"));
+            }
+            // Optimistic concurrency: whoever takes `If-Match` refuses a stale or missing one.
+            let conditional = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.name == "If-Match" && matches!(p.parameter_in, ParameterIn::Header));
+            if conditional {
+                shared.push(("412", "Changed since you read it"));
+                shared.push(("428", "`If-Match` missing"));
             }
             let responses = &mut operation.responses.responses;
             for (status, description) in shared {

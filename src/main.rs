@@ -205,7 +205,7 @@ fn read_password() -> Result<String, String> {
 }
 
 fn create_admin(config: &Config, db: &Db, email: &str, name: &str) -> Result<(), String> {
-    use techx::api::validate::{is_plausible_email, normalize_email};
+    use techx::domain::validate::{is_plausible_email, normalize_email};
     use techx::store::users::{self, NewUser};
     if !is_plausible_email(email) {
         return Err(format!("--email: {email:?} is not an email address"));
@@ -427,7 +427,7 @@ fn start_watchdog(limit: std::time::Duration) {
 /// process may run it: the job claims each listing with a guarded update. A failed run is
 /// logged and the next tick tries again.
 fn spawn_listing_expiry(state: web::Data<AppState>) {
-    use techx::store::technologies::run_expiry;
+    use techx::store::{demands::Demand, expiry, technologies::Listing};
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(state.config.expiry_interval);
         loop {
@@ -435,8 +435,8 @@ fn spawn_listing_expiry(state: web::Data<AppState>) {
             let validity = state.config.listing_validity_days;
             let at = techx::db::types::now();
             let job = move |conn: &mut techx::db::DbConn| -> Result<_, techx::error::ApiError> {
-                let report = run_expiry(conn, at, validity)?;
-                Ok((report, techx::store::demands::run_expiry(conn, at, validity)?))
+                let report = expiry::run::<Listing>(conn, at, validity)?;
+                Ok((report, expiry::run::<Demand>(conn, at, validity)?))
             };
             match state.db.run(job).await {
                 Ok((report, demands)) => tracing::info!(

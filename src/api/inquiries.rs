@@ -385,8 +385,6 @@ pub async fn post_inquiry_message(
         (status = 403, description = "Not the listing's owner"),
         (status = 404, description = "No such enquiry, or not a side of it"),
         (status = 409, description = "Already closed (`inquiry_closed`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/inquiries/{id}/close")]

@@ -12,7 +12,7 @@ use crate::api::search::{self as api_search};
 use crate::api::technologies::{TechnologySummaryDto, summary as technology_summary};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, ListingAction};
+use crate::auth::policy::{self, ModeratedAction};
 use crate::db::schema::organizations;
 use crate::db::types::Id;
 use crate::db::{DbConn, dialect};
@@ -206,14 +206,14 @@ pub async fn dismiss_match(
                     Some(&actor),
                     listing.organization_id,
                     listing.status.is_public(),
-                    ListingAction::View,
+                    ModeratedAction::View,
                 )?;
                 let demand = store::get(conn, demand_id)?;
                 policy::demand(
                     Some(&actor),
                     demand.organization_id,
                     demand.status.is_public(),
-                    ListingAction::View,
+                    ModeratedAction::View,
                 )?;
                 for side in
                     policy::dismiss_match(&actor, listing.organization_id, demand.organization_id)?

@@ -13,13 +13,14 @@ use utoipa::ToSchema;
 use crate::api::common::{if_match, precondition_failed};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
-use crate::auth::policy::ListingAction;
+use crate::auth::policy::ModeratedAction;
 use crate::db::types::Id;
 use crate::db::{DbConn, dialect};
 use crate::domain::listing;
 use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::moderation::Moderated as _;
 use crate::workflows::moderation::{self, Moderated, Notices, Step, invalid_transition};
 
 /// How a moderated resource is shown.
@@ -43,7 +44,7 @@ pub async fn change<R: Shown, T: Send + 'static>(
     req: &HttpRequest,
     actor: Actor,
     id: Id,
-    action: ListingAction,
+    action: ModeratedAction,
     transition: Option<Transition>,
     apply: impl FnOnce(&mut DbConn, &Actor, &R::Row, Status) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -53,12 +54,13 @@ pub async fn change<R: Shown, T: Send + 'static>(
         .db
         .run(move |conn| {
             dialect::write_transaction(conn, |conn| {
-                let row = R::load(conn, id)?;
+                let row = R::Row::get(conn, id)?;
                 R::authorize(&actor, &row, action)?;
-                if expected? != R::version(&row) {
+                let read = row.lifecycle();
+                if expected? != read.version {
                     return Err(precondition_failed());
                 }
-                let status = R::status(&row);
+                let status = read.status;
                 let to = match transition {
                     Some(t) => {
                         status.next(t).ok_or_else(|| invalid_transition(R::NOUN, status, t))?
@@ -85,7 +87,7 @@ pub async fn delete<R: Shown>(
         req,
         actor,
         id,
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         None,
         move |conn, actor, row, _| moderation::remove::<R>(conn, actor, row, validity_days),
     )
@@ -99,7 +101,7 @@ pub async fn step<R: Shown>(
     req: &HttpRequest,
     actor: Actor,
     id: Id,
-    action: ListingAction,
+    action: ModeratedAction,
     transition: Transition,
 ) -> Result<HttpResponse, ApiError> {
     take::<R>(state, req, actor, id, action, transition, None).await
@@ -145,7 +147,7 @@ pub async fn review<R: Shown>(
         ReviewDecision::Approve => Transition::Approve,
         ReviewDecision::Reject => Transition::Reject,
     };
-    take::<R>(state, req, actor, id, ListingAction::Review, transition, reason).await
+    take::<R>(state, req, actor, id, ModeratedAction::Review, transition, reason).await
 }
 
 async fn take<R: Shown>(
@@ -153,7 +155,7 @@ async fn take<R: Shown>(
     req: &HttpRequest,
     actor: Actor,
     id: Id,
-    action: ListingAction,
+    action: ModeratedAction,
     transition: Transition,
     reason: Option<String>,
 ) -> Result<HttpResponse, ApiError> {

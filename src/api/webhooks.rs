@@ -347,8 +347,6 @@ pub async fn get_webhook(
         (status = 200, body = WebhookDto, headers(("ETag" = String))),
         (status = 403, description = "Not an owner of the organisation"),
         (status = 404, description = "No such organisation, or no such webhook in it"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[patch("/organizations/{id}/webhooks/{webhook_id}")]

@@ -1,5 +1,5 @@
 //! Technology demands (nhu cầu công nghệ): what an enterprise needs. They share the listings'
-//! moderation state machine ([`crate::domain::listing::Status`]) and their validation rules
+//! moderation state machine ([`crate::domain::moderation::Status`]) and their validation rules
 //! for sectors, keywords, province and money; this module holds only what is theirs.
 
 use chrono::NaiveDate;
@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::lang::Lang;
-use crate::domain::listing::{self, Errors};
+use crate::domain::listing;
 use crate::domain::matching;
 use crate::domain::search;
 use crate::domain::taxonomy;
+use crate::domain::validate::Validator;
 use crate::error::FieldError;
 
 pub const MAX_PROBLEM: usize = 20_000;
@@ -96,7 +97,7 @@ impl DemandContent {
 /// Checks a demand's content; returns every problem, each naming its field. `today` bounds
 /// the deadline (a new deadline cannot be in the past).
 pub fn validate(content: &DemandContent, today: NaiveDate) -> Vec<FieldError> {
-    let mut e = Errors::default();
+    let mut e = Validator::new();
     e.text("title", &content.title, listing::MAX_TITLE);
     e.text("problem", &content.problem, MAX_PROBLEM);
     e.optional_text("requirements", content.requirements.as_deref(), listing::MAX_LONG_TEXT);
@@ -105,10 +106,10 @@ pub fn validate(content: &DemandContent, today: NaiveDate) -> Vec<FieldError> {
         e.check((1..=9).contains(&trl), "trl_min", "must be between 1 and 9");
     }
     if let Some(budget) = &content.budget {
-        e.currency("budget.currency", &budget.currency);
+        listing::currency(&mut e, "budget.currency", &budget.currency);
         for (field, value) in [("budget.min", budget.min), ("budget.max", budget.max)] {
             if let Some(value) = value {
-                e.amount(field, value);
+                listing::amount(&mut e, field, value);
             }
         }
         if let (Some(min), Some(max)) = (budget.min, budget.max) {
@@ -121,12 +122,12 @@ pub fn validate(content: &DemandContent, today: NaiveDate) -> Vec<FieldError> {
         );
     }
     if content.transfer_forms.len() > taxonomy::TRANSFER_FORMS.len() {
-        e.add("transfer_forms", "has too many items");
+        e.error("transfer_forms", "has too many items");
     }
     for (i, form) in content.transfer_forms.iter().enumerate() {
         e.check(
             taxonomy::is_term(taxonomy::TRANSFER_FORMS, form),
-            format!("transfer_forms[{i}]"),
+            &format!("transfer_forms[{i}]"),
             "is not a known transfer form",
         );
     }
@@ -134,7 +135,7 @@ pub fn validate(content: &DemandContent, today: NaiveDate) -> Vec<FieldError> {
     if let Some(deadline) = content.deadline {
         e.check(deadline >= today, "deadline", "must not be in the past");
     }
-    e.0
+    e.into_errors()
 }
 
 /// Where a proposal is.
@@ -185,12 +186,12 @@ pub fn validate_proposal(
     price: Option<(i64, &str)>,
     timeline_months: Option<u32>,
 ) -> Vec<FieldError> {
-    let mut e = Errors::default();
+    let mut e = Validator::new();
     e.text("approach", approach, MAX_APPROACH);
     e.optional_text("message", message, MAX_MESSAGE);
     if let Some((amount, currency)) = price {
-        e.amount("price.amount", amount);
-        e.currency("price.currency", currency);
+        listing::amount(&mut e, "price.amount", amount);
+        listing::currency(&mut e, "price.currency", currency);
     }
     if let Some(months) = timeline_months {
         e.check(
@@ -199,7 +200,7 @@ pub fn validate_proposal(
             "must be between 1 and 120",
         );
     }
-    e.0
+    e.into_errors()
 }
 
 #[cfg(test)]

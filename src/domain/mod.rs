@@ -28,6 +28,7 @@ pub mod scopes;
 pub mod search;
 pub mod synonyms;
 pub mod taxonomy;
+pub mod validate;
 pub mod valuation;
 pub mod valuation_request;
 pub mod webhooks;

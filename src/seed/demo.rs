@@ -12,7 +12,6 @@
 use chrono::{Datelike, NaiveDate};
 use rand::Rng;
 
-use crate::api::validate::normalize_email;
 use crate::auth::PlatformRole;
 use crate::db::types::{Id, now};
 use crate::db::{DbConn, dialect};
@@ -20,8 +19,10 @@ use crate::domain::deals::{self as machine, ChecklistItem, Stage};
 use crate::domain::demand::{Budget, DemandContent};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
-    self, Content, IpRecord, IpStatus, Money, Price, Research, RightsStatus, Status, TransferOffer,
+    self, Content, IpRecord, IpStatus, Money, Price, Research, RightsStatus, TransferOffer,
 };
+use crate::domain::moderation::Status;
+use crate::domain::validate::normalize_email;
 use crate::domain::valuation_request::Status as VStatus;
 use crate::error::ApiError;
 use crate::search::Search;
@@ -31,7 +32,7 @@ use crate::store::inquiries::{self, NewInquiry};
 use crate::store::organizations::{self, Profile};
 use crate::store::users::{self, NewUser};
 use crate::store::valuations::{self, Change, NewRequest, Outcome as ValuationOutcome};
-use crate::store::{demands, technologies};
+use crate::store::{demands, moderation, technologies};
 
 use super::demo_data::{DEMANDS, LISTINGS, ListingSpec, M, ORGS};
 
@@ -271,10 +272,10 @@ fn write(
         let content = listing_content(spec, host, today)?;
         let mut listing = technologies::create(conn, owner.org, owner.user, &content)?;
         if spec.status != Status::Draft {
-            listing = technologies::submit(conn, &listing)?;
+            listing = moderation::submit(conn, &listing)?;
         }
         if spec.status == Status::Published {
-            listing = technologies::approve(conn, &listing, moderator, settings.validity_days)?;
+            listing = moderation::approve(conn, &listing, moderator, settings.validity_days)?;
             notify_for_technology(conn, search, &listing, settings.match_notify_threshold)?;
         }
         listed.push((spec.key, listing));
@@ -315,15 +316,9 @@ fn write(
             return Err(ApiError::internal());
         }
         let draft = demands::create(conn, owner.org, owner.user, &content)?;
-        let pending = demands::transition(conn, &draft, Status::PendingReview, None, 0)?;
+        let pending = moderation::submit(conn, &draft)?;
         if spec.status == Status::Published {
-            let published = demands::transition(
-                conn,
-                &pending,
-                Status::Published,
-                None,
-                settings.validity_days,
-            )?;
+            let published = moderation::approve(conn, &pending, moderator, settings.validity_days)?;
             search.sync(conn)?;
             notify_for_demand(conn, search, &published, settings.match_notify_threshold)?;
         }

@@ -1,9 +1,8 @@
 //! What the demo exchange holds: its organisations, listings and demands, in Vietnamese as a
 //! provincial exchange would show them. `demo.rs` writes them through the store.
 
-use crate::domain::listing::{
-    ContactVisibility, FundingLevel, Kind, PriceBasis, RightsStatus, Status,
-};
+use crate::domain::listing::{ContactVisibility, FundingLevel, Kind, PriceBasis, RightsStatus};
+use crate::domain::moderation::Status;
 
 pub(super) struct OrgSpec {
     pub(super) key: &'static str,

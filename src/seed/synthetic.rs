@@ -19,7 +19,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::{Progress, words};
-use crate::api::validate::normalize_email;
 use crate::auth::PlatformRole;
 use crate::db::schema::{
     deal_checklist, deal_events, deals, inquiries, inquiry_messages, valuation_request_events,
@@ -28,7 +27,8 @@ use crate::db::schema::{
 use crate::db::types::{Id, now};
 use crate::db::{Backend, DbConn, dialect};
 use crate::domain::deals::{ChecklistItem, Stage};
-use crate::domain::listing::Status;
+use crate::domain::moderation::Status;
+use crate::domain::validate::normalize_email;
 use crate::domain::valuation_request::Status as VStatus;
 use crate::error::ApiError;
 use crate::store::organizations::{self, Profile};

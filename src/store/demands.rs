@@ -1,23 +1,21 @@
-//! Technology demands. They move through the listings' moderation states
-//! (`domain::listing::Status`), each transition guarded by version and status like listings;
-//! the proposals answering them are in `store::proposals`.
+//! Technology demands. They go through the shared moderation steps (`store::moderation`),
+//! with their own mails; the proposals answering them are in `store::proposals`.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
 use crate::db::raw::RawSql;
 use crate::db::schema::{demands, organizations};
-use crate::db::types::rfc3339;
 use crate::db::types::{Id, SqlUuid, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::demand::{Budget, DemandContent};
 use crate::domain::lang::Lang;
-use crate::domain::listing::Status;
+use crate::domain::moderation::Status;
 use crate::mail::Template;
 use crate::store::changed;
-use crate::store::expiry::{self, Expiring, ExpiryReport};
-use crate::store::organizations::{mail_owners, parse_list};
+use crate::store::moderation::{Decision, Lifecycle, Mails, Moderated, lifecycle_of};
+use crate::store::organizations::parse_list;
 use crate::store::{StoreError, json};
 
 #[derive(Debug, Clone, Queryable)]
@@ -221,18 +219,6 @@ pub fn get(conn: &mut DbConn, id: Id) -> Result<Demand, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such demand."))
 }
 
-/// `UPDATE demands … WHERE id, version and status are still what the caller read`.
-macro_rules! guarded {
-    ($demand:expr) => {
-        diesel::update(
-            demands::table
-                .find($demand.id)
-                .filter(demands::version.eq($demand.version))
-                .filter(demands::status.eq($demand.status.as_str())),
-        )
-    };
-}
-
 pub fn update_content(
     conn: &mut DbConn,
     demand: &Demand,
@@ -241,7 +227,7 @@ pub fn update_content(
 ) -> Result<Demand, StoreError> {
     let at = now();
     let resubmitted = to == Status::PendingReview && demand.status != Status::PendingReview;
-    let rows = guarded!(demand)
+    let rows = guarded!(demands, demand, status)
         .set((
             &ContentColumns::new(content)?,
             demands::status.eq(to.as_str()),
@@ -254,70 +240,38 @@ pub fn update_content(
     get(conn, demand.id)
 }
 
-pub fn delete(conn: &mut DbConn, demand: &Demand) -> Result<(), StoreError> {
-    let rows = diesel::delete(
-        demands::table
-            .find(demand.id)
-            .filter(demands::version.eq(demand.version))
-            .filter(demands::status.eq(Status::Draft.as_str())),
-    )
-    .execute(conn)?;
-    changed(rows)
-}
+impl Moderated for Demand {
+    const TABLE: &'static str = "demands";
+    const MAILS: Mails = Mails {
+        published: Template::DemandPublished,
+        rejected: Template::DemandRejected,
+        expiring: Template::DemandExpiring,
+        expired: Template::DemandExpired,
+    };
 
-/// Moves `demand` to `to` with the bookkeeping of that state: submission time, publication
-/// and expiry (now + `validity_days`, first publication date kept), rejection reason.
-pub fn transition(
-    conn: &mut DbConn,
-    demand: &Demand,
-    to: Status,
-    reason: Option<&str>,
-    validity_days: u32,
-) -> Result<Demand, StoreError> {
-    let at = now();
-    let renewing = to == Status::Published && demand.status == Status::Published;
-    let publishing = to == Status::Published;
-    let expires = at + Duration::days(i64::from(validity_days));
-    let rows = guarded!(demand)
-        .set((
-            demands::status.eq(to.as_str()),
-            demands::submitted_at.eq(if to == Status::PendingReview {
-                Some(at)
-            } else {
-                demand.submitted_at
-            }),
-            demands::published_at.eq(if publishing {
-                Some(demand.published_at.unwrap_or(at))
-            } else {
-                demand.published_at
-            }),
-            demands::expires_at.eq(if publishing { Some(expires) } else { demand.expires_at }),
-            demands::expiry_warned_at.eq(None::<NaiveDateTime>),
-            demands::rejection_reason.eq(if to == Status::Rejected { reason } else { None }),
-            demands::updated_at.eq(at),
-            demands::version.eq(demands::version + 1),
-        ))
-        .execute(conn)?;
-    changed(rows)?;
-    let updated = get(conn, demand.id)?;
-    // Owners are mailed on the moderator's decisions, as for listings.
-    let path = format!("/demands/{}", demand.id);
-    if publishing && !renewing {
-        tracing::info!(event = "demand.published", demand_id = %demand.id, "demand published");
-        let (published, expires) =
-            (updated.published_at.unwrap_or(at), updated.expires_at.unwrap_or(expires));
-        let context = json!({
-            "title": updated.content.title, "demand_path": path,
-            "published_at": rfc3339(published), "expires_at": rfc3339(expires),
-        });
-        mail_owners(conn, demand.organization_id, Template::DemandPublished, &context)?;
+    fn get(conn: &mut DbConn, id: Id) -> Result<Self, StoreError> {
+        get(conn, id)
     }
-    if let (Status::Rejected, Some(reason)) = (to, reason) {
-        let context =
-            json!({"title": updated.content.title, "demand_path": path, "reason": reason});
-        mail_owners(conn, demand.organization_id, Template::DemandRejected, &context)?;
+
+    fn lifecycle(&self) -> Lifecycle {
+        lifecycle_of!(self)
     }
-    Ok(updated)
+
+    fn mail_context(&self) -> serde_json::Value {
+        json!({"title": self.content.title, "demand_path": format!("/demands/{}", self.id)})
+    }
+
+    fn decided(
+        _: &mut DbConn,
+        _: &Self,
+        after: &Self,
+        decision: Decision,
+    ) -> Result<(), StoreError> {
+        if let Decision::Approved { .. } = decision {
+            tracing::info!(event = "demand.published", demand_id = %after.id, "demand published");
+        }
+        Ok(())
+    }
 }
 
 /// What a demand search looks for.
@@ -394,36 +348,6 @@ pub fn search(
     let mut found = load(conn, &ids)?;
     found.sort_by_key(|d| ids.iter().position(|id| *id == d.id));
     Ok((found, total))
-}
-
-/// Demands in the shared expiry job (`store::expiry`), with their own mails.
-const DEMAND_EXPIRY: Expiring = Expiring {
-    table: "demands",
-    expiring: Template::DemandExpiring,
-    expired: Template::DemandExpired,
-    notify: |conn, id, template, extra| {
-        let demand = get(conn, id)?;
-        let mut context = json!({
-            "title": demand.content.title,
-            "demand_path": format!("/demands/{}", demand.id),
-        });
-        if let (Some(context), serde_json::Value::Object(extra)) = (context.as_object_mut(), extra)
-        {
-            context.extend(extra);
-        }
-        mail_owners(conn, demand.organization_id, template, &context)
-    },
-};
-
-/// The demands' expiry job, the listings' one (`store::expiry`): archives published demands
-/// whose `expires_at` has passed (owners mailed `demand_expired`) and warns the owners of
-/// those ending within 14 days (`demand_expiring`, once per validity period).
-pub fn run_expiry(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    validity_days: u32,
-) -> Result<ExpiryReport, StoreError> {
-    expiry::run(conn, &DEMAND_EXPIRY, now, validity_days)
 }
 
 /// A demand as a bulk load writes it (`techx seed --synthetic`).

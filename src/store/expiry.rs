@@ -1,8 +1,7 @@
-//! The expiry job shared by listings and demands: both tables carry `status`, `expires_at`,
-//! `expiry_warned_at`, `updated_at` and `version` with the same meaning, so one job archives
-//! the published rows past their end (mailing the owners an "expired" mail) and warns the
-//! owners of those ending within [`EXPIRY_WARNING_DAYS`] (once per validity period). What
-//! differs — the table and the mails — is an [`Expiring`] description.
+//! The expiry job of every moderated table (`store::moderation`): it archives the published
+//! rows past their end (mailing the owners the "expired" mail) and warns the owners of those
+//! ending within [`EXPIRY_WARNING_DAYS`] (once per validity period). `expiry::run::<Listing>`
+//! and `expiry::run::<Demand>` are the two jobs.
 //!
 //! Safe to run from several processes at once: each row is claimed by an update guarded on
 //! its state (status, and the `expires_at` read), in its own short transaction with its mail,
@@ -15,31 +14,15 @@ use serde_json::json;
 use crate::db::raw::RawSql;
 use crate::db::types::{Id, SqlUuid, rfc3339};
 use crate::db::{DbConn, dialect};
-use crate::domain::listing::Status;
-use crate::mail::Template;
+use crate::domain::moderation::Status;
 use crate::store::StoreError;
+use crate::store::moderation::{Moderated, notify_owners};
 
 /// Days before expiry when owners are warned.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
 
 /// Rows claimed per query; the job loops until a batch comes back short.
 const EXPIRY_BATCH: i64 = 200;
-
-/// Queues `template` to the owners of row `id`, with the row's own context (title, path…)
-/// extended by `extra`. Runs inside the claiming transaction.
-pub type Notify = fn(&mut DbConn, Id, Template, serde_json::Value) -> Result<usize, StoreError>;
-
-/// What the job needs to know about one kind of expiring row.
-pub struct Expiring {
-    /// `technologies` or `demands` (a constant, never user input: it is formatted into SQL).
-    pub table: &'static str,
-    /// Mailed once per validity period, [`EXPIRY_WARNING_DAYS`] before the end; its context
-    /// gets `expires_at`, `days_left` and `renewal_days`.
-    pub expiring: Template,
-    /// Mailed when the row is archived; its context gets `expired_at`.
-    pub expired: Template,
-    pub notify: Notify,
-}
 
 /// What one run of the expiry job did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,14 +41,13 @@ struct DueRow {
 
 /// One batch of published rows whose `expires_at` is in `(after, until]` (`after` open when
 /// `None`), and not yet warned when `unwarned`; soonest first.
-fn due(
+fn due<R: Moderated>(
     conn: &mut DbConn,
-    kind: &Expiring,
     after: Option<NaiveDateTime>,
     until: NaiveDateTime,
     unwarned: bool,
 ) -> Result<Vec<DueRow>, StoreError> {
-    let mut sql = RawSql::new(format!("SELECT id, expires_at FROM {} WHERE status = ", kind.table));
+    let mut sql = RawSql::new(format!("SELECT id, expires_at FROM {} WHERE status = ", R::TABLE));
     sql.bind(Status::Published.as_str());
     sql.push(" AND expires_at <= ");
     sql.bind(until);
@@ -82,14 +64,13 @@ fn due(
 
 /// `UPDATE <table> SET <set> WHERE id = … AND status = 'published' AND expires_at = <read>`
 /// plus `extra` conditions: true when this run claimed the row.
-fn claim(
+fn claim<R: Moderated>(
     conn: &mut DbConn,
-    kind: &Expiring,
     row: &DueRow,
     set: impl FnOnce(&mut RawSql),
     extra: &str,
 ) -> Result<bool, StoreError> {
-    let mut sql = RawSql::new(format!("UPDATE {} SET ", kind.table));
+    let mut sql = RawSql::new(format!("UPDATE {} SET ", R::TABLE));
     set(&mut sql);
     sql.push(" WHERE id = ");
     sql.bind(row.id);
@@ -101,20 +82,19 @@ fn claim(
     Ok(sql.execute(conn)? == 1)
 }
 
-/// Runs the job for `kind` as of `now`; `validity_days` is what a renewal would grant (told
-/// in the warning).
-pub fn run(
+/// Runs the job for the rows of `R` as of `now`; `validity_days` is what a renewal would
+/// grant (told in the warning).
+pub fn run<R: Moderated>(
     conn: &mut DbConn,
-    kind: &Expiring,
     now: NaiveDateTime,
     validity_days: u32,
 ) -> Result<ExpiryReport, StoreError> {
     let mut report = ExpiryReport::default();
     // Archive first: a row already past its end gets the "expired" mail, not a warning.
     loop {
-        let batch = due(conn, kind, None, now, false)?;
+        let batch = due::<R>(conn, None, now, false)?;
         for row in &batch {
-            report.archived += usize::from(expire_one(conn, kind, row)?);
+            report.archived += usize::from(expire_one::<R>(conn, row)?);
         }
         if batch.len() < EXPIRY_BATCH as usize {
             break;
@@ -122,9 +102,9 @@ pub fn run(
     }
     let horizon = now + Duration::days(EXPIRY_WARNING_DAYS);
     loop {
-        let batch = due(conn, kind, Some(now), horizon, true)?;
+        let batch = due::<R>(conn, Some(now), horizon, true)?;
         for row in &batch {
-            report.warned += usize::from(warn_one(conn, kind, row, now, validity_days)?);
+            report.warned += usize::from(warn_one::<R>(conn, row, now, validity_days)?);
         }
         if batch.len() < EXPIRY_BATCH as usize {
             break;
@@ -133,11 +113,10 @@ pub fn run(
     Ok(report)
 }
 
-fn expire_one(conn: &mut DbConn, kind: &Expiring, row: &DueRow) -> Result<bool, StoreError> {
+fn expire_one<R: Moderated>(conn: &mut DbConn, row: &DueRow) -> Result<bool, StoreError> {
     dialect::write_transaction(conn, |conn| {
-        let claimed = claim(
+        let claimed = claim::<R>(
             conn,
-            kind,
             row,
             |sql| {
                 sql.push("status = ");
@@ -150,23 +129,22 @@ fn expire_one(conn: &mut DbConn, kind: &Expiring, row: &DueRow) -> Result<bool, 
         )?;
         if claimed {
             let extra = json!({"expired_at": rfc3339(row.expires_at)});
-            (kind.notify)(conn, row.id, kind.expired, extra)?;
+            let expired = R::get(conn, row.id)?;
+            notify_owners(conn, &expired, R::MAILS.expired, extra)?;
         }
         Ok(claimed)
     })
 }
 
-fn warn_one(
+fn warn_one<R: Moderated>(
     conn: &mut DbConn,
-    kind: &Expiring,
     row: &DueRow,
     now: NaiveDateTime,
     validity_days: u32,
 ) -> Result<bool, StoreError> {
     dialect::write_transaction(conn, |conn| {
-        let claimed = claim(
+        let claimed = claim::<R>(
             conn,
-            kind,
             row,
             |sql| {
                 sql.push("expiry_warned_at = ");
@@ -182,7 +160,8 @@ fn warn_one(
                 "days_left": days_left,
                 "renewal_days": validity_days,
             });
-            (kind.notify)(conn, row.id, kind.expiring, extra)?;
+            let expiring = R::get(conn, row.id)?;
+            notify_owners(conn, &expiring, R::MAILS.expiring, extra)?;
         }
         Ok(claimed)
     })

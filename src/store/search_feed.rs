@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::schema::{demands, search_changes, technologies};
 use crate::db::types::Id;
-use crate::domain::listing::Status;
+use crate::domain::moderation::Status;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Queryable)]

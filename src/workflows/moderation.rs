@@ -1,15 +1,17 @@
 //! The moderation lifecycle's steps that reach beyond the resource: what a step does in the
 //! store, what publication sets off (standing matches notified), and the rule that deleting
 //! erases only a never-submitted draft. Generic over [`Moderated`], implemented by listings
-//! and demands in their api modules, which also say how each is shown.
+//! and demands in their api modules, which also say how each is shown; the steps themselves
+//! are `store::moderation`'s.
 
 use crate::auth::Actor;
-use crate::auth::policy::ListingAction;
+use crate::auth::policy::ModeratedAction;
 use crate::db::DbConn;
 use crate::db::types::Id;
 use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
 use crate::search::Search;
+use crate::store::moderation::{self as store, Moderated as _};
 
 /// A step of the lifecycle as the store carries it out.
 pub struct Step {
@@ -24,23 +26,15 @@ pub struct Step {
     pub validity_days: u32,
 }
 
-/// A resource that goes through moderation.
+/// A resource that goes through moderation: its rows are [`store::Moderated`] (how they
+/// load and move), and this says who may act on them and what their publication sets off.
 pub trait Moderated: 'static {
     /// The noun in messages ("listing", "demand").
     const NOUN: &'static str;
-    type Row: Send + 'static;
+    type Row: store::Moderated + Send + 'static;
 
-    fn load(conn: &mut DbConn, id: Id) -> Result<Self::Row, ApiError>;
     /// 404 when the caller may not see it, 403 when they see it but may not take `action`.
-    fn authorize(actor: &Actor, row: &Self::Row, action: ListingAction) -> Result<(), ApiError>;
-    fn status(row: &Self::Row) -> Status;
-    fn version(row: &Self::Row) -> i32;
-    /// Whether it was ever submitted (a never-submitted draft is erased, not archived).
-    fn ever_submitted(row: &Self::Row) -> bool;
-    /// Erases a never-submitted draft.
-    fn erase(conn: &mut DbConn, row: &Self::Row) -> Result<(), ApiError>;
-    /// Carries out `step` (mails and webhook events of the step included).
-    fn take(conn: &mut DbConn, row: &Self::Row, step: &Step) -> Result<Self::Row, ApiError>;
+    fn authorize(actor: &Actor, row: &Self::Row, action: ModeratedAction) -> Result<(), ApiError>;
     /// What a publication sets off beyond the resource itself (standing matches), in its
     /// transaction.
     /// `threshold` is `TECHX_MATCH_NOTIFY_THRESHOLD`.
@@ -50,6 +44,23 @@ pub trait Moderated: 'static {
         threshold: u8,
         row: &Self::Row,
     ) -> Result<(), ApiError>;
+}
+
+/// Carries out `step` in the store (mails and events of the step included).
+fn take<R: Moderated>(conn: &mut DbConn, row: &R::Row, step: &Step) -> Result<R::Row, ApiError> {
+    let moved = match (step.transition, step.reason.as_deref()) {
+        (Transition::Submit, _) => store::submit(conn, row),
+        (Transition::Approve, _) => store::approve(conn, row, step.by, step.validity_days),
+        (Transition::Reject, Some(reason)) => store::reject(conn, row, step.by, reason),
+        (Transition::Archive, _) => store::archive(conn, row),
+        (Transition::Renew, _) => store::renew(conn, row, step.validity_days),
+        // Edits go through each store's `update_content`, expiry through its job, and a
+        // rejection without a reason does not pass validation.
+        (Transition::Edit | Transition::Expire | Transition::Reject, _) => {
+            return Err(ApiError::internal());
+        }
+    };
+    Ok(moved?)
 }
 
 /// Standing matches of a publication: notified when they score at least `threshold`
@@ -67,7 +78,7 @@ pub fn advance<R: Moderated>(
     step: &Step,
     notices: &Notices,
 ) -> Result<R::Row, ApiError> {
-    let updated = R::take(conn, row, step)?;
+    let updated = take::<R>(conn, row, step)?;
     if step.transition == Transition::Approve {
         R::published(conn, notices.search, notices.threshold, &updated)?;
     }
@@ -82,9 +93,10 @@ pub fn remove<R: Moderated>(
     row: &R::Row,
     validity_days: u32,
 ) -> Result<(), ApiError> {
-    let status = R::status(row);
-    if status.deletable(R::ever_submitted(row)) {
-        return R::erase(conn, row);
+    let read = row.lifecycle();
+    let status = read.status;
+    if status.deletable(read.submitted_at.is_some()) {
+        return Ok(store::erase(conn, row)?);
     }
     let to = status
         .next(Transition::Archive)
@@ -96,7 +108,7 @@ pub fn remove<R: Moderated>(
         reason: None,
         validity_days,
     };
-    R::take(conn, row, &step).map(|_| ())
+    take::<R>(conn, row, &step).map(|_| ())
 }
 
 /// 409 for a moderation transition not allowed from `status`.

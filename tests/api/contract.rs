@@ -12,7 +12,7 @@ use diesel::sql_types::Text;
 use serde::Serialize;
 use serde_json::Value;
 use techx::db::DbConn;
-use techx::domain::{deals, listing, taxonomy, valuation_request};
+use techx::domain::{deals, listing, moderation, taxonomy, valuation_request};
 
 fn spec() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
@@ -63,7 +63,7 @@ fn rust_enums() -> Vec<(&'static str, Vec<String>)> {
     use techx::webhooks::EventType;
     vec![
         ("Kind", wire(listing::Kind::ALL)),
-        ("Status", wire(listing::Status::ALL)),
+        ("Status", wire(moderation::Status::ALL)),
         ("PriceBasis", wire(listing::PriceBasis::ALL)),
         ("ContactVisibility", wire(listing::ContactVisibility::ALL)),
         ("FundingLevel", wire(listing::FundingLevel::ALL)),

@@ -15,8 +15,8 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use techx::auth::PlatformRole;
 use techx::db::schema::{demands, match_notifications};
-use techx::store::demands::run_expiry as run_demand_expiry;
-use techx::store::expiry::ExpiryReport;
+use techx::store::demands::Demand;
+use techx::store::expiry::{self, ExpiryReport};
 
 /// A buyer (enterprise) and a seller (research institute), each with an owner; an
 /// unrelated enterprise; a broker; an intermediary that does not broker; a moderator.
@@ -264,7 +264,7 @@ backend_tests! {
         body["title"] = json!("Gia hạn nhu cầu");
         let second = ctx.publish_demand(&w.buyer, &w.moderator, &body).await;
         let base = techx::db::types::now();
-        let run = |days: i64| run_demand_expiry(&mut ctx.db.connect(), base + chrono::Duration::days(days), 30).unwrap();
+        let run = |days: i64| expiry::run::<Demand>(&mut ctx.db.connect(), base + chrono::Duration::days(days), 30).unwrap();
 
         assert_eq!(run(10), ExpiryReport { warned: 0, archived: 0 }, "more than 14 days left");
         assert_eq!(run(20), ExpiryReport { warned: 2, archived: 0 });
@@ -301,7 +301,7 @@ backend_tests! {
         let db = &ctx.db;
         let reports: Vec<ExpiryReport> = std::thread::scope(|s| {
             let jobs: Vec<_> = (0..2)
-                .map(|_| s.spawn(move || run_demand_expiry(&mut db.connect(), base + chrono::Duration::days(40), 30).unwrap()))
+                .map(|_| s.spawn(move || expiry::run::<Demand>(&mut db.connect(), base + chrono::Duration::days(40), 30).unwrap()))
                 .collect();
             jobs.into_iter().map(|j| j.join().unwrap()).collect()
         });

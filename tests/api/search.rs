@@ -646,7 +646,7 @@ backend_tests! {
         let other = ctx.publish_technology(&owner, &moderator, &listing(&org, "Máy sấy cà phê", "Sấy.", "Nhanh.", json!({}))).await;
         assert_eq!(found("may say ca phe").await, 1);
         let later = techx::db::types::now() + chrono::Duration::days(400);
-        techx::store::technologies::run_expiry(&mut ctx.db.connect(), later, 365).unwrap();
+        techx::store::expiry::run::<techx::store::technologies::Listing>(&mut ctx.db.connect(), later, 365).unwrap();
         ctx.state.search.sync(&mut ctx.db.connect()).unwrap();
         assert_eq!(found("may say ca phe").await, 0, "{}", other["id"]);
     }

@@ -14,7 +14,8 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use techx::auth::PlatformRole;
 use techx::db::schema::{research_results, technologies, technology_reviews};
-use techx::store::technologies::{ExpiryReport, run_expiry};
+use techx::store::expiry::{self, ExpiryReport};
+use techx::store::technologies::Listing;
 
 /// An organisation with an owner and a plain member, another organisation, a moderator.
 struct World {
@@ -472,7 +473,8 @@ backend_tests! {
     async fn a_write_based_on_a_stale_read_is_refused(backend) {
         // What two overlapping transactions do under PostgreSQL's read committed: both read
         // version 1, one commits; the other's guarded update must then change nothing.
-        use techx::domain::listing::Status;
+        use techx::domain::moderation::Status;
+        use techx::store::moderation::{approve, archive, erase, reject, renew, submit};
         use techx::store::technologies as store;
         let ctx = start(backend).await;
         let w = world(&ctx).await;
@@ -487,22 +489,22 @@ backend_tests! {
         let mut mine = stale.content.clone();
         mine.title = "Bản của A".into();
         assert!(matches!(store::update_content(&mut a, &stale, &mine, Status::Draft).unwrap_err(), techx::store::StoreError::Stale));
-        assert!(matches!(store::submit(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
-        assert!(matches!(store::archive(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
-        assert!(matches!(store::delete(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(submit(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(archive(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(erase(&mut a, &stale).unwrap_err(), techx::store::StoreError::Stale));
         let now = store::get(&mut a, id).unwrap();
         assert_eq!((now.version, now.content.title.as_str(), now.status), (2, "Bản của B", Status::Draft));
 
         // The same for a moderator approving a version that changed under review.
-        let pending = store::submit(&mut b, &now).unwrap();
+        let pending = submit(&mut b, &now).unwrap();
         let moderator = techx::db::types::Id::from(uuid::Uuid::parse_str(&w.moderator.user_id).unwrap());
         let edited = store::update_content(&mut b, &pending, &pending.content, Status::PendingReview).unwrap();
-        assert!(matches!(store::approve(&mut a, &pending, moderator, 30).unwrap_err(), techx::store::StoreError::Stale));
-        assert!(matches!(store::reject(&mut a, &pending, moderator, "x").unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(approve(&mut a, &pending, moderator, 30).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(reject(&mut a, &pending, moderator, "x").unwrap_err(), techx::store::StoreError::Stale));
         assert_eq!(ctx.mail_total("listing_published") + ctx.mail_total("listing_rejected"), 0);
-        let published = store::approve(&mut a, &edited, moderator, 30).unwrap();
+        let published = approve(&mut a, &edited, moderator, 30).unwrap();
         assert_eq!(published.status, Status::Published);
-        assert!(matches!(store::renew(&mut b, &edited, 30).unwrap_err(), techx::store::StoreError::Stale));
+        assert!(matches!(renew(&mut b, &edited, 30).unwrap_err(), techx::store::StoreError::Stale));
     }
 
     async fn idempotent_creation(backend) {
@@ -542,7 +544,7 @@ backend_tests! {
         let second = ctx.publish_technology(&w.owner, &w.moderator, &technology_body(&w.org, "Gia hạn")).await;
         assert_eq!(time(&first["expires_at"]) - time(&first["published_at"]), Duration::days(30));
         let base = techx::db::types::now();
-        let run = |days: i64| run_expiry(&mut ctx.db.connect(), base + Duration::days(days), 30).unwrap();
+        let run = |days: i64| expiry::run::<Listing>(&mut ctx.db.connect(), base + Duration::days(days), 30).unwrap();
 
         assert_eq!(run(10), ExpiryReport { warned: 0, archived: 0 }, "more than 14 days left");
         assert_eq!(run(20), ExpiryReport { warned: 2, archived: 0 });
@@ -577,7 +579,7 @@ backend_tests! {
         let db = &ctx.db;
         let reports: Vec<ExpiryReport> = std::thread::scope(|s| {
             let jobs: Vec<_> = (0..2)
-                .map(|_| s.spawn(move || run_expiry(&mut db.connect(), base + Duration::days(40), 30).unwrap()))
+                .map(|_| s.spawn(move || expiry::run::<Listing>(&mut db.connect(), base + Duration::days(40), 30).unwrap()))
                 .collect();
             jobs.into_iter().map(|j| j.join().unwrap()).collect()
         });

@@ -133,8 +133,6 @@ fn before_signing(deal: &Deal, what: &str) -> Result<Stage, ApiError> {
         (status = 403, description = "Exchange staff cannot change deals"),
         (status = 404, description = "No such deal, or not a party to it"),
         (status = 409, description = "Signed or later (`deal_locked`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[patch("/deals/{id}")]
@@ -351,8 +349,6 @@ fn refused(from: Stage, error: TransitionError) -> ApiError {
         (status = 403, description = "Exchange staff cannot move deals"),
         (status = 404, description = "No such deal, or not a party to it"),
         (status = 409, description = "`invalid_transition` (with `allowed`) or `transition_conditions_unmet`"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/deals/{id}/transitions")]

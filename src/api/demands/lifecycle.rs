@@ -9,15 +9,14 @@ use crate::api::extract::{Json, Path};
 use crate::api::moderation::{self, ReviewRequest, Shown};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, ListingAction};
+use crate::auth::policy::{self, ModeratedAction};
 use crate::db::DbConn;
-use crate::db::types::Id;
-use crate::domain::moderation::{Status, Transition};
+use crate::domain::moderation::Transition;
 use crate::error::ApiError;
 use crate::search::Search;
 use crate::state::AppState;
-use crate::store::demands::{self as store, Demand};
-use crate::workflows::moderation::{Moderated, Step};
+use crate::store::demands::Demand;
+use crate::workflows::moderation::Moderated;
 
 /// Demands in the moderation lifecycle.
 pub struct Demands;
@@ -26,33 +25,8 @@ impl Moderated for Demands {
     const NOUN: &'static str = "demand";
     type Row = Demand;
 
-    fn load(conn: &mut DbConn, id: Id) -> Result<Demand, ApiError> {
-        store::get(conn, id).map_err(ApiError::from)
-    }
-
-    fn authorize(actor: &Actor, row: &Demand, action: ListingAction) -> Result<(), ApiError> {
+    fn authorize(actor: &Actor, row: &Demand, action: ModeratedAction) -> Result<(), ApiError> {
         policy::demand(Some(actor), row.organization_id, row.status.is_public(), action)
-    }
-
-    fn status(row: &Demand) -> Status {
-        row.status
-    }
-
-    fn version(row: &Demand) -> i32 {
-        row.version
-    }
-
-    fn ever_submitted(row: &Demand) -> bool {
-        row.submitted_at.is_some()
-    }
-
-    fn erase(conn: &mut DbConn, row: &Demand) -> Result<(), ApiError> {
-        store::delete(conn, row).map_err(ApiError::from)
-    }
-
-    fn take(conn: &mut DbConn, row: &Demand, step: &Step) -> Result<Demand, ApiError> {
-        store::transition(conn, row, step.to, step.reason.as_deref(), step.validity_days)
-            .map_err(ApiError::from)
     }
 
     fn published(
@@ -87,8 +61,6 @@ impl Shown for Demands {
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Not a draft (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/submit")]
@@ -103,7 +75,7 @@ pub async fn submit_demand(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Transition::Submit,
     )
     .await
@@ -120,8 +92,6 @@ pub async fn submit_demand(
         (status = 403, description = "Not a member of the owning organisation nor staff"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Already archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/archive")]
@@ -136,7 +106,7 @@ pub async fn archive_demand(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Archive,
+        ModeratedAction::Archive,
         Transition::Archive,
     )
     .await
@@ -153,8 +123,6 @@ pub async fn archive_demand(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Not published (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/renew")]
@@ -169,7 +137,7 @@ pub async fn renew_demand(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Transition::Renew,
     )
     .await
@@ -188,8 +156,6 @@ pub async fn renew_demand(
         (status = 403, description = "Staff only"),
         (status = 404, description = "No such demand"),
         (status = 409, description = "Not under review (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/review")]

@@ -22,7 +22,7 @@ use crate::api::moderation;
 use crate::api::technologies::{OwnerDto, present_field, shown_etag};
 use crate::auth::Actor;
 use crate::auth::extract::{Auth, MaybeAuth};
-use crate::auth::policy::{self, ListingAction, OrgAction};
+use crate::auth::policy::{self, ModeratedAction, OrgAction};
 use crate::db::types::{Id, now, utc};
 use crate::domain::demand::{self, Budget, DemandContent};
 use crate::domain::lang::Lang;
@@ -358,7 +358,7 @@ pub async fn get_demand(
                 actor.as_ref(),
                 demand.organization_id,
                 demand.status.is_public(),
-                ListingAction::View,
+                ModeratedAction::View,
             )?;
             Ok((demand, actor))
         })
@@ -384,8 +384,6 @@ pub async fn get_demand(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[patch("/demands/{id}")]
@@ -402,7 +400,7 @@ pub async fn update_demand(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Some(Transition::Edit),
         move |conn, actor, d, to| {
             let content = patch.apply(d.content.clone());
@@ -426,8 +424,6 @@ pub async fn update_demand(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such demand, or not visible to the caller"),
         (status = 409, description = "Already archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[delete("/demands/{id}")]

@@ -15,7 +15,7 @@ use crate::api::extract::{Json, Path, Query};
 use crate::api::labels::{self as label, PartyDto, TitledDto};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, ListingAction, ProposalAction};
+use crate::auth::policy::{self, ModeratedAction, ProposalAction};
 use crate::db::types::{Id, utc};
 use crate::db::{DbConn, dialect};
 use crate::domain::demand::{self, ProposalStatus};
@@ -188,7 +188,7 @@ pub async fn create_proposal(
                     Some(&actor),
                     demand.organization_id,
                     demand.status.is_public(),
-                    ListingAction::View,
+                    ModeratedAction::View,
                 )?;
                 policy::proposal(
                     &actor,
@@ -254,7 +254,7 @@ pub async fn list_proposals(
                 Some(&actor),
                 demand.organization_id,
                 demand.status.is_public(),
-                ListingAction::View,
+                ModeratedAction::View,
             )?;
             let own: Vec<Id> = actor.memberships.iter().map(|(org, _)| *org).collect();
             let only = (!policy::sees_all_proposals(&actor, demand.organization_id))
@@ -293,7 +293,7 @@ async fn move_proposal(
                     Some(&actor),
                     demand.organization_id,
                     demand.status.is_public(),
-                    ListingAction::View,
+                    ModeratedAction::View,
                 )?;
                 let proposal = match step {
                     ProposalMove::Accept | ProposalMove::Decline => {
@@ -350,8 +350,6 @@ async fn move_proposal(
         (status = 403, description = "Not a member of the demand's organisation"),
         (status = 404, description = "No such demand or proposal"),
         (status = 409, description = "Already decided or withdrawn (`already_decided`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/proposals/{proposal_id}/accept")]
@@ -375,8 +373,6 @@ pub async fn accept_proposal(
         (status = 403, description = "Not a member of the demand's organisation"),
         (status = 404, description = "No such demand or proposal"),
         (status = 409, description = "Already decided or withdrawn (`already_decided`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/proposals/{proposal_id}/decline")]
@@ -400,8 +396,6 @@ pub async fn decline_proposal(
         (status = 403, description = "Not a member of the offering organisation"),
         (status = 404, description = "No such demand or proposal, or not visible to the caller"),
         (status = 409, description = "No longer pending (`already_decided`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/demands/{id}/proposals/{proposal_id}/withdraw")]

@@ -354,8 +354,6 @@ pub async fn get_organization(
         (status = 200, body = OrganizationDto, headers(("ETag" = String))),
         (status = 403, description = "Not an owner"),
         (status = 404, description = "No such organisation"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[patch("/organizations/{id}")]

@@ -9,15 +9,14 @@ use crate::api::extract::{Json, Path};
 use crate::api::moderation::{self, ReviewRequest, Shown};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, ListingAction};
+use crate::auth::policy::{self, ModeratedAction};
 use crate::db::DbConn;
-use crate::db::types::Id;
-use crate::domain::moderation::{Status, Transition};
+use crate::domain::moderation::Transition;
 use crate::error::ApiError;
 use crate::search::Search;
 use crate::state::AppState;
-use crate::store::technologies::{self as store, Listing};
-use crate::workflows::moderation::{Moderated, Step};
+use crate::store::technologies::Listing;
+use crate::workflows::moderation::Moderated;
 
 /// Listings in the moderation lifecycle.
 pub struct Listings;
@@ -26,44 +25,8 @@ impl Moderated for Listings {
     const NOUN: &'static str = "listing";
     type Row = Listing;
 
-    fn load(conn: &mut DbConn, id: Id) -> Result<Listing, ApiError> {
-        store::get(conn, id).map_err(ApiError::from)
-    }
-
-    fn authorize(actor: &Actor, row: &Listing, action: ListingAction) -> Result<(), ApiError> {
+    fn authorize(actor: &Actor, row: &Listing, action: ModeratedAction) -> Result<(), ApiError> {
         policy::listing(Some(actor), row.organization_id, row.status.is_public(), action)
-    }
-
-    fn status(row: &Listing) -> Status {
-        row.status
-    }
-
-    fn version(row: &Listing) -> i32 {
-        row.version
-    }
-
-    fn ever_submitted(row: &Listing) -> bool {
-        row.submitted_at.is_some()
-    }
-
-    fn erase(conn: &mut DbConn, row: &Listing) -> Result<(), ApiError> {
-        store::delete(conn, row).map_err(ApiError::from)
-    }
-
-    fn take(conn: &mut DbConn, row: &Listing, step: &Step) -> Result<Listing, ApiError> {
-        let moved = match (step.transition, step.reason.as_deref()) {
-            (Transition::Submit, _) => store::submit(conn, row),
-            (Transition::Approve, _) => store::approve(conn, row, step.by, step.validity_days),
-            (Transition::Reject, Some(reason)) => store::reject(conn, row, step.by, reason),
-            (Transition::Archive, _) => store::archive(conn, row),
-            (Transition::Renew, _) => store::renew(conn, row, step.validity_days),
-            // Edits go through `update_content`, expiry through its job, and a rejection
-            // without a reason does not pass validation.
-            (Transition::Edit | Transition::Expire | Transition::Reject, _) => {
-                return Err(ApiError::internal());
-            }
-        };
-        Ok(moved?)
     }
 
     fn published(
@@ -98,8 +61,6 @@ impl Shown for Listings {
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Not a draft (`invalid_transition`); edit a rejected listing first"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/technologies/{id}/submit")]
@@ -114,7 +75,7 @@ pub async fn submit_technology(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Transition::Submit,
     )
     .await
@@ -134,8 +95,6 @@ pub async fn submit_technology(
         (status = 403, description = "Staff only"),
         (status = 404, description = "No such listing"),
         (status = 409, description = "Not under review (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/technologies/{id}/review")]
@@ -160,8 +119,6 @@ pub async fn review_technology(
         (status = 403, description = "Not a member of the owning organisation nor staff"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Already archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/technologies/{id}/archive")]
@@ -176,7 +133,7 @@ pub async fn archive_technology(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Archive,
+        ModeratedAction::Archive,
         Transition::Archive,
     )
     .await
@@ -193,8 +150,6 @@ pub async fn archive_technology(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Not published (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/technologies/{id}/renew")]
@@ -209,7 +164,7 @@ pub async fn renew_technology(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Transition::Renew,
     )
     .await

@@ -23,7 +23,7 @@ use crate::api::common::{idempotency_key, request_fingerprint};
 use crate::api::extract::{Json, Path};
 use crate::api::moderation;
 use crate::auth::extract::{Auth, MaybeAuth};
-use crate::auth::policy::{self, ListingAction, OrgAction};
+use crate::auth::policy::{self, ModeratedAction, OrgAction};
 use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
@@ -247,7 +247,7 @@ pub async fn get_technology(
                 actor.as_ref(),
                 listing.organization_id,
                 listing.status.is_public(),
-                ListingAction::View,
+                ModeratedAction::View,
             )?;
             Ok((listing, contact, actor))
         })
@@ -282,8 +282,6 @@ pub async fn get_technology(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[patch("/technologies/{id}")]
@@ -300,7 +298,7 @@ pub async fn update_technology(
         &req,
         auth.0,
         path.0.into(),
-        ListingAction::Manage,
+        ModeratedAction::Manage,
         Some(Transition::Edit),
         move |conn, actor, listing, to| {
             let content = patch.apply(listing.content.clone());
@@ -326,8 +324,6 @@ pub async fn update_technology(
         (status = 403, description = "Not a member of the owning organisation"),
         (status = 404, description = "No such listing, or not visible to the caller"),
         (status = 409, description = "Already archived (`invalid_transition`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[delete("/technologies/{id}")]

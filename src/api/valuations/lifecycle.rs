@@ -115,8 +115,6 @@ pub struct AssignRequest {
         (status = 403, description = "Staff only"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
         (status = 409, description = "Not independent of the requester and the listing owner (`appraiser_not_independent`); not `submitted` (`invalid_transition`), or completed (`valuation_completed`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/valuation-requests/{id}/assign")]
@@ -168,8 +166,6 @@ pub struct ClaimRequest {
         (status = 403, description = "Not a member of an appraiser organisation, or not of the one named"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
         (status = 409, description = "Not independent of the requester and the listing owner (`appraiser_not_independent`); no longer `submitted` (`invalid_transition`), or completed (`valuation_completed`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/valuation-requests/{id}/claim")]
@@ -210,8 +206,6 @@ pub async fn claim_valuation_request(
         (status = 403, description = "Not the assigned appraiser"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
         (status = 409, description = "Not `assigned` (`invalid_transition`), or completed (`valuation_completed`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/valuation-requests/{id}/start")]
@@ -322,8 +316,6 @@ fn validate_outcome(b: CompleteRequest) -> Result<Outcome, ApiError> {
         (status = 403, description = "Not the assigned appraiser"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
         (status = 409, description = "Not `in_progress` (`invalid_transition`), or already completed (`valuation_completed`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/valuation-requests/{id}/complete")]
@@ -385,8 +377,6 @@ fn reason(body: ReasonRequest, required: bool) -> Result<Option<String>, ApiErro
         (status = 403, description = "Not the assigned appraiser"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
         (status = 409, description = "Not `assigned` or `in_progress` (`invalid_transition`), or completed (`valuation_completed`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/valuation-requests/{id}/decline")]
@@ -427,8 +417,6 @@ pub async fn decline_valuation_request(
         (status = 403, description = "Not a member of the requesting organisation"),
         (status = 404, description = "No such valuation request, or not visible to the caller"),
         (status = 409, description = "Already final (`invalid_transition`), or completed (`valuation_completed`)"),
-        (status = 412, description = "Changed since you read it"),
-        (status = 428, description = "`If-Match` missing"),
     )
 )]
 #[post("/valuation-requests/{id}/cancel")]

@@ -18,7 +18,7 @@ use crate::api::labels::{self as label, PartyDto, TitledDto};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
-use crate::auth::policy::{self, ListingAction, ValuationAction, ValuationParties};
+use crate::auth::policy::{self, ModeratedAction, ValuationAction, ValuationParties};
 use crate::db::DbConn;
 use crate::db::types::{Id, now, utc};
 use crate::domain::listing;
@@ -387,7 +387,7 @@ pub async fn create_valuation_request(
                             Some(&actor),
                             listing.organization_id,
                             listing.status.is_public(),
-                            ListingAction::View,
+                            ModeratedAction::View,
                         )?;
                     }
                     policy::request_valuation(&actor, requester, listing.organization_id, deal)?;
@@ -443,7 +443,7 @@ async fn list_visible(
                     Some(&actor),
                     listing.organization_id,
                     listing.status.is_public(),
-                    ListingAction::View,
+                    ModeratedAction::View,
                 )?;
             }
             let scope = Scope {

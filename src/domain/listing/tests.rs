@@ -1,6 +1,8 @@
 //! The listing rules, by example.
 
 use super::*;
+use crate::domain::moderation::Status;
+use crate::error::FieldError;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()

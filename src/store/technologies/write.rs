@@ -1,0 +1,240 @@
+//! A listing's writes: creation, the owner's edits (guarded by the version read), and bulk
+//! loads.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::{Listing, get};
+use crate::db::schema::{research_results, technologies};
+use crate::db::types::{Id, now};
+use crate::db::{DbConn, dialect};
+use crate::domain::listing::{Content, Research};
+use crate::domain::moderation::Status;
+use crate::store::{StoreError, changed, json};
+
+fn to_json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String, StoreError> {
+    json::encode(value, "technologies", column)
+}
+
+/// The columns an owner's edit writes.
+#[derive(AsChangeset, Insertable)]
+#[diesel(table_name = technologies)]
+#[diesel(treat_none_as_null = true)]
+struct ContentColumns<'a> {
+    kind: &'a str,
+    language: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    description: &'a str,
+    advantages: Option<&'a str>,
+    applications: Option<&'a str>,
+    sectors: String,
+    keywords: String,
+    trl: Option<i32>,
+    ip_records: String,
+    transfer_forms: String,
+    price_min: Option<i64>,
+    price_max: Option<i64>,
+    currency: Option<&'a str>,
+    price_basis: Option<&'a str>,
+    province: &'a str,
+    contact_visibility: &'a str,
+    title_folded: String,
+    search_text: String,
+}
+
+impl<'a> ContentColumns<'a> {
+    fn new(c: &'a Content) -> Result<Self, StoreError> {
+        let (title_folded, search_text) = c.search_document();
+        Ok(Self {
+            kind: c.kind.as_str(),
+            language: c.language.code(),
+            title: &c.title,
+            summary: &c.summary,
+            description: &c.description,
+            advantages: c.advantages.as_deref(),
+            applications: c.applications.as_deref(),
+            sectors: to_json(&c.sectors, "sectors")?,
+            keywords: to_json(&c.keywords, "keywords")?,
+            trl: c.trl.map(i32::from),
+            ip_records: to_json(&c.ip_records, "ip_records")?,
+            transfer_forms: to_json(&c.transfer_forms, "transfer_forms")?,
+            price_min: c.price.as_ref().and_then(|p| p.min),
+            price_max: c.price.as_ref().and_then(|p| p.max),
+            currency: c.price.as_ref().map(|p| p.currency.as_str()),
+            price_basis: c.price.as_ref().map(|p| p.basis.as_str()),
+            province: &c.province,
+            contact_visibility: c.contact_visibility.as_str(),
+            title_folded,
+            search_text,
+        })
+    }
+}
+
+/// Replaces the research data of a listing with `research`.
+fn write_research(
+    conn: &mut DbConn,
+    id: Id,
+    research: Option<&Research>,
+) -> Result<(), StoreError> {
+    diesel::delete(research_results::table.find(id)).execute(conn)?;
+    let Some(r) = research else { return Ok(()) };
+    diesel::insert_into(research_results::table)
+        .values((
+            research_results::technology_id.eq(id),
+            research_results::funding_level.eq(r.funding_level.as_str()),
+            research_results::programme.eq(r.programme.as_deref()),
+            research_results::task_code.eq(&r.task_code),
+            research_results::host_organization.eq(&r.host_organization),
+            research_results::managing_agency.eq(&r.managing_agency),
+            research_results::budget_spent.eq(r.budget_spent.as_ref().map(|m| m.amount)),
+            research_results::budget_currency
+                .eq(r.budget_spent.as_ref().map(|m| m.currency.as_str())),
+            research_results::completion_year.eq(r.completion_year),
+            research_results::rights_status.eq(r.rights_status.as_str()),
+            research_results::assignee.eq(r.assignee.as_deref()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Creates a draft owned by `organization`. Run in a write transaction.
+pub fn create(
+    conn: &mut DbConn,
+    organization: Id,
+    creator: Id,
+    content: &Content,
+) -> Result<Listing, StoreError> {
+    let at = now();
+    let id = Id::new();
+    diesel::insert_into(technologies::table)
+        .values((
+            technologies::id.eq(id),
+            technologies::organization_id.eq(organization),
+            technologies::created_by.eq(creator),
+            technologies::status.eq(Status::Draft.as_str()),
+            &ContentColumns::new(content)?,
+            technologies::created_at.eq(at),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(1),
+        ))
+        .execute(conn)?;
+    write_research(conn, id, content.research.as_ref())?;
+    get(conn, id)
+}
+
+/// Replaces the content of `listing` (as read in this transaction), moving it to `to`.
+pub fn update_content(
+    conn: &mut DbConn,
+    listing: &Listing,
+    content: &Content,
+    to: Status,
+) -> Result<Listing, StoreError> {
+    let at = now();
+    let resubmitted = to == Status::PendingReview && listing.status != Status::PendingReview;
+    let rows = guarded!(technologies, listing, status)
+        .set((
+            &ContentColumns::new(content)?,
+            technologies::status.eq(to.as_str()),
+            technologies::submitted_at.eq(if resubmitted {
+                Some(at)
+            } else {
+                listing.submitted_at
+            }),
+            technologies::updated_at.eq(at),
+            technologies::version.eq(technologies::version + 1),
+        ))
+        .execute(conn)?;
+    changed(rows)?;
+    if content.research != listing.content.research {
+        write_research(conn, listing.id, content.research.as_ref())?;
+    }
+    get(conn, listing.id)
+}
+
+/// A listing as a bulk load writes it (`techx seed --synthetic`): its content plus the
+/// lifecycle fields the moderation path would have set by then.
+#[derive(Debug, Clone)]
+pub struct BulkListing {
+    pub id: Id,
+    pub organization_id: Id,
+    pub created_by: Id,
+    pub status: Status,
+    pub content: Content,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub published_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = technologies)]
+#[diesel(treat_none_as_null = true)]
+struct BulkRow<'a> {
+    id: Id,
+    organization_id: Id,
+    created_by: Id,
+    status: &'a str,
+    #[diesel(embed)]
+    content: ContentColumns<'a>,
+    submitted_at: Option<NaiveDateTime>,
+    published_at: Option<NaiveDateTime>,
+    expires_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i32,
+}
+
+/// Rows per multi-row INSERT: about 30 binds a row stays under SQLite's 32 766 limit.
+const BULK_ROWS_PER_STATEMENT: usize = 500;
+
+/// Inserts `rows` with multi-row INSERTs, their research data alike; the search index
+/// follows by the same triggers (SQLite) and generated column (PostgreSQL) as one insert.
+/// Run in a write transaction.
+pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkListing]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(BULK_ROWS_PER_STATEMENT) {
+        let built = chunk
+            .iter()
+            .map(|r| {
+                Ok(BulkRow {
+                    id: r.id,
+                    organization_id: r.organization_id,
+                    created_by: r.created_by,
+                    status: r.status.as_str(),
+                    content: ContentColumns::new(&r.content)?,
+                    submitted_at: r.submitted_at,
+                    published_at: r.published_at,
+                    expires_at: r.expires_at,
+                    created_at: r.created_at,
+                    updated_at: r.published_at.unwrap_or(r.created_at),
+                    version: 1,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        dialect::insert_rows(conn, technologies::table, &built)?;
+        let research: Vec<_> = chunk
+            .iter()
+            .filter_map(|row| row.content.research.as_ref().map(|r| (row.id, r)))
+            .map(|(id, r)| {
+                (
+                    research_results::technology_id.eq(id),
+                    research_results::funding_level.eq(r.funding_level.as_str()),
+                    research_results::programme.eq(r.programme.as_deref()),
+                    research_results::task_code.eq(r.task_code.as_str()),
+                    research_results::host_organization.eq(r.host_organization.as_str()),
+                    research_results::managing_agency.eq(r.managing_agency.as_str()),
+                    research_results::budget_spent.eq(r.budget_spent.as_ref().map(|m| m.amount)),
+                    research_results::budget_currency
+                        .eq(r.budget_spent.as_ref().map(|m| m.currency.as_str())),
+                    research_results::completion_year.eq(r.completion_year),
+                    research_results::rights_status.eq(r.rights_status.as_str()),
+                    research_results::assignee.eq(r.assignee.as_deref()),
+                )
+            })
+            .collect();
+        if !research.is_empty() {
+            dialect::insert_rows(conn, research_results::table, &research)?;
+        }
+    }
+    Ok(())
+}
