@@ -123,18 +123,49 @@ pub fn respond<T: Serialize>(
     Ok(decided(response, etag, policy, vary))
 }
 
-/// An anonymous revalidation of the public page of `id` answered from the ETag the read
-/// model remembers (see `search::Validators`): a 304 without reading the database when
-/// the caller holds it, `None` when the handler must read.
-pub fn remembered(
-    req: &HttpRequest,
-    validators: Option<&Validators>,
+/// The read of a published listing or demand, whose anonymous revalidations are answered
+/// from the ETag the read model remembers (`search::Validators`), without the database.
+pub struct PublicPage<'a> {
+    /// Only for anonymous callers, once the index follows the feed.
+    validators: Option<&'a Validators>,
     id: Id,
-    vary: Option<&str>,
-) -> Option<HttpResponse> {
-    let etag = validators?.current(id)?;
-    none_match(req.headers(), &etag)
-        .then(|| decided(HttpResponse::NotModified().finish(), &etag, Policy::Public, vary))
+    /// The validators' generation before the read: a page read across a change is not
+    /// remembered.
+    read_at: u64,
+}
+
+impl<'a> PublicPage<'a> {
+    /// `Err` is the 304 to send: an anonymous caller holds the remembered ETag of `id`.
+    pub fn start(
+        req: &HttpRequest,
+        validators: Option<&'a Validators>,
+        anonymous: bool,
+        id: Id,
+    ) -> Result<Self, HttpResponse> {
+        let validators = validators.filter(|_| anonymous);
+        if let Some(etag) = validators.and_then(|v| v.current(id))
+            && none_match(req.headers(), &etag)
+        {
+            let not_modified = HttpResponse::NotModified().finish();
+            return Err(decided(not_modified, &etag, Policy::Public, Some(VARY_AUTH)));
+        }
+        let read_at = validators.map_or(0, Validators::generation);
+        Ok(Self { validators, id, read_at })
+    }
+
+    /// [`respond`] with `Vary: Authorization`, remembering `etag` when the page is public.
+    pub fn respond<T: Serialize>(
+        self,
+        req: &HttpRequest,
+        etag: &str,
+        policy: Policy,
+        body: impl FnOnce() -> Result<T, ApiError>,
+    ) -> Result<HttpResponse, ApiError> {
+        if let (Policy::Public, Some(validators)) = (policy, self.validators) {
+            validators.remember(self.id, etag, self.read_at);
+        }
+        respond(req, etag, policy, Some(VARY_AUTH), body)
+    }
 }
 
 fn decided(

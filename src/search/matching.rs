@@ -8,7 +8,6 @@
 //! one taken can score above `matching::best_possible` of its relevance, so more are taken
 //! until that bound falls below the scores already held.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::query::Criteria;
@@ -111,44 +110,30 @@ pub struct RankedKey {
     of: DocType,
     id: Id,
     version: i32,
-    dismissed: u64,
+    /// Sorted: the same set is the same key, whatever order the database gave.
+    dismissed: Vec<Id>,
     lang: Lang,
     offset: usize,
     limit: usize,
 }
 
-impl RankedKey {
-    fn new(of: DocType, id: Id, version: i32, dismissed: &[Id], lang: Lang) -> Self {
-        let mut sorted = dismissed.to_vec();
-        sorted.sort();
-        let mut hasher = std::hash::DefaultHasher::new();
-        sorted.hash(&mut hasher);
-        Self { of, id, version, dismissed: hasher.finish(), lang, offset: 0, limit: 0 }
-    }
-
-    fn window(self, offset: usize, limit: usize) -> Self {
-        Self { offset, limit, ..self }
-    }
-}
-
-/// The page `offset..offset + limit` of what `rank` ranks (complete down to a rank), and
-/// how many it scored — kept for the index's generation under `key`, since scoring the
-/// candidates is most of a matches request and owners reload the same page.
+/// The page `key.offset..key.offset + key.limit` of what `rank` ranks (complete down to a
+/// rank), and how many it scored — kept for the index's generation under `key`, since
+/// scoring the candidates is most of a matches request and owners reload the same page.
 fn page_of(
     search: &Search,
-    key: RankedKey,
-    offset: usize,
-    limit: usize,
+    mut key: RankedKey,
     rank: impl FnOnce(usize) -> Result<Vec<(Id, Scored)>, ApiError>,
 ) -> Result<Ranked, ApiError> {
     let generation = search.generation();
-    let key = key.window(offset, limit);
+    key.dismissed.sort();
     if let Some(kept) = search.ranked.get(&key, generation) {
         return Ok(kept);
     }
-    let scored = rank(offset + limit)?;
+    let scored = rank(key.offset + key.limit)?;
     let total = scored.len();
-    let page: Ranked = Arc::new((scored.into_iter().skip(offset).take(limit).collect(), total));
+    let page = scored.into_iter().skip(key.offset).take(key.limit).collect();
+    let page: Ranked = Arc::new((page, total));
     search.ranked.put(key, page.clone(), generation);
     Ok(page)
 }
@@ -165,8 +150,16 @@ pub fn for_demand(
     limit: usize,
 ) -> Result<(Vec<(Listing, Scored)>, usize), ApiError> {
     let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
-    let key = RankedKey::new(DocType::Demand, demand.id, demand.version, &dismissed, lang);
-    let ranked = page_of(search, key, offset, limit, |wanted| {
+    let key = RankedKey {
+        of: DocType::Demand,
+        id: demand.id,
+        version: demand.version,
+        dismissed: dismissed.clone(),
+        lang,
+        offset,
+        limit,
+    };
+    let ranked = page_of(search, key, |wanted| {
         demand_candidates(search, demand, &dismissed, lang, wanted, None)
     })?;
     let (page, total) = &*ranked;
@@ -205,8 +198,16 @@ pub fn for_technology(
     limit: usize,
 ) -> Result<(Vec<(Demand, Scored)>, usize), ApiError> {
     let dismissed = matches::dismissed(conn, false, listing.id, listing.organization_id)?;
-    let key = RankedKey::new(DocType::Technology, listing.id, listing.version, &dismissed, lang);
-    let ranked = page_of(search, key, offset, limit, |wanted| {
+    let key = RankedKey {
+        of: DocType::Technology,
+        id: listing.id,
+        version: listing.version,
+        dismissed: dismissed.clone(),
+        lang,
+        offset,
+        limit,
+    };
+    let ranked = page_of(search, key, |wanted| {
         technology_candidates(search, listing, &dismissed, lang, wanted, None)
     })?;
     let (page, total) = &*ranked;

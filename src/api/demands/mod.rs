@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::cache::{self, Policy};
 use crate::api::cache::{IF_MATCH_DOC, IF_NONE_MATCH_DOC};
+use crate::api::cache::{Policy, PublicPage};
 use crate::api::common::{idempotency_key, request_fingerprint};
 use crate::api::extract::{Json, Path};
 use crate::api::moderation;
@@ -29,7 +29,6 @@ use crate::domain::lang::Lang;
 use crate::domain::moderation::{Status, Transition};
 use crate::domain::search::{self, Highlight};
 use crate::error::ApiError;
-use crate::search::Validators;
 use crate::state::AppState;
 use crate::store::demands::{self as store, Demand};
 use crate::store::idempotency;
@@ -344,12 +343,10 @@ pub async fn get_demand(
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let actor = auth.0;
-    // Anonymous callers revalidating a public page: answered from memory when current.
-    let validators = state.search.validators().filter(|_| actor.is_none());
-    if let Some(not_modified) = cache::remembered(&req, validators, id, Some(cache::VARY_AUTH)) {
-        return Ok(not_modified);
-    }
-    let read_at = validators.map(Validators::generation);
+    let page = match PublicPage::start(&req, state.search.validators(), actor.is_none(), id) {
+        Ok(page) => page,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let demand = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
@@ -366,10 +363,7 @@ pub async fn get_demand(
     let (demand, actor) = demand;
     let etag = etag_of(demand.version, owner_for(actor.as_ref(), &demand).as_ref());
     let policy = Policy::for_caller(demand.status.is_public(), actor.is_some());
-    if let (Policy::Public, Some(validators), Some(read_at)) = (policy, validators, read_at) {
-        validators.remember(id, &etag, read_at);
-    }
-    cache::respond(&req, &etag, policy, Some(cache::VARY_AUTH), || Ok(dto(actor.as_ref(), demand)))
+    page.respond(&req, &etag, policy, || Ok(dto(actor.as_ref(), demand)))
 }
 
 /// Edit a demand (members of the owning organisation). Needs `If-Match`. Same rules as

@@ -18,7 +18,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::cache::IF_MATCH_DOC;
 use crate::api::cache::IF_NONE_MATCH_DOC;
-use crate::api::cache::{self, Policy};
+use crate::api::cache::{Policy, PublicPage};
 use crate::api::common::{idempotency_key, request_fingerprint};
 use crate::api::extract::{Json, Path};
 use crate::api::moderation;
@@ -31,7 +31,6 @@ use crate::domain::listing::{
 };
 use crate::domain::moderation::Transition;
 use crate::error::ApiError;
-use crate::search::Validators;
 use crate::state::AppState;
 use crate::store::idempotency;
 use crate::store::technologies::{self as store};
@@ -232,12 +231,10 @@ pub async fn get_technology(
 ) -> Result<HttpResponse, ApiError> {
     let id: Id = path.0.into();
     let actor = auth.0;
-    // Anonymous callers revalidating a public page: answered from memory when current.
-    let validators = state.search.validators().filter(|_| actor.is_none());
-    if let Some(not_modified) = cache::remembered(&req, validators, id, Some(cache::VARY_AUTH)) {
-        return Ok(not_modified);
-    }
-    let read_at = validators.map(Validators::generation);
+    let page = match PublicPage::start(&req, state.search.validators(), actor.is_none(), id) {
+        Ok(page) => page,
+        Err(not_modified) => return Ok(not_modified),
+    };
     let (listing, contact, actor) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
@@ -261,10 +258,7 @@ pub async fn get_technology(
         contact.as_ref(),
     );
     let policy = Policy::for_caller(listing.status.is_public(), actor.is_some());
-    if let (Policy::Public, Some(validators), Some(read_at)) = (policy, validators, read_at) {
-        validators.remember(id, &etag, read_at);
-    }
-    cache::respond(&req, &etag, policy, Some(cache::VARY_AUTH), || Ok(dto(listing, contact)))
+    page.respond(&req, &etag, policy, || Ok(dto(listing, contact)))
 }
 
 /// Edit a listing (members of the owning organisation). Needs `If-Match`.
