@@ -1,12 +1,13 @@
 //! Logs, request ids and Prometheus metrics.
 
+use std::rc::Rc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, web};
+use actix_web::{HttpMessage, HttpRequest, web};
 use tracing::Instrument;
 
 use crate::config::LogFormat;
@@ -32,6 +33,20 @@ pub fn init_tracing(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// The route template a request matched (`/api/v1/technologies/{id}`), looked up once per
+/// request: actix finds it by trying each route's regex in turn, and three layers ask.
+#[derive(Clone)]
+struct MatchedRoute(Option<Rc<str>>);
+
+pub fn matched_route(req: &HttpRequest) -> Option<Rc<str>> {
+    if let Some(found) = req.extensions().get::<MatchedRoute>() {
+        return found.0.clone();
+    }
+    let found: Option<Rc<str>> = req.match_pattern().map(Rc::from);
+    req.extensions_mut().insert(MatchedRoute(found.clone()));
+    found
 }
 
 /// A client-sent request id is kept when it is short and printable; otherwise a new one is
@@ -73,10 +88,11 @@ pub async fn observe(
             return Err(error);
         }
     };
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = matched_route(res.request());
+    let route = route.as_deref().unwrap_or("unmatched");
     let status = res.status().as_u16();
     if let Some(state) = state {
-        state.metrics.observe(&method, &route, status, elapsed.as_secs_f64());
+        state.metrics.observe(&method, route, status, elapsed.as_secs_f64());
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID_HEADER, value);

@@ -47,7 +47,7 @@ pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let pattern = req.match_pattern();
+    let pattern = crate::observability::matched_route(req.request());
     let operation = pattern.as_deref().and_then(|p| scopes::find(req.method().as_str(), p));
     let (Some(operation), Some(pattern), Some(state)) =
         (operation, pattern.as_deref(), req.app_data::<web::Data<AppState>>().cloned())

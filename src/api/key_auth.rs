@@ -166,7 +166,7 @@ pub async fn authenticate(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     // An unknown route answers 404/405 as it would without a key.
-    let pattern = req.match_pattern().unwrap_or_default();
+    let pattern = crate::observability::matched_route(req.request()).unwrap_or_default();
     let Some(operation) = scopes::find(req.method().as_str(), &pattern) else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };

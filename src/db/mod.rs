@@ -15,6 +15,7 @@ use std::time::Duration;
 use diesel::connection::Connection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
+use tokio::sync::Semaphore;
 
 use self::probe::Probe;
 
@@ -25,6 +26,9 @@ pub enum DbError {
     /// The pool gave no connection in time (the database is down or every connection busy).
     #[error("no database connection: {0}")]
     Pool(#[from] r2d2::PoolError),
+    /// Every connection stayed busy for the pool's whole connection timeout.
+    #[error("every database connection busy for {} ms", .0.as_millis())]
+    Busy(Duration),
     /// The caller stopped waiting: the call outlived PostgreSQL's statement timeout.
     #[error("database call outlived {} ms", .0.as_millis())]
     Timeout(Duration),
@@ -42,6 +46,21 @@ pub enum DbError {
 diesel::define_sql_function! {
     /// SQL `lower()`, the same on both backends.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Runs `$body` with `$c` bound to the backend's own connection instead of the
+/// `MultiConnection`, for the hot reads: the multi-connection wraps each statement in one
+/// that renders its SQL text on every execution, while a backend's own statement cache finds
+/// a DSL query's prepared statement by its type, with no text built. (`$body` is compiled
+/// once per backend.)
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Pg($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
 }
 
 #[derive(diesel::MultiConnection)]
@@ -153,6 +172,11 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     statements: Arc<AtomicU64>,
+    /// One permit per pooled connection: a call waits for a connection as a task on its
+    /// worker, not as a blocking thread parked on the pool (a thread switch each way).
+    slots: Arc<Semaphore>,
+    /// How long a call waits for a permit (the pool's connection timeout).
+    slot_timeout: Duration,
     /// Longest wait for one [`Db::run`] (PostgreSQL's statement timeout): a server that
     /// freezes never cancels its own statements, so the caller stops waiting instead.
     call_deadline: Option<Duration>,
@@ -191,7 +215,14 @@ impl Db {
             // SQLite cannot hang on a network; its writers wait `busy_timeout` at most.
             Backend::Sqlite => None,
         };
-        Self { pool, backend: target.backend, statements, call_deadline }
+        Self {
+            pool,
+            backend: target.backend,
+            statements,
+            slots: Arc::new(Semaphore::new(max_size as usize)),
+            slot_timeout: timeout,
+            call_deadline,
+        }
     }
 
     /// Statements this pool's connections have run since it was made (connection setup
@@ -243,12 +274,17 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
+        let slot = tokio::time::timeout(self.slot_timeout, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| DbError::Busy(self.slot_timeout))?
+            .map_err(|_| DbError::Busy(Duration::ZERO))?;
         let pool = self.pool.clone();
         // The request's span (its request id) follows the work onto the blocking thread, so
         // whatever the work logs names the request.
         let span = tracing::Span::current();
         let blocked = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _slot = slot;
             let mut conn = pool.get().map_err(DbError::from)?;
             match hook {
                 None => work(&mut conn),

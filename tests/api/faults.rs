@@ -85,6 +85,44 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 backend_tests! {
+    async fn a_call_waits_for_a_busy_pool_as_a_task_then_answers_503(backend) {
+        let db = TestDb::create(backend);
+        let timeout = Duration::from_millis(300);
+        let pool = techx::db::Db::new(&db.target(), 1, timeout);
+        // The only connection, held for longer than the pool's timeout.
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let holder = pool.clone();
+        let holding = actix_web::rt::spawn(async move {
+            holder
+                .run(move |conn| -> Result<(), techx::error::ApiError> {
+                    diesel::sql_query("SELECT 1").execute(conn)?;
+                    let _ = release.recv_timeout(Duration::from_secs(5));
+                    Ok(())
+                })
+                .await
+        });
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let waited = pool
+            .run(|conn| -> Result<usize, techx::error::ApiError> {
+                Ok(diesel::sql_query("SELECT 1").execute(conn)?)
+            })
+            .await;
+        let error = waited.expect_err("no connection was free");
+        assert_eq!(error.status.as_u16(), 503, "{error:?}");
+        assert!(started.elapsed() >= timeout, "gave up after {:?}", started.elapsed());
+        assert!(started.elapsed() < timeout * 4, "gave up after {:?}", started.elapsed());
+        // The call that waited never took the connection: once released, the next one gets it.
+        held.send(()).unwrap();
+        holding.await.unwrap().unwrap();
+        let after = pool
+            .run(|conn| -> Result<usize, techx::error::ApiError> {
+                Ok(diesel::sql_query("SELECT 1").execute(conn)?)
+            })
+            .await;
+        assert!(after.is_ok(), "{after:?}");
+    }
+
     async fn sigterm_refuses_new_connections_at_once_and_finishes_in_flight(backend) {
         let db = TestDb::create(backend);
         let mut server = ServerProcess::start(&db.url, &[]);

@@ -242,7 +242,7 @@ pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, StoreError> {
 /// statement: the read path of `GET /technologies/{id}`.
 pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), StoreError> {
     type Row = (TechnologyRow, (String, bool), Option<ResearchRow>, Option<(String, String)>);
-    let row: Option<Row> = technologies::table
+    let query = technologies::table
         .inner_join(organizations::table)
         .left_join(research_results::table)
         .left_join(users::table.on(users::id.eq(technologies::created_by)))
@@ -252,9 +252,8 @@ pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), Sto
             (organizations::name, organizations::verified),
             research_results::all_columns.nullable(),
             (users::display_name, users::email).nullable(),
-        ))
-        .first(conn)
-        .optional()?;
+        ));
+    let row: Option<Row> = crate::on_backend!(conn, |c| query.first(c).optional())?;
     let (row, owner, research, contact) =
         row.ok_or_else(|| StoreError::not_found("No such technology."))?;
     let listing = assemble((row, owner, research))?;
