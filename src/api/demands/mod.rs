@@ -1,6 +1,6 @@
-//! Technology demands: what an enterprise needs, created, read and edited by its organisation;
-//! the moderation lifecycle it shares with listings is in `moderation`, search in `search`,
-//! answers in `proposals`.
+//! Technology demands: what an enterprise needs. Their requests, how they are shown and one
+//! demand's page here; their create, edit, delete and moderation routes (the lifecycle they
+//! share with listings) in `lifecycle`, search in `find`, answers in `proposals`.
 
 mod find;
 mod lifecycle;

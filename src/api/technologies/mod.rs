@@ -1,6 +1,6 @@
-//! Technology listings (technologies, equipment, research results): created, read, edited
-//! and deleted by their organisation; how they are shown is in `dto`, search in `search`, the
-//! moderation lifecycle they share with demands in `moderation`.
+//! Technology listings (technologies, equipment, research results): their requests and one
+//! listing's page here; how they are shown is in `view`, search in `find`, and their create,
+//! edit, delete and moderation routes (the lifecycle they share with demands) in `lifecycle`.
 
 mod find;
 mod lifecycle;
