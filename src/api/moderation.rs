@@ -1,45 +1,83 @@
 //! The HTTP side of the lifecycle that listings and demands share (draft → review →
 //! published → archived), written once: the guarded change (404/403, `If-Match` 428/412, the
-//! state machine's 409), and what edit, delete, submit, review, archive and renew answer.
-//! Each resource implements [`Moderated`] (`workflows::moderation`: how it loads, authorises,
-//! moves and what its publication sets off) and [`Shown`] (how it is shown); its handlers,
-//! with their OpenAPI text, stay in its own module and call these.
+//! state machine's 409), and what create, edit, delete, submit, review, archive and renew
+//! answer. Each resource implements [`Moderated`] (`workflows::moderation`: how it loads,
+//! authorises, moves and what its publication sets off) and [`Resource`] (how it is
+//! created, shown and edited); [`moderated_routes!`] writes its handlers, with the OpenAPI
+//! text it is given, in the resource's own module, each one call to a function here.
+
+mod routes;
+pub(crate) use routes::moderated_routes;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::common::{if_match, precondition_failed};
+use crate::api::common::{
+    created_response, idempotency_key, if_match, precondition_failed, request_fingerprint,
+};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
-use crate::auth::policy::ModeratedAction;
+use crate::auth::policy::{self, ModeratedAction, OrgAction};
 use crate::db::types::Id;
 use crate::db::{DbConn, dialect};
 use crate::domain::listing;
 use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::idempotency;
 use crate::store::moderation::Moderated as _;
 use crate::workflows::moderation::{self, Moderated, Notices, Step, invalid_transition};
 
-/// How a moderated resource is shown.
-pub trait Shown: Moderated {
+/// A moderated resource as the API serves it: how it is created, shown and edited.
+pub trait Resource: Moderated {
     type Dto: Serialize + Send + 'static;
+    /// The body of a creation (`POST` to [`Resource::COLLECTION`]).
+    type Draft: Draft;
+    /// The body of an edit (`PATCH`).
+    type Patch: Send + 'static;
+    /// Where the created ones are: their `Location` is this and `/{id}`.
+    const COLLECTION: &'static str;
     fn present(conn: &mut DbConn, actor: &Actor, row: Self::Row) -> Result<Self::Dto, ApiError>;
-    /// The ETag of what [`Shown::present`] showed.
+    /// The ETag of what [`Resource::present`] showed.
     fn etag(dto: &Self::Dto) -> String;
+    /// Writes a new draft of `organization` with `content`, created by `creator`.
+    fn insert(
+        conn: &mut DbConn,
+        organization: Id,
+        creator: Id,
+        content: &<Self::Draft as Draft>::Content,
+    ) -> Result<Self::Row, ApiError>;
+    /// Validates and writes `patch` over `row` (as read in this transaction), moving it to
+    /// `to`; shows the result.
+    fn edit(
+        conn: &mut DbConn,
+        actor: &Actor,
+        row: &Self::Row,
+        patch: Self::Patch,
+        to: Status,
+    ) -> Result<Self::Dto, ApiError>;
+}
+
+/// A request creating a draft (serialised, it is the `Idempotency-Key`'s fingerprint).
+pub trait Draft: Serialize + Send + 'static {
+    type Content: Send + 'static;
+    /// The organisation it is for; the caller must act for it.
+    fn organization(&self) -> Id;
+    /// Its content, normalised and validated (422).
+    fn content(&self) -> Result<Self::Content, ApiError>;
 }
 
 /// `200` with the body and its `ETag`.
-pub fn respond<R: Shown>(body: &R::Dto) -> HttpResponse {
+fn respond<R: Resource>(body: &R::Dto) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::ETAG, R::etag(body))).json(body)
 }
 
 /// Loads the resource in a write transaction, checks that the caller may see it and act
 /// (404/403), that they read the current version (428/412) and that `transition` is allowed
 /// from its state (409); then `apply` makes the change, given the state it leads to.
-pub async fn change<R: Shown, T: Send + 'static>(
+async fn change<R: Resource, T: Send + 'static>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -73,9 +111,63 @@ pub async fn change<R: Shown, T: Send + 'static>(
         .await
 }
 
+/// Creates a draft for an organisation the caller acts for (403), once per
+/// `Idempotency-Key`: a retry with the same key and body answers the first 201 again.
+pub async fn create<R: Resource>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: Actor,
+    body: R::Draft,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency_key(req)?;
+    let organization = body.organization();
+    policy::organization(&actor, organization, OrgAction::ActFor)?;
+    let fingerprint = request_fingerprint(&body);
+    let content = body.content()?;
+    let created = state
+        .db
+        .run(move |conn| -> Result<_, ApiError> {
+            idempotency::create_once(
+                conn,
+                actor.user_id,
+                key.as_deref(),
+                &fingerprint,
+                |conn| -> Result<_, ApiError> {
+                    let row = R::insert(conn, organization, actor.user_id, &content)?;
+                    let body = R::present(conn, &actor, row)?;
+                    serde_json::to_value(body).map_err(ApiError::internal_from)
+                },
+            )
+        })
+        .await?;
+    Ok(created_response(R::COLLECTION, created))
+}
+
+/// Edits: a rejected row becomes a draft again, a published one goes back to review, one
+/// under review stays; an archived one cannot be edited (409).
+pub async fn update<R: Resource>(
+    state: &AppState,
+    req: &HttpRequest,
+    actor: Actor,
+    id: Id,
+    patch: R::Patch,
+) -> Result<HttpResponse, ApiError> {
+    let body = change::<R, _>(
+        state,
+        req,
+        actor,
+        id,
+        ModeratedAction::Manage,
+        Some(Transition::Edit),
+        move |conn, actor, row, to| R::edit(conn, actor, row, patch, to),
+    )
+    .await?;
+    Ok(respond::<R>(&body))
+}
+
 /// Deletes: a draft never submitted is erased; anything ever submitted is archived instead,
 /// so its moderation history and the activity report stay whole. Answers 204 either way.
-pub async fn delete<R: Shown>(
+pub async fn delete<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -96,7 +188,7 @@ pub async fn delete<R: Shown>(
 }
 
 /// Submit, archive or renew: a step without a body.
-pub async fn step<R: Shown>(
+pub async fn step<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -126,7 +218,7 @@ pub struct ReviewRequest {
 
 /// A moderator's decision: approval publishes (and sets off what publication does), a
 /// rejection carries its reason to the owners.
-pub async fn review<R: Shown>(
+pub async fn review<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
@@ -150,7 +242,7 @@ pub async fn review<R: Shown>(
     take::<R>(state, req, actor, id, ModeratedAction::Review, transition, reason).await
 }
 
-async fn take<R: Shown>(
+async fn take<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,

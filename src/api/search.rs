@@ -1,5 +1,6 @@
-//! What the listing and demand searches share: the `facets` parameter, the page with facet
-//! counts, and running a request on the search engine off the async workers.
+//! What the listing and demand searches share: the parameters both take ([`Scope`]), the
+//! `facets` parameter, the page with facet counts, running a request on the search engine
+//! off the async workers and loading what it found ([`found_page`]).
 
 use std::sync::Arc;
 
@@ -8,11 +9,21 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::common::PageRequest;
+use crate::api::common::{PageParams, PageRequest};
+use crate::api::validate::Validator;
+use crate::auth::Actor;
+use crate::auth::policy::{self, PlatformAction};
+use crate::db::DbConn;
+use crate::db::types::Id;
+use crate::domain::moderation::Status;
 use crate::domain::search::{Highlight, SearchQuery};
+use crate::domain::taxonomy;
 use crate::error::ApiError;
 use crate::search::{DocType, FacetCounts, FacetName, Filters, Order, Request};
 use crate::state::AppState;
+use crate::store::StoreError;
+use crate::store::demands::{self, Demand};
+use crate::store::technologies::{self, Listing};
 
 /// Results past this rank are not paged to (as in most search engines): ranking deeper
 /// costs memory per request and no one reads that far.
@@ -31,6 +42,88 @@ pub struct SearchPage<T> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>>, example = json!({"province": {"ha-noi": 12, "thanh-hoa": 3}}))]
     pub facets: Option<FacetCounts>,
+}
+
+impl<T> SearchPage<T> {
+    pub fn new(items: Vec<T>, page: PageRequest, total: i64, facets: Option<FacetCounts>) -> Self {
+        Self { items, page: page.page, per_page: page.per_page, total, facets }
+    }
+}
+
+/// Adds an error naming `field` to `v` when `value` is given but not `known`.
+pub(crate) fn check_code(
+    v: &mut Validator,
+    field: &str,
+    value: Option<&str>,
+    known: impl Fn(&str) -> bool,
+    what: &str,
+) {
+    if let Some(value) = value {
+        v.check(known(value), field, &format!("is not a known {what}"));
+    }
+}
+
+/// The parameters that a listing and a demand search both take, as sent.
+pub struct Asked<'a> {
+    pub sector: Option<&'a str>,
+    pub province: Option<&'a str>,
+    pub status: Option<Status>,
+    pub q: Option<&'a str>,
+    pub facets: Option<&'a str>,
+}
+
+/// What a listing or demand search is to do, its common parameters checked.
+pub struct Scope {
+    pub page: PageRequest,
+    /// `Published` (the search engine), or the state of a staff queue (SQL, without text or
+    /// facets: it is not public data).
+    pub status: Status,
+    pub text: Option<SearchQuery>,
+    pub facets: Vec<FacetName>,
+}
+
+impl Scope {
+    /// Checks, in the order their errors answer: the page (400); the sector and province
+    /// codes, then whatever `more` checks (one 400 naming each field); a state other than
+    /// published (401 anonymous, 403 but for staff); the facet names, each one of `known`
+    /// (400); for a staff queue, no `q` nor `facets` (400: "available for published
+    /// `plural` only").
+    pub fn read(
+        paging: &PageParams,
+        asked: Asked,
+        more: impl FnOnce(&mut Validator),
+        actor: Option<&Actor>,
+        known: &[FacetName],
+        plural: &str,
+    ) -> Result<Self, ApiError> {
+        let page = paging.resolve()?;
+        let mut v = Validator::new();
+        check_code(&mut v, "sector", asked.sector, taxonomy::is_sector, "sector code");
+        check_code(
+            &mut v,
+            "province",
+            asked.province,
+            |c| taxonomy::province(c).is_some(),
+            "province code",
+        );
+        more(&mut v);
+        v.finish()?;
+        let status = asked.status.unwrap_or(Status::Published);
+        if status != Status::Published {
+            let actor = actor
+                .ok_or_else(|| ApiError::unauthorized("Sign in: this needs an access token."))?;
+            policy::platform(actor, PlatformAction::Moderate)?;
+        }
+        let text = asked.q.and_then(SearchQuery::parse);
+        let facets = parse_facets(asked.facets, known)?;
+        if status != Status::Published && (text.is_some() || !facets.is_empty()) {
+            return Err(ApiError::invalid(
+                if text.is_some() { "q" } else { "facets" },
+                format!("is available for published {plural} only"),
+            ));
+        }
+        Ok(Self { page, status, text, facets })
+    }
 }
 
 /// `facets=sector,province,…`: each name must be one of `allowed` (400 naming `facets`
@@ -132,6 +225,51 @@ pub async fn find(
         facets: asked.then_some(found.facets),
         highlight: found.highlight,
     })
+}
+
+/// A row the search engine finds by its id.
+pub trait Found: Sized + Send + 'static {
+    fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Self>, StoreError>;
+    fn id(&self) -> Id;
+}
+
+impl Found for Listing {
+    fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Self>, StoreError> {
+        technologies::load(conn, ids)
+    }
+    fn id(&self) -> Id {
+        self.id
+    }
+}
+
+impl Found for Demand {
+    fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Self>, StoreError> {
+        demands::load(conn, ids)
+    }
+    fn id(&self) -> Id {
+        self.id
+    }
+}
+
+/// Runs the search and loads the rows it found from the database, in rank order, each shown
+/// by `show` (with the highlight when the search has text), as a page.
+pub async fn found_page<T: Found, S>(
+    state: &AppState,
+    doc_type: DocType,
+    scope: Scope,
+    filters: Filters,
+    order: Order,
+    show: impl Fn(&T, Option<&Highlight>) -> S,
+) -> Result<SearchPage<S>, ApiError> {
+    let Scope { page, text, facets, .. } = scope;
+    let with_text = text.is_some();
+    let hits = find(state, doc_type, text, filters, order, page, facets).await?;
+    let ids = hits.ids.clone();
+    let mut rows = state.db.run(move |conn| T::load(conn, &ids)).await?;
+    rows.sort_by_key(|r| hits.ids.iter().position(|id| *id == r.id()));
+    let highlight = with_text.then_some(&hits.highlight);
+    let items = rows.iter().map(|r| show(r, highlight)).collect();
+    Ok(SearchPage::new(items, page, hits.total, hits.facets))
 }
 
 /// After a write request succeeds, applies the search feed before the response leaves, so

@@ -14,7 +14,7 @@ use crate::domain::lang::Lang;
 use crate::domain::moderation::Status;
 use crate::mail::Template;
 use crate::store::changed;
-use crate::store::moderation::{Decision, Lifecycle, Mails, Moderated, lifecycle_of};
+use crate::store::moderation::{self, Bulk, Decision, Lifecycle, Mails, Moderated, lifecycle_of};
 use crate::store::organizations::parse_list;
 use crate::store::{StoreError, json};
 
@@ -351,60 +351,13 @@ pub fn search(
 }
 
 /// A demand as a bulk load writes it (`techx seed --synthetic`).
-#[derive(Debug, Clone)]
-pub struct BulkDemand {
-    pub id: Id,
-    pub organization_id: Id,
-    pub created_by: Id,
-    pub status: Status,
-    pub content: DemandContent,
-    pub submitted_at: Option<NaiveDateTime>,
-    pub published_at: Option<NaiveDateTime>,
-    pub expires_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = demands)]
-#[diesel(treat_none_as_null = true)]
-struct BulkRow<'a> {
-    id: Id,
-    organization_id: Id,
-    created_by: Id,
-    status: &'a str,
-    #[diesel(embed)]
-    content: ContentColumns<'a>,
-    submitted_at: Option<NaiveDateTime>,
-    published_at: Option<NaiveDateTime>,
-    expires_at: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    version: i32,
-}
+pub type BulkDemand = Bulk<DemandContent>;
 
 /// Inserts `rows` with multi-row INSERTs (the search index follows as for one insert). Run
 /// in a write transaction.
 pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkDemand]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(500) {
-        let built = chunk
-            .iter()
-            .map(|r| {
-                Ok(BulkRow {
-                    id: r.id,
-                    organization_id: r.organization_id,
-                    created_by: r.created_by,
-                    status: r.status.as_str(),
-                    content: ContentColumns::new(&r.content)?,
-                    submitted_at: r.submitted_at,
-                    published_at: r.published_at,
-                    expires_at: r.expires_at,
-                    created_at: r.created_at,
-                    updated_at: r.published_at.unwrap_or(r.created_at),
-                    version: 1,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        dialect::insert_rows(conn, demands::table, &built)?;
-    }
-    Ok(())
+    moderation::insert_bulk(conn, rows, ContentColumns::new, |conn, built, _| {
+        dialect::insert_rows(conn, demands::table, built)?;
+        Ok(())
+    })
 }

@@ -1,7 +1,9 @@
-//! Security review by test, generated from the OpenAPI document: every operation that
-//! declares bearer security refuses anonymous callers (401), and refuses a signed-in member
-//! of an unrelated organisation (no 2xx) unless it is listed below as acting only on the
-//! caller's own data. A new endpoint without a permission check fails here.
+//! Security review by test, generated from the OpenAPI document: every operation
+//! authenticates as its `security` says (bearer required, optional or public, tried
+//! anonymously and with a bad token), and every operation that declares bearer security
+//! refuses a signed-in member of an unrelated organisation (no 2xx) unless it is listed below
+//! as acting only on the caller's own data. A new endpoint without a permission check, or
+//! whose extractor and document disagree, fails here.
 
 use crate::common;
 
@@ -29,19 +31,48 @@ const CALLER_SCOPED: &[(&str, &str)] = &[
     ("POST", "/api/v1/valuations/estimate"),
 ];
 
-fn operations() -> Vec<(Method, String, bool)> {
+/// How an operation's `security` says a caller authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    /// `[{"bearer": []}]`: the handler takes `Auth`.
+    Bearer,
+    /// `[{}, {"bearer": []}]`: the handler takes `MaybeAuth`.
+    Optional,
+    /// `[]`: the handler reads no caller.
+    Public,
+}
+
+/// Reads an operation's `security`, which must be one of the three shapes exactly; an
+/// operation an API key may call (`x-scopes`) lists the key, with its scope, after the
+/// bearer token.
+fn security_of(method: &str, path: &str, op: &Value) -> Security {
+    let key = op["x-scopes"].as_array().map(|scopes| json!({"api_key": scopes}));
+    let signed_in = |mut alternatives: Vec<Value>| {
+        alternatives.extend(key.clone());
+        Value::Array(alternatives)
+    };
+    let security = &op["security"];
+    if *security == json!([]) {
+        Security::Public
+    } else if *security == signed_in(vec![json!({"bearer": []})]) {
+        Security::Bearer
+    } else if *security == signed_in(vec![json!({}), json!({"bearer": []})]) {
+        Security::Optional
+    } else {
+        panic!("{method} {path}: security {security} is none of bearer, optional and public")
+    }
+}
+
+fn operations() -> Vec<(Method, String, Security)> {
     let spec: Value = serde_json::from_str(&techx::app::openapi_json()).unwrap();
     let mut ops = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            // Bearer required: not public (`[]`), not optional (`[{}, {"bearer": []}]`).
-            let secured = op["security"]
-                .as_array()
-                .is_some_and(|s| !s.is_empty() && !s.contains(&serde_json::json!({})));
+            let security = security_of(method, path, op);
             ops.push((
                 Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
                 path.clone(),
-                secured,
+                security,
             ));
         }
     }
@@ -72,21 +103,53 @@ fn fill(path: &str, fixtures: &[(&str, String)]) -> String {
 }
 
 backend_tests! {
-    async fn every_secured_operation_refuses_anonymous_callers(backend) {
+    // Each operation's document and handler agree on who may call it: anonymous callers
+    // are refused (401) by bearer-only operations alone, and a bad token by every operation
+    // that reads the caller (`Auth` and `MaybeAuth`: a bad token is never taken for
+    // anonymous) and by none that is public. So `Auth` documented as optional or public,
+    // `MaybeAuth` as bearer-only or public, or no extractor as either fails here.
+    async fn every_operation_authenticates_as_its_security_says(backend) {
         let ctx = start(backend).await;
-        for (method, path, secured) in operations() {
-            let uri = fill(&path, &[]);
-            let mut req = TestRequest::default().method(method.clone()).uri(&uri);
-            if matches!(method, Method::POST | Method::PATCH | Method::PUT) {
-                req = req.set_json(json!({}));
-            }
-            let res = ctx.call(req).await;
-            if secured {
-                assert_eq!(res.status, 401, "{method} {path} must need a token: {}", res.text());
-                res.problem(401, "unauthorized");
+        let operations = operations();
+        let mut checked = 0;
+        for (method, path, security) in &operations {
+            let uri = fill(path, &[]);
+            let request = |token: Option<&str>| {
+                let mut req = TestRequest::default().method(method.clone()).uri(&uri);
+                if let Some(token) = token {
+                    req = req.insert_header(("Authorization", format!("Bearer {token}")));
+                }
+                if matches!(*method, Method::POST | Method::PATCH | Method::PUT) {
+                    req = req.set_json(json!({}));
+                }
+                req
+            };
+            let anonymous = ctx.call(request(None)).await;
+            // The call reached a handler: the route the document names is served.
+            let unrouted = anonymous.status == 405
+                || (anonymous.status == 404 && anonymous.text().contains("No resource at"));
+            assert!(!unrouted, "{method} {path} is documented but not served: {}", anonymous.text());
+            if *security == Security::Bearer {
+                assert_eq!(anonymous.status, 401, "{method} {path} must need a token: {}", anonymous.text());
+                anonymous.problem(401, "unauthorized");
             } else {
-                assert_ne!(res.status, 401, "{method} {path} is documented as public but asked for a token");
+                assert_ne!(anonymous.status, 401, "{method} {path} is documented as {security:?} but asked for a token");
             }
+            let bad_token = ctx.call(request(Some("not-a-token"))).await;
+            if *security == Security::Public {
+                assert_ne!(bad_token.status, 401, "{method} {path} is documented as public but read the token");
+            } else {
+                assert_eq!(bad_token.status, 401, "{method} {path} is documented as {security:?} but ignored a bad token: {}", bad_token.text());
+                bad_token.problem(401, "unauthorized");
+            }
+            checked += 1;
+        }
+        let spec: Value = serde_json::from_str(&techx::app::openapi_json()).unwrap();
+        let documented: usize =
+            spec["paths"].as_object().unwrap().values().map(|i| i.as_object().unwrap().len()).sum();
+        assert_eq!(checked, documented, "every operation was called");
+        for kind in [Security::Bearer, Security::Optional, Security::Public] {
+            assert!(operations.iter().any(|(_, _, s)| *s == kind), "some operation is {kind:?}");
         }
     }
 
@@ -152,8 +215,8 @@ backend_tests! {
             ("{user_id}", alice.user_id.clone()),
             ("users/{id}", alice.user_id.clone()),
         ];
-        for (method, path, secured) in operations() {
-            if !secured || CALLER_SCOPED.contains(&(method.as_str(), path.as_str())) {
+        for (method, path, security) in operations() {
+            if security != Security::Bearer || CALLER_SCOPED.contains(&(method.as_str(), path.as_str())) {
                 continue;
             }
             let uri = fill(&path, &fixtures);

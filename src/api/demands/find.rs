@@ -7,19 +7,16 @@ use utoipa::IntoParams;
 use super::{DemandSummaryDto, summary};
 use crate::api::common::PageParams;
 use crate::api::extract::Query;
-use crate::api::search::{self as api_search, CachedPage, SearchPage};
-use crate::api::technologies::check_code;
-use crate::api::validate::Validator;
+use crate::api::search::{self as api_search, Asked, CachedPage, Scope, SearchPage};
 use crate::auth::extract::MaybeAuth;
-use crate::auth::policy::{self, PlatformAction};
+use crate::auth::policy;
 use crate::db::types::Id;
 use crate::domain::moderation::Status;
-use crate::domain::search::SearchQuery;
-use crate::domain::taxonomy;
+use crate::domain::search::Highlight;
 use crate::error::ApiError;
 use crate::search::{DocType, FacetName, Filters, Order};
 use crate::state::AppState;
-use crate::store::demands::{self as store, Filter};
+use crate::store::demands::{self as store, Demand, Filter};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -42,6 +39,19 @@ pub struct DemandSearch {
     /// 400.
     #[param(example = "sector,province")]
     pub facets: Option<String>,
+}
+
+impl DemandSearch {
+    /// The parameters every listing and demand search takes.
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            sector: self.sector.as_deref(),
+            province: self.province.as_deref(),
+            status: self.status,
+            q: self.q.as_deref(),
+            facets: self.facets.as_deref(),
+        }
+    }
 }
 
 /// The facets a demand search counts.
@@ -75,59 +85,29 @@ pub async fn search_demands(
     params: Query<DemandSearch>,
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = paging.0.resolve()?;
     let p = params.0;
-    let mut v = Validator::new();
-    check_code(&mut v, "sector", p.sector.as_deref(), taxonomy::is_sector, "sector code");
-    check_code(
-        &mut v,
-        "province",
-        p.province.as_deref(),
-        |c| taxonomy::province(c).is_some(),
-        "province code",
-    );
-    v.finish()?;
     let actor = auth.0;
-    let status = p.status.unwrap_or(Status::Published);
-    if status != Status::Published {
-        let actor = actor
-            .as_ref()
-            .ok_or_else(|| ApiError::unauthorized("Sign in: this needs an access token."))?;
-        policy::platform(actor, PlatformAction::Moderate)?;
-    }
+    let scope =
+        Scope::read(&paging.0, p.asked(), |_| {}, actor.as_ref(), &DEMAND_FACETS, "demands")?;
     let organization_id = p.organization_id.map(Id::from);
     // Filtering by organisation must not reveal who posted a demand that hides it.
     let visible_organization_only =
         organization_id.is_some_and(|org| !policy::sees_unpublished_listings(actor.as_ref(), org));
-    let text = p.q.as_deref().and_then(SearchQuery::parse);
-    let facets = api_search::parse_facets(p.facets.as_deref(), &DEMAND_FACETS)?;
-    if status != Status::Published {
-        // Staff queues are not public data: SQL over every state, no text or facets.
-        if text.is_some() || !facets.is_empty() {
-            return Err(ApiError::invalid(
-                if text.is_some() { "q" } else { "facets" },
-                "is available for published demands only",
-            ));
-        }
+    if scope.status != Status::Published {
         let filter = Filter {
-            statuses: vec![status],
+            statuses: vec![scope.status],
             sector: p.sector,
             province: p.province,
             organization_id,
             visible_organization_only,
         };
+        let page = scope.page;
         let (items, total) = state
             .db
             .run(move |conn| store::search(conn, &filter, page.offset(), page.limit()))
             .await?;
         let items = items.iter().map(|d| summary(actor.as_ref(), d, None)).collect();
-        return Ok(HttpResponse::Ok().json(SearchPage {
-            items,
-            page: page.page,
-            per_page: page.per_page,
-            total,
-            facets: None,
-        }));
+        return Ok(HttpResponse::Ok().json(SearchPage::new(items, page, total, None)));
     }
     let filters = Filters {
         sector: p.sector,
@@ -145,22 +125,10 @@ pub async fn search_demands(
         },
         Some(_) => None,
     };
-    let with_text = text.is_some();
-    let hits =
-        api_search::find(&state, DocType::Demand, text, filters, Order::Relevance, page, facets)
+    let show = |d: &Demand, highlight: Option<&Highlight>| summary(actor.as_ref(), d, highlight);
+    let body =
+        api_search::found_page(&state, DocType::Demand, scope, filters, Order::Relevance, show)
             .await?;
-    let ids = hits.ids.clone();
-    let mut items = state.db.run(move |conn| store::load(conn, &ids)).await?;
-    items.sort_by_key(|d| hits.ids.iter().position(|id| *id == d.id));
-    let highlight = with_text.then_some(&hits.highlight);
-    let items = items.iter().map(|d| summary(actor.as_ref(), d, highlight)).collect();
-    let body = SearchPage {
-        items,
-        page: page.page,
-        per_page: page.per_page,
-        total: hits.total,
-        facets: hits.facets,
-    };
     match cached {
         Some(cached) => cached.keep(&state, &body),
         None => Ok(HttpResponse::Ok().json(body)),

@@ -1,21 +1,17 @@
 //! A demand's moderation: how demands take part in the lifecycle they share with listings
-//! ([`crate::api::moderation`]), and the submit, review, archive and renew routes.
+//! ([`crate::api::moderation`]), and its create, edit, delete, submit, review, archive and
+//! renew routes.
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
-
-use super::{DemandDto, demand_etag, dto};
-use crate::api::cache::IF_MATCH_DOC;
-use crate::api::extract::{Json, Path};
-use crate::api::moderation::{self, ReviewRequest, Shown};
+use super::{CreateDemandRequest, DemandDto, UpdateDemandRequest, demand_etag, dto, validate};
+use crate::api::moderation::{Draft, Resource, moderated_routes};
 use crate::auth::Actor;
-use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ModeratedAction};
 use crate::db::DbConn;
-use crate::domain::moderation::Transition;
+use crate::db::types::Id;
+use crate::domain::moderation::Status;
 use crate::error::ApiError;
 use crate::search::Search;
-use crate::state::AppState;
-use crate::store::demands::Demand;
+use crate::store::demands::{self as store, Demand};
 use crate::workflows::moderation::Moderated;
 
 /// Demands in the moderation lifecycle.
@@ -39,8 +35,11 @@ impl Moderated for Demands {
     }
 }
 
-impl Shown for Demands {
+impl Resource for Demands {
     type Dto = DemandDto;
+    type Draft = CreateDemandRequest;
+    type Patch = UpdateDemandRequest;
+    const COLLECTION: &'static str = "/api/v1/demands";
 
     fn present(_: &mut DbConn, actor: &Actor, row: Demand) -> Result<DemandDto, ApiError> {
         Ok(dto(Some(actor), row))
@@ -49,122 +48,61 @@ impl Shown for Demands {
     fn etag(body: &DemandDto) -> String {
         demand_etag(body)
     }
+
+    fn insert(
+        conn: &mut DbConn,
+        organization: Id,
+        creator: Id,
+        content: &<CreateDemandRequest as Draft>::Content,
+    ) -> Result<Demand, ApiError> {
+        Ok(store::create(conn, organization, creator, content)?)
+    }
+
+    fn edit(
+        conn: &mut DbConn,
+        actor: &Actor,
+        demand: &Demand,
+        patch: UpdateDemandRequest,
+        to: Status,
+    ) -> Result<DemandDto, ApiError> {
+        let content = patch.apply(demand.content.clone());
+        validate(&content)?;
+        Ok(dto(Some(actor), store::update_content(conn, demand, &content, to)?))
+    }
 }
 
-/// Submit a draft demand for review (members of the owning organisation). Needs `If-Match`.
-#[utoipa::path(
-    tag = "demands",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    responses(
-        (status = 200, description = "Now `pending_review`", body = DemandDto, headers(("ETag" = String))),
-        (status = 403, description = "Not a member of the owning organisation"),
-        (status = 404, description = "No such demand, or not visible to the caller"),
-        (status = 409, description = "Not a draft (`invalid_transition`)"),
-    )
-)]
-#[post("/demands/{id}/submit")]
-pub async fn submit_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::step::<Demands>(
-        &state,
-        &req,
-        auth.0,
-        path.0.into(),
-        ModeratedAction::Manage,
-        Transition::Submit,
-    )
-    .await
-}
+moderated_routes! {
+    resource: Demands,
+    dto: DemandDto,
+    tag: "demands",
+    not_visible: "No such demand, or not visible to the caller",
+    not_found: "No such demand",
 
-/// Take a demand off the exchange (members of the owning organisation, or staff). Needs
-/// `If-Match`; final.
-#[utoipa::path(
-    tag = "demands",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    responses(
-        (status = 200, description = "Now `archived`", body = DemandDto, headers(("ETag" = String))),
-        (status = 403, description = "Not a member of the owning organisation nor staff"),
-        (status = 404, description = "No such demand, or not visible to the caller"),
-        (status = 409, description = "Already archived (`invalid_transition`)"),
-    )
-)]
-#[post("/demands/{id}/archive")]
-pub async fn archive_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::step::<Demands>(
-        &state,
-        &req,
-        auth.0,
-        path.0.into(),
-        ModeratedAction::Archive,
-        Transition::Archive,
-    )
-    .await
-}
+    /// Create a draft demand for an organisation you belong to. Honours `Idempotency-Key`.
+    create: create_demand("/demands", CreateDemandRequest),
 
-/// Extend a published demand to now + `TECHX_LISTING_VALIDITY_DAYS` (members of the owning
-/// organisation). Needs `If-Match`.
-#[utoipa::path(
-    tag = "demands",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    responses(
-        (status = 200, body = DemandDto, headers(("ETag" = String))),
-        (status = 403, description = "Not a member of the owning organisation"),
-        (status = 404, description = "No such demand, or not visible to the caller"),
-        (status = 409, description = "Not published (`invalid_transition`)"),
-    )
-)]
-#[post("/demands/{id}/renew")]
-pub async fn renew_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::step::<Demands>(
-        &state,
-        &req,
-        auth.0,
-        path.0.into(),
-        ModeratedAction::Manage,
-        Transition::Renew,
-    )
-    .await
-}
+    /// Edit a demand (members of the owning organisation). Needs `If-Match`. Same rules as
+    /// listings: a rejected demand becomes a draft, a published one goes back to review.
+    update: update_demand("/demands/{id}", UpdateDemandRequest),
 
-/// Approve or reject a demand under review (moderators). Needs `If-Match`. Approval
-/// publishes it until now + `TECHX_LISTING_VALIDITY_DAYS` and notifies its standing matches
-/// scoring at least `TECHX_MATCH_NOTIFY_THRESHOLD` (once per pair, both sides mailed).
-#[utoipa::path(
-    tag = "demands",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    request_body = ReviewRequest,
-    responses(
-        (status = 200, body = DemandDto, headers(("ETag" = String))),
-        (status = 403, description = "Staff only"),
-        (status = 404, description = "No such demand"),
-        (status = 409, description = "Not under review (`invalid_transition`)"),
-    )
-)]
-#[post("/demands/{id}/review")]
-pub async fn review_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-    body: Json<ReviewRequest>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::review::<Demands>(&state, &req, auth.0, path.0.into(), body.0).await
+    /// Delete a demand (members of the owning organisation). Needs `If-Match`. A draft that
+    /// was never submitted is erased; a demand that was ever submitted is archived instead, so
+    /// its moderation history and the activity report stay whole. Either way it answers 204.
+    delete: delete_demand("/demands/{id}"),
+
+    /// Submit a draft demand for review (members of the owning organisation). Needs `If-Match`.
+    submit: submit_demand("/demands/{id}/submit", not_a_draft: "Not a draft (`invalid_transition`)"),
+
+    /// Approve or reject a demand under review (moderators). Needs `If-Match`. Approval
+    /// publishes it until now + `TECHX_LISTING_VALIDITY_DAYS` and notifies its standing matches
+    /// scoring at least `TECHX_MATCH_NOTIFY_THRESHOLD` (once per pair, both sides mailed).
+    review: review_demand("/demands/{id}/review"),
+
+    /// Take a demand off the exchange (members of the owning organisation, or staff). Needs
+    /// `If-Match`; final.
+    archive: archive_demand("/demands/{id}/archive"),
+
+    /// Extend a published demand to now + `TECHX_LISTING_VALIDITY_DAYS` (members of the owning
+    /// organisation). Needs `If-Match`.
+    renew: renew_demand("/demands/{id}/renew"),
 }

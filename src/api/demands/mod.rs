@@ -1,37 +1,33 @@
-//! Technology demands: what an enterprise needs, created, read and edited by its organisation;
-//! the moderation lifecycle it shares with listings is in `moderation`, search in `search`,
-//! answers in `proposals`.
+//! Technology demands: what an enterprise needs. Their requests, how they are shown and one
+//! demand's page here; their create, edit, delete and moderation routes (the lifecycle they
+//! share with listings) in `lifecycle`, search in `find`, answers in `proposals`.
 
-mod lifecycle;
-
-use lifecycle::Demands;
 mod find;
+mod lifecycle;
 mod proposals;
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::cache::{IF_MATCH_DOC, IF_NONE_MATCH_DOC};
+use crate::api::cache::IF_NONE_MATCH_DOC;
 use crate::api::cache::{Policy, PublicPage};
-use crate::api::common::{idempotency_key, request_fingerprint};
-use crate::api::extract::{Json, Path};
-use crate::api::moderation;
+use crate::api::extract::Path;
+use crate::api::moderation::Draft;
 use crate::api::technologies::{OwnerDto, present_field, shown_etag};
 use crate::auth::Actor;
-use crate::auth::extract::{Auth, MaybeAuth};
-use crate::auth::policy::{self, ModeratedAction, OrgAction};
+use crate::auth::extract::MaybeAuth;
+use crate::auth::policy::{self, ModeratedAction};
 use crate::db::types::{Id, now, utc};
 use crate::domain::demand::{self, Budget, DemandContent};
 use crate::domain::lang::Lang;
-use crate::domain::moderation::{Status, Transition};
+use crate::domain::moderation::Status;
 use crate::domain::search::{self, Highlight};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::demands::{self as store, Demand};
-use crate::store::idempotency;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DemandDto {
@@ -211,9 +207,15 @@ pub struct CreateDemandRequest {
     pub language: Option<Lang>,
 }
 
-impl CreateDemandRequest {
-    fn content(&self) -> DemandContent {
-        DemandContent {
+impl Draft for CreateDemandRequest {
+    type Content = DemandContent;
+
+    fn organization(&self) -> Id {
+        self.organization_id.into()
+    }
+
+    fn content(&self) -> Result<DemandContent, ApiError> {
+        let content = DemandContent {
             language: self.language.unwrap_or_default(),
             title: self.title.clone(),
             problem: self.problem.clone(),
@@ -227,7 +229,9 @@ impl CreateDemandRequest {
             deadline: self.deadline,
             hide_organization: self.hide_organization,
         }
-        .normalized()
+        .normalized();
+        validate(&content)?;
+        Ok(content)
     }
 }
 
@@ -277,51 +281,6 @@ fn validate(content: &DemandContent) -> Result<(), ApiError> {
     if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
 }
 
-/// Create a draft demand for an organisation you belong to. Honours `Idempotency-Key`.
-#[utoipa::path(
-    tag = "demands",
-    security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: the same key and body return the first response")),
-    request_body = CreateDemandRequest,
-    responses(
-        (status = 201, description = "Created as a draft", body = DemandDto, headers(("ETag" = String), ("Location" = String))),
-        (status = 403, description = "Not a member of the organisation"),
-        (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
-    )
-)]
-#[post("/demands")]
-pub async fn create_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    body: Json<CreateDemandRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&req)?;
-    let body = body.0;
-    let actor = auth.0;
-    let organization: Id = body.organization_id.into();
-    policy::organization(&actor, organization, OrgAction::ActFor)?;
-    let fingerprint = request_fingerprint(&body);
-    let content = body.content();
-    validate(&content)?;
-    let created = state
-        .db
-        .run(move |conn| -> Result<_, ApiError> {
-            idempotency::create_once(
-                conn,
-                actor.user_id,
-                key.as_deref(),
-                &fingerprint,
-                |conn| -> Result<_, ApiError> {
-                    let demand = store::create(conn, organization, actor.user_id, &content)?;
-                    serde_json::to_value(dto(Some(&actor), demand)).map_err(ApiError::internal_from)
-                },
-            )
-        })
-        .await?;
-    Ok(crate::api::common::created_response("/api/v1/demands", created))
-}
-
 /// A demand. Published ones are public (without the organisation when it is hidden); others
 /// only for the owning organisation's members and staff (404 for everybody else).
 #[utoipa::path(
@@ -366,80 +325,10 @@ pub async fn get_demand(
     page.respond(&req, &etag, policy, || Ok(dto(actor.as_ref(), demand)))
 }
 
-/// Edit a demand (members of the owning organisation). Needs `If-Match`. Same rules as
-/// listings: a rejected demand becomes a draft, a published one goes back to review.
-#[utoipa::path(
-    tag = "demands",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    request_body = UpdateDemandRequest,
-    responses(
-        (status = 200, body = DemandDto, headers(("ETag" = String))),
-        (status = 403, description = "Not a member of the owning organisation"),
-        (status = 404, description = "No such demand, or not visible to the caller"),
-        (status = 409, description = "Archived (`invalid_transition`)"),
-    )
-)]
-#[patch("/demands/{id}")]
-pub async fn update_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-    body: Json<UpdateDemandRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let patch = body.0;
-    let body = moderation::change::<Demands, _>(
-        &state,
-        &req,
-        auth.0,
-        path.0.into(),
-        ModeratedAction::Manage,
-        Some(Transition::Edit),
-        move |conn, actor, d, to| {
-            let content = patch.apply(d.content.clone());
-            validate(&content)?;
-            Ok(dto(Some(actor), store::update_content(conn, d, &content, to)?))
-        },
-    )
-    .await?;
-    Ok(moderation::respond::<Demands>(&body))
-}
-
-/// Delete a demand (members of the owning organisation). Needs `If-Match`. A draft that
-/// was never submitted is erased; a demand that was ever submitted is archived instead, so
-/// its moderation history and the activity report stay whole. Either way it answers 204.
-#[utoipa::path(
-    tag = "demands",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    responses(
-        (status = 204, description = "Erased (a never-submitted draft) or archived"),
-        (status = 403, description = "Not a member of the owning organisation"),
-        (status = 404, description = "No such demand, or not visible to the caller"),
-        (status = 409, description = "Already archived (`invalid_transition`)"),
-    )
-)]
-#[delete("/demands/{id}")]
-pub async fn delete_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::delete::<Demands>(&state, &req, auth.0, path.0.into()).await
-}
-
 /// The demand routes, proposals included, in the order the OpenAPI document lists them.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(create_demand)
-        .service(find::search_demands)
-        .service(get_demand)
-        .service(update_demand)
-        .service(delete_demand)
-        .service(lifecycle::submit_demand)
-        .service(lifecycle::review_demand)
-        .service(lifecycle::archive_demand)
-        .service(lifecycle::renew_demand);
+    cfg.service(find::search_demands).service(get_demand);
+    // Create, edit, delete and the moderation steps.
+    lifecycle::configure(cfg);
     proposals::configure(cfg);
 }

@@ -8,14 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 use super::view::{TechnologySummaryDto, summary};
 use crate::api::common::{Page, PageParams};
 use crate::api::extract::{Path, Query};
-use crate::api::search::{self as api_search, CachedPage, SearchPage};
+use crate::api::search::{self as api_search, Asked, CachedPage, Scope, SearchPage, check_code};
 use crate::api::validate::Validator;
 use crate::auth::extract::MaybeAuth;
-use crate::auth::policy::{self, PlatformAction};
+use crate::auth::policy;
 use crate::db::types::Id;
 use crate::domain::listing::{self, FundingLevel, Kind, RightsStatus};
 use crate::domain::moderation::Status;
-use crate::domain::search::SearchQuery;
 use crate::domain::taxonomy;
 use crate::error::ApiError;
 use crate::search::{DocType, FacetName, Filters, Order};
@@ -82,15 +81,16 @@ pub struct TechnologySearch {
     pub facets: Option<String>,
 }
 
-pub(crate) fn check_code(
-    v: &mut Validator,
-    field: &str,
-    value: Option<&str>,
-    known: impl Fn(&str) -> bool,
-    what: &str,
-) {
-    if let Some(value) = value {
-        v.check(known(value), field, &format!("is not a known {what}"));
+impl TechnologySearch {
+    /// The parameters every listing and demand search takes.
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            sector: self.sector.as_deref(),
+            province: self.province.as_deref(),
+            status: self.status,
+            q: self.q.as_deref(),
+            facets: self.facets.as_deref(),
+        }
     }
 }
 
@@ -114,75 +114,51 @@ pub async fn search_technologies(
     params: Query<TechnologySearch>,
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = paging.0.resolve()?;
     let p = params.0;
-    let mut v = Validator::new();
-    check_code(&mut v, "sector", p.sector.as_deref(), taxonomy::is_sector, "sector code");
-    check_code(
-        &mut v,
-        "province",
-        p.province.as_deref(),
-        |c| taxonomy::province(c).is_some(),
-        "province code",
-    );
-    check_code(
-        &mut v,
-        "transfer_form",
-        p.transfer_form.as_deref(),
-        |c| taxonomy::is_term(taxonomy::TRANSFER_FORMS, c),
-        "transfer form",
-    );
-    check_code(
-        &mut v,
-        "ip_type",
-        p.ip_type.as_deref(),
-        |c| taxonomy::is_term(taxonomy::IP_TYPES, c),
-        "IP type",
-    );
-    check_code(
-        &mut v,
-        "currency",
-        p.currency.as_deref(),
-        listing::is_currency,
-        "ISO 4217 currency code",
-    );
-    for (field, trl) in [("trl_min", p.trl_min), ("trl_max", p.trl_max)] {
-        v.check(trl.is_none_or(|t| (1..=9).contains(&t)), field, "must be between 1 and 9");
-    }
-    if let (Some(min), Some(max)) = (p.trl_min, p.trl_max) {
-        v.check(min <= max, "trl_min", "must not exceed trl_max");
-    }
-    if let Some(max) = p.price_max {
-        v.check(max >= 0, "price_max", "must not be negative");
-        v.check(p.currency.is_some(), "currency", "is required with price_max");
-    }
-    v.finish()?;
-    let status = p.status.unwrap_or(Status::Published);
-    if status != Status::Published {
-        let actor = auth
-            .0
-            .as_ref()
-            .ok_or_else(|| ApiError::unauthorized("Sign in: this needs an access token."))?;
-        policy::platform(actor, PlatformAction::Moderate)?;
-    }
-    let text = p.q.as_deref().and_then(SearchQuery::parse);
+    let more = |v: &mut Validator| {
+        check_code(
+            v,
+            "transfer_form",
+            p.transfer_form.as_deref(),
+            |c| taxonomy::is_term(taxonomy::TRANSFER_FORMS, c),
+            "transfer form",
+        );
+        check_code(
+            v,
+            "ip_type",
+            p.ip_type.as_deref(),
+            |c| taxonomy::is_term(taxonomy::IP_TYPES, c),
+            "IP type",
+        );
+        check_code(
+            v,
+            "currency",
+            p.currency.as_deref(),
+            listing::is_currency,
+            "ISO 4217 currency code",
+        );
+        for (field, trl) in [("trl_min", p.trl_min), ("trl_max", p.trl_max)] {
+            v.check(trl.is_none_or(|t| (1..=9).contains(&t)), field, "must be between 1 and 9");
+        }
+        if let (Some(min), Some(max)) = (p.trl_min, p.trl_max) {
+            v.check(min <= max, "trl_min", "must not exceed trl_max");
+        }
+        if let Some(max) = p.price_max {
+            v.check(max >= 0, "price_max", "must not be negative");
+            v.check(p.currency.is_some(), "currency", "is required with price_max");
+        }
+    };
+    let scope =
+        Scope::read(&paging.0, p.asked(), more, auth.0.as_ref(), &FacetName::ALL, "listings")?;
     let sort = match p.sort {
-        Some(SortParam::Relevance) | None if text.is_some() => Sort::Relevance,
+        Some(SortParam::Relevance) | None if scope.text.is_some() => Sort::Relevance,
         Some(SortParam::Relevance | SortParam::Newest) | None => Sort::Newest,
         Some(SortParam::PriceAsc) => Sort::PriceAsc,
         Some(SortParam::PriceDesc) => Sort::PriceDesc,
     };
-    let facets = api_search::parse_facets(p.facets.as_deref(), &FacetName::ALL)?;
-    if status != Status::Published {
-        // Staff queues are not public data: SQL over every state, no text or facets.
-        if text.is_some() || !facets.is_empty() {
-            return Err(ApiError::invalid(
-                if text.is_some() { "q" } else { "facets" },
-                "is available for published listings only",
-            ));
-        }
+    if scope.status != Status::Published {
         let filter = Filter {
-            statuses: vec![status],
+            statuses: vec![scope.status],
             kind: p.kind,
             sector: p.sector,
             trl_min: p.trl_min,
@@ -197,18 +173,13 @@ pub async fn search_technologies(
             organization_id: p.organization_id.map(Id::from),
             verified_only: p.verified_only.unwrap_or(false),
         };
+        let page = scope.page;
         let (items, total) = state
             .db
             .run(move |conn| store::search(conn, &filter, sort, page.offset(), page.limit()))
             .await?;
         let items = items.iter().map(|l| summary(l, None)).collect();
-        return Ok(HttpResponse::Ok().json(SearchPage {
-            items,
-            page: page.page,
-            per_page: page.per_page,
-            total,
-            facets: None,
-        }));
+        return Ok(HttpResponse::Ok().json(SearchPage::new(items, page, total, None)));
     }
     let filters = Filters {
         kind: p.kind.map(|k| k.as_str().to_owned()),
@@ -237,24 +208,9 @@ pub async fn search_technologies(
         Ok(miss) => miss,
         Err(page) => return Ok(page),
     };
-    let with_text = text.is_some();
-    let hits =
-        api_search::find(&state, DocType::Technology, text, filters, order, page, facets).await?;
-    let ids = hits.ids.clone();
-    let mut items = state.db.run(move |conn| store::load(conn, &ids)).await?;
-    items.sort_by_key(|l| hits.ids.iter().position(|id| *id == l.id));
-    let highlight = with_text.then_some(&hits.highlight);
-    let items = items.iter().map(|l| summary(l, highlight)).collect();
-    cached.keep(
-        &state,
-        &SearchPage {
-            items,
-            page: page.page,
-            per_page: page.per_page,
-            total: hits.total,
-            facets: hits.facets,
-        },
-    )
+    let body =
+        api_search::found_page(&state, DocType::Technology, scope, filters, order, summary).await?;
+    cached.keep(&state, &body)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

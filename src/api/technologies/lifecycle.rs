@@ -1,21 +1,18 @@
 //! A listing's moderation: how listings take part in the shared lifecycle
-//! ([`crate::api::moderation`]), and the submit, review, archive and renew routes.
-
-use actix_web::{HttpRequest, HttpResponse, post, web};
+//! ([`crate::api::moderation`]), and its create, edit, delete, submit, review, archive and
+//! renew routes.
 
 use super::view::{TechnologyDto, present, technology_etag};
-use crate::api::cache::IF_MATCH_DOC;
-use crate::api::extract::{Json, Path};
-use crate::api::moderation::{self, ReviewRequest, Shown};
+use super::{CreateTechnologyRequest, UpdateTechnologyRequest, validate};
+use crate::api::moderation::{Draft, Resource, moderated_routes};
 use crate::auth::Actor;
-use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ModeratedAction};
 use crate::db::DbConn;
-use crate::domain::moderation::Transition;
+use crate::db::types::Id;
+use crate::domain::moderation::Status;
 use crate::error::ApiError;
 use crate::search::Search;
-use crate::state::AppState;
-use crate::store::technologies::Listing;
+use crate::store::technologies::{self as store, Listing};
 use crate::workflows::moderation::Moderated;
 
 /// Listings in the moderation lifecycle.
@@ -39,8 +36,11 @@ impl Moderated for Listings {
     }
 }
 
-impl Shown for Listings {
+impl Resource for Listings {
     type Dto = TechnologyDto;
+    type Draft = CreateTechnologyRequest;
+    type Patch = UpdateTechnologyRequest;
+    const COLLECTION: &'static str = "/api/v1/technologies";
 
     fn present(conn: &mut DbConn, actor: &Actor, row: Listing) -> Result<TechnologyDto, ApiError> {
         present(conn, Some(actor), row)
@@ -49,123 +49,70 @@ impl Shown for Listings {
     fn etag(dto: &TechnologyDto) -> String {
         technology_etag(dto)
     }
+
+    fn insert(
+        conn: &mut DbConn,
+        organization: Id,
+        creator: Id,
+        content: &<CreateTechnologyRequest as Draft>::Content,
+    ) -> Result<Listing, ApiError> {
+        Ok(store::create(conn, organization, creator, content)?)
+    }
+
+    fn edit(
+        conn: &mut DbConn,
+        actor: &Actor,
+        listing: &Listing,
+        patch: UpdateTechnologyRequest,
+        to: Status,
+    ) -> Result<TechnologyDto, ApiError> {
+        let content = patch.apply(listing.content.clone());
+        validate(&content)?;
+        let updated = store::update_content(conn, listing, &content, to)?;
+        present(conn, Some(actor), updated)
+    }
 }
 
-/// Submit a draft for review (members of the owning organisation). Needs `If-Match`.
-#[utoipa::path(
-    tag = "technologies",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    responses(
-        (status = 200, description = "Now `pending_review`", body = TechnologyDto, headers(("ETag" = String))),
-        (status = 403, description = "Not a member of the owning organisation"),
-        (status = 404, description = "No such listing, or not visible to the caller"),
-        (status = 409, description = "Not a draft (`invalid_transition`); edit a rejected listing first"),
-    )
-)]
-#[post("/technologies/{id}/submit")]
-pub async fn submit_technology(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::step::<Listings>(
-        &state,
-        &req,
-        auth.0,
-        path.0.into(),
-        ModeratedAction::Manage,
-        Transition::Submit,
-    )
-    .await
-}
+moderated_routes! {
+    resource: Listings,
+    dto: TechnologyDto,
+    tag: "technologies",
+    not_visible: "No such listing, or not visible to the caller",
+    not_found: "No such listing",
 
-/// Approve or reject a listing under review (moderators). Needs `If-Match`, so the version
-/// approved is the one read. Approval publishes it until now + `TECHX_LISTING_VALIDITY_DAYS`;
-/// either way the owning organisation's owners are mailed. Approval also notifies the
-/// standing matches scoring at least `TECHX_MATCH_NOTIFY_THRESHOLD` (once per pair).
-#[utoipa::path(
-    tag = "technologies",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    request_body = ReviewRequest,
-    responses(
-        (status = 200, body = TechnologyDto, headers(("ETag" = String))),
-        (status = 403, description = "Staff only"),
-        (status = 404, description = "No such listing"),
-        (status = 409, description = "Not under review (`invalid_transition`)"),
-    )
-)]
-#[post("/technologies/{id}/review")]
-pub async fn review_technology(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-    body: Json<ReviewRequest>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::review::<Listings>(&state, &req, auth.0, path.0.into(), body.0).await
-}
+    /// Create a draft listing for an organisation you belong to. Honours `Idempotency-Key`.
+    create: create_technology("/technologies", CreateTechnologyRequest),
 
-/// Take a listing off the exchange (members of the owning organisation, or staff). Needs
-/// `If-Match`. Archived listings stay readable by their organisation; it is final.
-#[utoipa::path(
-    tag = "technologies",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    responses(
-        (status = 200, description = "Now `archived`", body = TechnologyDto, headers(("ETag" = String))),
-        (status = 403, description = "Not a member of the owning organisation nor staff"),
-        (status = 404, description = "No such listing, or not visible to the caller"),
-        (status = 409, description = "Already archived (`invalid_transition`)"),
-    )
-)]
-#[post("/technologies/{id}/archive")]
-pub async fn archive_technology(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::step::<Listings>(
-        &state,
-        &req,
-        auth.0,
-        path.0.into(),
-        ModeratedAction::Archive,
-        Transition::Archive,
-    )
-    .await
-}
+    /// Edit a listing (members of the owning organisation). Needs `If-Match`.
+    ///
+    /// A rejected listing becomes a draft again; a published one goes back to review (hidden
+    /// until a moderator approves it again); one under review stays there. Archived listings
+    /// cannot be edited.
+    update: update_technology("/technologies/{id}", UpdateTechnologyRequest),
 
-/// Extend a published listing to now + `TECHX_LISTING_VALIDITY_DAYS` (members of the owning
-/// organisation). Needs `If-Match`.
-#[utoipa::path(
-    tag = "technologies",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    responses(
-        (status = 200, body = TechnologyDto, headers(("ETag" = String))),
-        (status = 403, description = "Not a member of the owning organisation"),
-        (status = 404, description = "No such listing, or not visible to the caller"),
-        (status = 409, description = "Not published (`invalid_transition`)"),
-    )
-)]
-#[post("/technologies/{id}/renew")]
-pub async fn renew_technology(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::step::<Listings>(
-        &state,
-        &req,
-        auth.0,
-        path.0.into(),
-        ModeratedAction::Manage,
-        Transition::Renew,
-    )
-    .await
+    /// Delete a listing (members of the owning organisation). Needs `If-Match`. A draft that
+    /// was never submitted is erased; a listing that was ever submitted (including a rejected
+    /// one edited back to a draft) is archived instead, so its moderation history and the
+    /// activity report stay whole. Either way it answers 204.
+    delete: delete_technology("/technologies/{id}"),
+
+    /// Submit a draft for review (members of the owning organisation). Needs `If-Match`.
+    submit: submit_technology(
+        "/technologies/{id}/submit",
+        not_a_draft: "Not a draft (`invalid_transition`); edit a rejected listing first"
+    ),
+
+    /// Approve or reject a listing under review (moderators). Needs `If-Match`, so the version
+    /// approved is the one read. Approval publishes it until now + `TECHX_LISTING_VALIDITY_DAYS`;
+    /// either way the owning organisation's owners are mailed. Approval also notifies the
+    /// standing matches scoring at least `TECHX_MATCH_NOTIFY_THRESHOLD` (once per pair).
+    review: review_technology("/technologies/{id}/review"),
+
+    /// Take a listing off the exchange (members of the owning organisation, or staff). Needs
+    /// `If-Match`. Archived listings stay readable by their organisation; it is final.
+    archive: archive_technology("/technologies/{id}/archive"),
+
+    /// Extend a published listing to now + `TECHX_LISTING_VALIDITY_DAYS` (members of the owning
+    /// organisation). Needs `If-Match`.
+    renew: renew_technology("/technologies/{id}/renew"),
 }

@@ -1,38 +1,32 @@
-//! Technology listings (technologies, equipment, research results): created, read, edited
-//! and deleted by their organisation; how they are shown is in `dto`, search in `search`, the
-//! moderation lifecycle they share with demands in `moderation`.
+//! Technology listings (technologies, equipment, research results): their requests and one
+//! listing's page here; how they are shown is in `view`, search in `find`, and their create,
+//! edit, delete and moderation routes (the lifecycle they share with demands) in `lifecycle`.
 
 mod find;
 mod lifecycle;
 mod view;
 
-pub(crate) use find::check_code;
-use lifecycle::Listings;
-use view::{ContactDto, contact_visible, dto, present};
+use view::{ContactDto, contact_visible, dto};
 pub(crate) use view::{OwnerDto, TechnologyDto, TechnologySummaryDto, shown_etag, summary};
 
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::cache::IF_MATCH_DOC;
 use crate::api::cache::IF_NONE_MATCH_DOC;
 use crate::api::cache::{Policy, PublicPage};
-use crate::api::common::{idempotency_key, request_fingerprint};
-use crate::api::extract::{Json, Path};
-use crate::api::moderation;
-use crate::auth::extract::{Auth, MaybeAuth};
-use crate::auth::policy::{self, ModeratedAction, OrgAction};
+use crate::api::extract::Path;
+use crate::api::moderation::Draft;
+use crate::auth::extract::MaybeAuth;
+use crate::auth::policy::{self, ModeratedAction};
 use crate::db::types::{Id, now};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
     self, ContactVisibility, Content, IpRecord, Kind, Price, Research, TransferOffer,
 };
-use crate::domain::moderation::Transition;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::idempotency;
 use crate::store::technologies::{self as store};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -79,9 +73,15 @@ pub struct CreateTechnologyRequest {
     pub research: Option<Research>,
 }
 
-impl CreateTechnologyRequest {
-    fn content(&self) -> Content {
-        Content {
+impl Draft for CreateTechnologyRequest {
+    type Content = Content;
+
+    fn organization(&self) -> Id {
+        self.organization_id.into()
+    }
+
+    fn content(&self) -> Result<Content, ApiError> {
+        let content = Content {
             kind: self.kind,
             language: self.language.unwrap_or_default(),
             title: self.title.clone(),
@@ -99,7 +99,9 @@ impl CreateTechnologyRequest {
             contact_visibility: self.contact_visibility.unwrap_or(ContactVisibility::Members),
             research: self.research.clone(),
         }
-        .normalized()
+        .normalized();
+        validate(&content)?;
+        Ok(content)
     }
 }
 
@@ -163,53 +165,6 @@ fn validate(content: &Content) -> Result<(), ApiError> {
     if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
 }
 
-/// Create a draft listing for an organisation you belong to. Honours `Idempotency-Key`.
-#[utoipa::path(
-    tag = "technologies",
-    security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe creation: the same key and body return the first response")),
-    request_body = CreateTechnologyRequest,
-    responses(
-        (status = 201, description = "Created as a draft", body = TechnologyDto,
-         headers(("ETag" = String), ("Location" = String))),
-        (status = 403, description = "Not a member of the organisation"),
-        (status = 422, description = "The Idempotency-Key was used with another body (`idempotency_key_reused`)"),
-    )
-)]
-#[post("/technologies")]
-pub async fn create_technology(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    body: Json<CreateTechnologyRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let key = idempotency_key(&req)?;
-    let body = body.0;
-    let actor = auth.0;
-    let organization: Id = body.organization_id.into();
-    policy::organization(&actor, organization, OrgAction::ActFor)?;
-    let fingerprint = request_fingerprint(&body);
-    let content = body.content();
-    validate(&content)?;
-    let created = state
-        .db
-        .run(move |conn| -> Result<_, ApiError> {
-            idempotency::create_once(
-                conn,
-                actor.user_id,
-                key.as_deref(),
-                &fingerprint,
-                |conn| -> Result<_, ApiError> {
-                    let listing = store::create(conn, organization, actor.user_id, &content)?;
-                    let body = present(conn, Some(&actor), listing)?;
-                    serde_json::to_value(body).map_err(ApiError::internal_from)
-                },
-            )
-        })
-        .await?;
-    Ok(crate::api::common::created_response("/api/v1/technologies", created))
-}
-
 /// A listing. Published ones are public; others only for the owning organisation's members
 /// and staff (404 for everybody else).
 #[utoipa::path(
@@ -261,85 +216,10 @@ pub async fn get_technology(
     page.respond(&req, &etag, policy, || Ok(dto(listing, contact)))
 }
 
-/// Edit a listing (members of the owning organisation). Needs `If-Match`.
-///
-/// A rejected listing becomes a draft again; a published one goes back to review (hidden
-/// until a moderator approves it again); one under review stays there. Archived listings
-/// cannot be edited.
-#[utoipa::path(
-    tag = "technologies",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    request_body = UpdateTechnologyRequest,
-    responses(
-        (status = 200, body = TechnologyDto, headers(("ETag" = String))),
-        (status = 403, description = "Not a member of the owning organisation"),
-        (status = 404, description = "No such listing, or not visible to the caller"),
-        (status = 409, description = "Archived (`invalid_transition`)"),
-    )
-)]
-#[patch("/technologies/{id}")]
-pub async fn update_technology(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-    body: Json<UpdateTechnologyRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let patch = body.0;
-    let body = moderation::change::<Listings, _>(
-        &state,
-        &req,
-        auth.0,
-        path.0.into(),
-        ModeratedAction::Manage,
-        Some(Transition::Edit),
-        move |conn, actor, listing, to| {
-            let content = patch.apply(listing.content.clone());
-            validate(&content)?;
-            let updated = store::update_content(conn, listing, &content, to)?;
-            present(conn, Some(actor), updated)
-        },
-    )
-    .await?;
-    Ok(moderation::respond::<Listings>(&body))
-}
-
-/// Delete a listing (members of the owning organisation). Needs `If-Match`. A draft that
-/// was never submitted is erased; a listing that was ever submitted (including a rejected
-/// one edited back to a draft) is archived instead, so its moderation history and the
-/// activity report stay whole. Either way it answers 204.
-#[utoipa::path(
-    tag = "technologies",
-    security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path), ("If-Match" = String, Header, description = IF_MATCH_DOC)),
-    responses(
-        (status = 204, description = "Erased (a never-submitted draft) or archived"),
-        (status = 403, description = "Not a member of the owning organisation"),
-        (status = 404, description = "No such listing, or not visible to the caller"),
-        (status = 409, description = "Already archived (`invalid_transition`)"),
-    )
-)]
-#[delete("/technologies/{id}")]
-pub async fn delete_technology(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: Auth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    moderation::delete::<Listings>(&state, &req, auth.0, path.0.into()).await
-}
-
 /// The listing routes, in the order the OpenAPI document lists them.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(create_technology)
-        .service(find::search_technologies)
-        .service(get_technology)
-        .service(update_technology)
-        .service(delete_technology)
-        .service(lifecycle::submit_technology)
-        .service(lifecycle::review_technology)
-        .service(lifecycle::archive_technology)
-        .service(lifecycle::renew_technology)
-        .service(find::organization_technologies);
+    cfg.service(find::search_technologies).service(get_technology);
+    // Create, edit, delete and the moderation steps.
+    lifecycle::configure(cfg);
+    cfg.service(find::organization_technologies);
 }

@@ -1,7 +1,6 @@
 //! A listing's writes: creation, the owner's edits (guarded by the version read), and bulk
 //! loads.
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{Listing, get};
@@ -10,6 +9,7 @@ use crate::db::types::{Id, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::listing::{Content, Research};
 use crate::domain::moderation::Status;
+use crate::store::moderation::{self, Bulk};
 use crate::store::{StoreError, changed, json};
 
 fn to_json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String, StoreError> {
@@ -152,89 +152,43 @@ pub fn update_content(
     get(conn, listing.id)
 }
 
-/// A listing as a bulk load writes it (`techx seed --synthetic`): its content plus the
-/// lifecycle fields the moderation path would have set by then.
-#[derive(Debug, Clone)]
-pub struct BulkListing {
-    pub id: Id,
-    pub organization_id: Id,
-    pub created_by: Id,
-    pub status: Status,
-    pub content: Content,
-    pub submitted_at: Option<NaiveDateTime>,
-    pub published_at: Option<NaiveDateTime>,
-    pub expires_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = technologies)]
-#[diesel(treat_none_as_null = true)]
-struct BulkRow<'a> {
-    id: Id,
-    organization_id: Id,
-    created_by: Id,
-    status: &'a str,
-    #[diesel(embed)]
-    content: ContentColumns<'a>,
-    submitted_at: Option<NaiveDateTime>,
-    published_at: Option<NaiveDateTime>,
-    expires_at: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    version: i32,
-}
-
-/// Rows per multi-row INSERT: about 30 binds a row stays under SQLite's 32 766 limit.
-const BULK_ROWS_PER_STATEMENT: usize = 500;
+/// A listing as a bulk load writes it (`techx seed --synthetic`).
+pub type BulkListing = Bulk<Content>;
 
 /// Inserts `rows` with multi-row INSERTs, their research data alike; the search index
 /// follows by the same triggers (SQLite) and generated column (PostgreSQL) as one insert.
 /// Run in a write transaction.
 pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkListing]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(BULK_ROWS_PER_STATEMENT) {
-        let built = chunk
-            .iter()
-            .map(|r| {
-                Ok(BulkRow {
-                    id: r.id,
-                    organization_id: r.organization_id,
-                    created_by: r.created_by,
-                    status: r.status.as_str(),
-                    content: ContentColumns::new(&r.content)?,
-                    submitted_at: r.submitted_at,
-                    published_at: r.published_at,
-                    expires_at: r.expires_at,
-                    created_at: r.created_at,
-                    updated_at: r.published_at.unwrap_or(r.created_at),
-                    version: 1,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        dialect::insert_rows(conn, technologies::table, &built)?;
-        let research: Vec<_> = chunk
-            .iter()
-            .filter_map(|row| row.content.research.as_ref().map(|r| (row.id, r)))
-            .map(|(id, r)| {
-                (
-                    research_results::technology_id.eq(id),
-                    research_results::funding_level.eq(r.funding_level.as_str()),
-                    research_results::programme.eq(r.programme.as_deref()),
-                    research_results::task_code.eq(r.task_code.as_str()),
-                    research_results::host_organization.eq(r.host_organization.as_str()),
-                    research_results::managing_agency.eq(r.managing_agency.as_str()),
-                    research_results::budget_spent.eq(r.budget_spent.as_ref().map(|m| m.amount)),
-                    research_results::budget_currency
-                        .eq(r.budget_spent.as_ref().map(|m| m.currency.as_str())),
-                    research_results::completion_year.eq(r.completion_year),
-                    research_results::rights_status.eq(r.rights_status.as_str()),
-                    research_results::assignee.eq(r.assignee.as_deref()),
-                )
-            })
-            .collect();
-        if !research.is_empty() {
-            dialect::insert_rows(conn, research_results::table, &research)?;
-        }
+    moderation::insert_bulk(conn, rows, ContentColumns::new, |conn, built, chunk| {
+        dialect::insert_rows(conn, technologies::table, built)?;
+        insert_research(conn, chunk)
+    })
+}
+
+/// The research data of a chunk of bulk-loaded listings, in one multi-row INSERT.
+fn insert_research(conn: &mut DbConn, chunk: &[BulkListing]) -> Result<(), StoreError> {
+    let research: Vec<_> = chunk
+        .iter()
+        .filter_map(|row| row.content.research.as_ref().map(|r| (row.id, r)))
+        .map(|(id, r)| {
+            (
+                research_results::technology_id.eq(id),
+                research_results::funding_level.eq(r.funding_level.as_str()),
+                research_results::programme.eq(r.programme.as_deref()),
+                research_results::task_code.eq(r.task_code.as_str()),
+                research_results::host_organization.eq(r.host_organization.as_str()),
+                research_results::managing_agency.eq(r.managing_agency.as_str()),
+                research_results::budget_spent.eq(r.budget_spent.as_ref().map(|m| m.amount)),
+                research_results::budget_currency
+                    .eq(r.budget_spent.as_ref().map(|m| m.currency.as_str())),
+                research_results::completion_year.eq(r.completion_year),
+                research_results::rights_status.eq(r.rights_status.as_str()),
+                research_results::assignee.eq(r.assignee.as_deref()),
+            )
+        })
+        .collect();
+    if !research.is_empty() {
+        dialect::insert_rows(conn, research_results::table, &research)?;
     }
     Ok(())
 }
