@@ -14,7 +14,6 @@ use crate::api::common::{if_match, precondition_failed};
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::policy::ModeratedAction;
-use crate::db::types::Id;
 use crate::db::{DbConn, dialect};
 use crate::domain::listing;
 use crate::domain::moderation::{Status, Transition};
@@ -22,6 +21,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::moderation::Moderated as _;
 use crate::workflows::moderation::{self, Moderated, Notices, Step, invalid_transition};
+
+/// The id type of `R`'s rows (`TechnologyId`, `DemandId`).
+type RowId<R> = <<R as Moderated>::Row as crate::store::moderation::Moderated>::Id;
 
 /// How a moderated resource is shown.
 pub trait Shown: Moderated {
@@ -43,7 +45,7 @@ pub async fn change<R: Shown, T: Send + 'static>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     action: ModeratedAction,
     transition: Option<Transition>,
     apply: impl FnOnce(&mut DbConn, &Actor, &R::Row, Status) -> Result<T, ApiError> + Send + 'static,
@@ -79,7 +81,7 @@ pub async fn delete<R: Shown>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
 ) -> Result<HttpResponse, ApiError> {
     let validity_days = state.config.listing_validity_days;
     change::<R, _>(
@@ -100,7 +102,7 @@ pub async fn step<R: Shown>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     action: ModeratedAction,
     transition: Transition,
 ) -> Result<HttpResponse, ApiError> {
@@ -130,7 +132,7 @@ pub async fn review<R: Shown>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     body: ReviewRequest,
 ) -> Result<HttpResponse, ApiError> {
     let ReviewRequest { decision, reason } = body;
@@ -154,7 +156,7 @@ async fn take<R: Shown>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     action: ModeratedAction,
     transition: Transition,
     reason: Option<String>,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::common::PageRequest;
+use crate::db::types::{EntityId, TypedId};
 use crate::domain::search::{Highlight, SearchQuery};
 use crate::error::ApiError;
 use crate::search::{DocType, FacetCounts, FacetName, Filters, Order, Request};
@@ -85,15 +86,17 @@ fn json(page: Arc<[u8]>) -> HttpResponse {
     HttpResponse::Ok().content_type(ContentType::json()).body(web::Bytes::from_owner(page))
 }
 
-pub struct Hits {
-    pub ids: Vec<crate::db::types::Id>,
+/// A page of search hits: `I` is the id type of the documents searched (`TechnologyId` for
+/// `DocType::Technology`, `DemandId` for `DocType::Demand`).
+pub struct Hits<I> {
+    pub ids: Vec<I>,
     pub total: i64,
     pub facets: Option<FacetCounts>,
     pub highlight: Highlight,
 }
 
 /// Runs a search of published documents on the engine (blocking work, off the workers).
-pub async fn find(
+pub async fn find<I: TypedId>(
     state: &AppState,
     doc_type: DocType,
     text: Option<SearchQuery>,
@@ -101,7 +104,7 @@ pub async fn find(
     order: Order,
     page: PageRequest,
     facets: Vec<FacetName>,
-) -> Result<Hits, ApiError> {
+) -> Result<Hits<I>, ApiError> {
     if page.offset() + page.limit() > MAX_WINDOW {
         return Err(ApiError::invalid(
             "page",
@@ -127,7 +130,7 @@ pub async fn find(
     .await
     .map_err(ApiError::internal_from)??;
     Ok(Hits {
-        ids: found.ids,
+        ids: found.ids.into_iter().map(EntityId::to).collect(),
         total: i64::try_from(found.total).unwrap_or(i64::MAX),
         facets: asked.then_some(found.facets),
         highlight: found.highlight,

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::db::raw::RawSql;
-use crate::db::types::{Id, now, rfc3339};
+use crate::db::types::{OrganizationId, TypedId, UserId, now, rfc3339};
 use crate::domain::moderation::Status;
 use crate::mail::Template;
 use crate::store::organizations::mail_owners;
@@ -35,9 +35,9 @@ pub struct Mails {
 
 /// The lifecycle columns of a row as read: what an update is guarded on and carries over.
 #[derive(Debug, Clone, Copy)]
-pub struct Lifecycle {
-    pub id: Id,
-    pub organization_id: Id,
+pub struct Lifecycle<I> {
+    pub id: I,
+    pub organization_id: OrganizationId,
     pub status: Status,
     pub version: i32,
     pub submitted_at: Option<NaiveDateTime>,
@@ -65,8 +65,8 @@ pub(crate) use lifecycle_of;
 /// A moderator's decision, for what a resource records of it beyond its row.
 #[derive(Debug, Clone, Copy)]
 pub enum Decision<'a> {
-    Approved { by: Id, at: NaiveDateTime },
-    Rejected { by: Id, at: NaiveDateTime, reason: &'a str },
+    Approved { by: UserId, at: NaiveDateTime },
+    Rejected { by: UserId, at: NaiveDateTime, reason: &'a str },
 }
 
 /// A row of a moderated table, as its store reads it.
@@ -74,10 +74,12 @@ pub trait Moderated: Sized {
     /// Its table: a constant, formatted into SQL (never user input).
     const TABLE: &'static str;
     const MAILS: Mails;
+    /// Its id type (`TechnologyId`, `DemandId`).
+    type Id: TypedId;
 
     /// The row by id (not found: `StoreError::NotFound`).
-    fn get(conn: &mut DbConn, id: Id) -> Result<Self, StoreError>;
-    fn lifecycle(&self) -> Lifecycle;
+    fn get(conn: &mut DbConn, id: Self::Id) -> Result<Self, StoreError>;
+    fn lifecycle(&self) -> Lifecycle<Self::Id>;
     /// What every mail about it carries (its title, its path on the public site…).
     fn mail_context(&self) -> serde_json::Value;
     /// What a decision records or announces beyond the row and the owners' mail, in its
@@ -147,7 +149,7 @@ pub fn submit<R: Moderated>(conn: &mut DbConn, row: &R) -> Result<R, StoreError>
 pub fn approve<R: Moderated>(
     conn: &mut DbConn,
     row: &R,
-    moderator: Id,
+    moderator: UserId,
     validity_days: u32,
 ) -> Result<R, StoreError> {
     let at = now();
@@ -176,7 +178,7 @@ pub fn approve<R: Moderated>(
 pub fn reject<R: Moderated>(
     conn: &mut DbConn,
     row: &R,
-    moderator: Id,
+    moderator: UserId,
     reason: &str,
 ) -> Result<R, StoreError> {
     let at = now();

@@ -12,7 +12,7 @@ use crate::api::technologies::check_code;
 use crate::api::validate::Validator;
 use crate::auth::extract::MaybeAuth;
 use crate::auth::policy::{self, PlatformAction};
-use crate::db::types::Id;
+use crate::db::types::OrganizationId;
 use crate::domain::moderation::Status;
 use crate::domain::search::SearchQuery;
 use crate::domain::taxonomy;
@@ -95,7 +95,7 @@ pub async fn search_demands(
             .ok_or_else(|| ApiError::unauthorized("Sign in: this needs an access token."))?;
         policy::platform(actor, PlatformAction::Moderate)?;
     }
-    let organization_id = p.organization_id.map(Id::from);
+    let organization_id = p.organization_id.map(OrganizationId::from);
     // Filtering by organisation must not reveal who posted a demand that hides it.
     let visible_organization_only =
         organization_id.is_some_and(|org| !policy::sees_unpublished_listings(actor.as_ref(), org));

@@ -23,7 +23,7 @@ use crate::api::technologies::{OwnerDto, present_field, shown_etag};
 use crate::auth::Actor;
 use crate::auth::extract::{Auth, MaybeAuth};
 use crate::auth::policy::{self, ModeratedAction, OrgAction};
-use crate::db::types::{Id, now, utc};
+use crate::db::types::{DemandId, OrganizationId, now, utc};
 use crate::domain::demand::{self, Budget, DemandContent};
 use crate::domain::lang::Lang;
 use crate::domain::moderation::{Status, Transition};
@@ -299,7 +299,7 @@ pub async fn create_demand(
     let key = idempotency_key(&req)?;
     let body = body.0;
     let actor = auth.0;
-    let organization: Id = body.organization_id.into();
+    let organization: OrganizationId = body.organization_id.into();
     policy::organization(&actor, organization, OrgAction::ActFor)?;
     let fingerprint = request_fingerprint(&body);
     let content = body.content();
@@ -341,7 +341,7 @@ pub async fn get_demand(
     auth: MaybeAuth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: DemandId = path.0.into();
     let actor = auth.0;
     let page = match PublicPage::start(&req, state.search.validators(), actor.is_none(), id) {
         Ok(page) => page,

@@ -24,7 +24,7 @@ use crate::api::extract::{Json, Path};
 use crate::api::moderation;
 use crate::auth::extract::{Auth, MaybeAuth};
 use crate::auth::policy::{self, ModeratedAction, OrgAction};
-use crate::db::types::{Id, now};
+use crate::db::types::{OrganizationId, TechnologyId, now};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
     self, ContactVisibility, Content, IpRecord, Kind, Price, Research, TransferOffer,
@@ -186,7 +186,7 @@ pub async fn create_technology(
     let key = idempotency_key(&req)?;
     let body = body.0;
     let actor = auth.0;
-    let organization: Id = body.organization_id.into();
+    let organization: OrganizationId = body.organization_id.into();
     policy::organization(&actor, organization, OrgAction::ActFor)?;
     let fingerprint = request_fingerprint(&body);
     let content = body.content();
@@ -229,7 +229,7 @@ pub async fn get_technology(
     auth: MaybeAuth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: TechnologyId = path.0.into();
     let actor = auth.0;
     let page = match PublicPage::start(&req, state.search.validators(), actor.is_none(), id) {
         Ok(page) => page,

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::{Listing, get};
 use crate::db::schema::{research_results, technologies};
-use crate::db::types::{Id, now};
+use crate::db::types::{OrganizationId, TechnologyId, UserId, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::listing::{Content, Research};
 use crate::domain::moderation::Status;
@@ -74,7 +74,7 @@ impl<'a> ContentColumns<'a> {
 /// Replaces the research data of a listing with `research`.
 fn write_research(
     conn: &mut DbConn,
-    id: Id,
+    id: TechnologyId,
     research: Option<&Research>,
 ) -> Result<(), StoreError> {
     diesel::delete(research_results::table.find(id)).execute(conn)?;
@@ -101,12 +101,12 @@ fn write_research(
 /// Creates a draft owned by `organization`. Run in a write transaction.
 pub fn create(
     conn: &mut DbConn,
-    organization: Id,
-    creator: Id,
+    organization: OrganizationId,
+    creator: UserId,
     content: &Content,
 ) -> Result<Listing, StoreError> {
     let at = now();
-    let id = Id::new();
+    let id = TechnologyId::new();
     diesel::insert_into(technologies::table)
         .values((
             technologies::id.eq(id),
@@ -156,9 +156,9 @@ pub fn update_content(
 /// lifecycle fields the moderation path would have set by then.
 #[derive(Debug, Clone)]
 pub struct BulkListing {
-    pub id: Id,
-    pub organization_id: Id,
-    pub created_by: Id,
+    pub id: TechnologyId,
+    pub organization_id: OrganizationId,
+    pub created_by: UserId,
     pub status: Status,
     pub content: Content,
     pub submitted_at: Option<NaiveDateTime>,
@@ -171,9 +171,9 @@ pub struct BulkListing {
 #[diesel(table_name = technologies)]
 #[diesel(treat_none_as_null = true)]
 struct BulkRow<'a> {
-    id: Id,
-    organization_id: Id,
-    created_by: Id,
+    id: TechnologyId,
+    organization_id: OrganizationId,
+    created_by: UserId,
     status: &'a str,
     #[diesel(embed)]
     content: ContentColumns<'a>,
