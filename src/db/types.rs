@@ -1,16 +1,27 @@
 //! Column types shared by both backends: UUIDs (native on PostgreSQL, text on SQLite) and
 //! UTC timestamps.
 //!
-//! Every table keyed by a UUID has its own id type, made by [`typed_id!`], so passing a
+//! Every table keyed by a UUID has its own id type, made by `typed_id!`, so passing a
 //! user's id where an organisation's is expected does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0308
 //! use techx::db::types::{OrganizationId, UserId};
 //! fn members_of(organization: OrganizationId) -> OrganizationId { organization }
 //! members_of(UserId::new());
 //! ```
 //!
-//! All of them share one SQL type, [`SqlUuid`]; the Rust type is what keeps them apart.
+//! (`cargo test --doc` checks that; `cargo nextest run` runs no doc tests.) The same call
+//! with the right kind compiles:
+//!
+//! ```
+//! use techx::db::types::OrganizationId;
+//! fn members_of(organization: OrganizationId) -> OrganizationId { organization }
+//! members_of(OrganizationId::new());
+//! ```
+//!
+//! All of them share one SQL type, [`SqlUuid`]: the Rust type is what keeps them apart, in
+//! rows and function signatures. Inside a diesel query a column still takes any of them
+//! (`users::id.eq(organization_id)` compiles), as the schema's columns are all `SqlUuid`.
 
 use std::io::Write;
 
@@ -31,7 +42,7 @@ impl HasSqlType<SqlUuid> for MultiBackend {
     }
 }
 
-/// What every id type made by [`typed_id!`] is, for code generic over the kind of row
+/// What every id type made by `typed_id!` is, for code generic over the kind of row
 /// (the moderation lifecycle, raw SQL binds).
 pub trait TypedId:
     Copy
@@ -203,9 +214,13 @@ typed_id! {
     LeaseId,
     /// An audit log entry (`audit_events.id`).
     AuditEventId,
-    /// An id that may name more than one kind of thing: the change feed's and the search
-    /// index's `entity_id` is a technology's or a demand's, told apart by a separate
-    /// `entity` column. Everything else has its own type above.
+    /// An id whose kind is told by something beside it, kept generic where the code is
+    /// genuinely about either kind: the change feed's `entity_id` (a technology, demand or
+    /// organisation, by its `entity` column), the search index, its ETag validators and
+    /// matching (technologies or demands, by `DocType`), a match dismissal's other side, the
+    /// audit log's resource (by its resource type), a moderated table's expiry rows, and a
+    /// raw SQL bind. Each converts back with [`EntityId::to`] where the kind is known.
+    /// Everything else has its own type above.
     EntityId,
 }
 
