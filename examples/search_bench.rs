@@ -442,7 +442,7 @@ fn kept_db(backend: Backend, dir: &std::path::Path) -> (BenchDb, bool) {
 /// The benchmark's demand in a kept database.
 fn last_demand(conn: &mut DbConn) -> techx::store::demands::Demand {
     use techx::db::schema::demands::dsl as d;
-    let id: techx::db::types::Id = d::demands
+    let id: techx::db::types::DemandId = d::demands
         .filter(d::title.eq("Công nghệ xử lý nước thải chăn nuôi"))
         .select(d::id)
         .first(conn)

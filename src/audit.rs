@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use crate::db::types::{Id, now};
+use crate::db::types::{ApiKeyId, AuditEventId, EntityId, OrganizationId, UserId, now};
 use crate::db::{DbConn, DbError, WriteHook};
 use crate::domain::scopes::Operation;
 use crate::error::ApiError;
@@ -21,10 +21,10 @@ use crate::store::idempotency::Created;
 /// Who made the request.
 #[derive(Debug, Clone)]
 pub struct AuditActor {
-    pub user_id: Id,
-    pub api_key: Option<(Id, Id)>,
+    pub user_id: UserId,
+    pub api_key: Option<(ApiKeyId, OrganizationId)>,
     /// Organisations the user belongs to (a key: its own alone).
-    pub organizations: Vec<Id>,
+    pub organizations: Vec<OrganizationId>,
 }
 
 /// What the request is, as the middleware saw it.
@@ -36,7 +36,7 @@ pub struct RequestInfo {
     /// The value of the operation's resource parameter in the path.
     pub resource_id: Option<String>,
     /// `{id}` of an `/organizations/{id}/…` path.
-    pub path_organization: Option<Id>,
+    pub path_organization: Option<OrganizationId>,
     pub address: Option<String>,
     pub request_id: Option<String>,
 }
@@ -87,7 +87,7 @@ impl Recorder {
                 let owners = match resource_id
                     .as_deref()
                     .and_then(|id| uuid::Uuid::parse_str(id).ok())
-                    .map(Id::from)
+                    .map(EntityId::from)
                 {
                     Some(id) => audit::owners_of(conn, self.info.operation.resource, id)?,
                     None => Vec::new(),
@@ -106,7 +106,7 @@ impl Recorder {
             }
         };
         Ok(Entry {
-            id: Id::new(),
+            id: AuditEventId::new(),
             occurred_at: now(),
             organization_id,
             actor_type: if actor.api_key.is_some() { "api_key" } else { "user" }.to_owned(),

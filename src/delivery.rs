@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::db::types::Id;
+use crate::db::types::LeaseId;
 use crate::db::{Db, DbConn, dialect};
 use crate::error::ApiError;
 use crate::store::outbox::{self, Channel, OutboxRow};
@@ -187,7 +187,7 @@ impl<C: Courier> Worker<C> {
         self.deliver_leased(row, lease_id, attempt).instrument(span).await;
     }
 
-    async fn deliver_leased(&self, row: OutboxRow, lease_id: Id, attempt: u32) {
+    async fn deliver_leased(&self, row: OutboxRow, lease_id: LeaseId, attempt: u32) {
         let max = self.settings.max_attempts;
         if attempt > max {
             // Claimed again after the final attempt's lease ran out: its worker died or hung
@@ -235,7 +235,13 @@ impl<C: Courier> Worker<C> {
 
     /// Writes the outcome (and the courier's record of it), retrying briefly: after a
     /// delivery, a lost "sent" would mean delivering again once the lease runs out.
-    async fn record(&self, row: OutboxRow, lease_id: Id, outcome: Outcome, receipt: C::Receipt) {
+    async fn record(
+        &self,
+        row: OutboxRow,
+        lease_id: LeaseId,
+        outcome: Outcome,
+        receipt: C::Receipt,
+    ) {
         let row = Arc::new(row);
         for try_number in 1..=RECORD_TRIES {
             let (row, to_write, receipt) = (row.clone(), outcome.clone(), receipt.clone());

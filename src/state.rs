@@ -19,7 +19,7 @@ use prometheus::{
 use crate::auth::tokens::JwtKeys;
 use crate::config::{Config, LimitsConfig};
 use crate::db::Db;
-use crate::db::types::Id;
+use crate::db::types::ApiKeyId;
 use crate::search::{Pages, Search};
 
 pub struct AppState {
@@ -158,7 +158,7 @@ pub struct RateLimits {
     auth: DefaultKeyedRateLimiter<IpAddr>,
     writes: DefaultKeyedRateLimiter<IpAddr>,
     /// Per API key, whatever the client address.
-    api_keys: DefaultKeyedRateLimiter<Id>,
+    api_keys: DefaultKeyedRateLimiter<ApiKeyId>,
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -182,7 +182,7 @@ impl RateLimits {
     }
 
     /// `Err(seconds to wait)` when the API key is over its budget.
-    pub fn check_key(&self, key: Id) -> Result<(), u64> {
+    pub fn check_key(&self, key: ApiKeyId) -> Result<(), u64> {
         self.api_keys.check_key(&key).map_err(|not_until| {
             not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1)
         })
@@ -211,11 +211,11 @@ const USE_RECORD_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Recent (key, address) uses recorded by this process.
 #[derive(Default)]
-pub struct KeyUses(Mutex<HashMap<(Id, String), Instant>>);
+pub struct KeyUses(Mutex<HashMap<(ApiKeyId, String), Instant>>);
 
 impl KeyUses {
     /// True when this use should be written to the database now.
-    pub fn due(&self, key: Id, address: &str) -> bool {
+    pub fn due(&self, key: ApiKeyId, address: &str) -> bool {
         let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if seen.len() > 10_000 {
@@ -231,7 +231,7 @@ impl KeyUses {
     }
 
     /// Forgets a use whose recording failed, so the next request tries again.
-    pub fn forget(&self, key: Id, address: &str) {
+    pub fn forget(&self, key: ApiKeyId, address: &str) {
         let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         seen.remove(&(key, address.to_owned()));
     }

@@ -13,7 +13,7 @@ use crate::api::validate::Validator;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, OrgAction};
 use crate::auth::{Actor, OrgRole, api_keys};
-use crate::db::types::{Id, now, utc};
+use crate::db::types::{ApiKeyId, OrganizationId, now, utc};
 use crate::db::{DbConn, dialect};
 use crate::domain::scopes::Scope;
 use crate::error::ApiError;
@@ -111,7 +111,7 @@ pub struct RollApiKeyRequest {
     pub grace_seconds: Option<u32>,
 }
 
-fn authorise(conn: &mut DbConn, actor: &Actor, org: Id) -> Result<String, ApiError> {
+fn authorise(conn: &mut DbConn, actor: &Actor, org: OrganizationId) -> Result<String, ApiError> {
     let organization = organizations::get(conn, org)?;
     policy::organization(actor, org, OrgAction::ManageApiKeys)?;
     Ok(organization.name)
@@ -127,7 +127,7 @@ fn actor_name(conn: &mut DbConn, actor: &Actor) -> Result<String, ApiError> {
 pub fn mail_owners(
     conn: &mut DbConn,
     public_url: &str,
-    org: Id,
+    org: OrganizationId,
     key_name: &str,
     key_prefix: &str,
     event: &str,
@@ -168,7 +168,7 @@ pub async fn create_api_key(
     path: Path<uuid::Uuid>,
     body: Json<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: Id = path.0.into();
+    let org: OrganizationId = path.0.into();
     let body = body.0;
     let actor = auth.0;
     let mut v = Validator::new();
@@ -239,7 +239,7 @@ pub async fn list_api_keys(
     path: Path<uuid::Uuid>,
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: Id = path.0.into();
+    let org: OrganizationId = path.0.into();
     let page = paging.0.resolve()?;
     let actor = auth.0;
     let (items, total) = state
@@ -269,7 +269,7 @@ pub async fn get_api_key(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, id) = (OrganizationId::from(path.0.0), ApiKeyId::from(path.0.1));
     let actor = auth.0;
     let key = state
         .db
@@ -300,7 +300,7 @@ pub async fn revoke_api_key(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, id) = (OrganizationId::from(path.0.0), ApiKeyId::from(path.0.1));
     let actor = auth.0;
     let public_url = state.config.mail.public_url.clone();
     state
@@ -349,7 +349,7 @@ pub async fn roll_api_key(
     path: Path<(uuid::Uuid, uuid::Uuid)>,
     body: Json<RollApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, id) = (OrganizationId::from(path.0.0), ApiKeyId::from(path.0.1));
     let grace = body.0.grace_seconds.unwrap_or(3_600);
     if grace > MAX_GRACE_SECS {
         return Err(ApiError::invalid("grace_seconds", "must be between 0 and 86400"));

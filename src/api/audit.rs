@@ -20,7 +20,7 @@ use crate::audit::{Recorder, RequestInfo};
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, OrgAction};
 use crate::db::WriteHook;
-use crate::db::types::{Id, utc};
+use crate::db::types::{ApiKeyId, OrganizationId, UserId, utc};
 use crate::domain::scopes;
 use crate::error::ApiError;
 use crate::observability::RequestId;
@@ -67,7 +67,7 @@ pub async fn record(
             .then(|| path_param(pattern, &path, "id"))
             .flatten()
             .and_then(|id| uuid::Uuid::parse_str(&id).ok())
-            .map(Id::from),
+            .map(OrganizationId::from),
         path,
         address: req.peer_addr().map(|a| a.ip().to_string()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
@@ -186,7 +186,9 @@ const CSV_HEADER: [&str; 15] = [
 
 fn csv_of(entries: Vec<Entry>) -> Result<Vec<u8>, ApiError> {
     let text = |v: Option<String>| v.unwrap_or_default();
-    let id = |v: Option<Id>| v.map(|i| i.to_string()).unwrap_or_default();
+    fn id(v: Option<impl std::fmt::Display>) -> String {
+        v.map(|i| i.to_string()).unwrap_or_default()
+    }
     let mut csv = Csv::new(&CSV_HEADER, true)?;
     for e in entries {
         csv.row([
@@ -214,15 +216,15 @@ async fn answer(
     req: &HttpRequest,
     state: &AppState,
     query: AuditQuery,
-    organization: Option<Id>,
+    organization: Option<OrganizationId>,
     authorise: impl FnOnce(&mut crate::db::DbConn) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageParams { page: query.page, per_page: query.per_page }.resolve()?;
     let format = report_format(req, query.format);
     let filter = Filter {
-        organization_id: organization.or(query.organization_id.map(Id::from)),
-        api_key_id: query.api_key_id.map(Id::from),
-        user_id: query.user_id.map(Id::from),
+        organization_id: organization.or(query.organization_id.map(OrganizationId::from)),
+        api_key_id: query.api_key_id.map(ApiKeyId::from),
+        user_id: query.user_id.map(UserId::from),
         resource_type: query.resource_type,
         resource_id: query.resource_id,
         from: query.from.map(|t| t.naive_utc()),
@@ -273,7 +275,7 @@ pub async fn list_audit_events(
     path: Path<uuid::Uuid>,
     query: Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: Id = path.0.into();
+    let org: OrganizationId = path.0.into();
     let actor = auth.0;
     answer(&req, &state, query.0, Some(org), move |conn| {
         organizations::get(conn, org)?;

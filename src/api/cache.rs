@@ -23,7 +23,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use crate::db::types::Id;
+use crate::db::types::{EntityId, TypedId};
 use crate::error::ApiError;
 use crate::search::Validators;
 
@@ -128,7 +128,7 @@ pub fn respond<T: Serialize>(
 pub struct PublicPage<'a> {
     /// Only for anonymous callers, once the index follows the feed.
     validators: Option<&'a Validators>,
-    id: Id,
+    id: EntityId,
     /// The validators' generation before the read: a page read across a change is not
     /// remembered.
     read_at: u64,
@@ -140,8 +140,9 @@ impl<'a> PublicPage<'a> {
         req: &HttpRequest,
         validators: Option<&'a Validators>,
         anonymous: bool,
-        id: Id,
+        id: impl TypedId,
     ) -> Result<Self, HttpResponse> {
+        let id = EntityId::of(id);
         let validators = validators.filter(|_| anonymous);
         if let Some(etag) = validators.and_then(|v| v.current(id))
             && none_match(req.headers(), &etag)

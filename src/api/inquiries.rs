@@ -17,7 +17,7 @@ use crate::api::validate::Validator;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, InquiryAction, OrgAction};
 use crate::db::dialect;
-use crate::db::types::{Id, utc};
+use crate::db::types::{InquiryId, OrganizationId, TechnologyId, utc};
 use crate::domain::listing::{self, Money};
 use crate::domain::moderation::Status;
 use crate::error::ApiError;
@@ -185,8 +185,8 @@ pub async fn create_inquiry(
     let key = idempotency_key(&req)?;
     let actor = auth.0;
     let body = body.0;
-    let technology: Id = path.0.into();
-    let from: Id = body.organization_id.into();
+    let technology: TechnologyId = path.0.into();
+    let from: OrganizationId = body.organization_id.into();
     policy::organization(&actor, from, OrgAction::ActFor)?;
     validate_create(&body)?;
     let fingerprint = request_fingerprint(&(technology.0, &body));
@@ -256,7 +256,7 @@ pub async fn list_inquiries(
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.0.resolve()?;
-    let orgs: Vec<Id> = auth.0.memberships.iter().map(|(org, _)| *org).collect();
+    let orgs: Vec<OrganizationId> = auth.0.memberships.iter().map(|(org, _)| *org).collect();
     let role = match params.0.role {
         Some(InquiryRole::Sent) => Role::Sent,
         Some(InquiryRole::Received) => Role::Received,
@@ -291,7 +291,7 @@ pub async fn get_inquiry(
     auth: Auth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: InquiryId = path.0.into();
     let actor = auth.0;
     let (inquiry, messages, labels) = state
         .db
@@ -343,7 +343,7 @@ pub async fn post_inquiry_message(
     path: Path<uuid::Uuid>,
     body: Json<InquiryMessageRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: InquiryId = path.0.into();
     let actor = auth.0;
     let text = body.0.body;
     let message = state
@@ -394,7 +394,7 @@ pub async fn close_inquiry(
     auth: Auth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: InquiryId = path.0.into();
     let actor = auth.0;
     // Judged after visibility: an outsider gets 404, not 428.
     let expected = if_match(&req);

@@ -18,7 +18,7 @@ use crate::audit::Recorder;
 use crate::auth::api_keys::{self, KeyHasher};
 use crate::auth::extract::KeyAuthenticated;
 use crate::auth::{Actor, KeyActor, OrgRole, PlatformRole};
-use crate::db::types::now;
+use crate::db::types::{SessionId, now};
 use crate::domain::scopes::{self, Access};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -88,7 +88,8 @@ fn actor_of(key: &ApiKey) -> Actor {
         user_id: key.created_by,
         // Staff powers are never available to a key, whoever created it.
         role: PlatformRole::Member,
-        session_id: key.id,
+        // A key has no login session: its id stands in, naming no refresh-token family.
+        session_id: SessionId(key.id.0),
         memberships: vec![(key.organization_id, role)],
         api_key: Some(KeyActor {
             id: key.id,

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::types::Id;
+use crate::db::types::{DemandId, OrganizationId, TechnologyId};
 use crate::error::ApiError;
 use crate::store::labels::Labels;
 
@@ -29,17 +29,17 @@ pub struct PartyDto {
 
 // A label missing for an id the row holds is a broken foreign key: a 500, not a guess.
 
-pub fn technology(labels: &Labels, id: Id) -> Result<TitledDto, ApiError> {
+pub fn technology(labels: &Labels, id: TechnologyId) -> Result<TitledDto, ApiError> {
     let title = labels.titles.get(&id).cloned().ok_or_else(ApiError::internal)?;
     Ok(TitledDto { id: id.into(), title })
 }
 
-pub fn demand(labels: &Labels, id: Id) -> Result<TitledDto, ApiError> {
+pub fn demand(labels: &Labels, id: DemandId) -> Result<TitledDto, ApiError> {
     let title = labels.demand_titles.get(&id).cloned().ok_or_else(ApiError::internal)?;
     Ok(TitledDto { id: id.into(), title })
 }
 
-pub fn party(labels: &Labels, id: Id) -> Result<PartyDto, ApiError> {
+pub fn party(labels: &Labels, id: OrganizationId) -> Result<PartyDto, ApiError> {
     let (name, kind) = labels.organizations.get(&id).cloned().ok_or_else(ApiError::internal)?;
     Ok(PartyDto { id: id.into(), name, kind })
 }

@@ -14,7 +14,7 @@ use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ModeratedAction};
 use crate::db::schema::organizations;
-use crate::db::types::Id;
+use crate::db::types::{DemandId, OrganizationId, TechnologyId};
 use crate::db::{DbConn, dialect};
 use crate::domain::matching::{Contribution, Scored};
 use crate::error::ApiError;
@@ -46,7 +46,7 @@ pub struct DemandMatchDto {
 /// Whether the caller belongs to an intermediary organisation offering brokering.
 fn is_broker(conn: &mut DbConn, actor: &Actor) -> Result<bool, ApiError> {
     use diesel::prelude::*;
-    let own: Vec<Id> = actor.memberships.iter().map(|(org, _)| *org).collect();
+    let own: Vec<OrganizationId> = actor.memberships.iter().map(|(org, _)| *org).collect();
     if own.is_empty() {
         return Ok(false);
     }
@@ -85,7 +85,7 @@ pub async fn demand_matches(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.0.resolve()?;
     let actor = auth.0;
-    let id: Id = path.0.into();
+    let id: DemandId = path.0.into();
     let (search, offset, limit) = matching_window(&state, page)?;
     let (items, total) = state
         .db
@@ -151,7 +151,7 @@ pub async fn technology_matches(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.0.resolve()?;
     let actor = auth.0;
-    let id: Id = path.0.into();
+    let id: TechnologyId = path.0.into();
     let (search, offset, limit) = matching_window(&state, page)?;
     let ((items, total), actor) = state
         .db
@@ -196,7 +196,7 @@ pub async fn dismiss_match(
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = auth.0;
-    let (technology_id, demand_id): (Id, Id) = (path.0.0.into(), path.0.1.into());
+    let (technology_id, demand_id): (TechnologyId, DemandId) = (path.0.0.into(), path.0.1.into());
     state
         .db
         .run(move |conn| -> Result<_, ApiError> {

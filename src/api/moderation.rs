@@ -20,7 +20,7 @@ use crate::api::common::{
 use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::policy::{self, ModeratedAction, OrgAction};
-use crate::db::types::Id;
+use crate::db::types::{OrganizationId, UserId};
 use crate::db::{DbConn, dialect};
 use crate::domain::listing;
 use crate::domain::moderation::{Status, Transition};
@@ -29,6 +29,9 @@ use crate::state::AppState;
 use crate::store::idempotency;
 use crate::store::moderation::Moderated as _;
 use crate::workflows::moderation::{self, Moderated, Notices, Step, invalid_transition};
+
+/// The id type of `R`'s rows (`TechnologyId`, `DemandId`).
+type RowId<R> = <<R as Moderated>::Row as crate::store::moderation::Moderated>::Id;
 
 /// A moderated resource as the API serves it: how it is created, shown and edited.
 pub trait Resource: Moderated {
@@ -45,8 +48,8 @@ pub trait Resource: Moderated {
     /// Writes a new draft of `organization` with `content`, created by `creator`.
     fn insert(
         conn: &mut DbConn,
-        organization: Id,
-        creator: Id,
+        organization: OrganizationId,
+        creator: UserId,
         content: &<Self::Draft as Draft>::Content,
     ) -> Result<Self::Row, ApiError>;
     /// Validates and writes `patch` over `row` (as read in this transaction), moving it to
@@ -64,7 +67,7 @@ pub trait Resource: Moderated {
 pub trait Draft: Serialize + Send + 'static {
     type Content: Send + 'static;
     /// The organisation it is for; the caller must act for it.
-    fn organization(&self) -> Id;
+    fn organization(&self) -> OrganizationId;
     /// Its content, normalised and validated (422).
     fn content(&self) -> Result<Self::Content, ApiError>;
 }
@@ -81,7 +84,7 @@ async fn change<R: Resource, T: Send + 'static>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     action: ModeratedAction,
     transition: Option<Transition>,
     apply: impl FnOnce(&mut DbConn, &Actor, &R::Row, Status) -> Result<T, ApiError> + Send + 'static,
@@ -149,7 +152,7 @@ pub async fn update<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     patch: R::Patch,
 ) -> Result<HttpResponse, ApiError> {
     let body = change::<R, _>(
@@ -171,7 +174,7 @@ pub async fn delete<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
 ) -> Result<HttpResponse, ApiError> {
     let validity_days = state.config.listing_validity_days;
     change::<R, _>(
@@ -192,7 +195,7 @@ pub async fn step<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     action: ModeratedAction,
     transition: Transition,
 ) -> Result<HttpResponse, ApiError> {
@@ -222,7 +225,7 @@ pub async fn review<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     body: ReviewRequest,
 ) -> Result<HttpResponse, ApiError> {
     let ReviewRequest { decision, reason } = body;
@@ -246,7 +249,7 @@ async fn take<R: Resource>(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: RowId<R>,
     action: ModeratedAction,
     transition: Transition,
     reason: Option<String>,

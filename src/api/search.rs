@@ -14,7 +14,7 @@ use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::policy::{self, PlatformAction};
 use crate::db::DbConn;
-use crate::db::types::Id;
+use crate::db::types::{DemandId, EntityId, TechnologyId, TypedId};
 use crate::domain::moderation::Status;
 use crate::domain::search::{Highlight, SearchQuery};
 use crate::domain::taxonomy;
@@ -178,15 +178,17 @@ fn json(page: Arc<[u8]>) -> HttpResponse {
     HttpResponse::Ok().content_type(ContentType::json()).body(web::Bytes::from_owner(page))
 }
 
-pub struct Hits {
-    pub ids: Vec<crate::db::types::Id>,
+/// A page of search hits: `I` is the id type of the documents searched (`TechnologyId` for
+/// `DocType::Technology`, `DemandId` for `DocType::Demand`).
+pub struct Hits<I> {
+    pub ids: Vec<I>,
     pub total: i64,
     pub facets: Option<FacetCounts>,
     pub highlight: Highlight,
 }
 
 /// Runs a search of published documents on the engine (blocking work, off the workers).
-pub async fn find(
+pub async fn find<I: TypedId>(
     state: &AppState,
     doc_type: DocType,
     text: Option<SearchQuery>,
@@ -194,7 +196,7 @@ pub async fn find(
     order: Order,
     page: PageRequest,
     facets: Vec<FacetName>,
-) -> Result<Hits, ApiError> {
+) -> Result<Hits<I>, ApiError> {
     if page.offset() + page.limit() > MAX_WINDOW {
         return Err(ApiError::invalid(
             "page",
@@ -220,7 +222,7 @@ pub async fn find(
     .await
     .map_err(ApiError::internal_from)??;
     Ok(Hits {
-        ids: found.ids,
+        ids: found.ids.into_iter().map(EntityId::to).collect(),
         total: i64::try_from(found.total).unwrap_or(i64::MAX),
         facets: asked.then_some(found.facets),
         highlight: found.highlight,
@@ -229,24 +231,27 @@ pub async fn find(
 
 /// A row the search engine finds by its id.
 pub trait Found: Sized + Send + 'static {
-    fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Self>, StoreError>;
-    fn id(&self) -> Id;
+    type Id: TypedId;
+    fn load(conn: &mut DbConn, ids: &[Self::Id]) -> Result<Vec<Self>, StoreError>;
+    fn id(&self) -> Self::Id;
 }
 
 impl Found for Listing {
-    fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Self>, StoreError> {
+    type Id = TechnologyId;
+    fn load(conn: &mut DbConn, ids: &[TechnologyId]) -> Result<Vec<Self>, StoreError> {
         technologies::load(conn, ids)
     }
-    fn id(&self) -> Id {
+    fn id(&self) -> TechnologyId {
         self.id
     }
 }
 
 impl Found for Demand {
-    fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Self>, StoreError> {
+    type Id = DemandId;
+    fn load(conn: &mut DbConn, ids: &[DemandId]) -> Result<Vec<Self>, StoreError> {
         demands::load(conn, ids)
     }
-    fn id(&self) -> Id {
+    fn id(&self) -> DemandId {
         self.id
     }
 }

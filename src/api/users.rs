@@ -14,7 +14,7 @@ use crate::auth::policy::{self, PlatformAction};
 use crate::auth::{OrgRole, PlatformRole, password};
 use crate::db::dialect;
 use crate::db::schema::{memberships, organizations};
-use crate::db::types::{Id, utc};
+use crate::db::types::{OrganizationId, OutboxId, UserId, utc};
 use crate::domain::lang::Lang;
 use crate::error::ApiError;
 use crate::mail::{self, Mail, Template};
@@ -84,7 +84,7 @@ pub struct ChangePasswordRequest {
 
 fn me_dto(conn: &mut crate::db::DbConn, user: &users::User) -> Result<MeDto, ApiError> {
     use diesel::prelude::*;
-    let rows: Vec<(Id, String, String)> = memberships::table
+    let rows: Vec<(OrganizationId, String, String)> = memberships::table
         .inner_join(organizations::table)
         .filter(memberships::user_id.eq(user.id))
         .select((organizations::id, organizations::name, memberships::role))
@@ -287,7 +287,7 @@ pub async fn update_user(
     if body.platform_role == Some(PlatformRole::Admin) {
         return Err(ApiError::invalid("platform_role", "must be moderator or member"));
     }
-    let id: Id = path.0.into();
+    let id: UserId = path.0.into();
     if id == auth.0.user_id && body.disabled == Some(true) {
         return Err(ApiError::conflict(
             "cannot_disable_self",
@@ -369,7 +369,7 @@ pub async fn retry_outbox(
     id: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     policy::platform(&auth.0, PlatformAction::RetryOutbox)?;
-    let id = crate::db::types::Id(id.0);
+    let id = OutboxId::from(id.0);
     let requeued = state.db.run(move |conn| crate::store::outbox::requeue(conn, id)).await?;
     match requeued {
         None => Err(ApiError::not_found("No outbox row has this id.")),

@@ -14,7 +14,7 @@ use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, OrgAction};
-use crate::db::types::{Id, utc};
+use crate::db::types::{OrganizationId, WebhookEndpointId, utc};
 use crate::db::{DbConn, dialect};
 use crate::domain::webhooks::{UrlPolicy, check_url};
 use crate::error::ApiError;
@@ -183,7 +183,12 @@ fn event_names(event_types: &[EventType]) -> Vec<String> {
 }
 
 /// The organisation must exist (404) and the caller may `action` on it (403).
-fn authorise(conn: &mut DbConn, actor: &Actor, org: Id, action: OrgAction) -> Result<(), ApiError> {
+fn authorise(
+    conn: &mut DbConn,
+    actor: &Actor,
+    org: OrganizationId,
+    action: OrgAction,
+) -> Result<(), ApiError> {
     organizations::get(conn, org)?;
     policy::organization(actor, org, action)
 }
@@ -236,7 +241,7 @@ pub async fn create_webhook(
     path: Path<uuid::Uuid>,
     body: Json<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: Id = path.0.into();
+    let org: OrganizationId = path.0.into();
     let key = idempotency_key(&req)?;
     let body = body.0;
     let fingerprint = request_fingerprint(&body);
@@ -286,7 +291,7 @@ pub async fn list_webhooks(
     path: Path<uuid::Uuid>,
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: Id = path.0.into();
+    let org: OrganizationId = path.0.into();
     let page = paging.0.resolve()?;
     let actor = auth.0;
     let (items, total) = state
@@ -320,7 +325,7 @@ pub async fn get_webhook(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, id) = (OrganizationId::from(path.0.0), WebhookEndpointId::from(path.0.1));
     let actor = auth.0;
     let endpoint = state
         .db
@@ -357,7 +362,7 @@ pub async fn update_webhook(
     path: Path<(uuid::Uuid, uuid::Uuid)>,
     body: Json<UpdateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, id) = (OrganizationId::from(path.0.0), WebhookEndpointId::from(path.0.1));
     let actor = auth.0;
     let policy = policy_of(&state);
     let body = body.0;
@@ -405,7 +410,7 @@ pub async fn delete_webhook(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, id) = (OrganizationId::from(path.0.0), WebhookEndpointId::from(path.0.1));
     let actor = auth.0;
     state
         .db
@@ -440,7 +445,7 @@ pub async fn list_webhook_deliveries(
     path: Path<(uuid::Uuid, uuid::Uuid)>,
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, id) = (OrganizationId::from(path.0.0), WebhookEndpointId::from(path.0.1));
     let page = paging.0.resolve()?;
     let actor = auth.0;
     let (items, total) = state
@@ -477,7 +482,7 @@ pub async fn test_webhook(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, id) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, id) = (OrganizationId::from(path.0.0), WebhookEndpointId::from(path.0.1));
     let actor = auth.0;
     let (event_id, delivery_id) = state
         .db

@@ -13,7 +13,7 @@ use actix_web::HttpMessage;
 use super::{Actor, OrgRole, PlatformRole, api_keys};
 use crate::audit::Recorder;
 use crate::db::schema::{memberships, refresh_tokens, users};
-use crate::db::types::Id;
+use crate::db::types::{OrganizationId, SessionId, UserId};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -41,8 +41,8 @@ async fn load_actor(req: HttpRequest, token: String) -> Result<Actor, ApiError> 
     let state = req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)?;
     let claims = state.jwt.verify(&token)?;
     let invalid = || ApiError::unauthorized("The access token is invalid.");
-    let user_id: Id = uuid::Uuid::parse_str(&claims.sub).map_err(|_| invalid())?.into();
-    let session_id: Id = uuid::Uuid::parse_str(&claims.sid).map_err(|_| invalid())?.into();
+    let user_id: UserId = uuid::Uuid::parse_str(&claims.sub).map_err(|_| invalid())?.into();
+    let session_id: SessionId = uuid::Uuid::parse_str(&claims.sid).map_err(|_| invalid())?.into();
     state
         .db
         .run(move |conn| {
@@ -53,7 +53,13 @@ async fn load_actor(req: HttpRequest, token: String) -> Result<Actor, ApiError> 
                     .filter(refresh_tokens::family_id.eq(session_id))
                     .filter(refresh_tokens::revoked_at.is_null()),
             );
-            type Row = (String, Option<chrono::NaiveDateTime>, bool, Option<Id>, Option<String>);
+            type Row = (
+                String,
+                Option<chrono::NaiveDateTime>,
+                bool,
+                Option<OrganizationId>,
+                Option<String>,
+            );
             let rows: Vec<Row> = users::table
                 .left_join(memberships::table)
                 .filter(users::id.eq(user_id))

@@ -10,7 +10,7 @@ pub mod tokens;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::types::Id;
+use crate::db::types::{ApiKeyId, OrganizationId, SessionId, UserId};
 
 /// Staff roles of the exchange itself; ordered admin > moderator > member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -73,11 +73,11 @@ impl OrgRole {
 /// claimed: a disabled account or a revoked role takes effect at once).
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub user_id: Id,
+    pub user_id: UserId,
     pub role: PlatformRole,
     /// Refresh-token family of the session the access token was issued for.
-    pub session_id: Id,
-    pub memberships: Vec<(Id, OrgRole)>,
+    pub session_id: SessionId,
+    pub memberships: Vec<(OrganizationId, OrgRole)>,
     /// Set when the caller authenticated with an organisation API key: it acts as that
     /// organisation (its one membership), attributed to the user who created the key.
     pub api_key: Option<KeyActor>,
@@ -86,14 +86,14 @@ pub struct Actor {
 /// The API key a request authenticated with.
 #[derive(Debug, Clone)]
 pub struct KeyActor {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: ApiKeyId,
+    pub organization_id: OrganizationId,
     /// The shown prefix, for logs (never the secret).
     pub prefix: String,
 }
 
 impl Actor {
-    pub fn org_role(&self, organization: Id) -> Option<OrgRole> {
+    pub fn org_role(&self, organization: OrganizationId) -> Option<OrgRole> {
         self.memberships.iter().find(|(org, _)| *org == organization).map(|(_, role)| *role)
     }
 

@@ -14,7 +14,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::outbox::OutboxRow;
 use super::schema::outbox;
-use super::types::{Id, SqlUuid};
+use super::types::{LeaseId, OutboxId, SqlUuid};
 use super::{Backend, DbConn, DbTarget, Deadlines};
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -163,7 +163,7 @@ pub fn claim_outbox(
     channel: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
-    lease_id: Id,
+    lease_id: LeaseId,
     limit: i64,
 ) -> QueryResult<Vec<OutboxRow>> {
     if let DbConn::Pg(pg) = conn {
@@ -187,7 +187,7 @@ pub fn claim_outbox(
         .load::<OutboxRow>(pg);
     }
     write_transaction(conn, |conn| {
-        let due: Vec<Id> = outbox::table
+        let due: Vec<OutboxId> = outbox::table
             .select(outbox::id)
             .filter(outbox::channel.eq(channel))
             .filter(outbox::status.eq_any(["pending", "sending"]))

@@ -5,13 +5,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::outbox;
-use super::types::Id;
+use super::types::{LeaseId, OutboxId};
 
 /// One outbox row as stored (columns in `schema.rs` order).
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
-    pub id: Id,
+    pub id: OutboxId,
     pub channel: String,
     pub recipient: String,
     pub template: String,
@@ -23,7 +23,7 @@ pub struct OutboxRow {
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub locked_until: Option<NaiveDateTime>,
-    pub lease_id: Option<Id>,
+    pub lease_id: Option<LeaseId>,
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

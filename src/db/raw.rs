@@ -13,7 +13,7 @@ use diesel::query_dsl::RunQueryDsl;
 use diesel::query_dsl::methods::LoadQuery;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 
-use super::types::{Id, SqlUuid};
+use super::types::{EntityId, SqlUuid, TypedId};
 use super::{DbConn, MultiBackend};
 
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub enum Bind {
     Text(String),
     BigInt(i64),
     Integer(i32),
-    Uuid(Id),
+    Uuid(EntityId),
     Timestamp(NaiveDateTime),
 }
 
@@ -49,9 +49,9 @@ impl From<i32> for Bind {
     }
 }
 
-impl From<Id> for Bind {
-    fn from(v: Id) -> Self {
-        Bind::Uuid(v)
+impl<T: TypedId> From<T> for Bind {
+    fn from(v: T) -> Self {
+        Bind::Uuid(EntityId(v.into()))
     }
 }
 

@@ -34,7 +34,7 @@ pub use config::MailConfig;
 pub use templates::{Rendered, Renderer, Template};
 
 use crate::db::DbConn;
-use crate::db::types::{Id, utc};
+use crate::db::types::{OutboxId, utc};
 use crate::domain::lang::Lang;
 use crate::store::StoreError;
 use crate::store::outbox::{self, Channel, NewOutbox, OutboxRow, OutboxStatus};
@@ -53,7 +53,7 @@ pub struct Mail {
 /// Queues `mail` on the caller's connection, inside the caller's transaction: it is sent only
 /// if that transaction commits. An invalid address is a validation error on `email`; a
 /// context lacking a template field is a bug, refused here rather than failing at send time.
-pub fn enqueue(conn: &mut DbConn, mail: &Mail) -> Result<Id, StoreError> {
+pub fn enqueue(conn: &mut DbConn, mail: &Mail) -> Result<OutboxId, StoreError> {
     let to = mail.to.trim();
     if to.parse::<Mailbox>().is_err() {
         return Err(StoreError::invalid("email", "is not a valid email address"));

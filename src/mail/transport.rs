@@ -10,7 +10,7 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use super::MailConfig;
 use super::config::redact_url;
 use super::templates::Rendered;
-use crate::db::types::Id;
+use crate::db::types::OutboxId;
 pub use crate::delivery::SendFailure;
 use crate::domain::lang::Lang;
 
@@ -88,7 +88,7 @@ impl Header for ContentLanguage {
 /// sender, and a `Message-ID` derived from the row so a retried mail keeps its id.
 pub fn build_message(
     config: &MailConfig,
-    outbox_id: Id,
+    outbox_id: OutboxId,
     recipient: &str,
     lang: Lang,
     rendered: Rendered,

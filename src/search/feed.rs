@@ -8,7 +8,7 @@ use tantivy::Term;
 
 use super::{Search, SearchError, Writer};
 use crate::db::DbConn;
-use crate::db::types::Id;
+use crate::db::types::{DemandId, EntityId, TechnologyId};
 use crate::error::ApiError;
 use crate::store::search_feed::{self, Change};
 use crate::store::{demands, technologies};
@@ -143,15 +143,15 @@ impl Search {
                     demand_ids.insert(change.entity_id);
                 }
                 "organization" => {
-                    let (l, d) = search_feed::of_organization(conn, change.entity_id)?;
-                    listings.extend(l);
-                    demand_ids.extend(d);
+                    let (l, d) = search_feed::of_organization(conn, change.entity_id.to())?;
+                    listings.extend(l.into_iter().map(EntityId::of));
+                    demand_ids.extend(d.into_iter().map(EntityId::of));
                 }
                 other => tracing::warn!(entity = other, "unknown entity in the search feed"),
             }
         }
         self.validators.forget(listings.iter().chain(&demand_ids));
-        let listings: Vec<Id> = listings.into_iter().collect();
+        let listings: Vec<TechnologyId> = listings.into_iter().map(EntityId::to).collect();
         for chunk in listings.chunks(BATCH as usize) {
             for id in chunk {
                 w.writer.delete_term(Term::from_field_text(self.fields.id, &id.to_string()));
@@ -164,7 +164,7 @@ impl Search {
                 }
             }
         }
-        let demand_ids: Vec<Id> = demand_ids.into_iter().collect();
+        let demand_ids: Vec<DemandId> = demand_ids.into_iter().map(EntityId::to).collect();
         for chunk in demand_ids.chunks(BATCH as usize) {
             for id in chunk {
                 w.writer.delete_term(Term::from_field_text(self.fields.id, &id.to_string()));
@@ -198,10 +198,10 @@ fn advance(position: &mut super::Position, changes: &[Change]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::types::Id;
+    use crate::db::types::EntityId;
 
     fn change(seq: i64) -> Change {
-        Change { seq, entity: "technology".into(), entity_id: Id::from(uuid::Uuid::nil()) }
+        Change { seq, entity: "technology".into(), entity_id: EntityId::from(uuid::Uuid::nil()) }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::query::Criteria;
 use super::{Candidate, DocType, Filters, Search};
 use crate::db::DbConn;
-use crate::db::types::Id;
+use crate::db::types::{DemandId, EntityId, TechnologyId};
 use crate::domain::lang::Lang;
 use crate::domain::matching::{self, Money, Need, Offer, Scored};
 use crate::domain::search::SearchQuery;
@@ -57,7 +57,7 @@ struct Pool<'a> {
     doc_type: DocType,
     text: &'a SearchQuery,
     filters: &'a Filters,
-    dismissed: &'a [Id],
+    dismissed: &'a [EntityId],
 }
 
 /// Scored candidates, best first (ties by id), complete down to rank `wanted` — or down to
@@ -68,7 +68,7 @@ fn ranked(
     wanted: usize,
     floor: Option<u8>,
     score: impl Fn(Criteria, f64) -> Scored,
-) -> Result<Vec<(Id, Scored)>, ApiError> {
+) -> Result<Vec<(EntityId, Scored)>, ApiError> {
     let (doc_type, text, filters, dismissed) =
         (pool.doc_type, pool.text, pool.filters, pool.dismissed);
     let mut limit = FIRST_ROUND.max(wanted);
@@ -77,7 +77,7 @@ fn ranked(
         let best = candidates.first().map_or(0.0, |c| f64::from(c.relevance));
         let relevance =
             |c: &Candidate| if best > 0.0 { f64::from(c.relevance) / best } else { 0.0 };
-        let mut scored: Vec<(Id, Scored)> = candidates
+        let mut scored: Vec<(EntityId, Scored)> = candidates
             .iter()
             .filter(|c| !dismissed.contains(&c.id))
             .map(|c| (c.id, score(c.criteria.clone(), relevance(c))))
@@ -100,7 +100,7 @@ fn ranked(
 }
 
 /// A page of matches and how many were scored, as kept for one index generation.
-pub type Ranked = Arc<(Vec<(Id, Scored)>, usize)>;
+pub type Ranked = Arc<(Vec<(EntityId, Scored)>, usize)>;
 
 /// What a page of matches depends on besides the index: whose matches (side and id), that
 /// document's version, the pairs its organisation dismissed, the language of the reasons,
@@ -108,10 +108,10 @@ pub type Ranked = Arc<(Vec<(Id, Scored)>, usize)>;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RankedKey {
     of: DocType,
-    id: Id,
+    id: EntityId,
     version: i32,
     /// Sorted: the same set is the same key, whatever order the database gave.
-    dismissed: Vec<Id>,
+    dismissed: Vec<EntityId>,
     lang: Lang,
     offset: usize,
     limit: usize,
@@ -123,7 +123,7 @@ pub struct RankedKey {
 fn page_of(
     search: &Search,
     mut key: RankedKey,
-    rank: impl FnOnce(usize) -> Result<Vec<(Id, Scored)>, ApiError>,
+    rank: impl FnOnce(usize) -> Result<Vec<(EntityId, Scored)>, ApiError>,
 ) -> Result<Ranked, ApiError> {
     let generation = search.generation();
     key.dismissed.sort();
@@ -149,10 +149,11 @@ pub fn for_demand(
     offset: usize,
     limit: usize,
 ) -> Result<(Vec<(Listing, Scored)>, usize), ApiError> {
-    let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
+    let dismissed =
+        matches::dismissed(conn, true, EntityId::of(demand.id), demand.organization_id)?;
     let key = RankedKey {
         of: DocType::Demand,
-        id: demand.id,
+        id: EntityId::of(demand.id),
         version: demand.version,
         dismissed: dismissed.clone(),
         lang,
@@ -163,7 +164,7 @@ pub fn for_demand(
         demand_candidates(search, demand, &dismissed, lang, wanted, None)
     })?;
     let (page, total) = &*ranked;
-    let ids: Vec<Id> = page.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<TechnologyId> = page.iter().map(|(id, _)| id.to()).collect();
     let mut listings = technologies::load(conn, &ids)?;
     listings.sort_by_key(|l| ids.iter().position(|id| *id == l.id));
     let found = listings.into_iter().zip(page.iter().cloned()).map(|(l, (_, s))| (l, s)).collect();
@@ -173,11 +174,11 @@ pub fn for_demand(
 fn demand_candidates(
     search: &Search,
     demand: &Demand,
-    dismissed: &[Id],
+    dismissed: &[EntityId],
     lang: Lang,
     wanted: usize,
     floor: Option<u8>,
-) -> Result<Vec<(Id, Scored)>, ApiError> {
+) -> Result<Vec<(EntityId, Scored)>, ApiError> {
     let Some(text) = SearchQuery::exact(&demand.content.match_text()) else {
         return Ok(Vec::new());
     };
@@ -197,10 +198,11 @@ pub fn for_technology(
     offset: usize,
     limit: usize,
 ) -> Result<(Vec<(Demand, Scored)>, usize), ApiError> {
-    let dismissed = matches::dismissed(conn, false, listing.id, listing.organization_id)?;
+    let dismissed =
+        matches::dismissed(conn, false, EntityId::of(listing.id), listing.organization_id)?;
     let key = RankedKey {
         of: DocType::Technology,
-        id: listing.id,
+        id: EntityId::of(listing.id),
         version: listing.version,
         dismissed: dismissed.clone(),
         lang,
@@ -211,7 +213,7 @@ pub fn for_technology(
         technology_candidates(search, listing, &dismissed, lang, wanted, None)
     })?;
     let (page, total) = &*ranked;
-    let ids: Vec<Id> = page.iter().map(|(id, _)| *id).collect();
+    let ids: Vec<DemandId> = page.iter().map(|(id, _)| id.to()).collect();
     let mut found = demands::load(conn, &ids)?;
     found.sort_by_key(|d| ids.iter().position(|id| *id == d.id));
     Ok((found.into_iter().zip(page.iter().cloned()).map(|(d, (_, s))| (d, s)).collect(), *total))
@@ -220,11 +222,11 @@ pub fn for_technology(
 fn technology_candidates(
     search: &Search,
     listing: &Listing,
-    dismissed: &[Id],
+    dismissed: &[EntityId],
     lang: Lang,
     wanted: usize,
     floor: Option<u8>,
-) -> Result<Vec<(Id, Scored)>, ApiError> {
+) -> Result<Vec<(EntityId, Scored)>, ApiError> {
     let Some(text) = SearchQuery::exact(&listing.content.match_text()) else {
         return Ok(Vec::new());
     };
@@ -243,14 +245,18 @@ pub fn notify_for_technology(
     listing: &Listing,
     threshold: u8,
 ) -> Result<usize, ApiError> {
-    let dismissed = matches::dismissed(conn, false, listing.id, listing.organization_id)?;
+    let dismissed =
+        matches::dismissed(conn, false, EntityId::of(listing.id), listing.organization_id)?;
     let scored =
         technology_candidates(search, listing, &dismissed, Lang::default(), 0, Some(threshold))?;
-    let ids: Vec<Id> =
-        scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| *id).collect();
+    let ids: Vec<DemandId> =
+        scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| id.to()).collect();
     let mut sent = 0;
     for demand in demands::load(conn, &ids)? {
-        let score = scored.iter().find(|(id, _)| *id == demand.id).map_or(0, |(_, s)| s.score);
+        let score = scored
+            .iter()
+            .find(|(id, _)| id.to::<DemandId>() == demand.id)
+            .map_or(0, |(_, s)| s.score);
         if matches::notify_pair(conn, listing, &demand, score)? {
             sent += 1;
         }
@@ -265,14 +271,18 @@ pub fn notify_for_demand(
     demand: &Demand,
     threshold: u8,
 ) -> Result<usize, ApiError> {
-    let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
+    let dismissed =
+        matches::dismissed(conn, true, EntityId::of(demand.id), demand.organization_id)?;
     let scored =
         demand_candidates(search, demand, &dismissed, Lang::default(), 0, Some(threshold))?;
-    let ids: Vec<Id> =
-        scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| *id).collect();
+    let ids: Vec<TechnologyId> =
+        scored.iter().filter(|(_, s)| s.score >= threshold).map(|(id, _)| id.to()).collect();
     let mut sent = 0;
     for listing in technologies::load(conn, &ids)? {
-        let score = scored.iter().find(|(id, _)| *id == listing.id).map_or(0, |(_, s)| s.score);
+        let score = scored
+            .iter()
+            .find(|(id, _)| id.to::<TechnologyId>() == listing.id)
+            .map_or(0, |(_, s)| s.score);
         if matches::notify_pair(conn, &listing, demand, score)? {
             sent += 1;
         }
@@ -286,7 +296,9 @@ pub fn for_demand_exhaustive(
     conn: &mut DbConn,
     search: &Search,
     demand: &Demand,
-) -> Result<Vec<(Id, Scored)>, ApiError> {
-    let dismissed = matches::dismissed(conn, true, demand.id, demand.organization_id)?;
-    demand_candidates(search, demand, &dismissed, Lang::default(), 0, Some(0))
+) -> Result<Vec<(TechnologyId, Scored)>, ApiError> {
+    let dismissed =
+        matches::dismissed(conn, true, EntityId::of(demand.id), demand.organization_id)?;
+    let scored = demand_candidates(search, demand, &dismissed, Lang::default(), 0, Some(0))?;
+    Ok(scored.into_iter().map(|(id, s)| (id.to(), s)).collect())
 }

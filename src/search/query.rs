@@ -24,7 +24,7 @@ use super::schema::{DocType, Fields};
 use super::shift::ShiftQuery;
 use super::top::TopByScore;
 use super::{Search, SearchError};
-use crate::db::types::Id;
+use crate::db::types::{EntityId, OrganizationId};
 use crate::domain::search::{Highlight, SearchQuery, pair, typo_budget};
 
 // Score tiers (see the module comment). At most 12 words, 11 pairs; BM25 stays below
@@ -53,12 +53,12 @@ pub struct Filters {
     pub ip_type: Option<String>,
     pub funding_level: Option<String>,
     pub rights_status: Option<String>,
-    pub organization: Option<Id>,
+    pub organization: Option<OrganizationId>,
     pub verified_only: bool,
     /// Leave out demands hiding their organisation (an outsider filtering by organisation).
     pub visible_organization_only: bool,
     /// Leave out this organisation's documents (matching: not one's own).
-    pub exclude_organization: Option<Id>,
+    pub exclude_organization: Option<OrganizationId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ pub struct Request<'a> {
 /// and the words to mark in snippets.
 #[derive(Debug, Default)]
 pub struct Found {
-    pub ids: Vec<Id>,
+    pub ids: Vec<EntityId>,
     pub total: u64,
     pub facets: FacetCounts,
     pub highlight: Highlight,
@@ -94,7 +94,7 @@ pub struct Found {
 /// matching criteria.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    pub id: Id,
+    pub id: EntityId,
     pub relevance: f32,
     pub criteria: Criteria,
 }
@@ -278,7 +278,7 @@ pub struct Criteria {
     pub province: Option<String>,
 }
 
-fn ids_of(searcher: &Searcher, addresses: &[DocAddress]) -> Result<Vec<Id>, SearchError> {
+fn ids_of(searcher: &Searcher, addresses: &[DocAddress]) -> Result<Vec<EntityId>, SearchError> {
     // Opening a column decodes its header: once per segment, not once per document.
     let mut columns: BTreeMap<u32, (Column<u64>, Column<u64>)> = BTreeMap::new();
     let mut ids = Vec::with_capacity(addresses.len());
@@ -292,7 +292,7 @@ fn ids_of(searcher: &Searcher, addresses: &[DocAddress]) -> Result<Vec<Id>, Sear
         };
         let hi = hi.first(address.doc_id).unwrap_or(0);
         let lo = lo.first(address.doc_id).unwrap_or(0);
-        ids.push(Id::from(uuid::Uuid::from_u128((u128::from(hi) << 64) | u128::from(lo))));
+        ids.push(EntityId::from(uuid::Uuid::from_u128((u128::from(hi) << 64) | u128::from(lo))));
     }
     Ok(ids)
 }

@@ -10,7 +10,7 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::db::types::Id;
+use crate::db::types::{OrganizationId, TypedId};
 use crate::domain::search::analyse;
 use crate::domain::taxonomy;
 use crate::store::demands::Demand;
@@ -123,10 +123,16 @@ impl Fields {
         }
     }
 
-    fn common(&self, doc: &mut TantivyDocument, doc_type: DocType, id: Id, organization: Id) {
+    fn common(
+        &self,
+        doc: &mut TantivyDocument,
+        doc_type: DocType,
+        id: impl TypedId,
+        organization: OrganizationId,
+    ) {
         doc.add_text(self.doc_type, doc_type.as_str());
         doc.add_text(self.id, id.to_string());
-        let bits = uuid::Uuid::from(id).as_u128();
+        let bits = Into::<uuid::Uuid>::into(id).as_u128();
         doc.add_u64(self.id_hi, (bits >> 64) as u64);
         doc.add_u64(self.id_lo, bits as u64);
         doc.add_text(self.organization, organization.to_string());
@@ -167,10 +173,10 @@ impl Fields {
         doc.add_text(self.currency, currency);
     }
 
-    fn published(&self, doc: &mut TantivyDocument, id: Id, at: chrono::NaiveDateTime) {
+    fn published(&self, doc: &mut TantivyDocument, id: impl TypedId, at: chrono::NaiveDateTime) {
         let micros = at.and_utc().timestamp_micros();
         doc.add_i64(self.published_at, micros);
-        let low = (uuid::Uuid::from(id).as_u128() & 0x3ff) as i64;
+        let low = (Into::<uuid::Uuid>::into(id).as_u128() & 0x3ff) as i64;
         doc.add_i64(self.recency, (micros << 10) | low);
     }
 

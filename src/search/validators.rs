@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::db::types::Id;
+use crate::db::types::EntityId;
 
 /// Enough for every published listing and demand of a national exchange; past it, new ids
 /// are not remembered (their revalidations read the database, as without this map).
@@ -26,7 +26,7 @@ pub struct Validators {
 struct Inner {
     /// Moves on every forgetting: an ETag computed from a read made before it may be stale.
     generation: u64,
-    etags: HashMap<Id, String>,
+    etags: HashMap<EntityId, String>,
 }
 
 impl Validators {
@@ -36,13 +36,13 @@ impl Validators {
     }
 
     /// The ETag anonymous callers are shown for `id`, if this process knows it is current.
-    pub fn current(&self, id: Id) -> Option<String> {
+    pub fn current(&self, id: EntityId) -> Option<String> {
         self.read().etags.get(&id).cloned()
     }
 
     /// Remembers the ETag of a public page read when [`Validators::generation`] was
     /// `read_at` — unless a change was applied since: that read may predate it.
-    pub fn remember(&self, id: Id, etag: &str, read_at: u64) {
+    pub fn remember(&self, id: EntityId, etag: &str, read_at: u64) {
         let mut inner = self.write();
         if inner.generation == read_at
             && (inner.etags.len() < CAPACITY || inner.etags.contains_key(&id))
@@ -52,7 +52,7 @@ impl Validators {
     }
 
     /// Forgets what the feed says has changed.
-    pub fn forget<'a>(&self, ids: impl IntoIterator<Item = &'a Id>) {
+    pub fn forget<'a>(&self, ids: impl IntoIterator<Item = &'a EntityId>) {
         let mut inner = self.write();
         inner.generation += 1;
         for id in ids {
@@ -81,8 +81,8 @@ impl Validators {
 mod tests {
     use super::*;
 
-    fn id(n: u128) -> Id {
-        Id::from(uuid::Uuid::from_u128(n))
+    fn id(n: u128) -> EntityId {
+        EntityId::from(uuid::Uuid::from_u128(n))
     }
 
     #[test]

@@ -13,7 +13,7 @@ use chrono::{Datelike, NaiveDate};
 use rand::Rng;
 
 use crate::auth::PlatformRole;
-use crate::db::types::{Id, now};
+use crate::db::types::{OrganizationId, UserId, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::deals::{self as machine, ChecklistItem, Stage};
 use crate::domain::demand::{Budget, DemandContent};
@@ -204,8 +204,8 @@ pub fn load(
 }
 
 struct Party {
-    org: Id,
-    user: Id,
+    org: OrganizationId,
+    user: UserId,
 }
 
 fn write(

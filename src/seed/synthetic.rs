@@ -24,7 +24,10 @@ use crate::db::schema::{
     deal_checklist, deal_events, deals, inquiries, inquiry_messages, valuation_request_events,
     valuation_requests,
 };
-use crate::db::types::{Id, now};
+use crate::db::types::{
+    DealEventId, DealId, DemandId, InquiryId, InquiryMessageId, OrganizationId, TechnologyId,
+    UserId, ValuationEventId, ValuationRequestId, now,
+};
 use crate::db::{Backend, DbConn, dialect};
 use crate::domain::deals::{ChecklistItem, Stage};
 use crate::domain::moderation::Status;
@@ -126,14 +129,14 @@ enum Role {
 }
 
 struct Org {
-    id: Id,
-    owner: Id,
+    id: OrganizationId,
+    owner: UserId,
     role: Role,
 }
 
 /// A published listing a deal or enquiry can be about.
 struct Offer {
-    id: Id,
+    id: TechnologyId,
     org: usize,
     price: Option<i64>,
     published_at: NaiveDateTime,
@@ -175,7 +178,7 @@ pub fn run(conn: &mut DbConn, o: &Options, show: bool) -> Result<Report, ApiErro
     // purpose), e-mails tagged per run so that a second run adds rather than collides.
     let hash = crate::auth::password::hash(&report.password)?;
     // The random end of a fresh id (its start is a timestamp, shared by runs close together).
-    let id = Id::new().to_string();
+    let id = uuid::Uuid::now_v7().to_string();
     let tag = &id[id.len() - 8..];
     let mut orgs: Vec<Org> = Vec::with_capacity(o.organizations);
     let mut bar = progress("organisations", o.organizations);
@@ -266,7 +269,7 @@ pub fn run(conn: &mut DbConn, o: &Options, show: bool) -> Result<Report, ApiErro
                 // Renewed as owners do, so the expiry job leaves them published.
                 (Status::Published, Some(published), Some(at + Days::days(rng.gen_range(30..365))))
             };
-            let id = Id::new();
+            let id = TechnologyId::new();
             if let Some(published_at) = published_at {
                 offers.push(Offer {
                     id,
@@ -310,7 +313,7 @@ pub fn run(conn: &mut DbConn, o: &Options, show: bool) -> Result<Report, ApiErro
                 report.published_demands += 1;
             }
             rows.push(demands::BulkDemand {
-                id: Id::new(),
+                id: DemandId::new(),
                 organization_id: orgs[org].id,
                 created_by: orgs[org].owner,
                 status: if pending { Status::PendingReview } else { Status::Published },
@@ -380,12 +383,12 @@ pub fn run(conn: &mut DbConn, o: &Options, show: bool) -> Result<Report, ApiErro
 #[diesel(table_name = deals)]
 #[diesel(treat_none_as_null = true)]
 struct DealRow {
-    id: Id,
-    technology_id: Id,
-    buyer_organization_id: Id,
-    seller_organization_id: Id,
-    broker_organization_id: Option<Id>,
-    inquiry_id: Option<Id>,
+    id: DealId,
+    technology_id: TechnologyId,
+    buyer_organization_id: OrganizationId,
+    seller_organization_id: OrganizationId,
+    broker_organization_id: Option<OrganizationId>,
+    inquiry_id: Option<InquiryId>,
     stage: &'static str,
     transfer_form: &'static str,
     exclusive: Option<bool>,
@@ -402,7 +405,7 @@ struct DealRow {
     buyer_confirmed_signing_at: Option<NaiveDateTime>,
     seller_confirmed_signing_at: Option<NaiveDateTime>,
     cancel_reason: Option<&'static str>,
-    created_by: Id,
+    created_by: UserId,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     signed_at: Option<NaiveDateTime>,
@@ -414,10 +417,10 @@ struct DealRow {
 #[diesel(table_name = deal_events)]
 #[diesel(treat_none_as_null = true)]
 struct EventRow {
-    id: Id,
-    deal_id: Id,
-    actor_id: Id,
-    actor_organization_id: Option<Id>,
+    id: DealEventId,
+    deal_id: DealId,
+    actor_id: UserId,
+    actor_organization_id: Option<OrganizationId>,
     kind: &'static str,
     from_stage: Option<&'static str>,
     to_stage: Option<&'static str>,
@@ -431,11 +434,11 @@ struct EventRow {
 #[diesel(table_name = deal_checklist)]
 #[diesel(treat_none_as_null = true)]
 struct ChecklistRow {
-    deal_id: Id,
+    deal_id: DealId,
     item: &'static str,
     ticked: bool,
     note: Option<&'static str>,
-    ticked_by: Option<Id>,
+    ticked_by: Option<UserId>,
     ticked_at: Option<NaiveDateTime>,
 }
 
@@ -443,11 +446,11 @@ struct ChecklistRow {
 #[diesel(table_name = inquiries)]
 #[diesel(treat_none_as_null = true)]
 struct InquiryRow {
-    id: Id,
-    technology_id: Id,
-    from_organization_id: Id,
-    to_organization_id: Id,
-    created_by: Id,
+    id: InquiryId,
+    technology_id: TechnologyId,
+    from_organization_id: OrganizationId,
+    to_organization_id: OrganizationId,
+    created_by: UserId,
     message: &'static str,
     intended_use: &'static str,
     transfer_form: &'static str,
@@ -464,10 +467,10 @@ struct InquiryRow {
 #[derive(Insertable)]
 #[diesel(table_name = inquiry_messages)]
 struct MessageRow {
-    id: Id,
-    inquiry_id: Id,
-    organization_id: Id,
-    author_id: Id,
+    id: InquiryMessageId,
+    inquiry_id: InquiryId,
+    organization_id: OrganizationId,
+    author_id: UserId,
     body: &'static str,
     created_at: NaiveDateTime,
 }
@@ -476,11 +479,11 @@ struct MessageRow {
 #[diesel(table_name = valuation_requests)]
 #[diesel(treat_none_as_null = true)]
 struct ValuationRow {
-    id: Id,
-    technology_id: Id,
-    requester_organization_id: Id,
-    requested_by: Id,
-    deal_id: Option<Id>,
+    id: ValuationRequestId,
+    technology_id: TechnologyId,
+    requester_organization_id: OrganizationId,
+    requested_by: UserId,
+    deal_id: Option<DealId>,
     purpose: &'static str,
     rights_kind: &'static str,
     rights_exclusive: Option<bool>,
@@ -491,7 +494,7 @@ struct ValuationRow {
     inputs: String,
     deadline: Option<String>,
     status: &'static str,
-    appraiser_organization_id: Option<Id>,
+    appraiser_organization_id: Option<OrganizationId>,
     value_point: Option<i64>,
     value_low: Option<i64>,
     value_high: Option<i64>,
@@ -509,11 +512,11 @@ struct ValuationRow {
 #[derive(Insertable)]
 #[diesel(table_name = valuation_request_events)]
 struct ValuationEventRow {
-    id: Id,
-    valuation_request_id: Id,
+    id: ValuationEventId,
+    valuation_request_id: ValuationRequestId,
     from_status: Option<&'static str>,
     to_status: &'static str,
-    actor_user_id: Id,
+    actor_user_id: UserId,
     note: Option<&'static str>,
     created_at: NaiveDateTime,
 }
@@ -574,7 +577,7 @@ fn deal(
     let buyer = *buyers.choose(rng).unwrap_or(&0);
     let stage = DEAL_STAGES[i % DEAL_STAGES.len()];
     let broker = is_brokered(i).then(|| *brokers.choose(rng).unwrap_or(&0));
-    let id = Id::new();
+    let id = DealId::new();
     let mut t = after(rng, offer.published_at, 30, at);
     let inquiry = match broker {
         Some(_) => None,
@@ -601,7 +604,7 @@ fn deal(
                  when: NaiveDateTime,
                  data: Option<String>| {
         EventRow {
-            id: Id::new(),
+            id: DealEventId::new(),
             deal_id: id,
             actor_id: orgs[by].owner,
             actor_organization_id: Some(orgs[by].id),
@@ -745,7 +748,7 @@ fn deal(
     if has_valuation(i) {
         let status = VALUATION_STATUSES[(i / 5) % VALUATION_STATUSES.len()];
         let requested = after(rng, created, 10, at);
-        let vid = Id::new();
+        let vid = ValuationRequestId::new();
         let appraiser = *brokers.choose(rng).unwrap_or(&0);
         let steps: &[VStatus] = match status {
             VStatus::Submitted => &[],
@@ -757,7 +760,7 @@ fn deal(
         let mut when = requested;
         let mut previous = VStatus::Submitted;
         out.valuation_events.push(ValuationEventRow {
-            id: Id::new(),
+            id: ValuationEventId::new(),
             valuation_request_id: vid,
             from_status: None,
             to_status: VStatus::Submitted.as_str(),
@@ -768,7 +771,7 @@ fn deal(
         for &s in steps {
             when = after(rng, when, 10, at);
             out.valuation_events.push(ValuationEventRow {
-                id: Id::new(),
+                id: ValuationEventId::new(),
                 valuation_request_id: vid,
                 from_status: Some(previous.as_str()),
                 to_status: s.as_str(),
@@ -825,8 +828,8 @@ impl DealBatch {
         buyer: usize,
         created: NaiveDateTime,
         answered: bool,
-    ) -> Id {
-        let id = Id::new();
+    ) -> InquiryId {
+        let id = InquiryId::new();
         let answered_at = answered.then(|| after(rng, created, 3, created + Days::days(3)));
         self.inquiries.push(InquiryRow {
             id,
@@ -848,7 +851,7 @@ impl DealBatch {
         });
         if let Some(when) = answered_at {
             self.messages.push(MessageRow {
-                id: Id::new(),
+                id: InquiryMessageId::new(),
                 inquiry_id: id,
                 organization_id: orgs[offer.org].id,
                 author_id: orgs[offer.org].owner,

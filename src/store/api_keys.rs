@@ -6,14 +6,14 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::schema::{api_key_addresses, api_keys};
-use crate::db::types::{Id, now};
+use crate::db::types::{ApiKeyId, OrganizationId, UserId, now};
 use crate::store::{StoreError, json};
 
 /// A key as stored; `secret_hash` and `previous_hash` never leave the store's callers.
 #[derive(Clone, Queryable)]
 pub struct ApiKey {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: ApiKeyId,
+    pub organization_id: OrganizationId,
     pub name: String,
     pub prefix: String,
     pub secret_hash: String,
@@ -23,13 +23,13 @@ pub struct ApiKey {
     pub scopes: String,
     pub role: String,
     pub expires_at: Option<NaiveDateTime>,
-    pub created_by: Id,
+    pub created_by: UserId,
     pub created_at: NaiveDateTime,
     pub rolled_at: Option<NaiveDateTime>,
     pub last_used_at: Option<NaiveDateTime>,
     pub last_used_address: Option<String>,
     pub revoked_at: Option<NaiveDateTime>,
-    pub revoked_by: Option<Id>,
+    pub revoked_by: Option<UserId>,
 }
 
 impl std::fmt::Debug for ApiKey {
@@ -51,21 +51,21 @@ impl ApiKey {
 }
 
 pub struct NewKey<'a> {
-    pub organization_id: Id,
+    pub organization_id: OrganizationId,
     pub name: &'a str,
     pub prefix: &'a str,
     pub secret_hash: &'a str,
     pub scopes: &'a [String],
     pub role: &'a str,
     pub expires_at: Option<NaiveDateTime>,
-    pub created_by: Id,
+    pub created_by: UserId,
 }
 
 pub fn create(conn: &mut DbConn, new: &NewKey<'_>) -> Result<ApiKey, StoreError> {
     let scopes = json::list_text(new.scopes);
     Ok(diesel::insert_into(api_keys::table)
         .values((
-            api_keys::id.eq(Id::new()),
+            api_keys::id.eq(ApiKeyId::new()),
             api_keys::organization_id.eq(new.organization_id),
             api_keys::name.eq(new.name),
             api_keys::prefix.eq(new.prefix),
@@ -86,7 +86,7 @@ pub fn by_prefix(conn: &mut DbConn, prefix: &str) -> Result<Option<ApiKey>, Stor
 }
 
 /// A key of `org` (404 for another organisation's).
-pub fn get(conn: &mut DbConn, org: Id, id: Id) -> Result<ApiKey, StoreError> {
+pub fn get(conn: &mut DbConn, org: OrganizationId, id: ApiKeyId) -> Result<ApiKey, StoreError> {
     api_keys::table
         .find(id)
         .filter(api_keys::organization_id.eq(org))
@@ -98,7 +98,7 @@ pub fn get(conn: &mut DbConn, org: Id, id: Id) -> Result<ApiKey, StoreError> {
 /// An organisation's keys, newest first, with the total.
 pub fn list(
     conn: &mut DbConn,
-    org: Id,
+    org: OrganizationId,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<ApiKey>, i64), StoreError> {
@@ -114,7 +114,7 @@ pub fn list(
 }
 
 /// Revokes a live key; `false` when it was revoked already.
-pub fn revoke(conn: &mut DbConn, id: Id, by: Id) -> Result<bool, StoreError> {
+pub fn revoke(conn: &mut DbConn, id: ApiKeyId, by: UserId) -> Result<bool, StoreError> {
     let changed = diesel::update(api_keys::table.find(id).filter(api_keys::revoked_at.is_null()))
         .set((api_keys::revoked_at.eq(now()), api_keys::revoked_by.eq(by)))
         .execute(conn)?;
@@ -141,7 +141,7 @@ pub fn roll(
 
 /// Records a use: last used time and address, and whether the address is new for this
 /// key (the first use ever counts as new).
-pub fn record_use(conn: &mut DbConn, id: Id, address: &str) -> Result<bool, StoreError> {
+pub fn record_use(conn: &mut DbConn, id: ApiKeyId, address: &str) -> Result<bool, StoreError> {
     let at = now();
     diesel::update(api_keys::table.find(id))
         .set((api_keys::last_used_at.eq(at), api_keys::last_used_address.eq(address)))

@@ -9,19 +9,19 @@ use crate::db::DbConn;
 use crate::db::schema::{
     audit_events, deals, demands, inquiries, proposals, technologies, valuation_requests,
 };
-use crate::db::types::{Id, now};
+use crate::db::types::{ApiKeyId, AuditEventId, EntityId, OrganizationId, UserId, now};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = audit_events)]
 pub struct Entry {
-    pub id: Id,
+    pub id: AuditEventId,
     pub occurred_at: NaiveDateTime,
-    pub organization_id: Option<Id>,
+    pub organization_id: Option<OrganizationId>,
     /// `user` or `api_key`.
     pub actor_type: String,
-    pub user_id: Option<Id>,
-    pub api_key_id: Option<Id>,
+    pub user_id: Option<UserId>,
+    pub api_key_id: Option<ApiKeyId>,
     pub operation_id: String,
     pub method: String,
     pub path: String,
@@ -43,9 +43,9 @@ pub fn append(conn: &mut DbConn, entry: &Entry) -> Result<(), StoreError> {
 /// Which entries to read; every field narrows.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
-    pub organization_id: Option<Id>,
-    pub api_key_id: Option<Id>,
-    pub user_id: Option<Id>,
+    pub organization_id: Option<OrganizationId>,
+    pub api_key_id: Option<ApiKeyId>,
+    pub user_id: Option<UserId>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
     pub from: Option<NaiveDateTime>,
@@ -104,9 +104,13 @@ pub fn prune(conn: &mut DbConn, days: u32) -> Result<usize, StoreError> {
 
 /// The organisations a resource belongs to, most relevant first (a deal: buyer, seller,
 /// broker). Empty for a kind without an owner or an id that is gone.
-pub fn owners_of(conn: &mut DbConn, kind: &str, id: Id) -> Result<Vec<Id>, StoreError> {
+pub fn owners_of(
+    conn: &mut DbConn,
+    kind: &str,
+    id: EntityId,
+) -> Result<Vec<OrganizationId>, StoreError> {
     let ids = match kind {
-        "organization" => vec![id],
+        "organization" => vec![id.0.into()],
         "technology" => {
             technologies::table.find(id).select(technologies::organization_id).load(conn)?
         }
@@ -115,7 +119,7 @@ pub fn owners_of(conn: &mut DbConn, kind: &str, id: Id) -> Result<Vec<Id>, Store
         "inquiry" => inquiries::table
             .find(id)
             .select((inquiries::from_organization_id, inquiries::to_organization_id))
-            .load::<(Id, Id)>(conn)?
+            .load::<(OrganizationId, OrganizationId)>(conn)?
             .into_iter()
             .flat_map(|(a, b)| [a, b])
             .collect(),
@@ -126,7 +130,7 @@ pub fn owners_of(conn: &mut DbConn, kind: &str, id: Id) -> Result<Vec<Id>, Store
                 deals::seller_organization_id,
                 deals::broker_organization_id,
             ))
-            .load::<(Id, Id, Option<Id>)>(conn)?
+            .load::<(OrganizationId, OrganizationId, Option<OrganizationId>)>(conn)?
             .into_iter()
             .flat_map(|(a, b, c)| [Some(a), Some(b), c])
             .flatten()
@@ -137,7 +141,7 @@ pub fn owners_of(conn: &mut DbConn, kind: &str, id: Id) -> Result<Vec<Id>, Store
                 valuation_requests::requester_organization_id,
                 valuation_requests::appraiser_organization_id,
             ))
-            .load::<(Id, Option<Id>)>(conn)?
+            .load::<(OrganizationId, Option<OrganizationId>)>(conn)?
             .into_iter()
             .flat_map(|(a, b)| [Some(a), b])
             .flatten()

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::db::raw::RawSql;
 use crate::db::schema::{demands, organizations};
-use crate::db::types::{Id, SqlUuid, now};
+use crate::db::types::{DemandId, OrganizationId, SqlUuid, UserId, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::demand::{Budget, DemandContent};
 use crate::domain::lang::Lang;
@@ -20,9 +20,9 @@ use crate::store::{StoreError, json};
 
 #[derive(Debug, Clone, Queryable)]
 struct DemandRow {
-    id: Id,
-    organization_id: Id,
-    created_by: Id,
+    id: DemandId,
+    organization_id: OrganizationId,
+    created_by: UserId,
     status: String,
     language: String,
     province: String,
@@ -56,11 +56,11 @@ struct DemandRow {
 /// A demand with its organisation's name and verified flag.
 #[derive(Debug, Clone)]
 pub struct Demand {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: DemandId,
+    pub organization_id: OrganizationId,
     pub organization_name: String,
     pub organization_verified: bool,
-    pub created_by: Id,
+    pub created_by: UserId,
     pub status: Status,
     pub content: DemandContent,
     pub rejection_reason: Option<String>,
@@ -173,12 +173,12 @@ impl<'a> ContentColumns<'a> {
 
 pub fn create(
     conn: &mut DbConn,
-    organization: Id,
-    creator: Id,
+    organization: OrganizationId,
+    creator: UserId,
     content: &DemandContent,
 ) -> Result<Demand, StoreError> {
     let at = now();
-    let id = Id::new();
+    let id = DemandId::new();
     diesel::insert_into(demands::table)
         .values((
             demands::id.eq(id),
@@ -194,7 +194,7 @@ pub fn create(
     get(conn, id)
 }
 
-pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Demand>, StoreError> {
+pub fn load(conn: &mut DbConn, ids: &[DemandId]) -> Result<Vec<Demand>, StoreError> {
     let rows: Vec<(DemandRow, (String, bool))> = demands::table
         .inner_join(organizations::table)
         .filter(demands::id.eq_any(ids))
@@ -205,7 +205,7 @@ pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Demand>, StoreError> {
 
 /// By `=` rather than `load`'s `IN`: a statement with a fixed shape, which diesel prepares
 /// once per connection and reuses.
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Demand>, StoreError> {
+pub fn find(conn: &mut DbConn, id: DemandId) -> Result<Option<Demand>, StoreError> {
     let row: Option<(DemandRow, (String, bool))> = demands::table
         .inner_join(organizations::table)
         .filter(demands::id.eq(id))
@@ -215,7 +215,7 @@ pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Demand>, StoreError> {
     row.map(assemble).transpose()
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Demand, StoreError> {
+pub fn get(conn: &mut DbConn, id: DemandId) -> Result<Demand, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such demand."))
 }
 
@@ -248,12 +248,13 @@ impl Moderated for Demand {
         expiring: Template::DemandExpiring,
         expired: Template::DemandExpired,
     };
+    type Id = DemandId;
 
-    fn get(conn: &mut DbConn, id: Id) -> Result<Self, StoreError> {
+    fn get(conn: &mut DbConn, id: DemandId) -> Result<Self, StoreError> {
         get(conn, id)
     }
 
-    fn lifecycle(&self) -> Lifecycle {
+    fn lifecycle(&self) -> Lifecycle<DemandId> {
         lifecycle_of!(self)
     }
 
@@ -281,7 +282,7 @@ pub struct Filter {
     pub statuses: Vec<Status>,
     pub sector: Option<String>,
     pub province: Option<String>,
-    pub organization_id: Option<Id>,
+    pub organization_id: Option<OrganizationId>,
     /// Leave out demands hiding their organisation (an outsider filtering by organisation).
     pub visible_organization_only: bool,
 }
@@ -289,7 +290,7 @@ pub struct Filter {
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = SqlUuid)]
-    id: Id,
+    id: DemandId,
 }
 
 #[derive(QueryableByName)]
@@ -344,14 +345,14 @@ pub fn search(
     }
     let mut page = query("t.id AS id");
     page.push(&format!(" ORDER BY t.created_at DESC, t.id DESC LIMIT {limit} OFFSET {offset}"));
-    let ids: Vec<Id> = page.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect();
+    let ids: Vec<DemandId> = page.load::<IdRow>(conn)?.into_iter().map(|r| r.id).collect();
     let mut found = load(conn, &ids)?;
     found.sort_by_key(|d| ids.iter().position(|id| *id == d.id));
     Ok((found, total))
 }
 
 /// A demand as a bulk load writes it (`techx seed --synthetic`).
-pub type BulkDemand = Bulk<DemandContent>;
+pub type BulkDemand = Bulk<DemandContent, DemandId>;
 
 /// Inserts `rows` with multi-row INSERTs (the search index follows as for one insert). Run
 /// in a write transaction.

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::db::raw::RawSql;
-use crate::db::types::{Id, SqlUuid, rfc3339};
+use crate::db::types::{EntityId, SqlUuid, rfc3339};
 use crate::db::{DbConn, dialect};
 use crate::domain::moderation::Status;
 use crate::store::StoreError;
@@ -33,8 +33,9 @@ pub struct ExpiryReport {
 
 #[derive(QueryableByName)]
 struct DueRow {
+    /// A row of `R::TABLE`: `R::Id` once read back through `R::get`.
     #[diesel(sql_type = SqlUuid)]
-    id: Id,
+    id: EntityId,
     #[diesel(sql_type = diesel::sql_types::Timestamp)]
     expires_at: NaiveDateTime,
 }
@@ -129,7 +130,7 @@ fn expire_one<R: Moderated>(conn: &mut DbConn, row: &DueRow) -> Result<bool, Sto
         )?;
         if claimed {
             let extra = json!({"expired_at": rfc3339(row.expires_at)});
-            let expired = R::get(conn, row.id)?;
+            let expired = R::get(conn, row.id.0.into())?;
             notify_owners(conn, &expired, R::MAILS.expired, extra)?;
         }
         Ok(claimed)
@@ -160,7 +161,7 @@ fn warn_one<R: Moderated>(
                 "days_left": days_left,
                 "renewal_days": validity_days,
             });
-            let expiring = R::get(conn, row.id)?;
+            let expiring = R::get(conn, row.id.0.into())?;
             notify_owners(conn, &expiring, R::MAILS.expiring, extra)?;
         }
         Ok(claimed)

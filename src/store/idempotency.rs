@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use crate::db::schema::idempotency_keys as keys;
-use crate::db::types::{Id, now};
+use crate::db::types::{UserId, now};
 use crate::db::{DbConn, dialect};
 use crate::store::StoreError;
 use crate::store::error::UniqueViolation;
@@ -16,7 +16,11 @@ pub struct Created {
     pub replayed: bool,
 }
 
-fn stored(conn: &mut DbConn, user: Id, key: &str) -> Result<Option<(String, String)>, StoreError> {
+fn stored(
+    conn: &mut DbConn,
+    user: UserId,
+    key: &str,
+) -> Result<Option<(String, String)>, StoreError> {
     Ok(keys::table
         .find((user, key))
         .select((keys::request_hash, keys::response_body))
@@ -36,7 +40,7 @@ fn replay(found: (String, String), fingerprint: &str) -> Result<Created, StoreEr
 /// Runs `create` once per key. Without a key it simply runs `create` in a transaction.
 pub fn create_once<E>(
     conn: &mut DbConn,
-    user: Id,
+    user: UserId,
     key: Option<&str>,
     fingerprint: &str,
     create: impl FnOnce(&mut DbConn) -> Result<serde_json::Value, E>,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::db::schema::{inquiries, inquiry_messages, organizations};
-use crate::db::types::{Id, now};
+use crate::db::types::{InquiryId, InquiryMessageId, OrganizationId, TechnologyId, UserId, now};
 use crate::domain::lang::Lang;
 use crate::mail::{self, Mail, Template};
 use crate::store::StoreError;
@@ -18,11 +18,11 @@ use crate::webhooks::{self, EventType};
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Inquiry {
-    pub id: Id,
-    pub technology_id: Id,
-    pub from_organization_id: Id,
-    pub to_organization_id: Id,
-    pub created_by: Id,
+    pub id: InquiryId,
+    pub technology_id: TechnologyId,
+    pub from_organization_id: OrganizationId,
+    pub to_organization_id: OrganizationId,
+    pub created_by: UserId,
     pub message: String,
     pub intended_use: String,
     pub transfer_form: String,
@@ -38,23 +38,23 @@ pub struct Inquiry {
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Message {
-    pub id: Id,
-    pub inquiry_id: Id,
-    pub organization_id: Id,
-    pub author_id: Id,
+    pub id: InquiryId,
+    pub inquiry_id: InquiryId,
+    pub organization_id: OrganizationId,
+    pub author_id: UserId,
     pub body: String,
     pub created_at: NaiveDateTime,
 }
 
 pub struct NewInquiry<'a> {
-    pub from_organization_id: Id,
+    pub from_organization_id: OrganizationId,
     pub message: &'a str,
     pub intended_use: &'a str,
     pub transfer_form: &'a str,
     pub budget: Option<(i64, &'a str)>,
 }
 
-fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, StoreError> {
+fn organization_name(conn: &mut DbConn, id: OrganizationId) -> Result<String, StoreError> {
     Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
 }
 
@@ -63,11 +63,11 @@ fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, StoreError> {
 pub fn create(
     conn: &mut DbConn,
     listing: &Listing,
-    author: Id,
+    author: UserId,
     new: &NewInquiry<'_>,
 ) -> Result<Inquiry, StoreError> {
     let at = now();
-    let id = Id::new();
+    let id = InquiryId::new();
     diesel::insert_into(inquiries::table)
         .values((
             inquiries::id.eq(id),
@@ -120,15 +120,15 @@ pub fn create(
     get(conn, id)
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Inquiry>, StoreError> {
+pub fn find(conn: &mut DbConn, id: InquiryId) -> Result<Option<Inquiry>, StoreError> {
     Ok(inquiries::table.find(id).first(conn).optional()?)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Inquiry, StoreError> {
+pub fn get(conn: &mut DbConn, id: InquiryId) -> Result<Inquiry, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such enquiry."))
 }
 
-pub fn messages(conn: &mut DbConn, id: Id) -> Result<Vec<Message>, StoreError> {
+pub fn messages(conn: &mut DbConn, id: InquiryId) -> Result<Vec<Message>, StoreError> {
     Ok(inquiry_messages::table
         .filter(inquiry_messages::inquiry_id.eq(id))
         .order((inquiry_messages::created_at.asc(), inquiry_messages::id.asc()))
@@ -157,7 +157,7 @@ pub enum Role {
 /// Enquiries sent by or received by `orgs`, newest first.
 pub fn list(
     conn: &mut DbConn,
-    orgs: &[Id],
+    orgs: &[OrganizationId],
     role: Role,
     offset: i64,
     limit: i64,
@@ -189,15 +189,15 @@ pub fn list(
 pub fn add_message(
     conn: &mut DbConn,
     inquiry: &Inquiry,
-    organization: Id,
-    author: Id,
+    organization: OrganizationId,
+    author: UserId,
     body: &str,
 ) -> Result<Message, StoreError> {
     if inquiry.status == "closed" {
         return Err(StoreError::conflict("inquiry_closed", "This enquiry is closed."));
     }
     let at = now();
-    let id = Id::new();
+    let id = InquiryMessageId::new();
     diesel::insert_into(inquiry_messages::table)
         .values((
             inquiry_messages::id.eq(id),

@@ -9,26 +9,26 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::schema::{demands, organizations, technologies};
-use crate::db::types::Id;
+use crate::db::types::{DemandId, OrganizationId, TechnologyId};
 use crate::store::StoreError;
 
 /// The ids a page refers to, by kind.
 #[derive(Debug, Default)]
 pub struct Wanted {
-    pub technologies: HashSet<Id>,
-    pub demands: HashSet<Id>,
-    pub organizations: HashSet<Id>,
+    pub technologies: HashSet<TechnologyId>,
+    pub demands: HashSet<DemandId>,
+    pub organizations: HashSet<OrganizationId>,
 }
 
 /// Titles and names by id.
 #[derive(Debug, Default)]
 pub struct Labels {
     /// Technologies' titles.
-    pub titles: HashMap<Id, String>,
+    pub titles: HashMap<TechnologyId, String>,
     /// Demands' titles.
-    pub demand_titles: HashMap<Id, String>,
+    pub demand_titles: HashMap<DemandId, String>,
     /// `(name, kind)` by organisation.
-    pub organizations: HashMap<Id, (String, String)>,
+    pub organizations: HashMap<OrganizationId, (String, String)>,
 }
 
 impl Wanted {
@@ -40,7 +40,7 @@ impl Wanted {
             labels.titles = technologies::table
                 .filter(technologies::id.eq_any(sorted(self.technologies)))
                 .select((technologies::id, technologies::title))
-                .load::<(Id, String)>(conn)?
+                .load::<(TechnologyId, String)>(conn)?
                 .into_iter()
                 .collect();
         }
@@ -48,7 +48,7 @@ impl Wanted {
             labels.demand_titles = demands::table
                 .filter(demands::id.eq_any(sorted(self.demands)))
                 .select((demands::id, demands::title))
-                .load::<(Id, String)>(conn)?
+                .load::<(DemandId, String)>(conn)?
                 .into_iter()
                 .collect();
         }
@@ -56,7 +56,7 @@ impl Wanted {
             labels.organizations = organizations::table
                 .filter(organizations::id.eq_any(sorted(self.organizations)))
                 .select((organizations::id, organizations::name, organizations::kind))
-                .load::<(Id, String, String)>(conn)?
+                .load::<(OrganizationId, String, String)>(conn)?
                 .into_iter()
                 .map(|(id, name, kind)| (id, (name, kind)))
                 .collect();
@@ -66,8 +66,8 @@ impl Wanted {
 }
 
 /// In a stable order, so that a page's statement reads the same on each run.
-fn sorted(ids: HashSet<Id>) -> Vec<Id> {
-    let mut ids: Vec<Id> = ids.into_iter().collect();
+fn sorted<I: Ord>(ids: HashSet<I>) -> Vec<I> {
+    let mut ids: Vec<I> = ids.into_iter().collect();
     ids.sort();
     ids
 }

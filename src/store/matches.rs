@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::db::schema::{match_dismissals, match_notifications};
-use crate::db::types::{Id, now};
+use crate::db::types::{DemandId, EntityId, OrganizationId, TechnologyId, UserId, now};
 use crate::mail::Template;
 use crate::store::StoreError;
 use crate::store::demands::Demand;
@@ -19,9 +19,9 @@ use crate::webhooks::{self, EventType};
 pub fn dismissed(
     conn: &mut DbConn,
     listings: bool,
-    other: Id,
-    organization: Id,
-) -> Result<Vec<Id>, StoreError> {
+    other: EntityId,
+    organization: OrganizationId,
+) -> Result<Vec<EntityId>, StoreError> {
     let query = match_dismissals::table.filter(match_dismissals::organization_id.eq(organization));
     Ok(if listings {
         query
@@ -88,10 +88,10 @@ pub fn notify_pair(
 /// Hides the pair from `organization`'s side; dismissing twice is harmless.
 pub fn dismiss(
     conn: &mut DbConn,
-    technology: Id,
-    demand: Id,
-    organization: Id,
-    by: Id,
+    technology: TechnologyId,
+    demand: DemandId,
+    organization: OrganizationId,
+    by: UserId,
 ) -> Result<(), StoreError> {
     let known: i64 = match_dismissals::table
         .filter(match_dismissals::technology_id.eq(technology))

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::db::DbConn;
 use crate::db::raw::RawSql;
 use crate::db::schema::{demands, technologies};
-use crate::db::types::{Id, now, rfc3339};
+use crate::db::types::{EntityId, OrganizationId, TypedId, UserId, now, rfc3339};
 use crate::domain::moderation::Status;
 use crate::mail::Template;
 use crate::store::organizations::mail_owners;
@@ -37,9 +37,9 @@ pub struct Mails {
 
 /// The lifecycle columns of a row as read: what an update is guarded on and carries over.
 #[derive(Debug, Clone, Copy)]
-pub struct Lifecycle {
-    pub id: Id,
-    pub organization_id: Id,
+pub struct Lifecycle<I> {
+    pub id: I,
+    pub organization_id: OrganizationId,
     pub status: Status,
     pub version: i32,
     pub submitted_at: Option<NaiveDateTime>,
@@ -67,8 +67,8 @@ pub(crate) use lifecycle_of;
 /// A moderator's decision, for what a resource records of it beyond its row.
 #[derive(Debug, Clone, Copy)]
 pub enum Decision<'a> {
-    Approved { by: Id, at: NaiveDateTime },
-    Rejected { by: Id, at: NaiveDateTime, reason: &'a str },
+    Approved { by: UserId, at: NaiveDateTime },
+    Rejected { by: UserId, at: NaiveDateTime, reason: &'a str },
 }
 
 /// A row of a moderated table, as its store reads it.
@@ -76,10 +76,12 @@ pub trait Moderated: Sized {
     /// Its table: a constant, formatted into SQL (never user input).
     const TABLE: &'static str;
     const MAILS: Mails;
+    /// Its id type (`TechnologyId`, `DemandId`).
+    type Id: TypedId;
 
     /// The row by id (not found: `StoreError::NotFound`).
-    fn get(conn: &mut DbConn, id: Id) -> Result<Self, StoreError>;
-    fn lifecycle(&self) -> Lifecycle;
+    fn get(conn: &mut DbConn, id: Self::Id) -> Result<Self, StoreError>;
+    fn lifecycle(&self) -> Lifecycle<Self::Id>;
     /// What every mail about it carries (its title, its path on the public site…).
     fn mail_context(&self) -> serde_json::Value;
     /// What a decision records or announces beyond the row and the owners' mail, in its
@@ -149,7 +151,7 @@ pub fn submit<R: Moderated>(conn: &mut DbConn, row: &R) -> Result<R, StoreError>
 pub fn approve<R: Moderated>(
     conn: &mut DbConn,
     row: &R,
-    moderator: Id,
+    moderator: UserId,
     validity_days: u32,
 ) -> Result<R, StoreError> {
     let at = now();
@@ -178,7 +180,7 @@ pub fn approve<R: Moderated>(
 pub fn reject<R: Moderated>(
     conn: &mut DbConn,
     row: &R,
-    moderator: Id,
+    moderator: UserId,
     reason: &str,
 ) -> Result<R, StoreError> {
     let at = now();
@@ -233,10 +235,10 @@ pub fn erase<R: Moderated>(conn: &mut DbConn, row: &R) -> Result<(), StoreError>
 /// A moderated row as a bulk load writes it (`techx seed --synthetic`): its content plus the
 /// lifecycle fields the moderation path would have set by then.
 #[derive(Debug, Clone)]
-pub struct Bulk<C> {
-    pub id: Id,
-    pub organization_id: Id,
-    pub created_by: Id,
+pub struct Bulk<C, I> {
+    pub id: I,
+    pub organization_id: OrganizationId,
+    pub created_by: UserId,
     pub status: Status,
     pub content: C,
     pub submitted_at: Option<NaiveDateTime>,
@@ -251,9 +253,10 @@ pub struct Bulk<C> {
 #[diesel(table_name = technologies, table_name = demands)]
 #[diesel(treat_none_as_null = true)]
 pub struct BulkColumns<'a> {
-    id: Id,
-    organization_id: Id,
-    created_by: Id,
+    /// The row's own id type, as a bind ([`Bulk`] holds it typed).
+    id: EntityId,
+    organization_id: OrganizationId,
+    created_by: UserId,
     status: &'a str,
     submitted_at: Option<NaiveDateTime>,
     published_at: Option<NaiveDateTime>,
@@ -270,14 +273,14 @@ const BULK_ROWS_PER_STATEMENT: usize = 500;
 /// writes a chunk of rows (the [`BulkColumns`] beside them) into the resource's table and
 /// whatever else the chunk needs. The search index follows as for one insert. Run in a
 /// write transaction.
-pub fn insert_bulk<'r, C, V>(
+pub fn insert_bulk<'r, C, I: TypedId, V>(
     conn: &mut DbConn,
-    rows: &'r [Bulk<C>],
+    rows: &'r [Bulk<C, I>],
     content: impl Fn(&'r C) -> Result<V, StoreError>,
     mut insert: impl FnMut(
         &mut DbConn,
         Vec<(BulkColumns<'r>, V)>,
-        &'r [Bulk<C>],
+        &'r [Bulk<C, I>],
     ) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(BULK_ROWS_PER_STATEMENT) {
@@ -285,7 +288,7 @@ pub fn insert_bulk<'r, C, V>(
             .iter()
             .map(|r| {
                 let columns = BulkColumns {
-                    id: r.id,
+                    id: EntityId::of(r.id),
                     organization_id: r.organization_id,
                     created_by: r.created_by,
                     status: r.status.as_str(),

@@ -9,14 +9,14 @@ use crate::db::DbConn;
 use crate::db::schema::{
     invitations, memberships, organization_verifications, organizations, users,
 };
-use crate::db::types::{Id, now};
+use crate::db::types::{InvitationId, OrganizationId, UserId, VerificationId, now};
 use crate::domain::fold::fold;
 use crate::store::StoreError;
 use crate::store::users::escape_like;
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Organization {
-    pub id: Id,
+    pub id: OrganizationId,
     pub name: String,
     pub name_folded: String,
     pub kind: String,
@@ -31,7 +31,7 @@ pub struct Organization {
     pub services: String,
     pub verified: bool,
     pub verified_at: Option<NaiveDateTime>,
-    pub created_by: Id,
+    pub created_by: UserId,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i32,
@@ -76,10 +76,10 @@ pub fn profile_of(org: &Organization) -> Profile {
 pub fn create(
     conn: &mut DbConn,
     profile: &Profile,
-    creator: Id,
+    creator: UserId,
 ) -> Result<Organization, StoreError> {
     let at = now();
-    let id = Id::new();
+    let id = OrganizationId::new();
     let org: Organization = diesel::insert_into(organizations::table)
         .values((
             organizations::id.eq(id),
@@ -112,18 +112,18 @@ pub fn create(
     Ok(org)
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Organization>, StoreError> {
+pub fn find(conn: &mut DbConn, id: OrganizationId) -> Result<Option<Organization>, StoreError> {
     Ok(organizations::table.find(id).select(organizations::all_columns).first(conn).optional()?)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Organization, StoreError> {
+pub fn get(conn: &mut DbConn, id: OrganizationId) -> Result<Organization, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such organisation."))
 }
 
 /// Replaces the profile if the stored version is still `expected_version` (412 otherwise).
 pub fn update(
     conn: &mut DbConn,
-    id: Id,
+    id: OrganizationId,
     expected_version: i32,
     profile: &Profile,
 ) -> Result<Organization, StoreError> {
@@ -219,14 +219,14 @@ pub fn list(
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Member {
-    pub user_id: Id,
+    pub user_id: UserId,
     pub display_name: String,
     pub email: String,
     pub role: String,
     pub joined_at: NaiveDateTime,
 }
 
-pub fn members(conn: &mut DbConn, org: Id) -> Result<Vec<Member>, StoreError> {
+pub fn members(conn: &mut DbConn, org: OrganizationId) -> Result<Vec<Member>, StoreError> {
     Ok(memberships::table
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(org))
@@ -241,7 +241,11 @@ pub fn members(conn: &mut DbConn, org: Id) -> Result<Vec<Member>, StoreError> {
         .load(conn)?)
 }
 
-fn member_role(conn: &mut DbConn, org: Id, user: Id) -> Result<OrgRole, StoreError> {
+fn member_role(
+    conn: &mut DbConn,
+    org: OrganizationId,
+    user: UserId,
+) -> Result<OrgRole, StoreError> {
     let role: Option<String> =
         memberships::table.find((org, user)).select(memberships::role).first(conn).optional()?;
     role.as_deref()
@@ -249,7 +253,7 @@ fn member_role(conn: &mut DbConn, org: Id, user: Id) -> Result<OrgRole, StoreErr
         .ok_or_else(|| StoreError::not_found("This user is not a member of the organisation."))
 }
 
-fn owner_count(conn: &mut DbConn, org: Id) -> Result<i64, StoreError> {
+fn owner_count(conn: &mut DbConn, org: OrganizationId) -> Result<i64, StoreError> {
     Ok(memberships::table
         .filter(memberships::organization_id.eq(org))
         .filter(memberships::role.eq(OrgRole::Owner.as_str()))
@@ -267,8 +271,8 @@ fn last_owner() -> StoreError {
 /// Changes a member's role; the last owner cannot be demoted. Run in a write transaction.
 pub fn set_member_role(
     conn: &mut DbConn,
-    org: Id,
-    user: Id,
+    org: OrganizationId,
+    user: UserId,
     role: OrgRole,
 ) -> Result<(), StoreError> {
     let current = member_role(conn, org, user)?;
@@ -282,7 +286,11 @@ pub fn set_member_role(
 }
 
 /// Removes a member; the last owner cannot leave. Run in a write transaction.
-pub fn remove_member(conn: &mut DbConn, org: Id, user: Id) -> Result<(), StoreError> {
+pub fn remove_member(
+    conn: &mut DbConn,
+    org: OrganizationId,
+    user: UserId,
+) -> Result<(), StoreError> {
     let current = member_role(conn, org, user)?;
     if current == OrgRole::Owner && owner_count(conn, org)? <= 1 {
         return Err(last_owner());
@@ -293,32 +301,32 @@ pub fn remove_member(conn: &mut DbConn, org: Id, user: Id) -> Result<(), StoreEr
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Invitation {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: InvitationId,
+    pub organization_id: OrganizationId,
     pub email_normalized: String,
     pub role: String,
     pub token_hash: String,
-    pub invited_by: Id,
+    pub invited_by: UserId,
     pub expires_at: NaiveDateTime,
     pub accepted_at: Option<NaiveDateTime>,
-    pub accepted_by: Option<Id>,
+    pub accepted_by: Option<UserId>,
     pub created_at: NaiveDateTime,
 }
 
 /// Records an invitation; returns it with the secret token to mail.
 pub fn invite(
     conn: &mut DbConn,
-    org: Id,
+    org: OrganizationId,
     email_normalized: &str,
     role: OrgRole,
-    invited_by: Id,
+    invited_by: UserId,
     ttl: std::time::Duration,
 ) -> Result<(Invitation, String), StoreError> {
     let token = random_token();
     let at = now();
     let invitation = diesel::insert_into(invitations::table)
         .values((
-            invitations::id.eq(Id::new()),
+            invitations::id.eq(InvitationId::new()),
             invitations::organization_id.eq(org),
             invitations::email_normalized.eq(email_normalized),
             invitations::role.eq(role.as_str()),
@@ -335,7 +343,10 @@ pub fn invite(
 
 /// The organisation's invitations that can still be accepted (not accepted, not expired),
 /// oldest first.
-pub fn pending_invitations(conn: &mut DbConn, org: Id) -> Result<Vec<Invitation>, StoreError> {
+pub fn pending_invitations(
+    conn: &mut DbConn,
+    org: OrganizationId,
+) -> Result<Vec<Invitation>, StoreError> {
     Ok(invitations::table
         .filter(invitations::organization_id.eq(org))
         .filter(invitations::accepted_at.is_null())
@@ -348,7 +359,11 @@ pub fn pending_invitations(conn: &mut DbConn, org: Id) -> Result<Vec<Invitation>
 /// Revokes an invitation of `org` that was not accepted: the row goes, so its token is no
 /// longer accepted. 404 when `org` has no such invitation; 409 `invitation_accepted` when it
 /// was already used (the membership is managed through the members instead).
-pub fn revoke_invitation(conn: &mut DbConn, org: Id, invitation: Id) -> Result<(), StoreError> {
+pub fn revoke_invitation(
+    conn: &mut DbConn,
+    org: OrganizationId,
+    invitation: InvitationId,
+) -> Result<(), StoreError> {
     let found: Option<Option<NaiveDateTime>> = invitations::table
         .find(invitation)
         .filter(invitations::organization_id.eq(org))
@@ -383,9 +398,9 @@ pub fn revoke_invitation(conn: &mut DbConn, org: Id, invitation: Id) -> Result<(
 pub fn accept_invitation(
     conn: &mut DbConn,
     token: &str,
-    user: Id,
+    user: UserId,
     user_email_normalized: &str,
-) -> Result<(Id, OrgRole), StoreError> {
+) -> Result<(OrganizationId, OrgRole), StoreError> {
     let at = now();
     let invalid = || {
         StoreError::refused("invalid_token", "The invitation is invalid, expired or already used.")
@@ -444,16 +459,16 @@ pub fn accept_invitation(
 /// Records a verification decision and updates the organisation's flag.
 pub fn set_verification(
     conn: &mut DbConn,
-    org: Id,
+    org: OrganizationId,
     verified: bool,
     note: Option<&str>,
-    decided_by: Id,
+    decided_by: UserId,
 ) -> Result<Organization, StoreError> {
     get(conn, org)?;
     let at = now();
     diesel::insert_into(organization_verifications::table)
         .values((
-            organization_verifications::id.eq(Id::new()),
+            organization_verifications::id.eq(VerificationId::new()),
             organization_verifications::organization_id.eq(org),
             organization_verifications::status.eq(if verified { "verified" } else { "revoked" }),
             organization_verifications::note.eq(note),
@@ -482,7 +497,7 @@ pub struct Contact {
 
 /// The owners of `org` whose accounts are active: who hears about the organisation's
 /// listings.
-pub fn owner_contacts(conn: &mut DbConn, org: Id) -> Result<Vec<Contact>, StoreError> {
+pub fn owner_contacts(conn: &mut DbConn, org: OrganizationId) -> Result<Vec<Contact>, StoreError> {
     Ok(memberships::table
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(org))
@@ -497,7 +512,7 @@ pub fn owner_contacts(conn: &mut DbConn, org: Id) -> Result<Vec<Contact>, StoreE
 /// how many were queued. Run in the transaction of the change the mail announces.
 pub fn mail_owners(
     conn: &mut DbConn,
-    org: Id,
+    org: OrganizationId,
     template: crate::mail::Template,
     context: &serde_json::Value,
 ) -> Result<usize, StoreError> {

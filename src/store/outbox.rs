@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::schema::outbox;
-use crate::db::types::{Id, now};
+use crate::db::types::{LeaseId, OutboxId, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::lang::Lang;
 use crate::store::StoreError;
@@ -91,8 +91,8 @@ pub struct NewOutbox<'a> {
 }
 
 /// Queues a notification, due now. Call it inside the caller's transaction.
-pub fn insert(conn: &mut DbConn, new: NewOutbox<'_>) -> Result<Id, StoreError> {
-    let id = Id::new();
+pub fn insert(conn: &mut DbConn, new: NewOutbox<'_>) -> Result<OutboxId, StoreError> {
+    let id = OutboxId::new();
     let at = now();
     diesel::insert_into(outbox::table)
         .values((
@@ -112,7 +112,7 @@ pub fn insert(conn: &mut DbConn, new: NewOutbox<'_>) -> Result<Id, StoreError> {
     Ok(id)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Option<OutboxRow>, StoreError> {
+pub fn get(conn: &mut DbConn, id: OutboxId) -> Result<Option<OutboxRow>, StoreError> {
     Ok(outbox::table.find(id).first::<OutboxRow>(conn).optional()?)
 }
 
@@ -151,7 +151,7 @@ pub fn list(
 /// `Some(Err(status))` when it is not `failed`.
 pub fn requeue(
     conn: &mut DbConn,
-    id: Id,
+    id: OutboxId,
 ) -> Result<Option<Result<OutboxRow, OutboxStatus>>, StoreError> {
     let at = now();
     let updated = diesel::update(
@@ -162,7 +162,7 @@ pub fn requeue(
         outbox::attempts.eq(0),
         outbox::next_attempt_at.eq(at),
         outbox::locked_until.eq(None::<NaiveDateTime>),
-        outbox::lease_id.eq(None::<Id>),
+        outbox::lease_id.eq(None::<LeaseId>),
         outbox::updated_at.eq(at),
     ))
     .execute(conn)?;
@@ -192,20 +192,20 @@ pub fn claim(
     limit: u32,
 ) -> Result<Vec<OutboxRow>, StoreError> {
     let at = now();
-    let lease_id = Id::new();
+    let lease_id = LeaseId::new();
     let until = later(at, lease);
     Ok(dialect::claim_outbox(conn, channel.as_str(), at, until, lease_id, i64::from(limit))?)
 }
 
 /// Records a delivery; false when the lease was lost (another worker holds the row now).
-pub fn mark_sent(conn: &mut DbConn, id: Id, lease_id: Id) -> Result<bool, StoreError> {
+pub fn mark_sent(conn: &mut DbConn, id: OutboxId, lease_id: LeaseId) -> Result<bool, StoreError> {
     let at = now();
     let updated = diesel::update(held(id, lease_id))
         .set((
             outbox::status.eq(OutboxStatus::Sent.as_str()),
             outbox::sent_at.eq(Some(at)),
             outbox::locked_until.eq(None::<NaiveDateTime>),
-            outbox::lease_id.eq(None::<Id>),
+            outbox::lease_id.eq(None::<LeaseId>),
             outbox::updated_at.eq(at),
         ))
         .execute(conn)?;
@@ -215,8 +215,8 @@ pub fn mark_sent(conn: &mut DbConn, id: Id, lease_id: Id) -> Result<bool, StoreE
 /// Records a failed attempt and when to try again; false when the lease was lost.
 pub fn mark_retry(
     conn: &mut DbConn,
-    id: Id,
-    lease_id: Id,
+    id: OutboxId,
+    lease_id: LeaseId,
     error: &str,
     retry_in: Duration,
 ) -> Result<bool, StoreError> {
@@ -226,7 +226,7 @@ pub fn mark_retry(
             outbox::status.eq(OutboxStatus::Pending.as_str()),
             outbox::next_attempt_at.eq(later(at, retry_in)),
             outbox::locked_until.eq(None::<NaiveDateTime>),
-            outbox::lease_id.eq(None::<Id>),
+            outbox::lease_id.eq(None::<LeaseId>),
             outbox::last_error.eq(Some(truncate(error))),
             outbox::updated_at.eq(at),
         ))
@@ -237,8 +237,8 @@ pub fn mark_retry(
 /// Gives up on a row; false when the lease was lost.
 pub fn mark_failed(
     conn: &mut DbConn,
-    id: Id,
-    lease_id: Id,
+    id: OutboxId,
+    lease_id: LeaseId,
     error: &str,
 ) -> Result<bool, StoreError> {
     let at = now();
@@ -246,7 +246,7 @@ pub fn mark_failed(
         .set((
             outbox::status.eq(OutboxStatus::Failed.as_str()),
             outbox::locked_until.eq(None::<NaiveDateTime>),
-            outbox::lease_id.eq(None::<Id>),
+            outbox::lease_id.eq(None::<LeaseId>),
             outbox::last_error.eq(Some(truncate(error))),
             outbox::updated_at.eq(at),
         ))
@@ -256,14 +256,14 @@ pub fn mark_failed(
 
 /// The row with this id, as long as this lease holds it.
 type Held = diesel::dsl::Filter<
-    diesel::dsl::Find<outbox::table, Id>,
+    diesel::dsl::Find<outbox::table, OutboxId>,
     diesel::dsl::And<
         diesel::dsl::Eq<outbox::status, &'static str>,
-        diesel::dsl::Eq<outbox::lease_id, Id>,
+        diesel::dsl::Eq<outbox::lease_id, LeaseId>,
     >,
 >;
 
-fn held(id: Id, lease_id: Id) -> Held {
+fn held(id: OutboxId, lease_id: LeaseId) -> Held {
     outbox::table.find(id).filter(
         outbox::status.eq(OutboxStatus::Sending.as_str()).and(outbox::lease_id.eq(lease_id)),
     )

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::db::schema::{organizations, proposals};
-use crate::db::types::{Id, now};
+use crate::db::types::{DemandId, OrganizationId, ProposalId, TechnologyId, UserId, now};
 use crate::domain::demand::ProposalStatus;
 use crate::mail::Template;
 use crate::store::demands::Demand;
@@ -18,16 +18,16 @@ use crate::store::{StoreError, changed};
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Proposal {
-    pub id: Id,
-    pub demand_id: Id,
-    pub organization_id: Id,
-    pub technology_id: Option<Id>,
-    pub created_by: Id,
+    pub id: ProposalId,
+    pub demand_id: DemandId,
+    pub organization_id: OrganizationId,
+    pub technology_id: Option<TechnologyId>,
+    pub created_by: UserId,
     pub status: String,
     pub price: Option<i64>,
     pub currency: Option<String>,
     pub timeline_months: Option<i32>,
-    pub decided_by: Option<Id>,
+    pub decided_by: Option<UserId>,
     pub decided_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -38,8 +38,8 @@ pub struct Proposal {
 
 /// A new proposal's fields, validated.
 pub struct NewProposal {
-    pub organization_id: Id,
-    pub technology_id: Option<Id>,
+    pub organization_id: OrganizationId,
+    pub technology_id: Option<TechnologyId>,
     pub approach: String,
     pub price: Option<(i64, String)>,
     pub timeline_months: Option<u32>,
@@ -59,7 +59,7 @@ fn proposal_context(
     })
 }
 
-fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, StoreError> {
+fn organization_name(conn: &mut DbConn, id: OrganizationId) -> Result<String, StoreError> {
     Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
 }
 
@@ -67,11 +67,11 @@ fn organization_name(conn: &mut DbConn, id: Id) -> Result<String, StoreError> {
 pub fn create(
     conn: &mut DbConn,
     demand: &Demand,
-    creator: Id,
+    creator: UserId,
     new: &NewProposal,
 ) -> Result<Proposal, StoreError> {
     let at = now();
-    let id = Id::new();
+    let id = ProposalId::new();
     diesel::insert_into(proposals::table)
         .values((
             proposals::id.eq(id),
@@ -101,7 +101,7 @@ pub fn create(
     Ok(proposal)
 }
 
-pub fn get(conn: &mut DbConn, demand: Id, id: Id) -> Result<Proposal, StoreError> {
+pub fn get(conn: &mut DbConn, demand: DemandId, id: ProposalId) -> Result<Proposal, StoreError> {
     proposals::table
         .filter(proposals::demand_id.eq(demand))
         .filter(proposals::id.eq(id))
@@ -111,15 +111,15 @@ pub fn get(conn: &mut DbConn, demand: Id, id: Id) -> Result<Proposal, StoreError
 }
 
 /// A proposal by its own id (a deal opened from it names no demand).
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Proposal>, StoreError> {
+pub fn find(conn: &mut DbConn, id: ProposalId) -> Result<Option<Proposal>, StoreError> {
     Ok(proposals::table.find(id).first(conn).optional()?)
 }
 
 /// A demand's proposals, oldest first; only those of `only` organisations when given.
 pub fn list(
     conn: &mut DbConn,
-    demand: Id,
-    only: Option<&[Id]>,
+    demand: DemandId,
+    only: Option<&[OrganizationId]>,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Proposal>, i64), StoreError> {
@@ -147,7 +147,7 @@ pub fn settle(
     demand: &Demand,
     proposal: &Proposal,
     to: ProposalStatus,
-    by: Id,
+    by: UserId,
 ) -> Result<Proposal, StoreError> {
     let at = now();
     let decided = to != ProposalStatus::Withdrawn;

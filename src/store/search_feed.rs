@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::schema::{demands, search_changes, technologies};
-use crate::db::types::Id;
+use crate::db::types::{DemandId, EntityId, OrganizationId, TechnologyId};
 use crate::domain::moderation::Status;
 use crate::store::StoreError;
 
@@ -14,7 +14,7 @@ use crate::store::StoreError;
 pub struct Change {
     pub seq: i64,
     pub entity: String,
-    pub entity_id: Id,
+    pub entity_id: EntityId,
 }
 
 /// Up to `limit` changes after `after`, plus those among `gaps` (positions below `after`
@@ -47,7 +47,7 @@ pub fn head(conn: &mut DbConn) -> Result<i64, StoreError> {
 /// while the feed is empty). An index remembers it, so one built from another database
 /// (the same `TECHX_SEARCH_DIR` pointed at a new `DATABASE_URL`) is rebuilt, not trusted.
 pub fn origin(conn: &mut DbConn) -> Result<Option<String>, StoreError> {
-    let first: Option<Id> = search_changes::table
+    let first: Option<EntityId> = search_changes::table
         .select(search_changes::entity_id)
         .order(search_changes::seq.asc())
         .first(conn)
@@ -58,9 +58,9 @@ pub fn origin(conn: &mut DbConn) -> Result<Option<String>, StoreError> {
 /// Published listing ids after `after` (by id), at most `limit`: a rebuild's walk.
 pub fn published_technologies(
     conn: &mut DbConn,
-    after: Option<Id>,
+    after: Option<TechnologyId>,
     limit: i64,
-) -> Result<Vec<Id>, StoreError> {
+) -> Result<Vec<TechnologyId>, StoreError> {
     let mut query = technologies::table
         .select(technologies::id)
         .filter(technologies::status.eq(Status::Published.as_str()))
@@ -76,9 +76,9 @@ pub fn published_technologies(
 /// Published demand ids after `after` (by id), at most `limit`.
 pub fn published_demands(
     conn: &mut DbConn,
-    after: Option<Id>,
+    after: Option<DemandId>,
     limit: i64,
-) -> Result<Vec<Id>, StoreError> {
+) -> Result<Vec<DemandId>, StoreError> {
     let mut query = demands::table
         .select(demands::id)
         .filter(demands::status.eq(Status::Published.as_str()))
@@ -94,8 +94,8 @@ pub fn published_demands(
 /// Every listing and demand of `organization` (its name or verification changed).
 pub fn of_organization(
     conn: &mut DbConn,
-    organization: Id,
-) -> Result<(Vec<Id>, Vec<Id>), StoreError> {
+    organization: OrganizationId,
+) -> Result<(Vec<TechnologyId>, Vec<DemandId>), StoreError> {
     let listings = technologies::table
         .select(technologies::id)
         .filter(technologies::organization_id.eq(organization))

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::auth::secret::{random_token, token_hash};
 use crate::db::DbConn;
 use crate::db::schema::{email_tokens, login_throttle, refresh_tokens};
-use crate::db::types::{Id, now};
+use crate::db::types::{EmailTokenId, RefreshTokenId, SessionId, UserId, now};
 use crate::store::StoreError;
 
 fn later(after: std::time::Duration) -> NaiveDateTime {
@@ -34,14 +34,14 @@ impl EmailPurpose {
 /// Issues a token for `user`; returns the secret to mail (only its hash is stored).
 pub fn issue_email_token(
     conn: &mut DbConn,
-    user: Id,
+    user: UserId,
     purpose: EmailPurpose,
     ttl: std::time::Duration,
 ) -> Result<String, StoreError> {
     let token = random_token();
     diesel::insert_into(email_tokens::table)
         .values((
-            email_tokens::id.eq(Id::new()),
+            email_tokens::id.eq(EmailTokenId::new()),
             email_tokens::user_id.eq(user),
             email_tokens::purpose.eq(purpose.as_str()),
             email_tokens::token_hash.eq(token_hash(&token)),
@@ -57,11 +57,11 @@ pub fn consume_email_token(
     conn: &mut DbConn,
     token: &str,
     purpose: EmailPurpose,
-) -> Result<Id, StoreError> {
+) -> Result<UserId, StoreError> {
     let invalid =
         || StoreError::refused("invalid_token", "The link is invalid, expired or already used.");
     let at = now();
-    let found: Option<(Id, Id)> = email_tokens::table
+    let found: Option<(EmailTokenId, UserId)> = email_tokens::table
         .filter(email_tokens::token_hash.eq(token_hash(token)))
         .filter(email_tokens::purpose.eq(purpose.as_str()))
         .filter(email_tokens::used_at.is_null())
@@ -85,21 +85,21 @@ pub fn consume_email_token(
 
 pub struct IssuedRefresh {
     pub token: String,
-    pub family: Id,
+    pub family: SessionId,
 }
 
 /// Starts a session (a new family), or continues `family` after a rotation.
 pub fn issue_refresh(
     conn: &mut DbConn,
-    user: Id,
-    family: Option<Id>,
+    user: UserId,
+    family: Option<SessionId>,
     ttl: std::time::Duration,
 ) -> Result<IssuedRefresh, StoreError> {
     let token = random_token();
     let family = family.unwrap_or_default();
     diesel::insert_into(refresh_tokens::table)
         .values((
-            refresh_tokens::id.eq(Id::new()),
+            refresh_tokens::id.eq(RefreshTokenId::new()),
             refresh_tokens::user_id.eq(user),
             refresh_tokens::family_id.eq(family),
             refresh_tokens::token_hash.eq(token_hash(&token)),
@@ -112,9 +112,9 @@ pub fn issue_refresh(
 
 #[derive(Queryable)]
 struct RefreshRow {
-    id: Id,
-    user: Id,
-    family: Id,
+    id: RefreshTokenId,
+    user: UserId,
+    family: SessionId,
     expires_at: NaiveDateTime,
     used_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
@@ -123,7 +123,7 @@ struct RefreshRow {
 pub enum Rotation {
     /// The token was valid: it is now used, and this is its successor.
     Rotated {
-        user: Id,
+        user: UserId,
         next: IssuedRefresh,
     },
     /// A token that was already used came back: the family has been revoked.
@@ -172,7 +172,7 @@ pub fn rotate(
     Ok(Rotation::Rotated { user, next })
 }
 
-pub fn revoke_family(conn: &mut DbConn, family: Id) -> Result<(), StoreError> {
+pub fn revoke_family(conn: &mut DbConn, family: SessionId) -> Result<(), StoreError> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family))
@@ -184,7 +184,7 @@ pub fn revoke_family(conn: &mut DbConn, family: Id) -> Result<(), StoreError> {
 }
 
 /// The family of a refresh token, if it exists.
-pub fn family_of(conn: &mut DbConn, token: &str) -> Result<Option<Id>, StoreError> {
+pub fn family_of(conn: &mut DbConn, token: &str) -> Result<Option<SessionId>, StoreError> {
     Ok(refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash(token)))
         .select(refresh_tokens::family_id)
@@ -195,8 +195,8 @@ pub fn family_of(conn: &mut DbConn, token: &str) -> Result<Option<Id>, StoreErro
 /// Revokes every session of `user` except `keep`.
 pub fn revoke_all_for_user(
     conn: &mut DbConn,
-    user: Id,
-    keep: Option<Id>,
+    user: UserId,
+    keep: Option<SessionId>,
 ) -> Result<(), StoreError> {
     let mut query = diesel::update(refresh_tokens::table)
         .filter(refresh_tokens::user_id.eq(user))
@@ -211,7 +211,7 @@ pub fn revoke_all_for_user(
 
 // ---- login throttling ----------------------------------------------------------------
 
-pub fn account_key(user: Id) -> String {
+pub fn account_key(user: UserId) -> String {
     format!("account:{user}")
 }
 

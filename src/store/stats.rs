@@ -13,7 +13,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Double, Integer, Nullable, Text, Timestamp};
 
 use crate::db::raw::RawSql;
-use crate::db::types::{Id, SqlUuid};
+use crate::db::types::{OrganizationId, SqlUuid, TechnologyId};
 use crate::db::{DbConn, dialect};
 use crate::domain::taxonomy;
 use crate::store::StoreError;
@@ -58,7 +58,7 @@ pub struct Median {
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Broker {
     #[diesel(sql_type = SqlUuid)]
-    pub id: Id,
+    pub id: OrganizationId,
     #[diesel(sql_type = Text)]
     pub name: String,
     #[diesel(sql_type = BigInt)]
@@ -358,7 +358,7 @@ pub fn broker_close_times(conn: &mut DbConn, period: &Period) -> Result<Vec<Medi
 #[derive(Debug, Clone, QueryableByName)]
 pub struct OpenListing {
     #[diesel(sql_type = SqlUuid)]
-    pub id: Id,
+    pub id: TechnologyId,
     #[diesel(sql_type = Text)]
     pub kind: String,
     #[diesel(sql_type = Text)]
@@ -390,7 +390,7 @@ pub struct OpenListing {
     #[diesel(sql_type = Nullable<Timestamp>)]
     pub expires_at: Option<NaiveDateTime>,
     #[diesel(sql_type = SqlUuid)]
-    pub organization_id: Id,
+    pub organization_id: OrganizationId,
     #[diesel(sql_type = Text)]
     pub organization_name: String,
     #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -417,7 +417,7 @@ pub struct OpenListing {
 /// batch is an index range scan, however deep into the catalogue).
 pub fn open_listings(
     conn: &mut DbConn,
-    after: Option<Id>,
+    after: Option<TechnologyId>,
     limit: i64,
 ) -> Result<Vec<OpenListing>, StoreError> {
     let mut sql = RawSql::new(

@@ -5,13 +5,13 @@ use diesel::prelude::*;
 
 use crate::auth::PlatformRole;
 use crate::db::schema::users;
-use crate::db::types::{Id, now};
+use crate::db::types::{UserId, now};
 use crate::db::{DbConn, lower};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Queryable)]
 pub struct User {
-    pub id: Id,
+    pub id: UserId,
     pub email: String,
     pub email_normalized: String,
     pub password_hash: String,
@@ -39,7 +39,7 @@ pub fn create(conn: &mut DbConn, new: &NewUser<'_>) -> Result<User, StoreError> 
     let at = now();
     diesel::insert_into(users::table)
         .values((
-            users::id.eq(Id::new()),
+            users::id.eq(UserId::new()),
             users::email.eq(new.email.trim()),
             users::email_normalized.eq(new.email_normalized),
             users::password_hash.eq(new.password_hash),
@@ -61,11 +61,11 @@ pub fn create(conn: &mut DbConn, new: &NewUser<'_>) -> Result<User, StoreError> 
         })
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<User>, StoreError> {
+pub fn find(conn: &mut DbConn, id: UserId) -> Result<Option<User>, StoreError> {
     Ok(users::table.find(id).select(users::all_columns).first(conn).optional()?)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<User, StoreError> {
+pub fn get(conn: &mut DbConn, id: UserId) -> Result<User, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such user."))
 }
 
@@ -80,7 +80,7 @@ pub fn find_by_email(
         .optional()?)
 }
 
-pub fn mark_verified(conn: &mut DbConn, id: Id) -> Result<(), StoreError> {
+pub fn mark_verified(conn: &mut DbConn, id: UserId) -> Result<(), StoreError> {
     let at = now();
     diesel::update(users::table.find(id).filter(users::email_verified_at.is_null()))
         .set((users::email_verified_at.eq(at), users::updated_at.eq(at)))
@@ -88,7 +88,7 @@ pub fn mark_verified(conn: &mut DbConn, id: Id) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn set_password(conn: &mut DbConn, id: Id, password_hash: &str) -> Result<(), StoreError> {
+pub fn set_password(conn: &mut DbConn, id: UserId, password_hash: &str) -> Result<(), StoreError> {
     diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),
@@ -101,7 +101,7 @@ pub fn set_password(conn: &mut DbConn, id: Id, password_hash: &str) -> Result<()
 
 pub fn update_profile(
     conn: &mut DbConn,
-    id: Id,
+    id: UserId,
     display_name: Option<&str>,
     language: Option<&str>,
 ) -> Result<User, StoreError> {
@@ -127,7 +127,7 @@ pub fn update_profile(
 /// Staff changes: role (never to or from admin through the API) and disabling.
 pub fn admin_update(
     conn: &mut DbConn,
-    id: Id,
+    id: UserId,
     role: Option<PlatformRole>,
     disabled: Option<bool>,
 ) -> Result<User, StoreError> {

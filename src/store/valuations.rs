@@ -10,7 +10,9 @@ use crate::db::DbConn;
 use crate::db::schema::{
     deals, memberships, organizations, technologies, valuation_request_events, valuation_requests,
 };
-use crate::db::types::{Id, now};
+use crate::db::types::{
+    DealId, OrganizationId, TechnologyId, UserId, ValuationEventId, ValuationRequestId, now,
+};
 use crate::domain::lang::Lang;
 use crate::domain::valuation_request::Status;
 use crate::mail::{self, Mail, Template};
@@ -22,11 +24,11 @@ use crate::webhooks::{self, EventType};
 /// A `valuation_requests` row, in column order.
 #[derive(Debug, Clone, Queryable)]
 pub struct Row {
-    pub id: Id,
-    pub technology_id: Id,
-    pub requester_organization_id: Id,
-    pub requested_by: Id,
-    pub deal_id: Option<Id>,
+    pub id: ValuationRequestId,
+    pub technology_id: TechnologyId,
+    pub requester_organization_id: OrganizationId,
+    pub requested_by: UserId,
+    pub deal_id: Option<DealId>,
     pub purpose: String,
     pub rights_kind: String,
     pub rights_exclusive: Option<bool>,
@@ -38,7 +40,7 @@ pub struct Row {
     pub inputs: String,
     pub deadline: Option<String>,
     pub status: String,
-    pub appraiser_organization_id: Option<Id>,
+    pub appraiser_organization_id: Option<OrganizationId>,
     pub value_point: Option<i64>,
     pub value_low: Option<i64>,
     pub value_high: Option<i64>,
@@ -59,17 +61,17 @@ pub struct Row {
 pub struct Valuation {
     pub row: Row,
     pub status: Status,
-    pub listing_owner: Id,
+    pub listing_owner: OrganizationId,
     pub title: String,
 }
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Event {
-    pub id: Id,
-    pub valuation_request_id: Id,
+    pub id: ValuationRequestId,
+    pub valuation_request_id: ValuationRequestId,
     pub from_status: Option<String>,
     pub to_status: String,
-    pub actor_user_id: Id,
+    pub actor_user_id: UserId,
     pub note: Option<String>,
     pub created_at: NaiveDateTime,
 }
@@ -77,10 +79,10 @@ pub struct Event {
 /// A new request, already validated.
 #[derive(Debug, Clone)]
 pub struct NewRequest {
-    pub technology_id: Id,
-    pub requester_organization_id: Id,
-    pub requested_by: Id,
-    pub deal_id: Option<Id>,
+    pub technology_id: TechnologyId,
+    pub requester_organization_id: OrganizationId,
+    pub requested_by: UserId,
+    pub deal_id: Option<DealId>,
     pub purpose: &'static str,
     pub rights_kind: &'static str,
     pub rights_exclusive: Option<bool>,
@@ -105,7 +107,7 @@ pub struct Outcome {
     pub report_url: Option<String>,
 }
 
-type Joined = (Row, Id, String);
+type Joined = (Row, OrganizationId, String);
 
 fn assemble((row, listing_owner, title): Joined) -> Result<Valuation, StoreError> {
     // A status outside the CHECK list cannot be stored; reaching here means a bad schema.
@@ -119,7 +121,7 @@ fn assemble((row, listing_owner, title): Joined) -> Result<Valuation, StoreError
     Ok(Valuation { row, status, listing_owner, title })
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Valuation>, StoreError> {
+pub fn find(conn: &mut DbConn, id: ValuationRequestId) -> Result<Option<Valuation>, StoreError> {
     let found: Option<Joined> = valuation_requests::table
         .inner_join(technologies::table)
         .filter(valuation_requests::id.eq(id))
@@ -133,7 +135,7 @@ pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Valuation>, StoreError> 
     found.map(assemble).transpose()
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Valuation, StoreError> {
+pub fn get(conn: &mut DbConn, id: ValuationRequestId) -> Result<Valuation, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such valuation request."))
 }
 
@@ -141,7 +143,7 @@ pub fn get(conn: &mut DbConn, id: Id) -> Result<Valuation, StoreError> {
 /// transaction.
 pub fn create(conn: &mut DbConn, new: &NewRequest) -> Result<Valuation, StoreError> {
     let at = now();
-    let id = Id::new();
+    let id = ValuationRequestId::new();
     diesel::insert_into(valuation_requests::table)
         .values((
             valuation_requests::id.eq(id),
@@ -173,16 +175,16 @@ pub fn create(conn: &mut DbConn, new: &NewRequest) -> Result<Valuation, StoreErr
 
 fn record_event(
     conn: &mut DbConn,
-    id: Id,
+    id: ValuationRequestId,
     from: Option<Status>,
     to: Status,
-    by: Id,
+    by: UserId,
     note: Option<&str>,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
     diesel::insert_into(valuation_request_events::table)
         .values((
-            valuation_request_events::id.eq(Id::new()),
+            valuation_request_events::id.eq(ValuationEventId::new()),
             valuation_request_events::valuation_request_id.eq(id),
             valuation_request_events::from_status.eq(from.map(Status::as_str)),
             valuation_request_events::to_status.eq(to.as_str()),
@@ -195,7 +197,7 @@ fn record_event(
 }
 
 /// The request's history, oldest first.
-pub fn events(conn: &mut DbConn, id: Id) -> Result<Vec<Event>, StoreError> {
+pub fn events(conn: &mut DbConn, id: ValuationRequestId) -> Result<Vec<Event>, StoreError> {
     Ok(valuation_request_events::table
         .filter(valuation_request_events::valuation_request_id.eq(id))
         .order((valuation_request_events::created_at.asc(), valuation_request_events::id.asc()))
@@ -207,7 +209,7 @@ pub fn events(conn: &mut DbConn, id: Id) -> Result<Vec<Event>, StoreError> {
 pub enum Change {
     #[default]
     None,
-    Appraiser(Id),
+    Appraiser(OrganizationId),
     Complete(Outcome),
 }
 
@@ -218,7 +220,7 @@ pub fn transition(
     conn: &mut DbConn,
     current: &Valuation,
     to: Status,
-    by: Id,
+    by: UserId,
     note: Option<&str>,
     change: Change,
 ) -> Result<Valuation, StoreError> {
@@ -274,9 +276,9 @@ pub fn transition(
 /// "A linked deal gets a timeline event": one append-only entry per status change.
 pub fn record_deal_event(
     conn: &mut DbConn,
-    deal_id: Id,
+    deal_id: DealId,
     valuation: &Valuation,
-    by: Id,
+    by: UserId,
     _at: NaiveDateTime,
 ) -> Result<(), StoreError> {
     crate::store::deals::record_valuation_event(
@@ -346,7 +348,7 @@ fn announce(conn: &mut DbConn, v: &Valuation, note: Option<&str>) -> Result<(), 
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub all: bool,
-    pub organizations: Vec<Id>,
+    pub organizations: Vec<OrganizationId>,
     pub appraiser: bool,
 }
 
@@ -354,7 +356,7 @@ pub struct Scope {
 pub fn list(
     conn: &mut DbConn,
     scope: &Scope,
-    technology: Option<Id>,
+    technology: Option<TechnologyId>,
     status: Option<Status>,
     offset: i64,
     limit: i64,
@@ -422,11 +424,14 @@ fn is_appraiser(kind: &str, services: &str) -> bool {
 }
 
 /// Which of `orgs` are appraiser organisations.
-pub fn appraisers_among(conn: &mut DbConn, orgs: &[Id]) -> Result<Vec<Id>, StoreError> {
+pub fn appraisers_among(
+    conn: &mut DbConn,
+    orgs: &[OrganizationId],
+) -> Result<Vec<OrganizationId>, StoreError> {
     if orgs.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(Id, String, String)> = organizations::table
+    let rows: Vec<(OrganizationId, String, String)> = organizations::table
         .filter(organizations::id.eq_any(orgs))
         .select((organizations::id, organizations::kind, organizations::services))
         .load(conn)?;
@@ -435,8 +440,12 @@ pub fn appraisers_among(conn: &mut DbConn, orgs: &[Id]) -> Result<Vec<Id>, Store
 
 /// Whether `org` shares a member (one user in both) with any of `others`: an appraiser
 /// that does is not independent of them.
-pub fn shares_member(conn: &mut DbConn, org: Id, others: &[Id]) -> Result<bool, StoreError> {
-    let users: Vec<Id> = memberships::table
+pub fn shares_member(
+    conn: &mut DbConn,
+    org: OrganizationId,
+    others: &[OrganizationId],
+) -> Result<bool, StoreError> {
+    let users: Vec<UserId> = memberships::table
         .filter(memberships::organization_id.eq(org))
         .select(memberships::user_id)
         .load(conn)?;
@@ -452,20 +461,24 @@ pub fn shares_member(conn: &mut DbConn, org: Id, others: &[Id]) -> Result<bool, 
 }
 
 /// A deal's parties: buyer, seller and broker.
-pub type DealParties = [Option<Id>; 3];
+pub type DealParties = [Option<OrganizationId>; 3];
 
 /// A deal's technology and its parties, if it exists.
-pub fn deal_parties(conn: &mut DbConn, deal: Id) -> Result<Option<(Id, DealParties)>, StoreError> {
-    let found: Option<(Id, Id, Id, Option<Id>)> = deals::table
-        .find(deal)
-        .select((
-            deals::technology_id,
-            deals::buyer_organization_id,
-            deals::seller_organization_id,
-            deals::broker_organization_id,
-        ))
-        .first(conn)
-        .optional()?;
+pub fn deal_parties(
+    conn: &mut DbConn,
+    deal: DealId,
+) -> Result<Option<(TechnologyId, DealParties)>, StoreError> {
+    let found: Option<(TechnologyId, OrganizationId, OrganizationId, Option<OrganizationId>)> =
+        deals::table
+            .find(deal)
+            .select((
+                deals::technology_id,
+                deals::buyer_organization_id,
+                deals::seller_organization_id,
+                deals::broker_organization_id,
+            ))
+            .first(conn)
+            .optional()?;
     Ok(found.map(|(t, b, s, k)| (t, [Some(b), Some(s), k])))
 }
 

@@ -7,7 +7,9 @@ use crate::auth::OrgRole;
 use crate::auth::secret::random_token;
 use crate::db::DbConn;
 use crate::db::schema::{memberships, users, webhook_deliveries, webhook_endpoints};
-use crate::db::types::{Id, now};
+use crate::db::types::{
+    OrganizationId, OutboxId, UserId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId, now,
+};
 use crate::store::StoreError;
 
 /// Endpoints an organisation may register; bounds the fan-out of one event.
@@ -18,8 +20,8 @@ const MAX_ERROR_CHARS: usize = 500;
 
 #[derive(Clone, Queryable)]
 pub struct Endpoint {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: WebhookEndpointId,
+    pub organization_id: OrganizationId,
     pub url: String,
     /// JSON array of event type names.
     pub event_types: String,
@@ -28,7 +30,7 @@ pub struct Endpoint {
     pub consecutive_failures: i32,
     pub disabled_at: Option<NaiveDateTime>,
     pub disabled_reason: Option<String>,
-    pub created_by: Id,
+    pub created_by: UserId,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i32,
@@ -84,9 +86,9 @@ fn new_secret() -> String {
 /// a write transaction.
 pub fn create(
     conn: &mut DbConn,
-    organization: Id,
+    organization: OrganizationId,
     settings: &Settings,
-    created_by: Id,
+    created_by: UserId,
 ) -> Result<Endpoint, StoreError> {
     let existing: i64 = webhook_endpoints::table
         .filter(webhook_endpoints::organization_id.eq(organization))
@@ -104,7 +106,7 @@ pub fn create(
     let at = now();
     Ok(diesel::insert_into(webhook_endpoints::table)
         .values((
-            webhook_endpoints::id.eq(Id::new()),
+            webhook_endpoints::id.eq(WebhookEndpointId::new()),
             webhook_endpoints::organization_id.eq(organization),
             webhook_endpoints::url.eq(&settings.url),
             webhook_endpoints::event_types.eq(json_list(&settings.event_types)),
@@ -120,7 +122,7 @@ pub fn create(
         .get_result(conn)?)
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, StoreError> {
+pub fn find(conn: &mut DbConn, id: WebhookEndpointId) -> Result<Option<Endpoint>, StoreError> {
     Ok(webhook_endpoints::table
         .find(id)
         .select(webhook_endpoints::all_columns)
@@ -129,14 +131,18 @@ pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, StoreError> {
 }
 
 /// The endpoint `id` of `organization` (404 when it belongs to another one).
-pub fn get(conn: &mut DbConn, organization: Id, id: Id) -> Result<Endpoint, StoreError> {
+pub fn get(
+    conn: &mut DbConn,
+    organization: OrganizationId,
+    id: WebhookEndpointId,
+) -> Result<Endpoint, StoreError> {
     find(conn, id)?.filter(|e| e.organization_id == organization).ok_or_else(not_found)
 }
 
 /// A page of an organisation's endpoints, oldest first, with the total.
 pub fn list(
     conn: &mut DbConn,
-    organization: Id,
+    organization: OrganizationId,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Endpoint>, i64), StoreError> {
@@ -155,7 +161,7 @@ pub fn list(
 /// Active endpoints of `organization` subscribed to `event_type`.
 pub fn subscribers(
     conn: &mut DbConn,
-    organization: Id,
+    organization: OrganizationId,
     event_type: &str,
 ) -> Result<Vec<Endpoint>, StoreError> {
     let active: Vec<Endpoint> = webhook_endpoints::table
@@ -214,7 +220,11 @@ pub fn update(
 }
 
 /// Deletes the endpoint and its log. Deliveries still queued for it fail when claimed.
-pub fn delete(conn: &mut DbConn, organization: Id, id: Id) -> Result<(), StoreError> {
+pub fn delete(
+    conn: &mut DbConn,
+    organization: OrganizationId,
+    id: WebhookEndpointId,
+) -> Result<(), StoreError> {
     let deleted = diesel::delete(
         webhook_endpoints::table
             .find(id)
@@ -225,7 +235,7 @@ pub fn delete(conn: &mut DbConn, organization: Id, id: Id) -> Result<(), StoreEr
 }
 
 /// A successful delivery: the failure count starts again.
-pub fn record_success(conn: &mut DbConn, id: Id) -> Result<(), StoreError> {
+pub fn record_success(conn: &mut DbConn, id: WebhookEndpointId) -> Result<(), StoreError> {
     diesel::update(
         webhook_endpoints::table.find(id).filter(webhook_endpoints::consecutive_failures.ne(0)),
     )
@@ -236,7 +246,10 @@ pub fn record_success(conn: &mut DbConn, id: Id) -> Result<(), StoreError> {
 
 /// A failed attempt; returns the endpoint as it is now (`None` if it was deleted).
 /// Server-kept counters do not change `version`: an owner's edit is not refused for them.
-pub fn record_failure(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, StoreError> {
+pub fn record_failure(
+    conn: &mut DbConn,
+    id: WebhookEndpointId,
+) -> Result<Option<Endpoint>, StoreError> {
     Ok(diesel::update(webhook_endpoints::table.find(id))
         .set(
             webhook_endpoints::consecutive_failures.eq(webhook_endpoints::consecutive_failures + 1),
@@ -248,7 +261,7 @@ pub fn record_failure(conn: &mut DbConn, id: Id) -> Result<Option<Endpoint>, Sto
 
 /// Turns an active endpoint off for `reason`; false if it was not active (already disabled
 /// by another worker, or paused by its owner), so owners are told once.
-pub fn disable(conn: &mut DbConn, id: Id, reason: &str) -> Result<bool, StoreError> {
+pub fn disable(conn: &mut DbConn, id: WebhookEndpointId, reason: &str) -> Result<bool, StoreError> {
     let at = now();
     let updated = diesel::update(
         webhook_endpoints::table.find(id).filter(webhook_endpoints::active.eq(true)),
@@ -272,7 +285,10 @@ pub struct Contact {
     pub language: String,
 }
 
-pub fn owner_contacts(conn: &mut DbConn, organization: Id) -> Result<Vec<Contact>, StoreError> {
+pub fn owner_contacts(
+    conn: &mut DbConn,
+    organization: OrganizationId,
+) -> Result<Vec<Contact>, StoreError> {
     Ok(memberships::table
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(organization))
@@ -285,10 +301,10 @@ pub fn owner_contacts(conn: &mut DbConn, organization: Id) -> Result<Vec<Contact
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Delivery {
-    pub id: Id,
-    pub endpoint_id: Id,
-    pub outbox_id: Id,
-    pub event_id: Id,
+    pub id: WebhookDeliveryId,
+    pub endpoint_id: WebhookEndpointId,
+    pub outbox_id: OutboxId,
+    pub event_id: WebhookEventId,
     pub event_type: String,
     pub attempt: i32,
     pub status_code: Option<i32>,
@@ -300,9 +316,9 @@ pub struct Delivery {
 /// One attempt to log.
 #[derive(Debug, Clone)]
 pub struct NewDelivery<'a> {
-    pub endpoint_id: Id,
-    pub outbox_id: Id,
-    pub event_id: Id,
+    pub endpoint_id: WebhookEndpointId,
+    pub outbox_id: OutboxId,
+    pub event_id: WebhookEventId,
     pub event_type: &'a str,
     pub attempt: i32,
     pub status_code: Option<u16>,
@@ -314,7 +330,7 @@ pub struct NewDelivery<'a> {
 pub fn log_delivery(conn: &mut DbConn, new: &NewDelivery<'_>) -> Result<(), StoreError> {
     diesel::insert_into(webhook_deliveries::table)
         .values((
-            webhook_deliveries::id.eq(Id::new()),
+            webhook_deliveries::id.eq(WebhookDeliveryId::new()),
             webhook_deliveries::endpoint_id.eq(new.endpoint_id),
             webhook_deliveries::outbox_id.eq(new.outbox_id),
             webhook_deliveries::event_id.eq(new.event_id),
@@ -332,7 +348,7 @@ pub fn log_delivery(conn: &mut DbConn, new: &NewDelivery<'_>) -> Result<(), Stor
 /// A page of an endpoint's log, newest first, with the total.
 pub fn deliveries(
     conn: &mut DbConn,
-    endpoint: Id,
+    endpoint: WebhookEndpointId,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Delivery>, i64), StoreError> {

@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 pub use config::{WebhookConfig, url_policy};
 
 use crate::db::DbConn;
-use crate::db::types::{Id, now, utc};
+use crate::db::types::{OrganizationId, OutboxId, WebhookEventId, now, utc};
 use crate::domain::lang::Lang;
 use crate::store::StoreError;
 use crate::store::outbox::{self, Channel, NewOutbox};
@@ -129,7 +129,7 @@ pub struct WebhookEvent {
 /// endpoint sends it).
 pub fn emit(
     conn: &mut DbConn,
-    organization_id: Id,
+    organization_id: OrganizationId,
     event: EventType,
     data: serde_json::Value,
 ) -> Result<(), StoreError> {
@@ -148,7 +148,10 @@ pub fn emit(
 }
 
 /// Queues a `ping` for one endpoint; returns the event id and the delivery (outbox) id.
-pub fn emit_ping(conn: &mut DbConn, endpoint: &Endpoint) -> Result<(Id, Id), StoreError> {
+pub fn emit_ping(
+    conn: &mut DbConn,
+    endpoint: &Endpoint,
+) -> Result<(WebhookEventId, OutboxId), StoreError> {
     let data = serde_json::json!({
         "webhook_id": endpoint.id.to_string(),
         "message": "Ping from techx: this endpoint receives webhooks.",
@@ -159,11 +162,11 @@ pub fn emit_ping(conn: &mut DbConn, endpoint: &Endpoint) -> Result<(Id, Id), Sto
 }
 
 fn event_body(
-    organization_id: Id,
+    organization_id: OrganizationId,
     event: EventType,
     data: serde_json::Value,
-) -> Result<(Id, String), StoreError> {
-    let id = Id::new();
+) -> Result<(WebhookEventId, String), StoreError> {
+    let id = WebhookEventId::new();
     let body = WebhookEvent {
         id: id.into(),
         event_type: event,
@@ -183,7 +186,7 @@ fn queue(
     endpoint: &Endpoint,
     event: EventType,
     body: &str,
-) -> Result<Id, StoreError> {
+) -> Result<OutboxId, StoreError> {
     outbox::insert(
         conn,
         NewOutbox {
@@ -214,7 +217,7 @@ mod tests {
 
     #[test]
     fn the_body_has_the_documented_fields_in_order() {
-        let org = Id::new();
+        let org = OrganizationId::new();
         let (id, body) =
             event_body(org, EventType::MatchFound, serde_json::json!({"score": 0.8})).unwrap();
         let keys: Vec<&str> =

@@ -18,7 +18,7 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use super::{EventType, WebhookEvent, url_policy};
 use crate::config::Config;
-use crate::db::types::{Id, now};
+use crate::db::types::{WebhookEndpointId, WebhookEventId, now};
 use crate::db::{Db, DbConn};
 use crate::delivery::{self, Attempt, Courier, Outcome, SendFailure, WorkerHandle};
 use crate::domain::lang::Lang;
@@ -89,8 +89,8 @@ struct WebhookCourier {
 /// the delivery log records.
 #[derive(Debug, Clone)]
 struct Request {
-    endpoint_id: Id,
-    event_id: Id,
+    endpoint_id: WebhookEndpointId,
+    event_id: WebhookEventId,
     event_type: EventType,
     status_code: Option<u16>,
     duration_ms: u64,
@@ -170,7 +170,7 @@ impl Courier for WebhookCourier {
 impl WebhookCourier {
     /// The endpoint and event of a claimed row; failures here mean no request is made.
     async fn prepare(&self, row: &OutboxRow) -> Result<(Endpoint, WebhookEvent), SendFailure> {
-        let endpoint_id: Id = uuid::Uuid::parse_str(&row.recipient)
+        let endpoint_id: WebhookEndpointId = uuid::Uuid::parse_str(&row.recipient)
             .map_err(|_| {
                 SendFailure::permanent(format!(
                     "recipient {:?} is not an endpoint id",

@@ -5,7 +5,7 @@
 use crate::auth::Actor;
 use crate::auth::policy::{self, DealOrigin, InquiryAction, OrgAction};
 use crate::db::DbConn;
-use crate::db::types::Id;
+use crate::db::types::{DemandId, InquiryId, OrganizationId, ProposalId, TechnologyId};
 use crate::domain::demand::ProposalStatus;
 use crate::domain::moderation::Status;
 use crate::error::{ApiError, FieldError};
@@ -17,14 +17,19 @@ use crate::store::{demands, inquiries, organizations, proposals, technologies};
 #[derive(Debug, Clone, Copy)]
 pub enum Origin {
     /// The enquirer buys, the listing's owner sells.
-    Inquiry(Id),
+    Inquiry(InquiryId),
     /// An accepted proposal naming a technology: the demand's organisation buys from the
     /// proposer.
-    Proposal(Id),
+    Proposal(ProposalId),
     /// A published technology and a published demand: the demand's organisation buys.
-    Match { technology: Id, demand: Id },
+    Match { technology: TechnologyId, demand: DemandId },
     /// A broker (an intermediary the caller belongs to) names both parties.
-    Brokered { broker: Id, technology: Id, buyer: Id, seller: Id },
+    Brokered {
+        broker: OrganizationId,
+        technology: TechnologyId,
+        buyer: OrganizationId,
+        seller: OrganizationId,
+    },
 }
 
 /// Opens a deal from `origin` on `terms` for `actor`, in the caller's transaction: checks
@@ -55,15 +60,15 @@ pub fn open(
 
 /// What a deal will link.
 struct Plan {
-    technology_id: Id,
-    buyer: Id,
-    seller: Id,
-    broker: Option<Id>,
-    inquiry_id: Option<Id>,
-    demand_id: Option<Id>,
-    proposal_id: Option<Id>,
+    technology_id: TechnologyId,
+    buyer: OrganizationId,
+    seller: OrganizationId,
+    broker: Option<OrganizationId>,
+    inquiry_id: Option<InquiryId>,
+    demand_id: Option<DemandId>,
+    proposal_id: Option<ProposalId>,
     /// The side the creator commits by creating.
-    accepted_side: Option<Id>,
+    accepted_side: Option<OrganizationId>,
 }
 
 fn plan(conn: &mut DbConn, actor: &Actor, origin: Origin) -> Result<Plan, ApiError> {
@@ -78,7 +83,7 @@ fn plan(conn: &mut DbConn, actor: &Actor, origin: Origin) -> Result<Plan, ApiErr
 }
 
 /// An enquiry: the enquirer buys, the listing's owner sells.
-fn from_inquiry(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiError> {
+fn from_inquiry(conn: &mut DbConn, actor: &Actor, id: InquiryId) -> Result<Plan, ApiError> {
     let inquiry = inquiries::get(conn, id)?;
     let (buyer, seller) = (inquiry.from_organization_id, inquiry.to_organization_id);
     policy::inquiry(actor, buyer, seller, InquiryAction::Reply)?;
@@ -110,10 +115,10 @@ fn from_inquiry(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiErr
 fn brokered(
     conn: &mut DbConn,
     actor: &Actor,
-    broker: Id,
-    technology: Id,
-    buyer: Id,
-    seller: Id,
+    broker: OrganizationId,
+    technology: TechnologyId,
+    buyer: OrganizationId,
+    seller: OrganizationId,
 ) -> Result<Plan, ApiError> {
     policy::organization(actor, broker, OrgAction::ActFor)?;
     if organizations::get(conn, broker)?.kind != "intermediary" {
@@ -152,7 +157,11 @@ fn brokered(
 }
 
 /// 409 when the pair already has a live deal (from a proposal or a match).
-fn no_live_deal(conn: &mut DbConn, technology: Id, demand: Id) -> Result<(), ApiError> {
+fn no_live_deal(
+    conn: &mut DbConn,
+    technology: TechnologyId,
+    demand: DemandId,
+) -> Result<(), ApiError> {
     // The unique index `deals_one_live_per_match` settles a race; this names it.
     if store::live_for_match(conn, technology, demand)? {
         return Err(ApiError::conflict(
@@ -165,7 +174,7 @@ fn no_live_deal(conn: &mut DbConn, technology: Id, demand: Id) -> Result<(), Api
 
 /// An accepted proposal naming a technology: the demand's organisation buys it from the
 /// proposer. Outsiders do not learn that the proposal exists (404).
-fn from_proposal(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiError> {
+fn from_proposal(conn: &mut DbConn, actor: &Actor, id: ProposalId) -> Result<Plan, ApiError> {
     let proposal =
         proposals::find(conn, id)?.ok_or_else(|| ApiError::not_found("No such proposal."))?;
     let demand = demands::get(conn, proposal.demand_id)?;
@@ -208,8 +217,8 @@ fn from_proposal(conn: &mut DbConn, actor: &Actor, id: Id) -> Result<Plan, ApiEr
 fn from_match(
     conn: &mut DbConn,
     actor: &Actor,
-    technology: Id,
-    demand: Id,
+    technology: TechnologyId,
+    demand: DemandId,
 ) -> Result<Plan, ApiError> {
     let listing =
         technologies::find(conn, technology)?

@@ -7,7 +7,7 @@
 use crate::auth::Actor;
 use crate::auth::policy::ModeratedAction;
 use crate::db::DbConn;
-use crate::db::types::Id;
+use crate::db::types::UserId;
 use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
 use crate::search::Search;
@@ -19,7 +19,7 @@ pub struct Step {
     /// The state the step leads to (already checked against the state machine).
     pub to: Status,
     /// Who takes it.
-    pub by: Id,
+    pub by: UserId,
     /// A rejection's reason.
     pub reason: Option<String>,
     /// Days a publication or renewal lasts (`TECHX_LISTING_VALIDITY_DAYS`).

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use techx::audit::{AuditActor, Recorder, RequestInfo};
 use techx::db::WriteHook;
 use techx::db::schema::{audit_events, users};
-use techx::db::types::Id;
+use techx::db::types::{AuditEventId, OrganizationId, UserId};
 use techx::error::ApiError;
 use techx::store::audit::Entry;
 
@@ -78,7 +78,7 @@ backend_tests! {
 
         let all = entries(&ctx.db);
         assert_eq!(all.len(), writes, "one entry per write: {all:#?}");
-        assert!(all.iter().all(|e| e.outcome == "succeeded" && e.organization_id == Some(Id::from(uuid::Uuid::parse_str(&org).unwrap()))), "{all:#?}");
+        assert!(all.iter().all(|e| e.outcome == "succeeded" && e.organization_id == Some(OrganizationId::from(uuid::Uuid::parse_str(&org).unwrap()))), "{all:#?}");
         assert!(all.iter().all(|e| e.request_id.is_some() && e.status.is_none()));
         for (operation, resource) in [
             ("create_organization", org.clone()),
@@ -133,7 +133,7 @@ backend_tests! {
     async fn the_entry_commits_or_rolls_back_with_the_change(backend) {
         let ctx = start(backend).await;
         let owner = ctx.signup("owner@a.vn").await;
-        let user: Id = uuid::Uuid::parse_str(&owner.user_id).unwrap().into();
+        let user: UserId = uuid::Uuid::parse_str(&owner.user_id).unwrap().into();
         let recorder = || {
             let operation = techx::domain::scopes::find("PATCH", "/api/v1/me").unwrap();
             let r = Arc::new(Recorder::new(RequestInfo {
@@ -239,7 +239,7 @@ backend_tests! {
         ctx.create_org(&owner, "Viện A", "research_institute").await;
         let mut conn = ctx.db.connect();
         let mut old = entries(&ctx.db)[0].clone();
-        old.id = Id::new();
+        old.id = AuditEventId::new();
         old.occurred_at = techx::db::types::now() - chrono::Duration::days(31);
         techx::store::audit::append(&mut conn, &old).unwrap();
         assert_eq!(techx::store::audit::prune(&mut conn, 30).unwrap(), 1);

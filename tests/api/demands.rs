@@ -539,7 +539,7 @@ backend_tests! {
         assert_eq!(back["items"][0]["score"], 100);
 
         // The API's order is the exhaustive scoring of every listing sharing a word.
-        let demand_id = techx::db::types::Id::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
+        let demand_id = techx::db::types::DemandId::from(uuid::Uuid::parse_str(id(&demand)).unwrap());
         let stored = techx::store::demands::get(&mut ctx.db.connect(), demand_id).unwrap();
         let all = techx::search::matching::for_demand_exhaustive(&mut ctx.db.connect(), &ctx.state.search, &stored).unwrap();
         let all: Vec<String> = all.iter().map(|(id, _)| id.to_string()).collect();

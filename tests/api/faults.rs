@@ -253,7 +253,7 @@ backend_tests! {
     async fn staff_see_failed_mail_in_metrics_and_requeue_it(backend) {
         let ctx = start(backend).await;
         assert_eq!(ctx.register("stranded@b.vn").await.status, 201);
-        let id: techx::db::types::Id = outbox::table
+        let id: techx::db::types::EntityId = outbox::table
             .filter(outbox::recipient.eq("stranded@b.vn"))
             .select(outbox::id)
             .first(&mut ctx.db.connect())

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use common::smtp::{ParsedMail, Received, SmtpSink};
 use common::*;
-use techx::db::types::Id;
+use techx::db::types::{LeaseId, OutboxId};
 use techx::db::{Backend, Db, dialect};
 use techx::domain::lang::Lang;
 use techx::error::ApiError;
@@ -59,7 +59,7 @@ fn verify_mail(to: &str, name: &str, lang: Lang) -> Mail {
     }
 }
 
-fn enqueue_all(pool: &Db, mails: &[Mail]) -> Vec<Id> {
+fn enqueue_all(pool: &Db, mails: &[Mail]) -> Vec<OutboxId> {
     let mut conn = pool.conn().expect("connection");
     dialect::write_transaction(&mut conn, |conn| {
         mails.iter().map(|mail| enqueue(conn, mail)).collect::<Result<Vec<_>, StoreError>>()
@@ -73,7 +73,7 @@ fn numbered(count: usize) -> Vec<Mail> {
         .collect()
 }
 
-fn rows(db: &TestDb, ids: &[Id]) -> Vec<OutboxRow> {
+fn rows(db: &TestDb, ids: &[OutboxId]) -> Vec<OutboxRow> {
     let mut conn = db.connect();
     ids.iter().map(|id| outbox::get(&mut conn, *id).expect("read").expect("row exists")).collect()
 }
@@ -90,7 +90,7 @@ async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-async fn all_sent(db: &TestDb, ids: &[Id]) -> Vec<OutboxRow> {
+async fn all_sent(db: &TestDb, ids: &[OutboxId]) -> Vec<OutboxRow> {
     eventually("every row sent", || {
         let rows = rows(db, ids);
         rows.iter().all(|r| r.status() == Some(OutboxStatus::Sent)).then_some(rows)
@@ -102,7 +102,7 @@ fn message_ids(messages: &[Received]) -> Vec<String> {
     messages.iter().map(|m| ParsedMail::parse(&m.data).message_id).collect()
 }
 
-fn expected_message_id(id: Id) -> String {
+fn expected_message_id(id: OutboxId) -> String {
     format!("{id}@techx.local")
 }
 
@@ -178,7 +178,7 @@ backend_tests! {
     async fn enqueue_joins_the_callers_transaction(backend) {
         let (db, pool) = migrated(backend);
         let mut conn = pool.conn().unwrap();
-        let rolled_back: Result<Id, ApiError> = dialect::write_transaction(&mut conn, |conn| {
+        let rolled_back: Result<OutboxId, ApiError> = dialect::write_transaction(&mut conn, |conn| {
             enqueue(conn, &verify_mail("an@example.vn", "An", Lang::Vi))?;
             Err(ApiError::conflict("conflict", "the change that caused the mail failed"))
         });
@@ -357,7 +357,7 @@ backend_tests! {
         for thread in threads {
             claimed.extend(thread.join().expect("claimer"));
         }
-        let unique: BTreeSet<Id> = claimed.iter().copied().collect();
+        let unique: BTreeSet<OutboxId> = claimed.iter().copied().collect();
         assert_eq!(claimed.len(), 40, "each row claimed once");
         assert_eq!(unique, ids.iter().copied().collect());
         assert!(rows(&db, &ids).iter().all(|r| r.attempts == 1));
@@ -408,7 +408,7 @@ backend_tests! {
         let mut conn = db.connect();
         let claimed = outbox::claim(&mut conn, Channel::Email, Duration::from_secs(60), 1).unwrap();
         let lease = claimed[0].lease_id.unwrap();
-        let stranger = Id::new();
+        let stranger = LeaseId::new();
         assert!(!outbox::mark_sent(&mut conn, ids[0], stranger).unwrap());
         assert!(!outbox::mark_failed(&mut conn, ids[0], stranger, "x").unwrap());
         assert!(!outbox::mark_retry(&mut conn, ids[0], stranger, "x", Duration::ZERO).unwrap());

@@ -17,6 +17,7 @@ mod demands;
 mod faults;
 mod first_run;
 mod foundation;
+mod ids;
 mod limits;
 mod lists;
 mod mail;

@@ -14,7 +14,7 @@ use techx::db::schema::{invitations, memberships, organizations};
 /// Everything an organisation's permissions protect, as the database holds it.
 fn snapshot(ctx_db: &TestDb, org: &str) -> (String, Vec<(String, String)>, i64) {
     let mut conn = ctx_db.connect();
-    let id: techx::db::types::Id = uuid::Uuid::parse_str(org).unwrap().into();
+    let id: techx::db::types::EntityId = uuid::Uuid::parse_str(org).unwrap().into();
     let (name, version, verified): (String, i32, bool) = organizations::table
         .find(id)
         .select((organizations::name, organizations::version, organizations::verified))
@@ -23,7 +23,7 @@ fn snapshot(ctx_db: &TestDb, org: &str) -> (String, Vec<(String, String)>, i64) 
     let mut members: Vec<(String, String)> = memberships::table
         .filter(memberships::organization_id.eq(id))
         .select((memberships::user_id, memberships::role))
-        .load::<(techx::db::types::Id, String)>(&mut conn)
+        .load::<(techx::db::types::EntityId, String)>(&mut conn)
         .unwrap()
         .into_iter()
         .map(|(u, r)| (u.to_string(), r))

@@ -357,7 +357,7 @@ backend_tests! {
 
         // 500 without the cause: a stored JSON column that does not parse.
         let listing = ctx.create_technology(&owner.access, &technology_body(org["id"].as_str().unwrap(), "Xử lý nước thải")).await;
-        let id: techx::db::types::Id = uuid::Uuid::parse_str(listing["id"].as_str().unwrap()).unwrap().into();
+        let id: techx::db::types::EntityId = uuid::Uuid::parse_str(listing["id"].as_str().unwrap()).unwrap().into();
         diesel::update(technologies::table.find(id))
             .set(technologies::ip_records.eq("{not json"))
             .execute(&mut conn)

@@ -254,7 +254,7 @@ backend_tests! {
             .get_result(&mut conn)
             .unwrap();
         assert_eq!(unpriced, 0);
-        let signed: Vec<techx::db::types::Id> = deals::table
+        let signed: Vec<techx::db::types::EntityId> = deals::table
             .filter(deals::stage.eq_any(["signed", "delivering", "completed"]))
             .select(deals::id)
             .load(&mut conn)

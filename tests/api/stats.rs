@@ -15,7 +15,7 @@ use techx::auth::PlatformRole;
 use techx::db::schema::{
     deals, inquiries, match_notifications, technologies, technology_reviews, valuation_requests,
 };
-use techx::db::types::Id;
+use techx::db::types::EntityId;
 
 const ITEMS: [&str; 9] = [
     "object",
@@ -37,7 +37,7 @@ fn id(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_owned()
 }
 
-fn db_id(text: &str) -> Id {
+fn db_id(text: &str) -> EntityId {
     uuid::Uuid::parse_str(text).expect("a uuid").into()
 }
 

@@ -479,7 +479,7 @@ backend_tests! {
         let ctx = start(backend).await;
         let w = world(&ctx).await;
         let draft = ctx.create_technology(&w.owner.access, &technology_body(&w.org, "Bản gốc")).await;
-        let id = techx::db::types::Id::from(uuid::Uuid::parse_str(draft["id"].as_str().unwrap()).unwrap());
+        let id = techx::db::types::TechnologyId::from(uuid::Uuid::parse_str(draft["id"].as_str().unwrap()).unwrap());
         let (mut a, mut b) = (ctx.db.connect(), ctx.db.connect());
         let stale = store::get(&mut a, id).unwrap();
         let fresh = store::get(&mut b, id).unwrap();
@@ -497,7 +497,7 @@ backend_tests! {
 
         // The same for a moderator approving a version that changed under review.
         let pending = submit(&mut b, &now).unwrap();
-        let moderator = techx::db::types::Id::from(uuid::Uuid::parse_str(&w.moderator.user_id).unwrap());
+        let moderator = techx::db::types::UserId::from(uuid::Uuid::parse_str(&w.moderator.user_id).unwrap());
         let edited = store::update_content(&mut b, &pending, &pending.content, Status::PendingReview).unwrap();
         assert!(matches!(approve(&mut a, &pending, moderator, 30).unwrap_err(), techx::store::StoreError::Stale));
         assert!(matches!(reject(&mut a, &pending, moderator, "x").unwrap_err(), techx::store::StoreError::Stale));

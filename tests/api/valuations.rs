@@ -9,11 +9,11 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 use techx::auth::PlatformRole;
 use techx::db::schema::{deals, outbox, valuation_request_events, valuation_requests};
-use techx::db::types::Id;
+use techx::db::types::EntityId;
 
 const TEMPLATE: &str = "valuation_status_changed";
 
-fn db_id(text: &str) -> Id {
+fn db_id(text: &str) -> EntityId {
     uuid::Uuid::parse_str(text).expect("a uuid").into()
 }
 
@@ -524,7 +524,7 @@ fn insert_deal(
     stage: &str,
     terms: Option<(&str, &str, i64)>,
 ) -> String {
-    let id = Id::new();
+    let id = EntityId::new();
     let at = chrono::Utc::now().naive_utc();
     let (currency, form, price) = terms.unwrap_or(("VND", "usage_licence", 0));
     let final_price = terms.filter(|_| stage == "completed").map(|(_, _, p)| p);

@@ -20,7 +20,7 @@ use techx::auth::PlatformRole;
 use techx::config::Environment;
 use techx::db::dialect;
 use techx::db::schema::{outbox, webhook_deliveries, webhook_endpoints};
-use techx::db::types::Id;
+use techx::db::types::EntityId;
 use techx::domain::webhooks::UrlPolicy;
 use techx::store::outbox::{OutboxRow, OutboxStatus};
 use techx::webhooks::{EventType, emit};
@@ -40,7 +40,7 @@ fn id_of(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_owned()
 }
 
-fn db_id(text: &str) -> Id {
+fn db_id(text: &str) -> EntityId {
     uuid::Uuid::parse_str(text).expect("a uuid").into()
 }
 
@@ -115,7 +115,7 @@ fn snapshot(db: &TestDb) -> (Vec<EndpointState>, i64, i64) {
             webhook_endpoints::active,
             webhook_endpoints::version,
         ))
-        .load::<(Id, String, bool, i32)>(&mut conn)
+        .load::<(EntityId, String, bool, i32)>(&mut conn)
         .unwrap()
         .into_iter()
         .map(|(id, url, active, version)| (id.to_string(), url, active, version))
@@ -130,7 +130,7 @@ fn snapshot(db: &TestDb) -> (Vec<EndpointState>, i64, i64) {
 /// Queues `event` for `org` through the events API, in a transaction of its own.
 fn emit_now(db: &TestDb, org: &str, event: EventType, data: Value) {
     let mut conn = db.connect();
-    dialect::write_transaction(&mut conn, |conn| emit(conn, db_id(org), event, data)).unwrap();
+    dialect::write_transaction(&mut conn, |conn| emit(conn, db_id(org).to(), event, data)).unwrap();
 }
 
 backend_tests! {
@@ -193,7 +193,7 @@ backend_tests! {
         assert_eq!((list["total"].as_i64(), list["items"][0]["id"].as_str()), (Some(1), Some(id.as_str())));
         assert!(list["items"][0].get("secret").is_none());
         // It is what deliveries are signed with.
-        let stored = techx::store::webhooks::find(&mut ctx.db.connect(), db_id(&id)).unwrap().unwrap();
+        let stored = techx::store::webhooks::find(&mut ctx.db.connect(), db_id(&id).to()).unwrap().unwrap();
         assert_eq!(stored.secret, secret);
         assert!(!format!("{stored:?}").contains(&secret), "Debug redacts the secret");
 
@@ -506,7 +506,7 @@ backend_tests! {
         // Nothing leaves a transaction that rolls back, and nobody gets a ping.
         let mut conn = ctx.db.connect();
         let rolled_back: Result<(), techx::error::ApiError> = dialect::write_transaction(&mut conn, |conn| {
-            emit(conn, db_id(&org_a), EventType::ListingPublished, json!({"n": 0}))?;
+            emit(conn, db_id(&org_a).to(), EventType::ListingPublished, json!({"n": 0}))?;
             Err(techx::error::ApiError::conflict("conflict", "the change failed"))
         });
         assert!(rolled_back.is_err());

@@ -22,7 +22,7 @@ use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, DealAction, DealParties};
 use crate::db::DbConn;
-use crate::db::types::{Id, utc};
+use crate::db::types::{DealId, OrganizationId, utc};
 use crate::domain::deals::{ChecklistItem, Stage};
 use crate::domain::listing;
 use crate::error::ApiError;
@@ -88,7 +88,7 @@ fn dto(
     checklist: Option<Vec<store::ChecklistRow>>,
     labels: &Labels,
 ) -> Result<DealDto, ApiError> {
-    let party = |id: Id| label::party(labels, id);
+    let party = |id: OrganizationId| label::party(labels, id);
     let technology = label::technology(labels, d.technology_id)?;
     let (buyer, seller) = (party(d.buyer_organization_id)?, party(d.seller_organization_id)?);
     let broker = d.broker_organization_id.map(party).transpose()?;
@@ -318,7 +318,9 @@ impl CreateDealRequest {
             v.check(value.is_some(), field, "is required for a brokered deal");
         }
         v.finish()?;
-        let id = |u: Option<uuid::Uuid>| Id::from(u.unwrap_or_default());
+        fn id<I: From<uuid::Uuid>>(u: Option<uuid::Uuid>) -> I {
+            u.unwrap_or_default().into()
+        }
         Ok(Origin::Brokered {
             broker: id(self.broker_organization_id),
             technology: id(self.technology_id),
@@ -407,7 +409,7 @@ pub async fn list_deals(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.0.resolve()?;
     let actor = auth.0;
-    let orgs: Option<Vec<Id>> =
+    let orgs: Option<Vec<OrganizationId>> =
         (!actor.is_staff()).then(|| actor.memberships.iter().map(|(org, _)| *org).collect());
     let stage = params.0.stage;
     let (items, total, labels) = state
@@ -424,7 +426,12 @@ pub async fn list_deals(
 }
 
 /// Loads a deal the caller may see (404 otherwise) and checks `action`.
-fn load(conn: &mut DbConn, actor: &Actor, id: Id, action: DealAction) -> Result<Deal, ApiError> {
+fn load(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: DealId,
+    action: DealAction,
+) -> Result<Deal, ApiError> {
     let deal = store::get(conn, id)?;
     policy::deal(actor, &parties(&deal), action)?;
     Ok(deal)
@@ -449,7 +456,7 @@ pub async fn get_deal(
     auth: Auth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: DealId = path.0.into();
     let actor = auth.0;
     let (deal, checklist, labels) = state
         .db
@@ -461,7 +468,7 @@ pub async fn get_deal(
         .await?;
     // The version counts every change of the deal, its checklist's included; the labels (a
     // party renamed, a title corrected) change without it, so the ETag adds their digest.
-    let party = |id: Id| labels.organizations.get(&id);
+    let party = |id: OrganizationId| labels.organizations.get(&id);
     let shown = (
         labels.titles.get(&deal.technology_id),
         [deal.buyer_organization_id, deal.seller_organization_id].map(party),

@@ -14,7 +14,7 @@ use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::DealAction;
-use crate::db::types::Id;
+use crate::db::types::DealId;
 use crate::db::{DbConn, dialect};
 use crate::domain::deals::{self as machine, ChecklistItem, Stage, TransitionError};
 use crate::error::ApiError;
@@ -85,7 +85,7 @@ impl UpdateDealRequest {
 pub(super) async fn change<T: Send + 'static>(
     state: &AppState,
     actor: Actor,
-    id: Id,
+    id: DealId,
     action: DealAction,
     expected: Option<Result<i32, ApiError>>,
     work: impl FnOnce(&mut DbConn, &Actor, Deal) -> Result<T, ApiError> + Send + 'static,

@@ -12,7 +12,7 @@ use crate::api::extract::{Json, Path, Query};
 use crate::api::validate::Validator;
 use crate::auth::extract::Auth;
 use crate::auth::policy::DealAction;
-use crate::db::types::{Id, utc};
+use crate::db::types::{DealId, utc};
 use crate::domain::deals::Stage;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -207,7 +207,7 @@ pub async fn list_deal_events(
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.0.resolve()?;
-    let id: Id = path.0.into();
+    let id: DealId = path.0.into();
     let actor = auth.0;
     let kind = params.0.kind.map(DealEventKind::as_str);
     let (items, total) = state

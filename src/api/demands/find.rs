@@ -10,7 +10,7 @@ use crate::api::extract::Query;
 use crate::api::search::{self as api_search, Asked, CachedPage, Scope, SearchPage};
 use crate::auth::extract::MaybeAuth;
 use crate::auth::policy;
-use crate::db::types::Id;
+use crate::db::types::OrganizationId;
 use crate::domain::moderation::Status;
 use crate::domain::search::Highlight;
 use crate::error::ApiError;
@@ -89,7 +89,7 @@ pub async fn search_demands(
     let actor = auth.0;
     let scope =
         Scope::read(&paging.0, p.asked(), |_| {}, actor.as_ref(), &DEMAND_FACETS, "demands")?;
-    let organization_id = p.organization_id.map(Id::from);
+    let organization_id = p.organization_id.map(OrganizationId::from);
     // Filtering by organisation must not reveal who posted a demand that hides it.
     let visible_organization_only =
         organization_id.is_some_and(|org| !policy::sees_unpublished_listings(actor.as_ref(), org));

@@ -7,7 +7,7 @@ use crate::api::moderation::{Draft, Resource, moderated_routes};
 use crate::auth::Actor;
 use crate::auth::policy::{self, ModeratedAction};
 use crate::db::DbConn;
-use crate::db::types::Id;
+use crate::db::types::{OrganizationId, UserId};
 use crate::domain::moderation::Status;
 use crate::error::ApiError;
 use crate::search::Search;
@@ -51,8 +51,8 @@ impl Resource for Demands {
 
     fn insert(
         conn: &mut DbConn,
-        organization: Id,
-        creator: Id,
+        organization: OrganizationId,
+        creator: UserId,
         content: &<CreateDemandRequest as Draft>::Content,
     ) -> Result<Demand, ApiError> {
         Ok(store::create(conn, organization, creator, content)?)

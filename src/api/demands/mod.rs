@@ -20,7 +20,7 @@ use crate::api::technologies::{OwnerDto, present_field, shown_etag};
 use crate::auth::Actor;
 use crate::auth::extract::MaybeAuth;
 use crate::auth::policy::{self, ModeratedAction};
-use crate::db::types::{Id, now, utc};
+use crate::db::types::{DemandId, OrganizationId, now, utc};
 use crate::domain::demand::{self, Budget, DemandContent};
 use crate::domain::lang::Lang;
 use crate::domain::moderation::Status;
@@ -210,7 +210,7 @@ pub struct CreateDemandRequest {
 impl Draft for CreateDemandRequest {
     type Content = DemandContent;
 
-    fn organization(&self) -> Id {
+    fn organization(&self) -> OrganizationId {
         self.organization_id.into()
     }
 
@@ -300,7 +300,7 @@ pub async fn get_demand(
     auth: MaybeAuth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: DemandId = path.0.into();
     let actor = auth.0;
     let page = match PublicPage::start(&req, state.search.validators(), actor.is_none(), id) {
         Ok(page) => page,

@@ -16,7 +16,7 @@ use crate::api::labels::{self as label, PartyDto, TitledDto};
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ModeratedAction, ProposalAction};
-use crate::db::types::{Id, utc};
+use crate::db::types::{DemandId, OrganizationId, ProposalId, TechnologyId, utc};
 use crate::db::{DbConn, dialect};
 use crate::domain::demand::{self, ProposalStatus};
 use crate::domain::listing::{self, Money};
@@ -157,7 +157,7 @@ pub async fn create_proposal(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let actor = auth.0;
-    let demand_id: Id = path.0.into();
+    let demand_id: DemandId = path.0.into();
     let body = body.0;
     let fingerprint = request_fingerprint(&(demand_id.to_string(), &body));
     let approach = body.approach.trim().to_owned();
@@ -173,7 +173,7 @@ pub async fn create_proposal(
     }
     let new = NewProposal {
         organization_id: body.organization_id.into(),
-        technology_id: body.technology_id.map(Id::from),
+        technology_id: body.technology_id.map(TechnologyId::from),
         approach,
         price: body.price.map(|p| (p.amount, p.currency)),
         timeline_months: body.timeline_months,
@@ -245,7 +245,7 @@ pub async fn list_proposals(
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.0.resolve()?;
     let actor = auth.0;
-    let demand_id: Id = path.0.into();
+    let demand_id: DemandId = path.0.into();
     let (items, total) = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
@@ -256,7 +256,7 @@ pub async fn list_proposals(
                 demand.status.is_public(),
                 ModeratedAction::View,
             )?;
-            let own: Vec<Id> = actor.memberships.iter().map(|(org, _)| *org).collect();
+            let own: Vec<OrganizationId> = actor.memberships.iter().map(|(org, _)| *org).collect();
             let only = (!policy::sees_all_proposals(&actor, demand.organization_id))
                 .then_some(own.as_slice());
             let (items, total) = store::list(conn, demand_id, only, page.offset(), page.limit())?;
@@ -279,8 +279,8 @@ async fn move_proposal(
     req: HttpRequest,
     state: web::Data<AppState>,
     actor: Actor,
-    demand_id: Id,
-    proposal_id: Id,
+    demand_id: DemandId,
+    proposal_id: ProposalId,
     step: ProposalMove,
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match(&req);

@@ -12,7 +12,7 @@ use crate::auth::OrgRole;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, OrgAction};
 use crate::db::dialect;
-use crate::db::types::{Id, utc};
+use crate::db::types::{InvitationId, OrganizationId, utc};
 use crate::domain::lang::Lang;
 use crate::error::ApiError;
 use crate::mail::{self, Mail, Template};
@@ -56,7 +56,7 @@ pub async fn invite_member(
     path: Path<uuid::Uuid>,
     body: Json<InvitationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let org_id: Id = path.0.into();
+    let org_id: OrganizationId = path.0.into();
     let actor = auth.0;
     let body = body.0;
     let mut v = Validator::new();
@@ -132,7 +132,7 @@ pub async fn list_invitations(
     auth: Auth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: Id = path.0.into();
+    let org: OrganizationId = path.0.into();
     let actor = auth.0;
     let pending = state
         .db
@@ -166,7 +166,7 @@ pub async fn revoke_invitation(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, invitation): (Id, Id) = (path.0.0.into(), path.0.1.into());
+    let (org, invitation): (OrganizationId, InvitationId) = (path.0.0.into(), path.0.1.into());
     let actor = auth.0;
     state
         .db

@@ -10,7 +10,7 @@ use crate::auth::OrgRole;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, OrgAction};
 use crate::db::dialect;
-use crate::db::types::{Id, utc};
+use crate::db::types::{OrganizationId, UserId, utc};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::organizations::{self as store};
@@ -41,7 +41,7 @@ pub async fn list_members(
     auth: Auth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: OrganizationId = path.0.into();
     let actor = auth.0;
     let members = state
         .db
@@ -90,7 +90,7 @@ pub async fn set_member_role(
     path: Path<(uuid::Uuid, uuid::Uuid)>,
     body: Json<MemberRoleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, user) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, user) = (OrganizationId::from(path.0.0), UserId::from(path.0.1));
     let actor = auth.0;
     let role = body.0.role;
     state
@@ -124,7 +124,7 @@ pub async fn remove_member(
     auth: Auth,
     path: Path<(uuid::Uuid, uuid::Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org, user) = (Id::from(path.0.0), Id::from(path.0.1));
+    let (org, user) = (OrganizationId::from(path.0.0), UserId::from(path.0.1));
     let actor = auth.0;
     state
         .db

@@ -19,7 +19,7 @@ use crate::api::validate::Validator;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, OrgAction};
 use crate::db::dialect;
-use crate::db::types::{Id, utc};
+use crate::db::types::{OrganizationId, utc};
 use crate::domain::taxonomy;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -332,7 +332,7 @@ pub async fn get_organization(
     state: web::Data<AppState>,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: OrganizationId = path.0.into();
     let org = state.db.run(move |conn| store::get(conn, id)).await?;
     // The same public profile for everybody, signed in or not: any cache may keep it, and
     // the version counts every change (verification too).
@@ -364,7 +364,7 @@ pub async fn update_organization(
     path: Path<uuid::Uuid>,
     body: Json<UpdateOrganizationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: OrganizationId = path.0.into();
     let actor = auth.0;
     let org = state.db.run(move |conn| store::get(conn, id)).await?;
     policy::organization(&actor, id, OrgAction::Update)?;
@@ -433,7 +433,7 @@ pub async fn verify_organization(
     path: Path<uuid::Uuid>,
     body: Json<VerificationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: OrganizationId = path.0.into();
     let actor = auth.0;
     policy::organization(&actor, id, OrgAction::Verify)?;
     let body = body.0;

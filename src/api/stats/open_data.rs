@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{CSV_TYPE, Csv, JSONL_TYPE, OPEN_DATA_BATCH, accepts, csv_error};
 use crate::api::extract::Query;
 use crate::db::Db;
-use crate::db::types::{Id, utc};
+use crate::db::types::{TechnologyId, utc};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::stats::{self as store};
@@ -215,7 +215,7 @@ fn encode_batch(
 struct Cursor {
     db: Db,
     format: OpenDataFormat,
-    after: Option<Id>,
+    after: Option<TechnologyId>,
     first: bool,
     done: bool,
 }

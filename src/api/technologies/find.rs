@@ -12,7 +12,7 @@ use crate::api::search::{self as api_search, Asked, CachedPage, Scope, SearchPag
 use crate::api::validate::Validator;
 use crate::auth::extract::MaybeAuth;
 use crate::auth::policy;
-use crate::db::types::Id;
+use crate::db::types::OrganizationId;
 use crate::domain::listing::{self, FundingLevel, Kind, RightsStatus};
 use crate::domain::moderation::Status;
 use crate::domain::taxonomy;
@@ -170,7 +170,7 @@ pub async fn search_technologies(
             ip_type: p.ip_type,
             funding_level: p.funding_level,
             rights_status: p.rights_status,
-            organization_id: p.organization_id.map(Id::from),
+            organization_id: p.organization_id.map(OrganizationId::from),
             verified_only: p.verified_only.unwrap_or(false),
         };
         let page = scope.page;
@@ -193,7 +193,7 @@ pub async fn search_technologies(
         ip_type: p.ip_type,
         funding_level: p.funding_level.map(|f| f.as_str().to_owned()),
         rights_status: p.rights_status.map(|r| r.as_str().to_owned()),
-        organization: p.organization_id.map(Id::from),
+        organization: p.organization_id.map(OrganizationId::from),
         verified_only: p.verified_only.unwrap_or(false),
         ..Filters::default()
     };
@@ -242,7 +242,7 @@ pub async fn organization_technologies(
     paging: Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let page = paging.0.resolve()?;
-    let org: Id = path.0.into();
+    let org: OrganizationId = path.0.into();
     let all_states = policy::sees_unpublished_listings(auth.0.as_ref(), org);
     let statuses = match (params.0.status, all_states) {
         (Some(status), true) => vec![status],

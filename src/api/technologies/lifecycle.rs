@@ -8,7 +8,7 @@ use crate::api::moderation::{Draft, Resource, moderated_routes};
 use crate::auth::Actor;
 use crate::auth::policy::{self, ModeratedAction};
 use crate::db::DbConn;
-use crate::db::types::Id;
+use crate::db::types::{OrganizationId, UserId};
 use crate::domain::moderation::Status;
 use crate::error::ApiError;
 use crate::search::Search;
@@ -52,8 +52,8 @@ impl Resource for Listings {
 
     fn insert(
         conn: &mut DbConn,
-        organization: Id,
-        creator: Id,
+        organization: OrganizationId,
+        creator: UserId,
         content: &<CreateTechnologyRequest as Draft>::Content,
     ) -> Result<Listing, ApiError> {
         Ok(store::create(conn, organization, creator, content)?)

@@ -20,7 +20,7 @@ use crate::api::extract::Path;
 use crate::api::moderation::Draft;
 use crate::auth::extract::MaybeAuth;
 use crate::auth::policy::{self, ModeratedAction};
-use crate::db::types::{Id, now};
+use crate::db::types::{OrganizationId, TechnologyId, now};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
     self, ContactVisibility, Content, IpRecord, Kind, Price, Research, TransferOffer,
@@ -76,7 +76,7 @@ pub struct CreateTechnologyRequest {
 impl Draft for CreateTechnologyRequest {
     type Content = Content;
 
-    fn organization(&self) -> Id {
+    fn organization(&self) -> OrganizationId {
         self.organization_id.into()
     }
 
@@ -184,7 +184,7 @@ pub async fn get_technology(
     auth: MaybeAuth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: TechnologyId = path.0.into();
     let actor = auth.0;
     let page = match PublicPage::start(&req, state.search.validators(), actor.is_none(), id) {
         Ok(page) => page,

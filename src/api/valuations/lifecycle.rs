@@ -13,7 +13,7 @@ use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ValuationAction};
-use crate::db::types::Id;
+use crate::db::types::{OrganizationId, ValuationRequestId};
 use crate::db::{DbConn, dialect};
 use crate::domain::listing;
 use crate::domain::valuation_request::{Action, Method, Status};
@@ -29,7 +29,7 @@ async fn change(
     state: &AppState,
     req: &HttpRequest,
     actor: Actor,
-    id: Id,
+    id: ValuationRequestId,
     action: ValuationAction,
     step: Action,
     apply: impl FnOnce(&mut DbConn, &Actor, &Valuation, Status) -> Result<Valuation, ApiError>
@@ -75,7 +75,12 @@ async fn change(
 /// independent (409 `appraiser_not_independent`): it is neither the requester's
 /// organisation nor the listing owner's, and shares no member with either, so nobody values
 /// their own technology through an appraiser organisation of their own.
-fn check_appraiser(conn: &mut DbConn, v: &Valuation, org: Id, field: &str) -> Result<(), ApiError> {
+fn check_appraiser(
+    conn: &mut DbConn,
+    v: &Valuation,
+    org: OrganizationId,
+    field: &str,
+) -> Result<(), ApiError> {
     if store::appraisers_among(conn, &[org])?.is_empty() {
         return Err(ApiError::invalid(
             field,
@@ -125,7 +130,7 @@ pub async fn assign_valuation_request(
     path: Path<uuid::Uuid>,
     body: Json<AssignRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let appraiser: Id = body.0.appraiser_organization_id.into();
+    let appraiser: OrganizationId = body.0.appraiser_organization_id.into();
     let body = change(
         &state,
         &req,
@@ -176,7 +181,7 @@ pub async fn claim_valuation_request(
     path: Path<uuid::Uuid>,
     body: Json<ClaimRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let org: Id = body.0.organization_id.into();
+    let org: OrganizationId = body.0.organization_id.into();
     let body = change(
         &state,
         &req,

@@ -20,7 +20,7 @@ use crate::auth::Actor;
 use crate::auth::extract::Auth;
 use crate::auth::policy::{self, ModeratedAction, ValuationAction, ValuationParties};
 use crate::db::DbConn;
-use crate::db::types::{Id, now, utc};
+use crate::db::types::{DealId, OrganizationId, TechnologyId, ValuationRequestId, now, utc};
 use crate::domain::listing;
 use crate::domain::valuation_request::{Method, Purpose, RightsKind, Status};
 use crate::error::ApiError;
@@ -262,7 +262,7 @@ fn parties(v: &Valuation) -> ValuationParties {
 /// Whether the caller belongs to an appraiser organisation.
 fn caller_is_appraiser(conn: &mut DbConn, actor: Option<&Actor>) -> Result<bool, ApiError> {
     let Some(actor) = actor else { return Ok(false) };
-    let orgs: Vec<Id> = actor.memberships.iter().map(|(org, _)| *org).collect();
+    let orgs: Vec<OrganizationId> = actor.memberships.iter().map(|(org, _)| *org).collect();
     Ok(!store::appraisers_among(conn, &orgs)?.is_empty())
 }
 
@@ -361,8 +361,8 @@ pub async fn create_valuation_request(
                 key.as_deref(),
                 &fingerprint,
                 |conn| -> Result<_, ApiError> {
-                    let requester: Id = body.organization_id.into();
-                    let technology: Id = body.technology_id.into();
+                    let requester: OrganizationId = body.organization_id.into();
+                    let technology: TechnologyId = body.technology_id.into();
                     let listing = technologies::get(conn, technology)?;
                     let deal = match body.deal_id {
                         Some(deal) => {
@@ -397,7 +397,7 @@ pub async fn create_valuation_request(
                             technology_id: technology,
                             requester_organization_id: requester,
                             requested_by: actor.user_id,
-                            deal_id: body.deal_id.map(Id::from),
+                            deal_id: body.deal_id.map(DealId::from),
                             purpose: body.purpose.as_str(),
                             rights_kind: body.rights.kind.as_str(),
                             rights_exclusive: body.rights.exclusive,
@@ -428,7 +428,7 @@ pub struct ValuationListParams {
 async fn list_visible(
     state: &AppState,
     actor: Actor,
-    technology: Option<Id>,
+    technology: Option<TechnologyId>,
     status: Option<Status>,
     paging: PageParams,
 ) -> Result<HttpResponse, ApiError> {
@@ -525,7 +525,7 @@ pub async fn get_valuation_request(
     auth: Auth,
     path: Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: Id = path.0.into();
+    let id: ValuationRequestId = path.0.into();
     let actor = auth.0;
     let body = state
         .db

@@ -1,15 +1,15 @@
 //! Deals: who takes part, who may do what, and on which side a caller opens one.
 
 use crate::auth::Actor;
-use crate::db::types::Id;
+use crate::db::types::OrganizationId;
 use crate::error::ApiError;
 
 /// The organisations taking part in a deal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DealParties {
-    pub buyer: Id,
-    pub seller: Id,
-    pub broker: Option<Id>,
+    pub buyer: OrganizationId,
+    pub seller: OrganizationId,
+    pub broker: Option<OrganizationId>,
 }
 
 /// What can be done to a deal.
@@ -51,8 +51,8 @@ pub fn deal(actor: &Actor, parties: &DealParties, action: DealAction) -> Result<
 /// The two sides of a deal being opened from an accepted proposal or a match.
 #[derive(Debug, Clone, Copy)]
 pub struct DealOrigin {
-    pub buyer: Id,
-    pub seller: Id,
+    pub buyer: OrganizationId,
+    pub seller: OrganizationId,
     /// Outsiders may not know the origin exists (a proposal): 404 for them, else 403.
     pub private: bool,
     /// The buyer's demand hides its organisation: opening a deal names the buyer to the
@@ -63,7 +63,7 @@ pub struct DealOrigin {
 /// Opening a deal as one of its two sides: members of the buyer or the seller (the seller
 /// only when the buyer is not hidden). Returns the side the caller commits, the seller first
 /// for a member of both.
-pub fn deal_side(actor: &Actor, origin: &DealOrigin) -> Result<Id, ApiError> {
+pub fn deal_side(actor: &Actor, origin: &DealOrigin) -> Result<OrganizationId, ApiError> {
     let (buyer, seller) =
         (actor.org_role(origin.buyer).is_some(), actor.org_role(origin.seller).is_some());
     match (buyer, seller) {

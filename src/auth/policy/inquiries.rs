@@ -1,7 +1,7 @@
 //! Enquiries between two organisations.
 
 use crate::auth::Actor;
-use crate::db::types::Id;
+use crate::db::types::OrganizationId;
 use crate::error::ApiError;
 
 /// What can be done to an enquiry.
@@ -17,7 +17,12 @@ pub enum InquiryAction {
 
 /// Enquiries are private to the enquiring organisation and the listing's owner (404 for
 /// everybody else but staff, who may read).
-pub fn inquiry(actor: &Actor, from: Id, to: Id, action: InquiryAction) -> Result<(), ApiError> {
+pub fn inquiry(
+    actor: &Actor,
+    from: OrganizationId,
+    to: OrganizationId,
+    action: InquiryAction,
+) -> Result<(), ApiError> {
     let sender = actor.org_role(from).is_some();
     let owner = actor.org_role(to).is_some();
     if !sender && !owner && !actor.is_staff() {

@@ -18,7 +18,7 @@ pub use moderated::*;
 pub use valuations::*;
 
 use super::{Actor, OrgRole, PlatformRole};
-use crate::db::types::Id;
+use crate::db::types::{OrganizationId, UserId};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub enum OrgAction {
     /// Invite people, change roles, remove others.
     ManageMembers,
     /// Remove this member: owners may remove anyone, members only themselves.
-    RemoveMember(Id),
+    RemoveMember(UserId),
     /// Act in its name (create listings, demands, enquiries...).
     ActFor,
     /// Register, change, delete and test webhooks.
@@ -53,7 +53,7 @@ pub enum PlatformAction {
     Moderate,
 }
 
-pub fn organization(actor: &Actor, org: Id, action: OrgAction) -> Result<(), ApiError> {
+pub fn organization(actor: &Actor, org: OrganizationId, action: OrgAction) -> Result<(), ApiError> {
     let role = actor.org_role(org);
     let allowed = match action {
         OrgAction::Update

@@ -3,7 +3,7 @@
 
 use super::{OrgAction, organization};
 use crate::auth::Actor;
-use crate::db::types::Id;
+use crate::db::types::OrganizationId;
 use crate::error::ApiError;
 
 use crate::domain::listing::ContactVisibility;
@@ -22,7 +22,7 @@ pub enum ModeratedAction {
 
 /// Whether the caller sees a listing of `organization` in a non-public state: its members
 /// and exchange staff do, everybody else sees published listings only.
-pub fn sees_unpublished_listings(actor: Option<&Actor>, organization: Id) -> bool {
+pub fn sees_unpublished_listings(actor: Option<&Actor>, organization: OrganizationId) -> bool {
     actor.is_some_and(|a| a.org_role(organization).is_some() || a.is_staff())
 }
 
@@ -30,7 +30,7 @@ pub fn sees_unpublished_listings(actor: Option<&Actor>, organization: Id) -> boo
 /// see but may not act on 403.
 pub fn listing(
     actor: Option<&Actor>,
-    organization: Id,
+    organization: OrganizationId,
     public: bool,
     action: ModeratedAction,
 ) -> Result<(), ApiError> {
@@ -40,7 +40,7 @@ pub fn listing(
 /// Demands follow the listings' rules exactly (same lifecycle, same actions).
 pub fn demand(
     actor: Option<&Actor>,
-    organization: Id,
+    organization: OrganizationId,
     public: bool,
     action: ModeratedAction,
 ) -> Result<(), ApiError> {
@@ -50,7 +50,7 @@ pub fn demand(
 /// The rule behind [`listing`] and [`demand`]: objects that go through moderation.
 fn moderated(
     actor: Option<&Actor>,
-    organization: Id,
+    organization: OrganizationId,
     public: bool,
     action: ModeratedAction,
     not_found: &str,
@@ -78,7 +78,11 @@ fn moderated(
 
 /// Whether the caller sees who posted a demand: always unless the demand hides it, then
 /// only its organisation's members and staff.
-pub fn demand_organization_visible(actor: Option<&Actor>, organization: Id, hidden: bool) -> bool {
+pub fn demand_organization_visible(
+    actor: Option<&Actor>,
+    organization: OrganizationId,
+    hidden: bool,
+) -> bool {
     !hidden || sees_unpublished_listings(actor, organization)
 }
 
@@ -87,7 +91,7 @@ pub fn demand_organization_visible(actor: Option<&Actor>, organization: Id, hidd
 /// get 404 when the demand is not visible to them, 401/403 otherwise.
 pub fn demand_matches(
     actor: Option<&Actor>,
-    organization: Id,
+    organization: OrganizationId,
     public: bool,
     broker: bool,
 ) -> Result<(), ApiError> {
@@ -107,7 +111,7 @@ pub fn demand_matches(
 /// Who sees the matches of a technology: its organisation's members and staff.
 pub fn technology_matches(
     actor: Option<&Actor>,
-    organization: Id,
+    organization: OrganizationId,
     public: bool,
 ) -> Result<(), ApiError> {
     listing(actor, organization, public, ModeratedAction::View)?;
@@ -125,16 +129,16 @@ pub fn technology_matches(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProposalAction {
     /// Propose in the name of `offering` (a member of it; not the demand's own organisation).
-    Create { offering: Id },
+    Create { offering: OrganizationId },
     /// Accept or decline: members of the demand's organisation.
     Decide,
     /// Withdraw a pending proposal: members of the offering organisation.
-    Withdraw { offering: Id },
+    Withdraw { offering: OrganizationId },
 }
 
 pub fn proposal(
     actor: &Actor,
-    demand_organization: Id,
+    demand_organization: OrganizationId,
     action: ProposalAction,
 ) -> Result<(), ApiError> {
     match action {
@@ -158,7 +162,7 @@ pub fn proposal(
 
 /// Whether the caller sees every proposal of a demand (its organisation and staff); others
 /// see only those of organisations they belong to.
-pub fn sees_all_proposals(actor: &Actor, demand_organization: Id) -> bool {
+pub fn sees_all_proposals(actor: &Actor, demand_organization: OrganizationId) -> bool {
     actor.org_role(demand_organization).is_some() || actor.is_staff()
 }
 
@@ -166,10 +170,10 @@ pub fn sees_all_proposals(actor: &Actor, demand_organization: Id) -> bool {
 /// None: 403.
 pub fn dismiss_match(
     actor: &Actor,
-    technology_organization: Id,
-    demand_organization: Id,
-) -> Result<Vec<Id>, ApiError> {
-    let mut sides: Vec<Id> = [technology_organization, demand_organization]
+    technology_organization: OrganizationId,
+    demand_organization: OrganizationId,
+) -> Result<Vec<OrganizationId>, ApiError> {
+    let mut sides: Vec<OrganizationId> = [technology_organization, demand_organization]
         .into_iter()
         .filter(|org| actor.org_role(*org).is_some())
         .collect();
@@ -183,7 +187,7 @@ pub fn dismiss_match(
 /// Whether the caller may see a listing's contact person, given the owner's choice.
 pub fn listing_contact_visible(
     actor: Option<&Actor>,
-    organization: Id,
+    organization: OrganizationId,
     visibility: ContactVisibility,
 ) -> bool {
     match visibility {

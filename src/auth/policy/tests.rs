@@ -1,16 +1,17 @@
 use super::*;
+use crate::db::types::{OrganizationId, SessionId, UserId};
 use crate::domain::listing::ContactVisibility;
 
-fn actor(role: PlatformRole, memberships: Vec<(Id, OrgRole)>) -> Actor {
-    Actor { user_id: Id::new(), role, session_id: Id::new(), memberships, api_key: None }
+fn actor(role: PlatformRole, memberships: Vec<(OrganizationId, OrgRole)>) -> Actor {
+    Actor { user_id: UserId::new(), role, session_id: SessionId::new(), memberships, api_key: None }
 }
 
 #[test]
 fn owners_members_outsiders_and_staff() {
-    let org = Id::new();
+    let org = OrganizationId::new();
     let owner = actor(PlatformRole::Member, vec![(org, OrgRole::Owner)]);
     let member = actor(PlatformRole::Member, vec![(org, OrgRole::Member)]);
-    let outsider = actor(PlatformRole::Member, vec![(Id::new(), OrgRole::Owner)]);
+    let outsider = actor(PlatformRole::Member, vec![(OrganizationId::new(), OrgRole::Owner)]);
     let moderator = actor(PlatformRole::Moderator, vec![]);
 
     assert!(organization(&owner, org, OrgAction::Update).is_ok());
@@ -44,9 +45,9 @@ fn owners_members_outsiders_and_staff() {
 #[test]
 fn listings_hide_until_published_and_belong_to_their_organisation() {
     use ModeratedAction::*;
-    let org = Id::new();
+    let org = OrganizationId::new();
     let member = actor(PlatformRole::Member, vec![(org, OrgRole::Member)]);
-    let outsider = actor(PlatformRole::Member, vec![(Id::new(), OrgRole::Owner)]);
+    let outsider = actor(PlatformRole::Member, vec![(OrganizationId::new(), OrgRole::Owner)]);
     let moderator = actor(PlatformRole::Moderator, vec![]);
     let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
 
@@ -86,7 +87,7 @@ fn listings_hide_until_published_and_belong_to_their_organisation() {
 
 #[test]
 fn activity_reports_are_for_staff() {
-    let org = Id::new();
+    let org = OrganizationId::new();
     assert!(activity_reports(&actor(PlatformRole::Moderator, vec![])).is_ok());
     assert!(activity_reports(&actor(PlatformRole::Admin, vec![])).is_ok());
     let owner = actor(PlatformRole::Member, vec![(org, OrgRole::Owner)]);
@@ -96,11 +97,12 @@ fn activity_reports_are_for_staff() {
 #[test]
 fn deals_belong_to_their_parties() {
     use DealAction::*;
-    let (buyer, seller, broker) = (Id::new(), Id::new(), Id::new());
+    let (buyer, seller, broker) =
+        (OrganizationId::new(), OrganizationId::new(), OrganizationId::new());
     let parties = DealParties { buyer, seller, broker: Some(broker) };
     let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
     let of = |org| actor(PlatformRole::Member, vec![(org, OrgRole::Member)]);
-    let outsider = of(Id::new());
+    let outsider = of(OrganizationId::new());
     let moderator = actor(PlatformRole::Moderator, vec![]);
     for action in [View, Act, Commit] {
         assert_eq!(status(deal(&of(buyer), &parties, action)), 200);
@@ -124,9 +126,10 @@ fn deals_belong_to_their_parties() {
 #[test]
 fn valuation_requests_are_private_to_their_parties() {
     use ValuationAction::*;
-    let (requester, owner, appraiser) = (Id::new(), Id::new(), Id::new());
+    let (requester, owner, appraiser) =
+        (OrganizationId::new(), OrganizationId::new(), OrganizationId::new());
     let of = |org| actor(PlatformRole::Member, vec![(org, OrgRole::Member)]);
-    let outsider = of(Id::new());
+    let outsider = of(OrganizationId::new());
     let moderator = actor(PlatformRole::Moderator, vec![]);
     let status = |r: Result<(), ApiError>| r.err().map_or(200, |e| e.status.as_u16());
     let assigned = ValuationParties {
@@ -163,8 +166,8 @@ fn valuation_requests_are_private_to_their_parties() {
 
 #[test]
 fn demands_matches_proposals_and_dismissals() {
-    let buyer_org = Id::new();
-    let seller_org = Id::new();
+    let buyer_org = OrganizationId::new();
+    let seller_org = OrganizationId::new();
     let buyer = actor(PlatformRole::Member, vec![(buyer_org, OrgRole::Member)]);
     let seller = actor(PlatformRole::Member, vec![(seller_org, OrgRole::Owner)]);
     let moderator = actor(PlatformRole::Moderator, vec![]);
@@ -208,7 +211,7 @@ fn demands_matches_proposals_and_dismissals() {
         private,
         buyer_hidden,
     };
-    let code = |r: Result<Id, ApiError>| r.err().map_or(200, |e| e.status.as_u16());
+    let code = |r: Result<OrganizationId, ApiError>| r.err().map_or(200, |e| e.status.as_u16());
     assert_eq!(deal_side(&seller, &origin(true, false)).ok(), Some(seller_org));
     assert_eq!(deal_side(&buyer, &origin(true, true)).ok(), Some(buyer_org));
     assert_eq!(code(deal_side(&seller, &origin(false, true))), 403, "would reveal the buyer");

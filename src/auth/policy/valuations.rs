@@ -2,7 +2,7 @@
 
 use super::{OrgAction, organization};
 use crate::auth::Actor;
-use crate::db::types::Id;
+use crate::db::types::OrganizationId;
 use crate::error::ApiError;
 
 /// What can be done to a valuation request.
@@ -22,9 +22,9 @@ pub enum ValuationAction {
 /// Who a valuation request concerns.
 #[derive(Debug, Clone, Copy)]
 pub struct ValuationParties {
-    pub requester: Id,
-    pub listing_owner: Id,
-    pub appraiser: Option<Id>,
+    pub requester: OrganizationId,
+    pub listing_owner: OrganizationId,
+    pub appraiser: Option<OrganizationId>,
     /// Still `submitted`: open to every appraiser organisation to claim.
     pub open: bool,
 }
@@ -38,7 +38,7 @@ pub fn valuation(
     caller_is_appraiser: bool,
     action: ValuationAction,
 ) -> Result<(), ApiError> {
-    let member = |org: Id| actor.is_some_and(|a| a.org_role(org).is_some());
+    let member = |org: OrganizationId| actor.is_some_and(|a| a.org_role(org).is_some());
     let staff = actor.is_some_and(Actor::is_staff);
     let requester = member(parties.requester);
     let appraiser = parties.appraiser.is_some_and(member);
@@ -74,9 +74,9 @@ pub fn valuation(
 /// broker of a deal over that technology (`deal_parties`: buyer, seller and broker).
 pub fn request_valuation(
     actor: &Actor,
-    requester: Id,
-    listing_owner: Id,
-    deal_parties: Option<[Option<Id>; 3]>,
+    requester: OrganizationId,
+    listing_owner: OrganizationId,
+    deal_parties: Option<[Option<OrganizationId>; 3]>,
 ) -> Result<(), ApiError> {
     organization(actor, requester, OrgAction::ActFor)?;
     let party = deal_parties.is_some_and(|parties| parties.contains(&Some(requester)));

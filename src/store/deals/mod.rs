@@ -19,7 +19,9 @@ use utoipa::ToSchema;
 
 use crate::db::DbConn;
 use crate::db::schema::{deal_checklist, deal_events, deals, organizations, technologies};
-use crate::db::types::{Id, now};
+use crate::db::types::{
+    DealEventId, DealId, DemandId, InquiryId, OrganizationId, ProposalId, TechnologyId, UserId, now,
+};
 use crate::domain::deals::{ChecklistItem, Facts, Stage};
 use crate::store::labels::{Labels, Wanted};
 use crate::store::{StoreError, json};
@@ -59,14 +61,14 @@ pub struct Terms {
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Deal {
-    pub id: Id,
-    pub technology_id: Id,
-    pub buyer_organization_id: Id,
-    pub seller_organization_id: Id,
-    pub broker_organization_id: Option<Id>,
-    pub demand_id: Option<Id>,
-    pub proposal_id: Option<Id>,
-    pub inquiry_id: Option<Id>,
+    pub id: DealId,
+    pub technology_id: TechnologyId,
+    pub buyer_organization_id: OrganizationId,
+    pub seller_organization_id: OrganizationId,
+    pub broker_organization_id: Option<OrganizationId>,
+    pub demand_id: Option<DemandId>,
+    pub proposal_id: Option<ProposalId>,
+    pub inquiry_id: Option<InquiryId>,
     pub stage: String,
     pub transfer_form: String,
     pub exclusive: Option<bool>,
@@ -83,7 +85,7 @@ pub struct Deal {
     pub buyer_confirmed_signing_at: Option<NaiveDateTime>,
     pub seller_confirmed_signing_at: Option<NaiveDateTime>,
     pub cancel_reason: Option<String>,
-    pub created_by: Id,
+    pub created_by: UserId,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub signed_at: Option<NaiveDateTime>,
@@ -124,21 +126,21 @@ impl Deal {
 #[derive(Debug, Clone, Queryable)]
 pub struct ChecklistRow {
     #[allow(dead_code)]
-    pub deal_id: Id,
+    pub deal_id: DealId,
     pub item: String,
     pub ticked: bool,
     pub note: Option<String>,
-    pub ticked_by: Option<Id>,
+    pub ticked_by: Option<UserId>,
     pub ticked_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable)]
 pub struct EventRow {
-    pub id: Id,
+    pub id: DealId,
     #[allow(dead_code)]
-    pub deal_id: Id,
-    pub actor_id: Id,
-    pub actor_organization_id: Option<Id>,
+    pub deal_id: DealId,
+    pub actor_id: UserId,
+    pub actor_organization_id: Option<OrganizationId>,
     pub kind: String,
     pub from_stage: Option<String>,
     pub to_stage: Option<String>,
@@ -151,8 +153,8 @@ pub struct EventRow {
 /// Who did something, and for which party.
 #[derive(Debug, Clone, Copy)]
 pub struct By {
-    pub user: Id,
-    pub organization: Option<Id>,
+    pub user: UserId,
+    pub organization: Option<OrganizationId>,
 }
 
 /// One timeline entry to write.
@@ -166,8 +168,13 @@ pub struct NewEvent<'a> {
     pub note: Option<&'a str>,
 }
 
-fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<Id, StoreError> {
-    let id = Id::new();
+fn record(
+    conn: &mut DbConn,
+    deal: DealId,
+    by: By,
+    event: NewEvent<'_>,
+) -> Result<DealEventId, StoreError> {
+    let id = DealEventId::new();
     diesel::insert_into(deal_events::table)
         .values((
             deal_events::id.eq(id),
@@ -189,7 +196,7 @@ fn record(conn: &mut DbConn, deal: Id, by: By, event: NewEvent<'_>) -> Result<Id
 /// Records on the deal's timeline that a linked valuation request changed status.
 pub fn record_valuation_event(
     conn: &mut DbConn,
-    deal: Id,
+    deal: DealId,
     by: By,
     after: serde_json::Value,
     note: Option<&str>,
@@ -208,26 +215,26 @@ fn item_name(item: ChecklistItem) -> String {
 }
 
 pub struct NewDeal<'a> {
-    pub technology_id: Id,
-    pub buyer: Id,
-    pub seller: Id,
-    pub broker: Option<Id>,
-    pub inquiry_id: Option<Id>,
+    pub technology_id: TechnologyId,
+    pub buyer: OrganizationId,
+    pub seller: OrganizationId,
+    pub broker: Option<OrganizationId>,
+    pub inquiry_id: Option<InquiryId>,
     /// The demand a deal from a proposal or a match answers.
-    pub demand_id: Option<Id>,
-    pub proposal_id: Option<Id>,
+    pub demand_id: Option<DemandId>,
+    pub proposal_id: Option<ProposalId>,
     pub terms: &'a Terms,
     /// The party the creator commits (buyer or seller), if any: that side is accepted.
-    pub accepted_side: Option<Id>,
+    pub accepted_side: Option<OrganizationId>,
 }
 
 /// Creates a deal in `open` with an unticked checklist and a `created` event. Run in a write
 /// transaction.
 pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, StoreError> {
     let at = now();
-    let id = Id::new();
+    let id = DealId::new();
     let t = new.terms;
-    let accepted = |side: Id| (new.accepted_side == Some(side)).then_some(at);
+    let accepted = |side: OrganizationId| (new.accepted_side == Some(side)).then_some(at);
     diesel::insert_into(deals::table)
         .values((
             deals::id.eq(id),
@@ -281,7 +288,7 @@ pub fn create(conn: &mut DbConn, new: &NewDeal<'_>, by: By) -> Result<Deal, Stor
 }
 
 /// Whether the enquiry already led to a deal that was not cancelled.
-pub fn live_for_inquiry(conn: &mut DbConn, inquiry: Id) -> Result<bool, StoreError> {
+pub fn live_for_inquiry(conn: &mut DbConn, inquiry: InquiryId) -> Result<bool, StoreError> {
     let count: i64 = deals::table
         .filter(deals::inquiry_id.eq(inquiry))
         .filter(deals::stage.ne(Stage::Cancelled.as_str()))
@@ -292,7 +299,11 @@ pub fn live_for_inquiry(conn: &mut DbConn, inquiry: Id) -> Result<bool, StoreErr
 
 /// Whether the technology and the demand already have a deal that was not cancelled (from
 /// a proposal or a match; the unique index `deals_one_live_per_match` settles a race).
-pub fn live_for_match(conn: &mut DbConn, technology: Id, demand: Id) -> Result<bool, StoreError> {
+pub fn live_for_match(
+    conn: &mut DbConn,
+    technology: TechnologyId,
+    demand: DemandId,
+) -> Result<bool, StoreError> {
     let count: i64 = deals::table
         .filter(deals::technology_id.eq(technology))
         .filter(deals::demand_id.eq(demand))
@@ -302,11 +313,11 @@ pub fn live_for_match(conn: &mut DbConn, technology: Id, demand: Id) -> Result<b
     Ok(count > 0)
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Deal>, StoreError> {
+pub fn find(conn: &mut DbConn, id: DealId) -> Result<Option<Deal>, StoreError> {
     Ok(deals::table.find(id).first(conn).optional()?)
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Deal, StoreError> {
+pub fn get(conn: &mut DbConn, id: DealId) -> Result<Deal, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such deal."))
 }
 
@@ -314,7 +325,7 @@ pub fn get(conn: &mut DbConn, id: Id) -> Result<Deal, StoreError> {
 /// first.
 pub fn list(
     conn: &mut DbConn,
-    orgs: Option<&[Id]>,
+    orgs: Option<&[OrganizationId]>,
     stage: Option<Stage>,
     offset: i64,
     limit: i64,
@@ -362,7 +373,7 @@ pub fn labels(conn: &mut DbConn, deals: &[Deal]) -> Result<Labels, StoreError> {
     wanted.load(conn)
 }
 
-pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, StoreError> {
+pub fn checklist(conn: &mut DbConn, id: DealId) -> Result<Vec<ChecklistRow>, StoreError> {
     let rows: Vec<ChecklistRow> =
         deal_checklist::table.filter(deal_checklist::deal_id.eq(id)).load(conn)?;
     // In Art. 23 order, not the database's.
@@ -375,7 +386,10 @@ pub fn checklist(conn: &mut DbConn, id: Id) -> Result<Vec<ChecklistRow>, StoreEr
 /// A deal with its checklist and its labels (the technology's title, the parties' names
 /// and kinds) in one statement (the deal's columns repeat on each of the few checklist
 /// rows): the read path of `GET /deals/{id}`.
-pub fn read(conn: &mut DbConn, id: Id) -> Result<(Deal, Vec<ChecklistRow>, Labels), StoreError> {
+pub fn read(
+    conn: &mut DbConn,
+    id: DealId,
+) -> Result<(Deal, Vec<ChecklistRow>, Labels), StoreError> {
     let (buyer, seller, broker) = diesel::alias!(
         organizations as buyer_org,
         organizations as seller_org,
@@ -421,7 +435,7 @@ pub fn read(conn: &mut DbConn, id: Id) -> Result<(Deal, Vec<ChecklistRow>, Label
 /// The timeline, oldest first.
 pub fn events(
     conn: &mut DbConn,
-    id: Id,
+    id: DealId,
     kind: Option<&str>,
     offset: i64,
     limit: i64,

@@ -3,7 +3,7 @@
 
 use crate::db::DbConn;
 use crate::db::schema::{deal_checklist, deal_events, deals, organizations, technologies};
-use crate::db::types::{Id, now};
+use crate::db::types::{OrganizationId, now};
 use crate::domain::deals::{ChecklistItem, Stage};
 use crate::domain::lang::Lang;
 use crate::mail::{self, Mail, Template};
@@ -285,7 +285,7 @@ pub fn transition(
 fn announce(conn: &mut DbConn, deal: &Deal, from: Stage, m: &Move<'_>) -> Result<(), StoreError> {
     let title: String =
         technologies::table.find(deal.technology_id).select(technologies::title).first(conn)?;
-    let mut name = |id: Id| -> Result<String, StoreError> {
+    let mut name = |id: OrganizationId| -> Result<String, StoreError> {
         Ok(organizations::table.find(id).select(organizations::name).first(conn)?)
     };
     let seller_name = name(deal.seller_organization_id)?;

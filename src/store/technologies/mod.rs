@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::db::DbConn;
 use crate::db::schema::{organizations, research_results, technologies, technology_reviews, users};
-use crate::db::types::{Id, rfc3339};
+use crate::db::types::{OrganizationId, TechnologyId, TechnologyReviewId, UserId, rfc3339};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
     ContactVisibility, Content, FundingLevel, IpRecord, Kind, Money, Price, PriceBasis, Research,
@@ -30,9 +30,9 @@ use crate::store::{StoreError, json};
 
 #[derive(Debug, Clone, Queryable)]
 struct TechnologyRow {
-    id: Id,
-    organization_id: Id,
-    created_by: Id,
+    id: TechnologyId,
+    organization_id: OrganizationId,
+    created_by: UserId,
     kind: String,
     status: String,
     language: String,
@@ -65,7 +65,7 @@ struct TechnologyRow {
 #[derive(Debug, Clone, Queryable)]
 struct ResearchRow {
     #[allow(dead_code)]
-    technology_id: Id,
+    technology_id: TechnologyId,
     funding_level: String,
     programme: Option<String>,
     task_code: String,
@@ -81,11 +81,11 @@ struct ResearchRow {
 /// A listing with its owner's name and verified flag.
 #[derive(Debug, Clone)]
 pub struct Listing {
-    pub id: Id,
-    pub organization_id: Id,
+    pub id: TechnologyId,
+    pub organization_id: OrganizationId,
     pub organization_name: String,
     pub organization_verified: bool,
-    pub created_by: Id,
+    pub created_by: UserId,
     pub status: Status,
     pub content: Content,
     pub rejection_reason: Option<String>,
@@ -224,7 +224,7 @@ fn assemble(
     })
 }
 
-pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, StoreError> {
+pub fn load(conn: &mut DbConn, ids: &[TechnologyId]) -> Result<Vec<Listing>, StoreError> {
     let rows: Vec<Joined> = technologies::table
         .inner_join(organizations::table)
         .left_join(research_results::table)
@@ -240,7 +240,7 @@ pub fn load(conn: &mut DbConn, ids: &[Id]) -> Result<Vec<Listing>, StoreError> {
 
 /// A listing with everything its page shows (owner, research data, contact person) in one
 /// statement: the read path of `GET /technologies/{id}`.
-pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), StoreError> {
+pub fn read(conn: &mut DbConn, id: TechnologyId) -> Result<(Listing, Option<Contact>), StoreError> {
     type Row = (TechnologyRow, (String, bool), Option<ResearchRow>, Option<(String, String)>);
     let query = technologies::table
         .inner_join(organizations::table)
@@ -260,11 +260,11 @@ pub fn read(conn: &mut DbConn, id: Id) -> Result<(Listing, Option<Contact>), Sto
     Ok((listing, contact.map(|(name, email)| Contact { name, email })))
 }
 
-pub fn find(conn: &mut DbConn, id: Id) -> Result<Option<Listing>, StoreError> {
+pub fn find(conn: &mut DbConn, id: TechnologyId) -> Result<Option<Listing>, StoreError> {
     Ok(load(conn, &[id])?.pop())
 }
 
-pub fn get(conn: &mut DbConn, id: Id) -> Result<Listing, StoreError> {
+pub fn get(conn: &mut DbConn, id: TechnologyId) -> Result<Listing, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such technology."))
 }
 
@@ -275,12 +275,12 @@ fn record_review(
     listing: &Listing,
     decision: &str,
     reason: Option<&str>,
-    by: Id,
+    by: UserId,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
     diesel::insert_into(technology_reviews::table)
         .values((
-            technology_reviews::id.eq(Id::new()),
+            technology_reviews::id.eq(TechnologyReviewId::new()),
             technology_reviews::technology_id.eq(listing.id),
             technology_reviews::submitted_at.eq(listing.submitted_at),
             technology_reviews::decision.eq(decision),
@@ -300,12 +300,13 @@ impl Moderated for Listing {
         expiring: Template::ListingExpiring,
         expired: Template::ListingExpired,
     };
+    type Id = TechnologyId;
 
-    fn get(conn: &mut DbConn, id: Id) -> Result<Self, StoreError> {
+    fn get(conn: &mut DbConn, id: TechnologyId) -> Result<Self, StoreError> {
         get(conn, id)
     }
 
-    fn lifecycle(&self) -> Lifecycle {
+    fn lifecycle(&self) -> Lifecycle<TechnologyId> {
         lifecycle_of!(self)
     }
 

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::{Listing, load};
 use crate::db::DbConn;
 use crate::db::raw::RawSql;
-use crate::db::types::{Id, SqlUuid};
+use crate::db::types::{OrganizationId, SqlUuid, TechnologyId};
 use crate::domain::listing::{FundingLevel, Kind, RightsStatus};
 use crate::domain::moderation::Status;
 use crate::store::StoreError;
@@ -30,7 +30,7 @@ pub struct Filter {
     pub ip_type: Option<String>,
     pub funding_level: Option<FundingLevel>,
     pub rights_status: Option<RightsStatus>,
-    pub organization_id: Option<Id>,
+    pub organization_id: Option<OrganizationId>,
     pub verified_only: bool,
 }
 
@@ -132,7 +132,7 @@ fn push_filters(sql: &mut RawSql, f: &Filter) {
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = SqlUuid)]
-    id: Id,
+    id: TechnologyId,
 }
 
 #[derive(QueryableByName)]
@@ -169,7 +169,7 @@ pub fn search(
     }
     let mut page = query("t.id AS id");
     page.push(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
-    let ids: Vec<Id> = page.load::<IdRow>(conn)?.into_iter().map(|row| row.id).collect();
+    let ids: Vec<TechnologyId> = page.load::<IdRow>(conn)?.into_iter().map(|row| row.id).collect();
     let mut listings = load(conn, &ids)?;
     listings.sort_by_key(|l| ids.iter().position(|id| *id == l.id));
     Ok((listings, total))

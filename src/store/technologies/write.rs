@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::{Listing, get};
 use crate::db::schema::{research_results, technologies};
-use crate::db::types::{Id, now};
+use crate::db::types::{OrganizationId, TechnologyId, UserId, now};
 use crate::db::{DbConn, dialect};
 use crate::domain::listing::{Content, Research};
 use crate::domain::moderation::Status;
@@ -74,7 +74,7 @@ impl<'a> ContentColumns<'a> {
 /// Replaces the research data of a listing with `research`.
 fn write_research(
     conn: &mut DbConn,
-    id: Id,
+    id: TechnologyId,
     research: Option<&Research>,
 ) -> Result<(), StoreError> {
     diesel::delete(research_results::table.find(id)).execute(conn)?;
@@ -101,12 +101,12 @@ fn write_research(
 /// Creates a draft owned by `organization`. Run in a write transaction.
 pub fn create(
     conn: &mut DbConn,
-    organization: Id,
-    creator: Id,
+    organization: OrganizationId,
+    creator: UserId,
     content: &Content,
 ) -> Result<Listing, StoreError> {
     let at = now();
-    let id = Id::new();
+    let id = TechnologyId::new();
     diesel::insert_into(technologies::table)
         .values((
             technologies::id.eq(id),
@@ -153,7 +153,7 @@ pub fn update_content(
 }
 
 /// A listing as a bulk load writes it (`techx seed --synthetic`).
-pub type BulkListing = Bulk<Content>;
+pub type BulkListing = Bulk<Content, TechnologyId>;
 
 /// Inserts `rows` with multi-row INSERTs, their research data alike; the search index
 /// follows by the same triggers (SQLite) and generated column (PostgreSQL) as one insert.

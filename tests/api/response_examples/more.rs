@@ -162,7 +162,7 @@ pub async fn record<S: TestApp<B>, B: actix_web::body::MessageBody>(
     let role = json!({"platform_role": "moderator"});
     send!(ctx, rec, patch.clone(), uri, admin, None, Some(&role));
     let mut conn = ctx.db.connect();
-    let mail: techx::db::types::Id = outbox::table
+    let mail: techx::db::types::EntityId = outbox::table
         .filter(outbox::recipient.eq("thu.ha@sokhcn.vn"))
         .select(outbox::id)
         .first(&mut conn)
