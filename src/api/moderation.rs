@@ -7,13 +7,14 @@
 //! text it is given, in the resource's own module, each one call to a function here.
 
 mod routes;
-pub(crate) use routes::moderated_routes;
+pub(crate) use routes::{moderated_read, moderated_routes};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::cache::{Policy, PublicPage};
 use crate::api::common::{
     created_response, idempotency_key, if_match, precondition_failed, request_fingerprint,
 };
@@ -61,6 +62,46 @@ pub trait Resource: Moderated {
         patch: Self::Patch,
         to: Status,
     ) -> Result<Self::Dto, ApiError>;
+}
+
+/// How a moderated resource is read by id (`GET …/{id}`) by anyone who may see it.
+pub trait Readable: Resource {
+    /// What one read gives, already cut to what its caller may see.
+    type Read: Send + 'static;
+    /// Reads the row with all its page shows, and checks `actor` may see it (404 if not).
+    fn read(
+        conn: &mut DbConn,
+        actor: Option<&Actor>,
+        id: RowId<Self>,
+    ) -> Result<Self::Read, ApiError>;
+    /// The ETag of what `read` shows `actor`, and whether the row is public data.
+    fn shown(read: &Self::Read, actor: Option<&Actor>) -> (String, bool);
+    /// The body, built only when it is sent (not for a 304).
+    fn body(read: Self::Read, actor: Option<&Actor>) -> Self::Dto;
+}
+
+/// A row as `actor` may see it. An anonymous caller holding the ETag remembered for it is
+/// answered 304 without the database; anyone else costs one read.
+pub async fn get<R: Readable>(
+    req: &HttpRequest,
+    state: &AppState,
+    actor: Option<Actor>,
+    id: RowId<R>,
+) -> Result<HttpResponse, ApiError> {
+    let page = match PublicPage::start(req, state.search.validators(), actor.is_none(), id) {
+        Ok(page) => page,
+        Err(not_modified) => return Ok(not_modified),
+    };
+    let (read, actor) = state
+        .db
+        .run(move |conn| -> Result<_, ApiError> {
+            let read = R::read(conn, actor.as_ref(), id)?;
+            Ok((read, actor))
+        })
+        .await?;
+    let (etag, public) = R::shown(&read, actor.as_ref());
+    let policy = Policy::for_caller(public, actor.is_some());
+    page.respond(req, &etag, policy, || Ok(R::body(read, actor.as_ref())))
 }
 
 /// A request creating a draft (serialised, it is the `Idempotency-Key`'s fingerprint).

@@ -6,27 +6,23 @@ mod find;
 mod lifecycle;
 mod proposals;
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use lifecycle::Demands;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::cache::IF_NONE_MATCH_DOC;
-use crate::api::cache::{Policy, PublicPage};
-use crate::api::extract::Path;
-use crate::api::moderation::Draft;
+use crate::api::moderation::{Draft, Readable, moderated_read};
 use crate::api::technologies::{OwnerDto, present_field, shown_etag};
 use crate::auth::Actor;
-use crate::auth::extract::MaybeAuth;
 use crate::auth::policy::{self, ModeratedAction};
+use crate::db::DbConn;
 use crate::db::types::{DemandId, OrganizationId, now, utc};
 use crate::domain::demand::{self, Budget, DemandContent};
 use crate::domain::lang::Lang;
 use crate::domain::moderation::Status;
 use crate::domain::search::{self, Highlight};
 use crate::error::ApiError;
-use crate::state::AppState;
 use crate::store::demands::{self as store, Demand};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -281,48 +277,34 @@ fn validate(content: &DemandContent) -> Result<(), ApiError> {
     if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
 }
 
-/// A demand. Published ones are public (without the organisation when it is hidden); others
-/// only for the owning organisation's members and staff (404 for everybody else).
-#[utoipa::path(
-    security((), ("bearer" = [])),
-    tag = "demands",
-    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
-    responses(
-        (status = 200, body = DemandDto, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
-        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
-        (status = 404, description = "No such demand, or not visible to the caller"),
-    )
-)]
-#[get("/demands/{id}")]
-pub async fn get_demand(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: MaybeAuth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let id: DemandId = path.0.into();
-    let actor = auth.0;
-    let page = match PublicPage::start(&req, state.search.validators(), actor.is_none(), id) {
-        Ok(page) => page,
-        Err(not_modified) => return Ok(not_modified),
-    };
-    let demand = state
-        .db
-        .run(move |conn| -> Result<_, ApiError> {
-            let demand = store::get(conn, id)?;
-            policy::demand(
-                actor.as_ref(),
-                demand.organization_id,
-                demand.status.is_public(),
-                ModeratedAction::View,
-            )?;
-            Ok((demand, actor))
-        })
-        .await?;
-    let (demand, actor) = demand;
-    let etag = etag_of(demand.version, owner_for(actor.as_ref(), &demand).as_ref());
-    let policy = Policy::for_caller(demand.status.is_public(), actor.is_some());
-    page.respond(&req, &etag, policy, || Ok(dto(actor.as_ref(), demand)))
+impl Readable for Demands {
+    type Read = Demand;
+
+    fn read(conn: &mut DbConn, actor: Option<&Actor>, id: DemandId) -> Result<Demand, ApiError> {
+        let demand = store::get(conn, id)?;
+        let public = demand.status.is_public();
+        policy::demand(actor, demand.organization_id, public, ModeratedAction::View)?;
+        Ok(demand)
+    }
+
+    fn shown(demand: &Demand, actor: Option<&Actor>) -> (String, bool) {
+        let etag = etag_of(demand.version, owner_for(actor, demand).as_ref());
+        (etag, demand.status.is_public())
+    }
+
+    fn body(demand: Demand, actor: Option<&Actor>) -> DemandDto {
+        dto(actor, demand)
+    }
+}
+
+moderated_read! {
+    resource: Demands,
+    dto: DemandDto,
+    tag: "demands",
+    not_visible: "No such demand, or not visible to the caller",
+    /// A demand. Published ones are public (without the organisation when it is hidden); others
+    /// only for the owning organisation's members and staff (404 for everybody else).
+    get: get_demand("/demands/{id}"),
 }
 
 /// The demand routes, proposals included, in the order the OpenAPI document lists them.

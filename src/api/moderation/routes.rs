@@ -246,3 +246,51 @@ macro_rules! moderated_routes {
     };
 }
 pub(crate) use moderated_routes;
+
+/// Writes a moderated resource's read (`GET …/{id}`, for anyone who may see the row: one
+/// call to [`crate::api::moderation::get`]) with its OpenAPI text, as [`moderated_routes!`]
+/// does for the changes; the resource module registers it where its document lists it.
+macro_rules! moderated_read {
+    (
+        resource: $R:ident,
+        dto: $Dto:ident,
+        tag: $tag:literal,
+        not_visible: $not_visible:literal,
+        $(#[doc = $doc:literal])*
+        get: $get:ident($path:literal) $(,)?
+    ) => {
+        mod read {
+            use actix_web::{HttpRequest, HttpResponse, get, web};
+
+            use super::{$Dto, $R};
+            use crate::api::cache::IF_NONE_MATCH_DOC;
+            use crate::api::extract::Path;
+            use crate::auth::extract::MaybeAuth;
+            use crate::error::ApiError;
+            use crate::state::AppState;
+
+            $(#[doc = $doc])*
+            #[utoipa::path(
+                security((), ("bearer" = [])),
+                tag = $tag,
+                params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
+                responses(
+                    (status = 200, body = $Dto, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+                    (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
+                    (status = 404, description = $not_visible),
+                )
+            )]
+            #[get($path)]
+            pub async fn $get(
+                req: HttpRequest,
+                state: web::Data<AppState>,
+                auth: MaybeAuth,
+                path: Path<uuid::Uuid>,
+            ) -> Result<HttpResponse, ApiError> {
+                crate::api::moderation::get::<$R>(&req, &state, auth.0, path.0.into()).await
+            }
+        }
+        use read::$get;
+    };
+}
+pub(crate) use moderated_read;

@@ -6,28 +6,25 @@ mod find;
 mod lifecycle;
 mod view;
 
+use lifecycle::Listings;
 use view::{ContactDto, contact_visible, dto};
 pub(crate) use view::{OwnerDto, TechnologyDto, TechnologySummaryDto, shown_etag, summary};
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::cache::IF_NONE_MATCH_DOC;
-use crate::api::cache::{Policy, PublicPage};
-use crate::api::extract::Path;
-use crate::api::moderation::Draft;
-use crate::auth::extract::MaybeAuth;
+use crate::api::moderation::{Draft, Readable, moderated_read};
+use crate::auth::Actor;
 use crate::auth::policy::{self, ModeratedAction};
+use crate::db::DbConn;
 use crate::db::types::{OrganizationId, TechnologyId, now};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
     self, ContactVisibility, Content, IpRecord, Kind, Price, Research, TransferOffer,
 };
 use crate::error::ApiError;
-use crate::state::AppState;
-use crate::store::technologies::{self as store};
+use crate::store::technologies::{self as store, Listing};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -165,55 +162,43 @@ fn validate(content: &Content) -> Result<(), ApiError> {
     if errors.is_empty() { Ok(()) } else { Err(ApiError::validation(errors)) }
 }
 
-/// A listing. Published ones are public; others only for the owning organisation's members
-/// and staff (404 for everybody else).
-#[utoipa::path(
-    security((), ("bearer" = [])),
-    tag = "technologies",
-    params(("id" = uuid::Uuid, Path), ("If-None-Match" = Option<String>, Header, description = IF_NONE_MATCH_DOC)),
-    responses(
-        (status = 200, body = TechnologyDto, headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
-        (status = 304, description = "Not modified: `If-None-Match` names the current `ETag`", headers(("ETag" = String), ("Cache-Control" = String), ("Vary" = String))),
-        (status = 404, description = "No such listing, or not visible to the caller"),
-    )
-)]
-#[get("/technologies/{id}")]
-pub async fn get_technology(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: MaybeAuth,
-    path: Path<uuid::Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let id: TechnologyId = path.0.into();
-    let actor = auth.0;
-    let page = match PublicPage::start(&req, state.search.validators(), actor.is_none(), id) {
-        Ok(page) => page,
-        Err(not_modified) => return Ok(not_modified),
-    };
-    let (listing, contact, actor) = state
-        .db
-        .run(move |conn| -> Result<_, ApiError> {
-            // One statement: the listing, its owner, research data and contact person.
-            let (listing, contact) = store::read(conn, id)?;
-            policy::listing(
-                actor.as_ref(),
-                listing.organization_id,
-                listing.status.is_public(),
-                ModeratedAction::View,
-            )?;
-            Ok((listing, contact, actor))
-        })
-        .await?;
-    let contact = contact
-        .filter(|_| contact_visible(actor.as_ref(), &listing))
-        .map(|c| ContactDto { name: c.name, email: c.email });
-    let etag = shown_etag(
-        listing.version,
-        Some((&listing.organization_name, listing.organization_verified)),
-        contact.as_ref(),
-    );
-    let policy = Policy::for_caller(listing.status.is_public(), actor.is_some());
-    page.respond(&req, &etag, policy, || Ok(dto(listing, contact)))
+impl Readable for Listings {
+    type Read = (Listing, Option<ContactDto>);
+
+    fn read(
+        conn: &mut DbConn,
+        actor: Option<&Actor>,
+        id: TechnologyId,
+    ) -> Result<Self::Read, ApiError> {
+        // One statement: the listing, its owner, research data and contact person.
+        let (listing, contact) = store::read(conn, id)?;
+        let public = listing.status.is_public();
+        policy::listing(actor, listing.organization_id, public, ModeratedAction::View)?;
+        let contact = contact
+            .filter(|_| contact_visible(actor, &listing))
+            .map(|c| ContactDto { name: c.name, email: c.email });
+        Ok((listing, contact))
+    }
+
+    fn shown((listing, contact): &Self::Read, _: Option<&Actor>) -> (String, bool) {
+        let owner = (listing.organization_name.as_str(), listing.organization_verified);
+        let etag = shown_etag(listing.version, Some(owner), contact.as_ref());
+        (etag, listing.status.is_public())
+    }
+
+    fn body((listing, contact): Self::Read, _: Option<&Actor>) -> TechnologyDto {
+        dto(listing, contact)
+    }
+}
+
+moderated_read! {
+    resource: Listings,
+    dto: TechnologyDto,
+    tag: "technologies",
+    not_visible: "No such listing, or not visible to the caller",
+    /// A listing. Published ones are public; others only for the owning organisation's members
+    /// and staff (404 for everybody else).
+    get: get_technology("/technologies/{id}"),
 }
 
 /// The listing routes, in the order the OpenAPI document lists them.
