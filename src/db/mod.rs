@@ -15,7 +15,6 @@ use std::time::Duration;
 use diesel::connection::Connection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
-use tokio::sync::Semaphore;
 
 use self::probe::Probe;
 
@@ -26,7 +25,7 @@ pub enum DbError {
     /// The pool gave no connection in time (the database is down or every connection busy).
     #[error("no database connection: {0}")]
     Pool(#[from] r2d2::PoolError),
-    /// Every connection stayed busy for the pool's whole connection timeout.
+    /// The call waited for a blocking thread longer than the pool's connection timeout.
     #[error("every database connection busy for {} ms", .0.as_millis())]
     Busy(Duration),
     /// The caller stopped waiting: the call outlived PostgreSQL's statement timeout.
@@ -172,11 +171,9 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     statements: Arc<AtomicU64>,
-    /// One permit per pooled connection: a call waits for a connection as a task on its
-    /// worker, not as a blocking thread parked on the pool (a thread switch each way).
-    slots: Arc<Semaphore>,
-    /// How long a call waits for a permit (the pool's connection timeout).
-    slot_timeout: Duration,
+    /// How long a call may wait for a blocking thread before it gives up without taking a
+    /// connection (the pool's connection timeout).
+    queue_timeout: Duration,
     /// Longest wait for one [`Db::run`] (PostgreSQL's statement timeout): a server that
     /// freezes never cancels its own statements, so the caller stops waiting instead.
     call_deadline: Option<Duration>,
@@ -215,14 +212,7 @@ impl Db {
             // SQLite cannot hang on a network; its writers wait `busy_timeout` at most.
             Backend::Sqlite => None,
         };
-        Self {
-            pool,
-            backend: target.backend,
-            statements,
-            slots: Arc::new(Semaphore::new(max_size as usize)),
-            slot_timeout: timeout,
-            call_deadline,
-        }
+        Self { pool, backend: target.backend, statements, queue_timeout: timeout, call_deadline }
     }
 
     /// Statements this pool's connections have run since it was made (connection setup
@@ -274,17 +264,19 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + From<diesel::result::Error> + Send + 'static,
     {
-        let slot = tokio::time::timeout(self.slot_timeout, self.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| DbError::Busy(self.slot_timeout))?
-            .map_err(|_| DbError::Busy(Duration::ZERO))?;
         let pool = self.pool.clone();
+        let (queued, queue_timeout) = (std::time::Instant::now(), self.queue_timeout);
         // The request's span (its request id) follows the work onto the blocking thread, so
         // whatever the work logs names the request.
         let span = tracing::Span::current();
         let blocked = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let _slot = slot;
+            // Servers run at most their pool's size of blocking threads (`main.rs`), so a
+            // burst queues here. A call that waited longer than the pool would have gives up
+            // before taking a connection: after an outage the backlog drains at once.
+            if queued.elapsed() > queue_timeout {
+                return Err(DbError::Busy(queue_timeout).into());
+            }
             let mut conn = pool.get().map_err(DbError::from)?;
             match hook {
                 None => work(&mut conn),

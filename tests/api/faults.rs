@@ -85,7 +85,7 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 backend_tests! {
-    async fn a_call_waits_for_a_busy_pool_as_a_task_then_answers_503(backend) {
+    async fn a_call_finding_every_connection_busy_answers_503_then_recovers(backend) {
         let db = TestDb::create(backend);
         let timeout = Duration::from_millis(300);
         let pool = techx::db::Db::new(&db.target(), 1, timeout);
