@@ -1,0 +1,1 @@
+DROP INDEX technologies_created_by;
