@@ -71,6 +71,42 @@ impl<'a> ContentColumns<'a> {
     }
 }
 
+/// A listing's research data as its row is written, for one listing or a bulk chunk.
+#[derive(Insertable)]
+#[diesel(table_name = research_results)]
+#[diesel(treat_none_as_null = true)]
+struct ResearchColumns<'a> {
+    technology_id: TechnologyId,
+    funding_level: &'a str,
+    programme: Option<&'a str>,
+    task_code: &'a str,
+    host_organization: &'a str,
+    managing_agency: &'a str,
+    budget_spent: Option<i64>,
+    budget_currency: Option<&'a str>,
+    completion_year: Option<i32>,
+    rights_status: &'a str,
+    assignee: Option<&'a str>,
+}
+
+impl<'a> ResearchColumns<'a> {
+    fn new(technology_id: TechnologyId, r: &'a Research) -> Self {
+        Self {
+            technology_id,
+            funding_level: r.funding_level.as_str(),
+            programme: r.programme.as_deref(),
+            task_code: &r.task_code,
+            host_organization: &r.host_organization,
+            managing_agency: &r.managing_agency,
+            budget_spent: r.budget_spent.as_ref().map(|m| m.amount),
+            budget_currency: r.budget_spent.as_ref().map(|m| m.currency.as_str()),
+            completion_year: r.completion_year,
+            rights_status: r.rights_status.as_str(),
+            assignee: r.assignee.as_deref(),
+        }
+    }
+}
+
 /// Replaces the research data of a listing with `research`.
 fn write_research(
     conn: &mut DbConn,
@@ -80,20 +116,7 @@ fn write_research(
     diesel::delete(research_results::table.find(id)).execute(conn)?;
     let Some(r) = research else { return Ok(()) };
     diesel::insert_into(research_results::table)
-        .values((
-            research_results::technology_id.eq(id),
-            research_results::funding_level.eq(r.funding_level.as_str()),
-            research_results::programme.eq(r.programme.as_deref()),
-            research_results::task_code.eq(&r.task_code),
-            research_results::host_organization.eq(&r.host_organization),
-            research_results::managing_agency.eq(&r.managing_agency),
-            research_results::budget_spent.eq(r.budget_spent.as_ref().map(|m| m.amount)),
-            research_results::budget_currency
-                .eq(r.budget_spent.as_ref().map(|m| m.currency.as_str())),
-            research_results::completion_year.eq(r.completion_year),
-            research_results::rights_status.eq(r.rights_status.as_str()),
-            research_results::assignee.eq(r.assignee.as_deref()),
-        ))
+        .values(ResearchColumns::new(id, r))
         .execute(conn)?;
     Ok(())
 }
@@ -169,23 +192,7 @@ pub fn insert_bulk(conn: &mut DbConn, rows: &[BulkListing]) -> Result<(), StoreE
 fn insert_research(conn: &mut DbConn, chunk: &[BulkListing]) -> Result<(), StoreError> {
     let research: Vec<_> = chunk
         .iter()
-        .filter_map(|row| row.content.research.as_ref().map(|r| (row.id, r)))
-        .map(|(id, r)| {
-            (
-                research_results::technology_id.eq(id),
-                research_results::funding_level.eq(r.funding_level.as_str()),
-                research_results::programme.eq(r.programme.as_deref()),
-                research_results::task_code.eq(r.task_code.as_str()),
-                research_results::host_organization.eq(r.host_organization.as_str()),
-                research_results::managing_agency.eq(r.managing_agency.as_str()),
-                research_results::budget_spent.eq(r.budget_spent.as_ref().map(|m| m.amount)),
-                research_results::budget_currency
-                    .eq(r.budget_spent.as_ref().map(|m| m.currency.as_str())),
-                research_results::completion_year.eq(r.completion_year),
-                research_results::rights_status.eq(r.rights_status.as_str()),
-                research_results::assignee.eq(r.assignee.as_deref()),
-            )
-        })
+        .filter_map(|row| row.content.research.as_ref().map(|r| ResearchColumns::new(row.id, r)))
         .collect();
     if !research.is_empty() {
         dialect::insert_rows(conn, research_results::table, &research)?;
