@@ -27,6 +27,8 @@ pub struct Config {
     pub db_statement_timeout: Duration,
     /// PostgreSQL TCP keepalive idle time on every connection.
     pub db_keepalive: Duration,
+    /// PostgreSQL connections per server worker for hot reads (0: every read on the pool).
+    pub db_hot_connections: usize,
     pub max_body_bytes: usize,
     pub environment: Environment,
     pub log_format: LogFormat,
@@ -254,6 +256,12 @@ impl Config {
                 30,
                 1..=7_200,
             )?),
+            db_hot_connections: parse_in(
+                &get,
+                "TECHX_DB_HOT_CONNECTIONS",
+                crate::db::HOT_CONNECTIONS_PER_THREAD,
+                0..=64,
+            )?,
             max_body_bytes: parse_in(&get, "TECHX_MAX_BODY_BYTES", 1_048_576, 1_024..=67_108_864)?,
             environment: match get("TECHX_ENV").as_deref() {
                 None | Some("dev") => Environment::Dev,

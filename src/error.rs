@@ -336,6 +336,10 @@ impl From<DbError> for ApiError {
                 tracing::warn!(%error, "no database connection");
                 Self::unavailable("The database is unavailable; try again shortly.")
             }
+            DbError::Connect(_) => {
+                tracing::warn!(%error, "no database connection");
+                Self::unavailable("The database is unavailable; try again shortly.")
+            }
             DbError::Busy(_) => {
                 tracing::warn!(%error, "no database connection");
                 Self::unavailable("The database is busy; try again shortly.")

@@ -147,7 +147,8 @@ fn load() -> Result<(Config, Db), String> {
         }
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
-    let db = Db::with_deadlines(&target, config.db_pool_size, config.db_timeout, deadlines);
+    let db = Db::with_deadlines(&target, config.db_pool_size, config.db_timeout, deadlines)
+        .with_hot_connections(config.db_hot_connections);
     Ok((config, db))
 }
 

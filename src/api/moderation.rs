@@ -22,7 +22,7 @@ use crate::api::validate::Validator;
 use crate::auth::Actor;
 use crate::auth::policy::{self, ModeratedAction, OrgAction};
 use crate::db::types::{OrganizationId, UserId};
-use crate::db::{DbConn, dialect};
+use crate::db::{Db, DbConn, dialect};
 use crate::domain::listing;
 use crate::domain::moderation::{Status, Transition};
 use crate::error::ApiError;
@@ -66,14 +66,17 @@ pub trait Resource: Moderated {
 
 /// How a moderated resource is read by id (`GET …/{id}`) by anyone who may see it.
 pub trait Readable: Resource {
+    /// The row with all its page shows, as stored.
+    type Loaded: Send + 'static;
     /// What one read gives, already cut to what its caller may see.
     type Read: Send + 'static;
-    /// Reads the row with all its page shows, and checks `actor` may see it (404 if not).
-    fn read(
-        conn: &mut DbConn,
-        actor: Option<&Actor>,
+    /// Loads the row with all its page shows, in one statement.
+    fn load(
+        db: &Db,
         id: RowId<Self>,
-    ) -> Result<Self::Read, ApiError>;
+    ) -> impl std::future::Future<Output = Result<Self::Loaded, ApiError>>;
+    /// What of the row `actor` may see (404 if nothing).
+    fn read(loaded: Self::Loaded, actor: Option<&Actor>) -> Result<Self::Read, ApiError>;
     /// The ETag of what `read` shows `actor`, and whether the row is public data.
     fn shown(read: &Self::Read, actor: Option<&Actor>) -> (String, bool);
     /// The body, built only when it is sent (not for a 304).
@@ -92,13 +95,7 @@ pub async fn get<R: Readable>(
         Ok(page) => page,
         Err(not_modified) => return Ok(not_modified),
     };
-    let (read, actor) = state
-        .db
-        .run(move |conn| -> Result<_, ApiError> {
-            let read = R::read(conn, actor.as_ref(), id)?;
-            Ok((read, actor))
-        })
-        .await?;
+    let read = R::read(R::load(&state.db, id).await?, actor.as_ref())?;
     let (etag, public) = R::shown(&read, actor.as_ref());
     let policy = Policy::for_caller(public, actor.is_some());
     page.respond(req, &etag, policy, || Ok(R::body(read, actor.as_ref())))

@@ -2,6 +2,7 @@
 //! [`Db::run`], the one way handlers reach the database (off the async workers).
 
 pub mod dialect;
+pub mod hot;
 pub mod outbox;
 pub mod probe;
 pub mod raw;
@@ -16,6 +17,7 @@ use diesel::connection::Connection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{PgConnection, SqliteConnection};
 
+use self::hot::HotReads;
 use self::probe::Probe;
 
 /// The failures of reaching the database at all, apart from what a statement reports:
@@ -25,6 +27,9 @@ pub enum DbError {
     /// The pool gave no connection in time (the database is down or every connection busy).
     #[error("no database connection: {0}")]
     Pool(#[from] r2d2::PoolError),
+    /// A hot read could not open its worker's connection (the database is down).
+    #[error("no database connection: {0}")]
+    Connect(diesel::ConnectionError),
     /// The call waited for a blocking thread longer than the pool's connection timeout.
     #[error("every database connection busy for {} ms", .0.as_millis())]
     Busy(Duration),
@@ -165,6 +170,10 @@ impl ManageConnection for ConnectionManager {
 
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 
+/// Hot-read connections per server worker unless configured (`TECHX_DB_HOT_CONNECTIONS`):
+/// reads pipeline on a connection, so two keep a worker's share of the server busy.
+pub const HOT_CONNECTIONS_PER_THREAD: usize = 2;
+
 /// The application's handle on its database.
 #[derive(Clone)]
 pub struct Db {
@@ -177,6 +186,8 @@ pub struct Db {
     /// Longest wait for one [`Db::run`] (PostgreSQL's statement timeout): a server that
     /// freezes never cancels its own statements, so the caller stops waiting instead.
     call_deadline: Option<Duration>,
+    /// PostgreSQL reads answered on the server's workers, where the URL allows them.
+    hot: Option<Arc<HotReads>>,
 }
 
 impl Db {
@@ -212,7 +223,37 @@ impl Db {
             // SQLite cannot hang on a network; its writers wait `busy_timeout` at most.
             Backend::Sqlite => None,
         };
-        Self { pool, backend: target.backend, statements, queue_timeout: timeout, call_deadline }
+        let hot = match target.backend {
+            Backend::Postgres => HotReads::for_url(
+                &target.location,
+                &deadlines,
+                timeout,
+                HOT_CONNECTIONS_PER_THREAD,
+                statements.clone(),
+            )
+            .map(Arc::new),
+            Backend::Sqlite => None,
+        };
+        Self {
+            pool,
+            backend: target.backend,
+            statements,
+            queue_timeout: timeout,
+            call_deadline,
+            hot,
+        }
+    }
+
+    /// This handle with `per_thread` hot-read connections per server worker (0: none, every
+    /// read goes through the pool).
+    pub fn with_hot_connections(mut self, per_thread: usize) -> Self {
+        self.hot = self.hot.and_then(|hot| hot.resized(per_thread)).map(Arc::new);
+        self
+    }
+
+    /// Where hot reads run, when they do (PostgreSQL on this host or without TLS).
+    pub fn hot(&self) -> Option<&HotReads> {
+        self.hot.as_deref()
     }
 
     /// Statements this pool's connections have run since it was made (connection setup

@@ -332,6 +332,27 @@ backend_tests! {
 }
 
 #[std::prelude::v1::test]
+fn hot_reads_run_only_where_no_tls_is_lost() {
+    let db = |url: &str| {
+        techx::db::Db::new(&techx::db::DbTarget::parse(url).unwrap(), 2, Duration::from_secs(1))
+    };
+    let hot = |url: &str| db(url).hot().is_some();
+    // On this host TLS protects nothing; elsewhere only where the URL does without it.
+    assert!(hot("postgres://u@127.0.0.1:5432/db"));
+    assert!(hot("postgres://u@localhost/db"));
+    assert!(hot("postgresql://u@%2Fvar%2Frun%2Fpostgresql/db"));
+    assert!(hot("postgres://u@db.example.vn/db?sslmode=disable"));
+    assert!(!hot("postgres://u@db.example.vn/db"), "libpq would prefer TLS there");
+    assert!(!hot("postgres://u@10.0.0.7/db?sslmode=prefer"));
+    assert!(!hot("postgres://u@127.0.0.1/db?sslmode=require"));
+    // An option only libpq knows leaves every read to libpq.
+    assert!(!hot("postgres://u@127.0.0.1/db?keepalives_count=3"));
+    assert!(!hot("sqlite://hot-reads-never.db"));
+    assert!(db("postgres://u@127.0.0.1/db").with_hot_connections(0).hot().is_none());
+    assert!(db("postgres://u@127.0.0.1/db").with_hot_connections(4).hot().is_some());
+}
+
+#[std::prelude::v1::test]
 fn the_default_lease_is_sized_from_the_slowest_delivery_timeout() {
     let config = |pairs: &[(&str, &str)]| {
         let pairs: Vec<(String, String)> =
@@ -350,6 +371,8 @@ fn the_default_lease_is_sized_from_the_slowest_delivery_timeout() {
     let defaults = config(&[]);
     assert_eq!(defaults.db_statement_timeout, Duration::from_secs(10));
     assert_eq!(defaults.db_keepalive, Duration::from_secs(30));
+    assert_eq!(defaults.db_hot_connections, 2);
+    assert_eq!(config(&[("TECHX_DB_HOT_CONNECTIONS", "0")]).db_hot_connections, 0);
     assert_eq!(
         techx::db::dialect::with_keepalives(
             "postgres://u@h/db?sslmode=disable",
@@ -396,10 +419,13 @@ async fn a_frozen_postgres_answers_503_within_the_statement_timeout_then_recover
     assert_eq!((error.status.as_u16(), error.code), (503, "service_unavailable"));
 
     assert_eq!(server.request("GET", "/api/v1/organizations", &[], None).status, 200);
+    // A listing's page is a hot read, on the worker's own connection (404: no such listing).
+    let listing = format!("/api/v1/technologies/{}", uuid::Uuid::now_v7());
+    assert_eq!(server.request("GET", &listing, &[], None).status, 404);
     proxy.freeze();
-    for _ in 0..3 {
+    for uri in ["/api/v1/organizations", "/api/v1/organizations", &listing, &listing, &listing] {
         let started = Instant::now();
-        let res = server.request("GET", "/api/v1/organizations", &[], None);
+        let res = server.request("GET", uri, &[], None);
         let took = started.elapsed();
         assert_eq!(res.status, 503, "{res:?}");
         assert_eq!(res.header("content-type"), Some("application/problem+json"));
@@ -417,6 +443,9 @@ async fn a_frozen_postgres_answers_503_within_the_statement_timeout_then_recover
         }
         assert!(Instant::now() < deadline, "did not recover: {res:?}");
         std::thread::sleep(Duration::from_millis(100));
+    }
+    for _ in 0..4 {
+        assert_eq!(server.request("GET", &listing, &[], None).status, 404, "hot reads recover");
     }
     let res = server.request(
         "POST",

@@ -251,6 +251,11 @@ async fn database_outage_is_503_then_recovers_without_restart() {
 
     assert_eq!(call(&app, TestRequest::get().uri("/api/v1/organizations")).await.status, 200);
     assert_eq!(call(&app, TestRequest::get().uri("/readyz")).await.status, 200);
+    // A listing's page is a hot read (on the worker's own connection, not the pool's): no
+    // such listing is 404 while the database answers.
+    assert!(pool.hot().is_some(), "PostgreSQL on this host reads listings on the workers");
+    let listing = format!("/api/v1/technologies/{}", uuid::Uuid::now_v7());
+    assert_eq!(call(&app, TestRequest::get().uri(&listing)).await.status, 404);
     // A mail queued before the outage, with its worker going through the same proxy.
     let registered = call(
         &app,
@@ -272,7 +277,7 @@ async fn database_outage_is_503_then_recovers_without_restart() {
     let worker_pool =
         techx::db::Db::new(&techx::db::DbTarget::parse(&via_proxy).unwrap(), 2, db_timeout);
     let worker = techx::mail::worker::start(worker_pool, mail_config).unwrap();
-    for uri in ["/api/v1/organizations", "/readyz"] {
+    for uri in ["/api/v1/organizations", "/readyz", &listing, &listing] {
         let started = Instant::now();
         let res = call(&app, TestRequest::get().uri(uri)).await;
         res.problem(503, "service_unavailable");
@@ -296,6 +301,16 @@ async fn database_outage_is_503_then_recovers_without_restart() {
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(call(&app, TestRequest::get().uri("/readyz")).await.status, 200);
+    // Each hot connection that met the outage was dropped: every one of them reads again.
+    for _ in 0..3 {
+        let all = futures_util::future::join_all(
+            (0..8).map(|_| call(&app, TestRequest::get().uri(&listing))),
+        )
+        .await;
+        for res in all {
+            assert_eq!(res.status, 404, "a dead hot connection was used again: {}", res.text());
+        }
+    }
     // The pool tests no connection on checkout: each connection that met the outage was
     // dropped when it came back broken, so none is left to fail a request after recovery.
     // Concurrent requests take every pooled connection, the oldest too.

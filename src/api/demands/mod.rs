@@ -16,7 +16,7 @@ use crate::api::moderation::{Draft, Readable, moderated_read};
 use crate::api::technologies::{OwnerDto, present_field, shown_etag};
 use crate::auth::Actor;
 use crate::auth::policy::{self, ModeratedAction};
-use crate::db::DbConn;
+use crate::db::Db;
 use crate::db::types::{DemandId, OrganizationId, now, utc};
 use crate::domain::demand::{self, Budget, DemandContent};
 use crate::domain::lang::Lang;
@@ -278,10 +278,14 @@ fn validate(content: &DemandContent) -> Result<(), ApiError> {
 }
 
 impl Readable for Demands {
+    type Loaded = Demand;
     type Read = Demand;
 
-    fn read(conn: &mut DbConn, actor: Option<&Actor>, id: DemandId) -> Result<Demand, ApiError> {
-        let demand = store::get(conn, id)?;
+    async fn load(db: &Db, id: DemandId) -> Result<Demand, ApiError> {
+        db.run(move |conn| Ok(store::get(conn, id)?)).await
+    }
+
+    fn read(demand: Demand, actor: Option<&Actor>) -> Result<Demand, ApiError> {
         let public = demand.status.is_public();
         policy::demand(actor, demand.organization_id, public, ModeratedAction::View)?;
         Ok(demand)

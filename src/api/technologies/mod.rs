@@ -17,7 +17,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::moderation::{Draft, Readable, moderated_read};
 use crate::auth::Actor;
 use crate::auth::policy::{self, ModeratedAction};
-use crate::db::DbConn;
+use crate::db::Db;
 use crate::db::types::{OrganizationId, TechnologyId, now};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
@@ -163,15 +163,18 @@ fn validate(content: &Content) -> Result<(), ApiError> {
 }
 
 impl Readable for Listings {
+    type Loaded = (Listing, Option<store::Contact>);
     type Read = (Listing, Option<ContactDto>);
 
-    fn read(
-        conn: &mut DbConn,
-        actor: Option<&Actor>,
-        id: TechnologyId,
-    ) -> Result<Self::Read, ApiError> {
+    async fn load(db: &Db, id: TechnologyId) -> Result<Self::Loaded, ApiError> {
         // One statement: the listing, its owner, research data and contact person.
-        let (listing, contact) = store::read(conn, id)?;
+        Ok(store::read(db, id).await?)
+    }
+
+    fn read(
+        (listing, contact): Self::Loaded,
+        actor: Option<&Actor>,
+    ) -> Result<Self::Read, ApiError> {
         let public = listing.status.is_public();
         policy::listing(actor, listing.organization_id, public, ModeratedAction::View)?;
         let contact = contact

@@ -14,9 +14,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::db::DbConn;
 use crate::db::schema::{organizations, research_results, technologies, technology_reviews, users};
 use crate::db::types::{OrganizationId, TechnologyId, TechnologyReviewId, UserId, rfc3339};
+use crate::db::{Db, DbConn};
 use crate::domain::lang::Lang;
 use crate::domain::listing::{
     ContactVisibility, Content, FundingLevel, IpRecord, Kind, Money, Price, PriceBasis, Research,
@@ -238,22 +238,47 @@ pub fn load(conn: &mut DbConn, ids: &[TechnologyId]) -> Result<Vec<Listing>, Sto
     rows.into_iter().map(assemble).collect()
 }
 
-/// A listing with everything its page shows (owner, research data, contact person) in one
-/// statement: the read path of `GET /technologies/{id}`.
-pub fn read(conn: &mut DbConn, id: TechnologyId) -> Result<(Listing, Option<Contact>), StoreError> {
-    type Row = (TechnologyRow, (String, bool), Option<ResearchRow>, Option<(String, String)>);
-    let query = technologies::table
-        .inner_join(organizations::table)
-        .left_join(research_results::table)
-        .left_join(users::table.on(users::id.eq(technologies::created_by)))
-        .filter(technologies::id.eq(id))
-        .select((
-            listing_columns!(),
-            (organizations::name, organizations::verified),
-            research_results::all_columns.nullable(),
-            (users::display_name, users::email).nullable(),
-        ));
-    let row: Option<Row> = crate::on_backend!(conn, |c| query.first(c).optional())?;
+/// The one statement of a listing's page: the listing, its owner, research data and
+/// contact person (written once for both paths of [`read`]).
+macro_rules! page_query {
+    ($id:expr) => {
+        technologies::table
+            .inner_join(organizations::table)
+            .left_join(research_results::table)
+            .left_join(users::table.on(users::id.eq(technologies::created_by)))
+            .filter(technologies::id.eq($id))
+            .select((
+                listing_columns!(),
+                (organizations::name, organizations::verified),
+                research_results::all_columns.nullable(),
+                (users::display_name, users::email).nullable(),
+            ))
+    };
+}
+
+type PageRow = (TechnologyRow, (String, bool), Option<ResearchRow>, Option<(String, String)>);
+
+/// A listing with everything its page shows in one statement: the read path of
+/// `GET /technologies/{id}`. On PostgreSQL it runs on the calling worker where it can
+/// ([`crate::db::hot`]), else on the pool, on the backend's own connection.
+pub async fn read(db: &Db, id: TechnologyId) -> Result<(Listing, Option<Contact>), StoreError> {
+    let row: Option<PageRow> = match db.hot() {
+        Some(hot) => {
+            hot.run(async |conn| {
+                let mut conn = conn;
+                let row: QueryResult<PageRow> =
+                    diesel_async::RunQueryDsl::first(page_query!(id), &mut conn).await;
+                row.optional()
+            })
+            .await?
+        }
+        None => {
+            db.run(move |conn: &mut DbConn| -> Result<_, StoreError> {
+                Ok(crate::on_backend!(conn, |c| page_query!(id).first(c).optional())?)
+            })
+            .await?
+        }
+    };
     let (row, owner, research, contact) =
         row.ok_or_else(|| StoreError::not_found("No such technology."))?;
     let listing = assemble((row, owner, research))?;
