@@ -201,3 +201,35 @@ impl Slots {
         }
     }
 }
+
+/// The first row of `$query` (or none) as a `$row`, read in one statement: on the calling
+/// worker where the database allows hot reads ([`super::Db::hot`]), else on the pool, on the
+/// backend's own connection (`on_backend!`). `$query` is written once and compiled for each
+/// way; the result is `Result<Option<$row>, DbError>`.
+#[macro_export]
+macro_rules! read_first {
+    ($db:expr, $row:ty, $query:expr) => {{
+        use diesel::OptionalExtension as _;
+        let db: &$crate::db::Db = $db;
+        match db.hot() {
+            Some(hot) => {
+                hot.run(async |conn| {
+                    let mut conn = conn;
+                    let row: diesel::QueryResult<$row> =
+                        diesel_async::RunQueryDsl::first($query, &mut conn).await;
+                    row.optional()
+                })
+                .await
+            }
+            None => {
+                db.run(move |conn: &mut $crate::db::DbConn| {
+                    let row: diesel::QueryResult<Option<$row>> = $crate::on_backend!(conn, |c| {
+                        diesel::RunQueryDsl::first($query, c).optional()
+                    });
+                    Ok::<_, $crate::db::DbError>(row?)
+                })
+                .await
+            }
+        }
+    }};
+}

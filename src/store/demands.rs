@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::db::raw::RawSql;
 use crate::db::schema::{demands, organizations};
 use crate::db::types::{DemandId, OrganizationId, SqlUuid, UserId, now};
-use crate::db::{DbConn, dialect};
+use crate::db::{Db, DbConn, dialect};
 use crate::domain::demand::{Budget, DemandContent};
 use crate::domain::lang::Lang;
 use crate::domain::moderation::Status;
@@ -203,20 +203,33 @@ pub fn load(conn: &mut DbConn, ids: &[DemandId]) -> Result<Vec<Demand>, StoreErr
     rows.into_iter().map(assemble).collect()
 }
 
-/// By `=` rather than `load`'s `IN`: a statement with a fixed shape, which diesel prepares
-/// once per connection and reuses.
+/// One demand with its owner's name, by `=` rather than `load`'s `IN`: a statement with a
+/// fixed shape, which each connection prepares once and reuses.
+macro_rules! by_id {
+    ($id:expr) => {
+        demands::table
+            .inner_join(organizations::table)
+            .filter(demands::id.eq($id))
+            .select((demands::all_columns, (organizations::name, organizations::verified)))
+    };
+}
+
+type Row = (DemandRow, (String, bool));
+
 pub fn find(conn: &mut DbConn, id: DemandId) -> Result<Option<Demand>, StoreError> {
-    let row: Option<(DemandRow, (String, bool))> = demands::table
-        .inner_join(organizations::table)
-        .filter(demands::id.eq(id))
-        .select((demands::all_columns, (organizations::name, organizations::verified)))
-        .first(conn)
-        .optional()?;
+    let row: Option<Row> = by_id!(id).first(conn).optional()?;
     row.map(assemble).transpose()
 }
 
 pub fn get(conn: &mut DbConn, id: DemandId) -> Result<Demand, StoreError> {
     find(conn, id)?.ok_or_else(|| StoreError::not_found("No such demand."))
+}
+
+/// A demand's page (`GET /demands/{id}`): one statement, a hot read on PostgreSQL where it
+/// can be ([`crate::read_first`]).
+pub async fn read(db: &Db, id: DemandId) -> Result<Demand, StoreError> {
+    let row = crate::read_first!(db, Row, by_id!(id))?;
+    row.map(assemble).transpose()?.ok_or_else(|| StoreError::not_found("No such demand."))
 }
 
 pub fn update_content(

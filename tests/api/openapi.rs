@@ -163,3 +163,31 @@ fn schemas_are_exact() {
     }
     assert!(problems.is_empty(), "inexact schemas:\n{}", problems.join("\n"));
 }
+
+/// Routes are registered hottest first (`api::v1_routes`); that is safe only while no request
+/// can match two operations, so that the order never decides which one answers.
+#[test]
+fn no_request_matches_two_operations() {
+    let spec: serde_json::Value = serde_json::from_str(&techx::app::openapi_json()).unwrap();
+    let paths: Vec<(&String, Vec<&String>)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(path, ops)| (path, ops.as_object().unwrap().keys().collect()))
+        .collect();
+    let segment_overlaps = |a: &str, b: &str| a == b || a.starts_with('{') || b.starts_with('{');
+    let mut overlapping = Vec::new();
+    for (i, (a, a_methods)) in paths.iter().enumerate() {
+        for (b, b_methods) in &paths[i + 1..] {
+            let (a_segments, b_segments): (Vec<_>, Vec<_>) =
+                (a.split('/').collect(), b.split('/').collect());
+            let same_shape = a_segments.len() == b_segments.len()
+                && a_segments.iter().zip(&b_segments).all(|(x, y)| segment_overlaps(x, y));
+            if same_shape && a_methods.iter().any(|m| b_methods.contains(m)) {
+                overlapping.push(format!("{a} / {b}"));
+            }
+        }
+    }
+    assert!(overlapping.is_empty(), "requests these paths share: {overlapping:?}");
+    assert!(paths.len() > 50, "the document lists every path");
+}

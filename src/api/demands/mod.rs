@@ -282,7 +282,7 @@ impl Readable for Demands {
     type Read = Demand;
 
     async fn load(db: &Db, id: DemandId) -> Result<Demand, ApiError> {
-        db.run(move |conn| Ok(store::get(conn, id)?)).await
+        Ok(store::read(db, id).await?)
     }
 
     fn read(demand: Demand, actor: Option<&Actor>) -> Result<Demand, ApiError> {

@@ -259,26 +259,9 @@ macro_rules! page_query {
 type PageRow = (TechnologyRow, (String, bool), Option<ResearchRow>, Option<(String, String)>);
 
 /// A listing with everything its page shows in one statement: the read path of
-/// `GET /technologies/{id}`. On PostgreSQL it runs on the calling worker where it can
-/// ([`crate::db::hot`]), else on the pool, on the backend's own connection.
+/// `GET /technologies/{id}`, a hot read on PostgreSQL where it can be ([`crate::read_first`]).
 pub async fn read(db: &Db, id: TechnologyId) -> Result<(Listing, Option<Contact>), StoreError> {
-    let row: Option<PageRow> = match db.hot() {
-        Some(hot) => {
-            hot.run(async |conn| {
-                let mut conn = conn;
-                let row: QueryResult<PageRow> =
-                    diesel_async::RunQueryDsl::first(page_query!(id), &mut conn).await;
-                row.optional()
-            })
-            .await?
-        }
-        None => {
-            db.run(move |conn: &mut DbConn| -> Result<_, StoreError> {
-                Ok(crate::on_backend!(conn, |c| page_query!(id).first(c).optional())?)
-            })
-            .await?
-        }
-    };
+    let row = crate::read_first!(db, PageRow, page_query!(id))?;
     let (row, owner, research, contact) =
         row.ok_or_else(|| StoreError::not_found("No such technology."))?;
     let listing = assemble((row, owner, research))?;
