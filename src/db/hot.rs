@@ -35,7 +35,8 @@ pub struct HotReads {
 
 type Slot = Rc<OnceCell<WorkerConn>>;
 
-/// A thread's connections to one database: a slot is empty until its first read.
+/// A thread's connections to one database: a slot is empty until its first read. They live
+/// as long as the thread (a server's workers, as long as the process).
 struct Slots {
     slots: Vec<RefCell<Slot>>,
     next: Cell<usize>,

@@ -1,5 +1,6 @@
 //! Database access: one `MultiConnection` over PostgreSQL and SQLite, an r2d2 pool, and
-//! [`Db::run`], the one way handlers reach the database (off the async workers).
+//! [`Db::run`], the way handlers reach the database off the async workers; on PostgreSQL the
+//! hottest one-row reads run on the workers themselves instead ([`hot`], [`crate::read_first`]).
 
 pub mod dialect;
 pub mod hot;
