@@ -24,6 +24,7 @@ use super::{DbError, Deadlines};
 pub type WorkerConn = AsyncPgConnection;
 
 /// Where hot reads connect, and how many connections each worker thread opens.
+#[derive(Clone)]
 pub struct HotReads {
     /// Which pool's connections a thread's slots hold (tests run several pools per process).
     key: u64,
@@ -109,12 +110,11 @@ impl HotReads {
 
     /// The same reads with `per_thread` connections per thread (`None` for 0).
     pub fn resized(&self, per_thread: usize) -> Option<Self> {
+        // A new key: each thread sized its slots for the old count on first use.
         (per_thread > 0).then(|| Self {
             key: KEYS.fetch_add(1, Ordering::Relaxed),
-            config: self.config.clone(),
             per_thread,
-            statement_timeout: self.statement_timeout,
-            statements: self.statements.clone(),
+            ..self.clone()
         })
     }
 
